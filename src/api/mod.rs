@@ -1,0 +1,8 @@
+//! Everything that talks to (or stands for) the ApsaraDB for MongoDB OpenAPI.
+
+pub mod client;
+pub mod credentials;
+pub mod endpoint;
+pub mod error;
+pub mod model;
+pub mod sign;

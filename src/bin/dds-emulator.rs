@@ -1,0 +1,101 @@
+//! `dds-emulator`: the bundled fake DescribeBackups API + OSS as a standalone server.
+//!
+//! A thin shell over `dds_backup_sync::emulator`: parse flags, load the scenario, start, print the
+//! URL (one line on stdout, flushed, so scripts and tests can read it), log requests to stderr and
+//! stop on SIGINT/SIGTERM.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use dds_backup_sync::emulator::{self, EmulatorConfig, Faults};
+
+/// Serves a fake ApsaraDB for MongoDB DescribeBackups API and the OSS objects it points at.
+#[derive(Debug, Parser)]
+#[command(name = "dds-emulator", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (the printed URL has the real one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// The only AccessKeyId the emulator accepts.
+    #[arg(long, env = "DDS_EMULATOR_ACCESS_KEY_ID")]
+    access_key_id: String,
+    /// Its secret.
+    #[arg(long, env = "DDS_EMULATOR_ACCESS_KEY_SECRET", hide_env_values = true)]
+    access_key_secret: String,
+    /// Require this SecurityToken (emulates STS credentials).
+    #[arg(long, env = "DDS_EMULATOR_SECURITY_TOKEN", hide_env_values = true)]
+    security_token: Option<String>,
+    /// Faults to inject, as TOML (or JSON if the name ends in .json).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Lifetime of the presigned URLs, e.g. 3600s or 5m.
+    #[arg(long, default_value = "3600s", value_parser = humantime::parse_duration)]
+    url_ttl: Duration,
+    /// Base URL put in BackupIntranetDownloadURL (default: this server). Point it at a closed
+    /// port to simulate an unreachable intranet endpoint.
+    #[arg(long)]
+    intranet_url_base: Option<String>,
+    /// Base URL put in BackupDownloadURL (default: this server).
+    #[arg(long)]
+    public_url_base: Option<String>,
+    /// Seconds added to the emulator's clock (negative: behind), to simulate clock skew.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    clock_offset_secs: i64,
+    /// Throttle the next N DescribeBackups calls (on top of the scenario).
+    #[arg(long, default_value_t = 0)]
+    throttle_next: u32,
+    /// Always answer file GETs with 200 and the whole object.
+    #[arg(long)]
+    ignore_range: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut faults = match &args.scenario {
+        Some(path) => Faults::from_file(path)?,
+        None => Faults::default(),
+    };
+    faults.api.throttle_next += args.throttle_next;
+    faults.oss.ignore_range |= args.ignore_range;
+    let mut config = EmulatorConfig::demo(&args.access_key_id, &args.access_key_secret);
+    config.security_token = args.security_token;
+    config.faults = faults;
+    config.url_ttl = args.url_ttl;
+    config.intranet_url_base = args.intranet_url_base;
+    config.public_url_base = args.public_url_base;
+    config.clock_offset = time::Duration::seconds(args.clock_offset_secs);
+    let emu = emulator::start(config, args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "dds-emulator listening on {}", emu.base_url())?;
+        out.flush()?;
+    }
+    wait_for_signal().await?;
+    tracing::info!("stopping");
+    emu.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

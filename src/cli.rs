@@ -1,0 +1,132 @@
+//! Command-line arguments: what the user typed, turned into one [`Mode`].
+//!
+//! Only parsing lives here; loading the config and running belong to `main.rs` and the library.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dds-backup-sync",
+    version,
+    about = "Keeps a verified local copy of every ApsaraDB for MongoDB backup",
+    after_help = "Without a mode flag it runs as a daemon on schedule.cron.\n\
+Exit codes: 0 fine; 1 some backup failed or a verify mismatch; 2 config/usage/auth error; \
+75 another run holds the lock."
+)]
+pub struct Cli {
+    /// Config file [default: $DDS_BACKUP_SYNC_CONFIG, else /etc/dds-backup-sync/config.toml]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Run one sync pass now (list, download, verify, publish, prune) and exit.
+    #[arg(long, group = "mode")]
+    pub sync_now: bool,
+
+    /// With --sync-now (or alone): print the plan (fetch / resume / skip / prune) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Re-hash every local copy against its manifest and report mismatches.
+    #[arg(long, group = "mode")]
+    pub verify: bool,
+
+    /// List the remote backups of every configured instance/node.
+    #[arg(long, group = "mode")]
+    pub list: bool,
+
+    /// With --list: JSON on stdout (logs stay on stderr).
+    #[arg(long, requires = "list")]
+    pub json: bool,
+
+    /// Start the bundled emulator and sync its demo data into DIR [default: ./dds-demo].
+    #[arg(long, group = "mode", value_name = "DIR", num_args = 0..=1, default_missing_value = "dds-demo")]
+    pub demo: Option<PathBuf>,
+}
+
+/// What one invocation does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Daemon,
+    SyncNow { dry_run: bool },
+    Verify,
+    List { json: bool },
+    Demo { dir: PathBuf },
+}
+
+impl Cli {
+    pub fn mode(&self) -> Mode {
+        if let Some(dir) = &self.demo {
+            Mode::Demo { dir: dir.clone() }
+        } else if self.list {
+            Mode::List { json: self.json }
+        } else if self.verify {
+            Mode::Verify
+        } else if self.sync_now || self.dry_run {
+            Mode::SyncNow {
+                dry_run: self.dry_run,
+            }
+        } else {
+            Mode::Daemon
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(args: &[&str]) -> Result<Mode, clap::Error> {
+        let mut argv = vec!["dds-backup-sync"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|c| c.mode())
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(mode(&[]).unwrap(), Mode::Daemon);
+        assert_eq!(
+            mode(&["--sync-now"]).unwrap(),
+            Mode::SyncNow { dry_run: false }
+        );
+        assert_eq!(
+            mode(&["--sync-now", "--dry-run"]).unwrap(),
+            Mode::SyncNow { dry_run: true }
+        );
+        assert_eq!(
+            mode(&["--dry-run"]).unwrap(),
+            Mode::SyncNow { dry_run: true }
+        );
+        assert_eq!(
+            mode(&["--list", "--json"]).unwrap(),
+            Mode::List { json: true }
+        );
+        assert_eq!(mode(&["--verify"]).unwrap(), Mode::Verify);
+        assert_eq!(
+            mode(&["--demo"]).unwrap(),
+            Mode::Demo {
+                dir: "dds-demo".into()
+            }
+        );
+        assert_eq!(
+            mode(&["--demo", "/tmp/d"]).unwrap(),
+            Mode::Demo {
+                dir: "/tmp/d".into()
+            }
+        );
+    }
+
+    #[test]
+    fn conflicting_modes_are_usage_errors() {
+        for args in [
+            &["--list", "--sync-now"][..],
+            &["--json"],
+            &["--verify", "--list"],
+            &["--bogus"],
+        ] {
+            let e = mode(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+    }
+}

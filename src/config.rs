@@ -1,0 +1,543 @@
+//! Configuration: TOML file + `DDS_BACKUP_SYNC__SECTION__KEY` environment overrides, layered by
+//! the `config` crate into a raw serde struct (unknown keys refused), then validated into
+//! immutable [`Settings`].
+//!
+//! Every error names the key, the file and the reason, and happens before any request is sent.
+//! A config file that holds a secret must not be readable by group or others.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::api::client::PAGE_SIZES;
+use crate::api::credentials::CredentialOptions;
+use crate::api::endpoint;
+use crate::names;
+use crate::retry::RetryPolicy;
+use crate::secret::Secret;
+
+pub const DEFAULT_PATH: &str = "/etc/dds-backup-sync/config.toml";
+pub const ENV_PATH: &str = "DDS_BACKUP_SYNC_CONFIG";
+const ENV_PREFIX: &str = "DDS_BACKUP_SYNC";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config {}: {}", file.display(), one_line(&source.to_string()))]
+    Load {
+        file: PathBuf,
+        #[source]
+        source: config::ConfigError,
+    },
+    #[error("config {}: {key}: {reason}", file.display())]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+    #[error(
+        "config {} holds {key} but is readable by group or others (mode {mode:04o}); run `chmod 600 {}` (and chown it to the service user)",
+        file.display(), file.display()
+    )]
+    Permissions {
+        file: PathBuf,
+        key: &'static str,
+        mode: u32,
+    },
+}
+
+/// Error texts from the TOML parser span several lines (with a caret diagram); an operator's
+/// log wants one.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .collect();
+    lines.join("; ").replace(" ;", ";")
+}
+
+/// Where logs go and in which shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Which download URL to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The intranet URL when it is reachable from this host, else the public one.
+    #[default]
+    Auto,
+    Intranet,
+    Public,
+}
+
+// ---- raw: exactly what the file may say -------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    api: RawApi,
+    #[serde(default)]
+    instances: Vec<RawInstance>,
+    #[serde(default)]
+    download: RawDownload,
+    #[serde(default)]
+    prune: RawPrune,
+    #[serde(default)]
+    schedule: RawSchedule,
+    #[serde(default)]
+    logging: RawLogging,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    region_id: Option<String>,
+    endpoint: Option<String>,
+    page_size: Option<i64>,
+    access_key_id: Option<String>,
+    access_key_secret: Option<Secret>,
+    security_token: Option<Secret>,
+    profile: Option<String>,
+    profile_path: Option<PathBuf>,
+    ecs_ram_role: Option<String>,
+    ecs_metadata_url: Option<String>,
+    use_ecs_ram_role: Option<bool>,
+    timeout: Option<String>,
+    max_attempts: Option<i64>,
+    max_retry_time: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstance {
+    id: Option<String>,
+    #[serde(default)]
+    node_ids: Vec<String>,
+    lookback: Option<String>,
+    src_region: Option<String>,
+    dest_region: Option<String>,
+    resource_group_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDownload {
+    dir: Option<PathBuf>,
+    network: Option<Network>,
+    concurrency: Option<i64>,
+    read_timeout: Option<String>,
+    probe_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrune {
+    enabled: Option<bool>,
+    grace: Option<String>,
+    keep_last: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    cron: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogging {
+    format: Option<LogFormat>,
+}
+
+// ---- validated -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from (for messages).
+    pub file: PathBuf,
+    pub api: ApiSettings,
+    pub credentials: CredentialOptions,
+    pub instances: Vec<InstanceSettings>,
+    pub download: DownloadSettings,
+    pub prune: PruneSettings,
+    pub schedule: ScheduleSettings,
+    pub logging: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub region_id: String,
+    pub endpoint: String,
+    pub page_size: u32,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSettings {
+    pub id: String,
+    /// Shard nodes of a sharded cluster; empty for replica sets and standalone instances.
+    pub node_ids: Vec<String>,
+    pub lookback: Duration,
+    pub src_region: Option<String>,
+    pub dest_region: Option<String>,
+    pub resource_group_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DownloadSettings {
+    pub dir: PathBuf,
+    pub network: Network,
+    pub concurrency: usize,
+    pub read_timeout: Duration,
+    pub probe_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PruneSettings {
+    pub enabled: bool,
+    pub grace: Duration,
+    pub keep_last: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    pub cron: String,
+}
+
+/// The config file to read: `--config`, else `DDS_BACKUP_SYNC_CONFIG`, else the default path.
+pub fn resolve_path(cli: Option<&Path>, env: Option<String>) -> PathBuf {
+    cli.map(Path::to_path_buf)
+        .or_else(|| env.filter(|s| !s.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+}
+
+/// Loads and validates the settings from `file` plus the process environment.
+///
+/// # Errors
+/// The file is missing or not TOML, a key is unknown or of the wrong type, a value is impossible,
+/// or the file holds a secret and is readable by group or others.
+pub fn load(file: &Path) -> Result<Settings, ConfigError> {
+    load_with_env(file, None)
+}
+
+/// [`load`] with the environment given as a map (`None`: the process environment), so tests
+/// can exercise overrides without touching the process environment.
+pub fn load_with_env(
+    file: &Path,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<Settings, ConfigError> {
+    let load_err = |source| ConfigError::Load {
+        file: file.to_path_buf(),
+        source,
+    };
+    let file_source = config::File::from(file)
+        .format(config::FileFormat::Toml)
+        .required(true);
+    let from_file = config::Config::builder()
+        .add_source(file_source.clone())
+        .build()
+        .map_err(load_err)?;
+    check_permissions(file, &from_file)?;
+    let env = config::Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .ignore_empty(true)
+        .source(env);
+    let raw: Raw = config::Config::builder()
+        .add_source(file_source)
+        .add_source(env)
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(load_err)?;
+    validate(raw, file)
+}
+
+fn check_permissions(file: &Path, from_file: &config::Config) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let secret_key = ["api.access_key_secret", "api.security_token"]
+        .into_iter()
+        .find(|k| from_file.get_string(k).is_ok_and(|v| !v.is_empty()));
+    let Some(key) = secret_key else {
+        return Ok(());
+    };
+    let mode = std::fs::metadata(file)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .map_err(|e| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            key: key.into(),
+            reason: e.to_string(),
+        })?;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::Permissions {
+            file: file.to_path_buf(),
+            key,
+            mode,
+        });
+    }
+    Ok(())
+}
+
+fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
+    let bad = |key: &str, reason: String| ConfigError::Invalid {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        reason,
+    };
+    let duration =
+        |key: &str, value: Option<String>, default: &str| -> Result<Duration, ConfigError> {
+            let text = value.unwrap_or_else(|| default.to_string());
+            humantime::parse_duration(text.trim()).map_err(|e| {
+                bad(
+                    key,
+                    format!("{text:?} is not a duration like \"30s\", \"7d\" ({e})"),
+                )
+            })
+        };
+    let api = raw.api;
+    let region_id = api
+        .region_id
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| bad("api.region_id", "is required (e.g. \"cn-hangzhou\")".into()))?;
+    if !region_id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(bad(
+            "api.region_id",
+            format!("{region_id:?} is not a region id like \"cn-hangzhou\""),
+        ));
+    }
+    let endpoint = match api.endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(e) => check_endpoint(&e).map_err(|r| bad("api.endpoint", r))?,
+        None => endpoint::for_region(&region_id).ok_or_else(|| {
+            bad(
+                "api.region_id",
+                format!("no known MongoDB API endpoint for region {region_id:?}; set api.endpoint"),
+            )
+        })?,
+    };
+    let page_size = match api.page_size {
+        None => 100,
+        Some(n) if PAGE_SIZES.iter().any(|&p| i64::from(p) == n) => n as u32,
+        Some(n) => {
+            return Err(bad(
+                "api.page_size",
+                format!("must be 30, 50 or 100 (got {n})"),
+            ));
+        }
+    };
+    let max_attempts = match api.max_attempts {
+        None => RetryPolicy::default().max_attempts,
+        Some(n @ 1..=100) => n as u32,
+        Some(n) => {
+            return Err(bad(
+                "api.max_attempts",
+                format!("must be between 1 and 100 (got {n})"),
+            ));
+        }
+    };
+    let retry = RetryPolicy {
+        max_attempts,
+        max_elapsed: duration("api.max_retry_time", api.max_retry_time, "2m")?,
+        ..RetryPolicy::default()
+    };
+    let timeout = positive(
+        duration("api.timeout", api.timeout, "30s")?,
+        "api.timeout",
+        &bad,
+    )?;
+    let ecs_metadata_url = match api.ecs_metadata_url {
+        Some(u) => check_endpoint(&u).map_err(|r| bad("api.ecs_metadata_url", r))?,
+        None => "http://100.100.100.200".to_string(),
+    };
+    let credentials = CredentialOptions {
+        access_key_id: api.access_key_id.filter(|s| !s.is_empty()),
+        access_key_secret: api.access_key_secret.filter(|s| !s.is_empty()),
+        security_token: api.security_token.filter(|s| !s.is_empty()),
+        profile_path: api.profile_path,
+        profile_name: api.profile.filter(|s| !s.is_empty()),
+        ecs_metadata_url,
+        ecs_role_name: api.ecs_ram_role.filter(|s| !s.is_empty()),
+        allow_ecs: api.use_ecs_ram_role.unwrap_or(true),
+    };
+    if credentials.access_key_id.is_some() != credentials.access_key_secret.is_some() {
+        return Err(bad(
+            "api.access_key_id",
+            "api.access_key_id and api.access_key_secret must be set together".into(),
+        ));
+    }
+
+    if raw.instances.is_empty() {
+        return Err(bad(
+            "instances",
+            "at least one [[instances]] entry with an id is required".into(),
+        ));
+    }
+    let mut instances = Vec::with_capacity(raw.instances.len());
+    for (i, inst) in raw.instances.into_iter().enumerate() {
+        let key = |k: &str| format!("instances[{i}].{k}");
+        let id = inst
+            .id
+            .ok_or_else(|| bad(&key("id"), "is required".into()))?;
+        names::check_id("instance id", &id).map_err(|r| bad(&key("id"), r))?;
+        if instances.iter().any(|x: &InstanceSettings| x.id == id) {
+            return Err(bad(&key("id"), format!("instance {id:?} is listed twice")));
+        }
+        let mut node_ids: Vec<String> = Vec::new();
+        for node in inst.node_ids {
+            names::check_id("node id", &node).map_err(|r| bad(&key("node_ids"), r))?;
+            if node_ids.contains(&node) {
+                return Err(bad(
+                    &key("node_ids"),
+                    format!("node {node:?} is listed twice"),
+                ));
+            }
+            node_ids.push(node);
+        }
+        let lookback = positive(
+            duration(&key("lookback"), inst.lookback, "7d")?,
+            &key("lookback"),
+            &bad,
+        )?;
+        if lookback > Duration::from_secs(3650 * 86400) {
+            return Err(bad(&key("lookback"), "must be at most 3650d".into()));
+        }
+        instances.push(InstanceSettings {
+            id,
+            node_ids,
+            lookback,
+            src_region: inst.src_region.filter(|s| !s.is_empty()),
+            dest_region: inst.dest_region.filter(|s| !s.is_empty()),
+            resource_group_id: inst.resource_group_id.filter(|s| !s.is_empty()),
+        });
+    }
+
+    let d = raw.download;
+    let dir = d
+        .dir
+        .unwrap_or_else(|| PathBuf::from("/var/lib/dds-backup-sync"));
+    if dir.as_os_str().is_empty() {
+        return Err(bad("download.dir", "must not be empty".into()));
+    }
+    let dir = std::path::absolute(&dir).map_err(|e| bad("download.dir", e.to_string()))?;
+    let concurrency = match d.concurrency {
+        None => 4,
+        Some(n @ 1..=64) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "download.concurrency",
+                format!("must be between 1 and 64 (got {n})"),
+            ));
+        }
+    };
+    let download = DownloadSettings {
+        dir,
+        network: d.network.unwrap_or_default(),
+        concurrency,
+        read_timeout: positive(
+            duration("download.read_timeout", d.read_timeout, "60s")?,
+            "download.read_timeout",
+            &bad,
+        )?,
+        probe_timeout: positive(
+            duration("download.probe_timeout", d.probe_timeout, "3s")?,
+            "download.probe_timeout",
+            &bad,
+        )?,
+    };
+
+    let keep_last = match raw.prune.keep_last {
+        None => 1,
+        Some(n @ 0..=10_000) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "prune.keep_last",
+                format!("must be between 0 and 10000 (got {n})"),
+            ));
+        }
+    };
+    let prune = PruneSettings {
+        enabled: raw.prune.enabled.unwrap_or(true),
+        grace: duration("prune.grace", raw.prune.grace, "0s")?,
+        keep_last,
+    };
+    let cron = raw
+        .schedule
+        .cron
+        .unwrap_or_else(|| "0 0 3 * * *".to_string());
+    check_cron(&cron).map_err(|r| bad("schedule.cron", r))?;
+
+    Ok(Settings {
+        file: file.to_path_buf(),
+        api: ApiSettings {
+            region_id,
+            endpoint,
+            page_size,
+            timeout,
+            retry,
+        },
+        credentials,
+        instances,
+        download,
+        prune,
+        schedule: ScheduleSettings { cron },
+        logging: raw.logging.format.unwrap_or_default(),
+    })
+}
+
+fn positive(
+    d: Duration,
+    key: &str,
+    bad: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        Err(bad(key, "must be greater than zero".into()))
+    } else {
+        Ok(d)
+    }
+}
+
+/// An endpoint must be an absolute http(s) URL without user info; http is allowed for emulators.
+fn check_endpoint(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "{raw:?} must start with https:// (or http:// for an emulator)"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials; use api.access_key_id/secret".into());
+    }
+    if url.host_str().is_none() {
+        return Err(format!("{raw:?} has no host"));
+    }
+    Ok(raw.trim().trim_end_matches('/').to_string())
+}
+
+/// A 6- or 7-field cron expression (seconds first), as tokio-cron-scheduler wants.
+fn check_cron(expr: &str) -> Result<(), String> {
+    let fields = expr.split_whitespace().count();
+    match fields {
+        6 | 7 => Ok(()),
+        5 => Err(format!(
+            "{expr:?} has 5 fields; this scheduler wants 6 with seconds first, e.g. \"0 {expr}\""
+        )),
+        n => Err(format!(
+            "{expr:?} has {n} fields; expected 6 (sec min hour day month weekday)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[api]
+region_id = "cn-hangzhou"
+[[instances]]
+id = "dds-bp1"
+"#;
+
+fn write(dir: &tempfile::TempDir, text: &str, mode: u32) -> PathBuf {
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+fn load_text(text: &str) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, text, 0o600);
+    load_with_env(&path, Some(HashMap::new()))
+}
+
+fn err(text: &str) -> String {
+    load_text(text).unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!(s.api.endpoint, "https://mongodb.aliyuncs.com");
+    assert_eq!(s.api.page_size, 100);
+    assert_eq!(s.instances[0].lookback, Duration::from_secs(7 * 86400));
+    assert!(s.instances[0].node_ids.is_empty());
+    assert_eq!(s.download.dir, PathBuf::from("/var/lib/dds-backup-sync"));
+    assert_eq!(s.download.network, Network::Auto);
+    assert_eq!(s.download.concurrency, 4);
+    assert!(s.prune.enabled);
+    assert_eq!(s.prune.grace, Duration::ZERO);
+    assert_eq!(s.prune.keep_last, 1);
+    assert_eq!(s.schedule.cron, "0 0 3 * * *");
+    assert!(s.credentials.allow_ecs);
+}
+
+#[test]
+fn example_config_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+        .unwrap();
+    let s = load_text(&text).unwrap();
+    assert_eq!(s.instances.len(), 2);
+    assert_eq!(s.instances[1].node_ids.len(), 2);
+}
+
+#[test]
+fn regional_endpoint_and_override() {
+    let s = load_text(&MINIMAL.replace("cn-hangzhou", "ap-southeast-1")).unwrap();
+    assert_eq!(
+        s.api.endpoint,
+        "https://mongodb.ap-southeast-1.aliyuncs.com"
+    );
+    let s =
+        load_text(&MINIMAL.replace("[api]", "[api]\nendpoint = \"http://127.0.0.1:9/\"")).unwrap();
+    assert_eq!(s.api.endpoint, "http://127.0.0.1:9");
+}
+
+#[test]
+fn bad_values_name_key_and_file() {
+    for (text, needle) in [
+        (
+            MINIMAL.replace("[api]", "[api]\npage_size = 40"),
+            "api.page_size: must be 30, 50 or 100 (got 40)",
+        ),
+        (
+            MINIMAL.replace("[api]", "[api]\npage_size = \"lots\""),
+            "api.page_size",
+        ),
+        (MINIMAL.replace("[api]", "[api]\nbogus = 1"), "bogus"),
+        (
+            MINIMAL.replace("cn-hangzhou", "mars-1"),
+            "api.region_id: no known MongoDB API endpoint",
+        ),
+        (
+            MINIMAL.replace("region_id = \"cn-hangzhou\"", ""),
+            "api.region_id: is required",
+        ),
+        (
+            MINIMAL.replace("[api]", "[api]\nendpoint = \"ftp://x\""),
+            "api.endpoint",
+        ),
+        (
+            MINIMAL.replace("[api]", "[api]\nendpoint = \"https://u:p@x\""),
+            "must not contain credentials",
+        ),
+        (
+            MINIMAL.replace("dds-bp1", "../etc"),
+            "instances[0].id: instance id",
+        ),
+        (
+            format!("{MINIMAL}lookback = \"soon\""),
+            "instances[0].lookback",
+        ),
+        (
+            format!("{MINIMAL}lookback = \"0s\""),
+            "must be greater than zero",
+        ),
+        (
+            format!("{MINIMAL}node_ids = [\"d-1\", \"d-1\"]"),
+            "listed twice",
+        ),
+        (
+            format!("{MINIMAL}[download]\nnetwork = \"wifi\""),
+            "network",
+        ),
+        (
+            format!("{MINIMAL}[download]\nconcurrency = 0"),
+            "download.concurrency",
+        ),
+        (
+            format!("{MINIMAL}[prune]\nkeep_last = -1"),
+            "prune.keep_last",
+        ),
+        (
+            format!("{MINIMAL}[schedule]\ncron = \"0 3 * * *\""),
+            "has 5 fields",
+        ),
+        (
+            "[api]\nregion_id = \"cn-hangzhou\"\n".to_string(),
+            "instances: at least one",
+        ),
+        ("this is not toml".to_string(), "config.toml"),
+    ] {
+        let e = err(&text);
+        assert!(e.contains(needle), "{needle:?} not in {e:?}");
+        assert!(e.contains("config.toml"), "file not named in {e:?}");
+        assert!(!e.contains('\n'), "multi-line error {e:?}");
+    }
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let e = load_with_env(Path::new("/nonexistent/dds.toml"), Some(HashMap::new())).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/dds.toml"), "{e}");
+}
+
+#[test]
+fn secret_in_a_readable_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = MINIMAL.replace(
+        "[api]",
+        "[api]\naccess_key_id = \"id\"\naccess_key_secret = \"s3cr3t-value\"",
+    );
+    let path = write(&dir, &text, 0o644);
+    let e = load_with_env(&path, Some(HashMap::new())).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, ConfigError::Permissions { .. }));
+    assert!(msg.contains("chmod 600") && msg.contains("0644"), "{msg}");
+    assert!(!msg.contains("s3cr3t-value"));
+    let path = write(&dir, &text, 0o600);
+    let s = load_with_env(&path, Some(HashMap::new())).unwrap();
+    assert_eq!(
+        s.credentials.access_key_secret.as_ref().map(|s| s.expose()),
+        Some("s3cr3t-value")
+    );
+    assert!(
+        !format!("{s:?}").contains("s3cr3t-value"),
+        "Debug leaks the secret"
+    );
+    // Without a secret, a world-readable file is fine.
+    let path = write(&dir, MINIMAL, 0o644);
+    assert!(load_with_env(&path, Some(HashMap::new())).is_ok());
+}
+
+#[test]
+fn half_set_keys_are_refused() {
+    let e = err(&MINIMAL.replace("[api]", "[api]\naccess_key_id = \"id\""));
+    assert!(e.contains("must be set together"), "{e}");
+}
+
+#[test]
+fn environment_overrides_any_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, MINIMAL, 0o600);
+    let env: HashMap<String, String> = [
+        ("DDS_BACKUP_SYNC__API__PAGE_SIZE", "50"),
+        ("DDS_BACKUP_SYNC__DOWNLOAD__DIR", "/srv/backups"),
+        ("DDS_BACKUP_SYNC__DOWNLOAD__NETWORK", "public"),
+        ("DDS_BACKUP_SYNC__PRUNE__ENABLED", "false"),
+        ("DDS_BACKUP_SYNC__API__ACCESS_KEY_ID", "12345"),
+        ("DDS_BACKUP_SYNC__API__ACCESS_KEY_SECRET", "from-env"),
+        ("DDS_BACKUP_SYNC_CONFIG", "/ignored"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let s = load_with_env(&path, Some(env)).unwrap();
+    assert_eq!(s.api.page_size, 50);
+    assert_eq!(s.download.dir, PathBuf::from("/srv/backups"));
+    assert_eq!(s.download.network, Network::Public);
+    assert!(!s.prune.enabled);
+    assert_eq!(s.credentials.access_key_id.as_deref(), Some("12345"));
+
+    let bad: HashMap<String, String> = [(
+        "DDS_BACKUP_SYNC__API__PAGE_SIZE".to_string(),
+        "7".to_string(),
+    )]
+    .into();
+    let e = load_with_env(&path, Some(bad)).unwrap_err().to_string();
+    assert!(e.contains("api.page_size"), "{e}");
+}
+
+#[test]
+fn path_resolution_order() {
+    assert_eq!(
+        resolve_path(Some(Path::new("/a.toml")), Some("/b.toml".into())),
+        PathBuf::from("/a.toml")
+    );
+    assert_eq!(
+        resolve_path(None, Some("/b.toml".into())),
+        PathBuf::from("/b.toml")
+    );
+    assert_eq!(
+        resolve_path(None, Some(String::new())),
+        PathBuf::from(DEFAULT_PATH)
+    );
+    assert_eq!(resolve_path(None, None), PathBuf::from(DEFAULT_PATH));
+}

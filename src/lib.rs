@@ -1,0 +1,28 @@
+//! dds-backup-sync keeps a verified local copy of every ApsaraDB for MongoDB backup.
+//!
+//! Architecture (a pure core inside a thin I/O shell):
+//! - [`api`]: the `DescribeBackups` client. [`api::sign`] is the pure signature V1;
+//!   [`api::model`] turns lenient wire JSON into domain [`api::model::Backup`]s;
+//!   [`api::client`] builds, signs, sends with bounded retry and pages;
+//!   [`api::credentials`] finds credentials (env, config, aliyun CLI profile, ECS RAM role).
+//! - [`config`]: TOML + env layering into validated, immutable [`config::Settings`].
+//! - [`names`]: ids and file names that become path segments (nothing escapes the download dir).
+//! - [`retry`]: the bounded backoff policy shared by API calls and downloads.
+//! - [`http`]: the one HTTP client builder (rustls + webpki roots).
+//! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
+//! - [`secret`]: redaction of secrets and presigned URLs.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod emulator;
+pub mod exit;
+pub mod http;
+pub mod listing;
+pub mod names;
+pub mod progress;
+pub mod retry;
+pub mod secret;
+pub mod store;
+pub mod sync;

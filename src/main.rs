@@ -1,0 +1,99 @@
+//! The `dds-backup-sync` binary: parse the CLI, set up logging, load settings, run the chosen
+//! mode and map the outcome to a documented exit code (see `exit`).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dds_backup_sync::cli::{Cli, Mode};
+use dds_backup_sync::config::{self, LogFormat};
+use dds_backup_sync::{app, exit, http, progress};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap says 0 for --help/--version and 2 for usage errors.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::SETUP));
+        }
+    };
+    http::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dds-backup-sync: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(cli)))
+}
+
+async fn run(cli: Cli) -> u8 {
+    let mode = cli.mode();
+    if let Mode::Demo { dir } = &mode {
+        init_logging(LogFormat::Text);
+        return app::demo(dir).await.unwrap_or_else(|e| {
+            eprintln!("dds-backup-sync: {e}");
+            e.exit_code()
+        });
+    }
+    let path = config::resolve_path(cli.config.as_deref(), std::env::var(config::ENV_PATH).ok());
+    let settings = match config::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            init_logging(LogFormat::Text);
+            tracing::error!("{e}");
+            eprintln!("dds-backup-sync: {e}");
+            return exit::SETUP;
+        }
+    };
+    init_logging(settings.logging);
+    let outcome: anyhow::Result<u8> = match mode {
+        Mode::List { json } => {
+            let mut stdout = std::io::stdout().lock();
+            app::list(&settings, json, &mut stdout).await.or_else(|e| {
+                eprintln!("dds-backup-sync: {e}");
+                Ok(e.exit_code())
+            })
+        }
+        Mode::SyncNow { dry_run } => {
+            let progress = progress::for_stderr();
+            Ok(
+                match app::sync_now(&settings, dry_run, progress.as_ref()).await {
+                    Ok(summary) => app::exit_code(&summary),
+                    Err(e) => {
+                        eprintln!("dds-backup-sync: {e}");
+                        e.exit_code()
+                    }
+                },
+            )
+        }
+        other => {
+            eprintln!("dds-backup-sync: {other:?} is not available in this build yet");
+            Ok(exit::SETUP)
+        }
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("dds-backup-sync: {e:#}");
+        exit::FAILED
+    })
+}
+
+/// Logs go to stderr always (stdout is for `--list --json`); colour only on a terminal, so
+/// journald and cron mail get plain text. `RUST_LOG` overrides the default `info` level.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

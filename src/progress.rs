@@ -1,0 +1,184 @@
+//! Progress reporting behind a trait: indicatif bars on a terminal, periodic log lines
+//! otherwise (systemd, cron), so no escape codes reach a journal or a mail.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// One download's progress.
+pub trait Bar: Send + Sync {
+    fn set_position(&self, pos: u64);
+    fn inc(&self, delta: u64);
+    fn finish(&self, message: &str);
+}
+
+/// Makes bars for a run.
+pub trait Progress: Send + Sync {
+    /// A bar for one download of `total` bytes.
+    fn bar(&self, label: &str, total: u64) -> Box<dyn Bar>;
+    /// Sets the total bytes of the whole run (for the overall bar).
+    fn set_total(&self, total: u64);
+}
+
+/// Picks bars on a terminal and log lines elsewhere.
+pub fn for_stderr() -> Box<dyn Progress> {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        Box::new(Bars::new())
+    } else {
+        Box::new(LogLines::new(Duration::from_secs(15)))
+    }
+}
+
+/// indicatif: one bar per active download plus an overall bar with bytes, rate and ETA.
+pub struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+}
+
+impl Bars {
+    fn new() -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "total {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} [{wide_bar}]",
+            )
+            .expect("invariant: the template is valid"),
+        );
+        Bars { multi, overall }
+    }
+}
+
+impl Progress for Bars {
+    fn bar(&self, label: &str, total: u64) -> Box<dyn Bar> {
+        let bar = self
+            .multi
+            .insert_before(&self.overall, ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:40} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} [{bar:30}]",
+            )
+            .expect("invariant: the template is valid"),
+        );
+        bar.set_prefix(label.to_string());
+        Box::new(IndicatifBar {
+            bar,
+            overall: self.overall.clone(),
+        })
+    }
+
+    fn set_total(&self, total: u64) {
+        self.overall.set_length(total);
+    }
+}
+
+struct IndicatifBar {
+    bar: ProgressBar,
+    overall: ProgressBar,
+}
+
+impl Bar for IndicatifBar {
+    fn set_position(&self, pos: u64) {
+        let old = self.bar.position();
+        self.bar.set_position(pos);
+        if pos >= old {
+            self.overall.inc(pos - old);
+        } else {
+            self.overall
+                .set_position(self.overall.position().saturating_sub(old - pos));
+        }
+    }
+
+    fn inc(&self, delta: u64) {
+        self.bar.inc(delta);
+        self.overall.inc(delta);
+    }
+
+    fn finish(&self, _message: &str) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Log lines at most every `interval` per download.
+pub struct LogLines {
+    interval: Duration,
+}
+
+impl LogLines {
+    pub fn new(interval: Duration) -> Self {
+        LogLines { interval }
+    }
+}
+
+impl Progress for LogLines {
+    fn bar(&self, label: &str, total: u64) -> Box<dyn Bar> {
+        Box::new(LogBar {
+            label: label.to_string(),
+            total,
+            pos: AtomicU64::new(0),
+            started: Instant::now(),
+            last: Mutex::new(Instant::now()),
+            interval: self.interval,
+        })
+    }
+
+    fn set_total(&self, total: u64) {
+        tracing::info!(bytes = total, "bytes to download this pass");
+    }
+}
+
+struct LogBar {
+    label: String,
+    total: u64,
+    pos: AtomicU64,
+    started: Instant,
+    last: Mutex<Instant>,
+    interval: Duration,
+}
+
+impl Bar for LogBar {
+    fn set_position(&self, pos: u64) {
+        self.pos.store(pos, Ordering::Relaxed);
+    }
+
+    fn inc(&self, delta: u64) {
+        let pos = self.pos.fetch_add(delta, Ordering::Relaxed) + delta;
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.elapsed() >= self.interval {
+            *last = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64().max(0.001);
+            tracing::info!(
+                backup = %self.label,
+                bytes = pos,
+                total = self.total,
+                percent = (pos as f64 * 100.0 / self.total.max(1) as f64) as u64,
+                mib_per_s = format!("{:.1}", pos as f64 / secs / 1_048_576.0),
+                "downloading"
+            );
+        }
+    }
+
+    fn finish(&self, _message: &str) {}
+}
+
+/// No output at all (tests, `--list`).
+pub struct Silent;
+
+impl Progress for Silent {
+    fn bar(&self, _label: &str, _total: u64) -> Box<dyn Bar> {
+        Box::new(Silent)
+    }
+
+    fn set_total(&self, _total: u64) {}
+}
+
+impl Bar for Silent {
+    fn set_position(&self, _pos: u64) {}
+    fn inc(&self, _delta: u64) {}
+    fn finish(&self, _message: &str) {}
+}

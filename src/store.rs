@@ -1,0 +1,443 @@
+//! The on-disk layout under `download.dir`: where a backup's file, partial file, sidecar and
+//! manifest live, atomic manifest writes, the scan of local copies, and the run lock.
+//!
+//! Layout: `<dir>/<instance>/[<node>/]<BackupId>/<file>` plus `manifest.json` beside it.
+//! Partial data only ever sits under `<file>.part` (with `<file>.part.json`, the resume sidecar).
+//! Every path is built from ids checked by [`crate::names`], so nothing lands outside `dir`;
+//! the scan never follows symlinks.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::api::model::Backup;
+use crate::names;
+
+pub const MANIFEST: &str = "manifest.json";
+const LOCK_FILE: &str = ".dds-backup-sync.lock";
+const PART_SUFFIX: &str = ".part";
+const SIDECAR_SUFFIX: &str = ".part.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("refusing {what}: {reason}")]
+    UnsafeName { what: String, reason: String },
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("another dds-backup-sync run (pid {pid}) holds the lock {}; try again later", path.display())]
+    Locked { path: PathBuf, pid: String },
+}
+
+/// `op` failed on `path`.
+pub fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError + use<> {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { op, path, source }
+}
+
+/// Which backup a local copy belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BackupKey {
+    pub instance_id: String,
+    pub node_id: Option<String>,
+    pub backup_id: String,
+}
+
+impl BackupKey {
+    /// `instance[/node]/backup`, for messages.
+    pub fn label(&self) -> String {
+        match &self.node_id {
+            Some(n) => format!("{}/{}/{}", self.instance_id, n, self.backup_id),
+            None => format!("{}/{}", self.instance_id, self.backup_id),
+        }
+    }
+}
+
+/// What is recorded beside every published file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub instance_id: String,
+    pub node_id: Option<String>,
+    /// The backup's API fields as listed (download URLs excluded: they carry signatures).
+    pub backup: Backup,
+    pub file: String,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+    /// CRC-64/XZ of the file, as OSS's `x-oss-hash-crc64ecma` (decimal).
+    pub crc64: String,
+    /// Whether OSS sent a CRC header that was checked.
+    pub crc64_checked: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub downloaded_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub verified_at: OffsetDateTime,
+}
+
+impl Manifest {
+    pub fn key(&self) -> BackupKey {
+        BackupKey {
+            instance_id: self.instance_id.clone(),
+            node_id: self.node_id.clone(),
+            backup_id: self.backup.backup_id.clone(),
+        }
+    }
+}
+
+/// Where everything of one backup lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupPaths {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub part: PathBuf,
+    pub sidecar: PathBuf,
+    pub manifest: PathBuf,
+}
+
+/// What is on disk for one backup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalState {
+    /// Published with a readable manifest and the recorded size.
+    Complete(Box<Manifest>),
+    /// A partial file of this many bytes.
+    Partial(u64),
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder of one backup; every id is checked first.
+    ///
+    /// # Errors
+    /// An id that could escape the download directory.
+    pub fn backup_dir(&self, key: &BackupKey) -> Result<PathBuf, StoreError> {
+        let unsafe_name = |what: &str, reason| StoreError::UnsafeName {
+            what: what.to_string(),
+            reason,
+        };
+        names::check_id("instance id", &key.instance_id)
+            .map_err(|r| unsafe_name("instance id", r))?;
+        let mut dir = self.root.join(&key.instance_id);
+        if let Some(node) = &key.node_id {
+            names::check_id("node id", node).map_err(|r| unsafe_name("node id", r))?;
+            dir.push(node);
+        }
+        names::check_id("backup id", &key.backup_id).map_err(|r| unsafe_name("backup id", r))?;
+        dir.push(&key.backup_id);
+        Ok(dir)
+    }
+
+    pub fn paths(&self, key: &BackupKey, file_name: &str) -> Result<BackupPaths, StoreError> {
+        let clean =
+            names::sanitize_file_name(file_name).map_err(|reason| StoreError::UnsafeName {
+                what: "file name".into(),
+                reason,
+            })?;
+        if clean == MANIFEST || clean.ends_with(PART_SUFFIX) || clean.ends_with(SIDECAR_SUFFIX) {
+            return Err(StoreError::UnsafeName {
+                what: "file name".into(),
+                reason: format!("{clean:?} collides with this tool's own files"),
+            });
+        }
+        let dir = self.backup_dir(key)?;
+        Ok(BackupPaths {
+            file: dir.join(&clean),
+            part: dir.join(format!("{clean}{PART_SUFFIX}")),
+            sidecar: dir.join(format!("{clean}{SIDECAR_SUFFIX}")),
+            manifest: dir.join(MANIFEST),
+            dir,
+        })
+    }
+
+    /// What is on disk for one backup. A published file without a manifest (a crash between the
+    /// rename and the manifest write) is moved back to the partial name, to be verified again.
+    pub fn local_state(&self, paths: &BackupPaths) -> LocalState {
+        if let Ok(manifest) = read_manifest(&paths.manifest) {
+            let published = paths.dir.join(&manifest.file);
+            match fs::symlink_metadata(&published) {
+                Ok(m) if m.is_file() && m.len() == manifest.size => {
+                    return LocalState::Complete(Box::new(manifest));
+                }
+                _ => {}
+            }
+        } else if fs::symlink_metadata(&paths.file).is_ok_and(|m| m.is_file())
+            && !paths.part.exists()
+        {
+            let _ = fs::rename(&paths.file, &paths.part);
+        }
+        match fs::symlink_metadata(&paths.part) {
+            Ok(m) if m.is_file() => LocalState::Partial(m.len()),
+            _ => LocalState::Missing,
+        }
+    }
+
+    /// Takes the run lock (flock on a file in `dir`); the kernel drops it if this process dies.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] with the holder's pid when another run holds it.
+    pub fn lock(&self) -> Result<RunLock, StoreError> {
+        fs::create_dir_all(&self.root).map_err(io_err("create", &self.root))?;
+        let path = self.root.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(StoreError::Locked {
+                    path,
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.to_string()
+                    },
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+        }
+        file.set_len(0).map_err(io_err("write", &path))?;
+        writeln!(file, "{}", std::process::id()).map_err(io_err("write", &path))?;
+        Ok(RunLock { _file: file })
+    }
+
+    /// Every folder under `dir` that holds a manifest, at the depths the layout uses; symlinks
+    /// are never followed and folders without a manifest are not this tool's.
+    pub fn scan(&self) -> Vec<LocalCopy> {
+        let mut out = Vec::new();
+        let Ok(instances) = real_dirs(&self.root) else {
+            return out;
+        };
+        for inst in instances {
+            let Ok(level2) = real_dirs(&inst) else {
+                continue;
+            };
+            for dir2 in level2 {
+                if dir2.join(MANIFEST).is_file() {
+                    out.push(LocalCopy::read(dir2.clone()));
+                    continue;
+                }
+                let Ok(level3) = real_dirs(&dir2) else {
+                    continue;
+                };
+                for dir3 in level3 {
+                    if is_real_file(&dir3.join(MANIFEST)) {
+                        out.push(LocalCopy::read(dir3));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Partial files in a folder without a manifest, found by [`Store::scan_partials`].
+#[derive(Debug)]
+pub struct StalePartial {
+    pub key: BackupKey,
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+impl Store {
+    /// Folders at the layout's depths that hold `*.part` files but no manifest.
+    pub fn scan_partials(&self) -> Vec<StalePartial> {
+        let mut out = Vec::new();
+        let Ok(instances) = real_dirs(&self.root) else {
+            return out;
+        };
+        for inst in instances {
+            let Ok(level2) = real_dirs(&inst) else {
+                continue;
+            };
+            for dir2 in level2 {
+                let mut candidates = vec![dir2.clone()];
+                candidates.extend(real_dirs(&dir2).unwrap_or_default());
+                for dir in candidates {
+                    if let Some(stale) = self.partials_in(&dir) {
+                        out.push(stale);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn partials_in(&self, dir: &Path) -> Option<StalePartial> {
+        if fs::symlink_metadata(dir.join(MANIFEST)).is_ok() {
+            return None;
+        }
+        let files: Vec<PathBuf> = fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(PART_SUFFIX) || n.ends_with(SIDECAR_SUFFIX))
+            })
+            .collect();
+        if files.is_empty() {
+            return None;
+        }
+        let rel: Vec<String> = dir
+            .strip_prefix(&self.root)
+            .ok()?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let key = match rel.as_slice() {
+            [inst, backup] => BackupKey {
+                instance_id: inst.clone(),
+                node_id: None,
+                backup_id: backup.clone(),
+            },
+            [inst, node, backup] => BackupKey {
+                instance_id: inst.clone(),
+                node_id: Some(node.clone()),
+                backup_id: backup.clone(),
+            },
+            _ => return None,
+        };
+        Some(StalePartial {
+            key,
+            dir: dir.to_path_buf(),
+            files,
+        })
+    }
+}
+
+/// Held for the length of a run; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// A folder of this tool's, found by [`Store::scan`].
+#[derive(Debug)]
+pub struct LocalCopy {
+    pub dir: PathBuf,
+    /// The manifest, or why it could not be read (a corrupt manifest is reported, never pruned).
+    pub manifest: Result<Manifest, String>,
+}
+
+impl LocalCopy {
+    fn read(dir: PathBuf) -> Self {
+        let manifest = read_manifest(&dir.join(MANIFEST));
+        LocalCopy { dir, manifest }
+    }
+}
+
+fn real_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        // file_type() does not follow symlinks: a folder replaced by a symlink is skipped.
+        if entry.file_type()?.is_dir() {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_real_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Reads a manifest; refuses symlinks and anything that is not a well-formed manifest.
+pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
+    if !is_real_file(path) {
+        return Err(format!(
+            "{} is missing or not a regular file",
+            path.display()
+        ));
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not a valid manifest: {e}", path.display()))
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename, fsync
+/// the folder. A reader sees the old content or the new, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Manifests and sidecars are as private as the data they describe.
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o640)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?
+    };
+    f.write_all(bytes).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("fsync", &tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+    sync_dir(dir)
+}
+
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync", dir))
+}
+
+pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(manifest).expect("invariant: a manifest serialises");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `path`.
+pub fn free_space(path: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+use super::*;
+
+fn key(node: Option<&str>, id: &str) -> BackupKey {
+    BackupKey {
+        instance_id: "dds-1".into(),
+        node_id: node.map(str::to_string),
+        backup_id: id.into(),
+    }
+}
+
+#[test]
+fn layout_with_and_without_node() {
+    let store = Store::new("/data");
+    let p = store.paths(&key(None, "123"), "hins_qp.xb").unwrap();
+    assert_eq!(p.file, PathBuf::from("/data/dds-1/123/hins_qp.xb"));
+    assert_eq!(p.part, PathBuf::from("/data/dds-1/123/hins_qp.xb.part"));
+    assert_eq!(
+        p.sidecar,
+        PathBuf::from("/data/dds-1/123/hins_qp.xb.part.json")
+    );
+    assert_eq!(p.manifest, PathBuf::from("/data/dds-1/123/manifest.json"));
+    let p = store.paths(&key(Some("d-0"), "123"), "a.ar").unwrap();
+    assert_eq!(p.file, PathBuf::from("/data/dds-1/d-0/123/a.ar"));
+}
+
+#[test]
+fn hostile_names_never_escape() {
+    let store = Store::new("/data");
+    for bad in ["..", "../x", "a/b", "", "a\0"] {
+        assert!(store.paths(&key(None, bad), "f").is_err(), "{bad:?}");
+        assert!(store.paths(&key(Some(bad), "1"), "f").is_err(), "{bad:?}");
+    }
+    for bad in ["manifest.json", "x.part", "x.part.json", ".."] {
+        assert!(store.paths(&key(None, "1"), bad).is_err(), "{bad:?}");
+    }
+    let p = store.paths(&key(None, "1"), "../../etc/passwd").unwrap();
+    assert!(p.file.starts_with("/data/dds-1/1/"), "{:?}", p.file);
+}
+
+#[test]
+fn lock_is_exclusive_and_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let held = store.lock().unwrap();
+    match store.lock() {
+        Err(StoreError::Locked { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(held);
+    assert!(store.lock().is_ok());
+}
+
+#[test]
+fn atomic_write_replaces_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.json");
+    write_atomic(&path, b"one").unwrap();
+    write_atomic(&path, b"two").unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"two");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+}
+
+#[test]
+fn scan_finds_manifests_and_skips_symlinks_and_foreign_dirs() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let a = root.path().join("dds-1/100");
+    let b = root.path().join("dds-2/d-0/200");
+    for d in [&a, &b] {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join(MANIFEST), "not json").unwrap();
+    }
+    fs::create_dir_all(root.path().join("dds-1/foreign")).unwrap();
+    fs::write(outside.path().join(MANIFEST), "{}").unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.path().join("dds-1/300")).unwrap();
+    let found: Vec<PathBuf> = store
+        .scan()
+        .into_iter()
+        .map(|c| {
+            assert!(c.manifest.is_err(), "corrupt manifests are reported");
+            c.dir
+        })
+        .collect();
+    assert_eq!(found, vec![a, b]);
+}
+
+#[test]
+fn local_state_and_partials() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let p = store.paths(&key(None, "1"), "f.ar").unwrap();
+    assert_eq!(store.local_state(&p), LocalState::Missing);
+    fs::create_dir_all(&p.dir).unwrap();
+    fs::write(&p.part, b"abc").unwrap();
+    assert_eq!(store.local_state(&p), LocalState::Partial(3));
+    let stale = store.scan_partials();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].key, key(None, "1"));
+    // A published file without a manifest goes back to the partial name to be checked again.
+    fs::rename(&p.part, &p.file).unwrap();
+    assert_eq!(store.local_state(&p), LocalState::Partial(3));
+    assert!(p.part.exists() && !p.file.exists());
+}
+
+#[test]
+fn free_space_is_reported() {
+    assert!(free_space(Path::new("/")).unwrap() > 0);
+    assert!(free_space(Path::new("/nonexistent/x")).is_err());
+}

@@ -1,0 +1,694 @@
+//! One resumable, verified download: a streaming GET into the partial file, resumed with
+//! `Range` + `If-Range`, checked (size, CRC-64) and only then published under its final name
+//! with its manifest.
+//!
+//! OSS behaviour this relies on (`shared/docs/alibaba-facts.md` §4): a valid range gives 206 with
+//! `Content-Range`; an invalid one, or a changed object under `If-Range`, gives 200 and the whole
+//! object; an expired presigned URL gives 403 "Request has expired."; `x-oss-hash-crc64ecma` is
+//! the CRC of the whole object. An HTTP error body is never written into the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures::future::BoxFuture;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::plan::{Fetch, Via};
+use super::sink::{Sink, Written};
+use crate::progress::Bar;
+use crate::retry::{self, RetryPolicy};
+use crate::secret::redact_url;
+use crate::store::{self, BackupPaths, Manifest, StoreError};
+
+/// Network chunks are coalesced to this size before they are written (see crates.md: large
+/// writes are much slower, tiny ones waste syscalls).
+const CHUNK: usize = 256 * 1024;
+/// At most this many fresh URLs per download: an API that keeps handing out expired URLs
+/// must not loop.
+const MAX_REFRESH: u32 = 3;
+/// How much of an error body is read, to quote it; it is never written to the file.
+const MAX_ERROR_BODY: usize = 4096;
+
+/// Gets a fresh download URL for a backup (by calling `DescribeBackups` with its BackupId).
+pub type Refresh =
+    Arc<dyn Fn(store::BackupKey, Via) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{backup}: HTTP {status} from {url}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Http {
+        backup: String,
+        status: u16,
+        code: Option<String>,
+        url: String,
+    },
+    #[error("{backup}: {what}: expected {expected} bytes, got {got}")]
+    Size {
+        backup: String,
+        what: &'static str,
+        expected: u64,
+        got: u64,
+    },
+    #[error(
+        "{backup}: CRC-64 mismatch: OSS says {expected}, the downloaded file has {got}; the file was discarded"
+    )]
+    Crc {
+        backup: String,
+        expected: u64,
+        got: u64,
+    },
+    #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free; the partial file is kept for a later resume", dir.display())]
+    DiskFull {
+        backup: String,
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("{backup}: {source}")]
+    Store {
+        backup: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{backup}: transfer from {url} failed: {reason}")]
+    Transfer {
+        backup: String,
+        url: String,
+        reason: String,
+    },
+    #[error("{backup}: cannot get a fresh download URL: {reason}")]
+    Refresh { backup: String, reason: String },
+    #[error("{backup}: gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        backup: String,
+        attempts: u32,
+        #[source]
+        last: Box<DownloadError>,
+    },
+    #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
+    Cancelled { backup: String },
+}
+
+impl DownloadError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            DownloadError::Http { status, .. } => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
+            DownloadError::Transfer { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A short machine-friendly reason, for the summary and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DownloadError::Http { .. } => "http",
+            DownloadError::Size { .. } => "size_mismatch",
+            DownloadError::Crc { .. } => "crc_mismatch",
+            DownloadError::DiskFull { .. } => "disk_full",
+            DownloadError::Store { .. } => "io",
+            DownloadError::Transfer { .. } => "transfer",
+            DownloadError::Refresh { .. } => "url_refresh",
+            DownloadError::GaveUp { last, .. } => last.kind(),
+            DownloadError::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// Beside the partial file: what a later run needs to resume safely.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub crc64: Option<u64>,
+    /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
+    pub url_expires: Option<i64>,
+}
+
+/// What a finished download produced.
+#[derive(Debug, Clone)]
+pub struct Downloaded {
+    pub manifest: Manifest,
+    /// Bytes fetched over the network in this run.
+    pub fetched: u64,
+    pub resumed_from: u64,
+    pub via: Via,
+}
+
+/// Shared by every download of a run.
+#[derive(Clone)]
+pub struct Downloader {
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+    pub refresh: Refresh,
+    pub cancel: CancellationToken,
+}
+
+struct State {
+    url: String,
+    via: Via,
+    fallback: Option<String>,
+    offset: u64,
+    sidecar: Sidecar,
+    refreshes: u32,
+    fetched: u64,
+}
+
+impl Downloader {
+    /// Downloads, verifies and publishes one backup.
+    ///
+    /// # Errors
+    /// Any failure of this backup; the partial file is kept unless it proved corrupt.
+    pub async fn run(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        bar: &dyn Bar,
+    ) -> Result<Downloaded, DownloadError> {
+        let backup = fetch.key.label();
+        let store_err = |source| DownloadError::Store {
+            backup: backup.clone(),
+            source,
+        };
+        create_dir(&paths.dir).map_err(store_err)?;
+        // A partial is only trusted with its sidecar: without the ETag a changed object could
+        // not be told apart from the one we started.
+        let old =
+            read_sidecar(&paths.sidecar).filter(|s| s.size == fetch.size && fetch.resume_from > 0);
+        let keep = if old.as_ref().is_some_and(|s| s.etag.is_some()) {
+            fetch.resume_from
+        } else {
+            0
+        };
+        let needed = fetch.size.saturating_sub(keep);
+        if let Ok(available) = store::free_space(&paths.dir)
+            && available < needed
+        {
+            return Err(DownloadError::DiskFull {
+                backup,
+                dir: paths.dir.clone(),
+                needed,
+                available,
+            });
+        }
+        let mut st = State {
+            url: fetch.url.clone(),
+            via: fetch.via,
+            fallback: fetch.fallback.clone(),
+            offset: keep,
+            sidecar: old.unwrap_or(Sidecar {
+                size: fetch.size,
+                ..Sidecar::default()
+            }),
+            refreshes: 0,
+            fetched: 0,
+        };
+        if keep > 0 {
+            info!(backup = %backup, offset = keep, "resuming");
+        }
+        bar.set_position(keep);
+        let mut sink = Sink::open(&paths.part, keep)
+            .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
+        let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
+        // A write error (disk full) explains a failed transfer better than "the writer stopped".
+        let written = match (outcome, sink.finish().await) {
+            (_, Err(e)) => return Err(self.write_error(fetch, paths, e)),
+            (Err(e), Ok(_)) => return Err(e),
+            (Ok(()), Ok(w)) => w,
+        };
+        self.publish(fetch, paths, &st, written)
+    }
+
+    /// Requests and streams until the partial file holds `fetch.size` bytes.
+    async fn transfer(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        st: &mut State,
+        sink: &mut Sink,
+        bar: &dyn Bar,
+    ) -> Result<(), DownloadError> {
+        let backup = fetch.key.label();
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        while st.offset < fetch.size {
+            if self.cancel.is_cancelled() {
+                return Err(DownloadError::Cancelled { backup });
+            }
+            if url_expires(&st.url).is_some_and(|e| e <= OffsetDateTime::now_utc().unix_timestamp())
+            {
+                self.refresh_url(fetch, st).await?;
+            }
+            attempt += 1;
+            let before = st.offset;
+            let err = match self.one_request(fetch, paths, st, sink, bar).await {
+                Ok(()) => continue,
+                Err(Step::Expired) => {
+                    self.refresh_url(fetch, st).await?;
+                    continue;
+                }
+                Err(Step::Fail(e)) => e,
+            };
+            if !err.is_retryable() {
+                return Err(err);
+            }
+            // Progress made: this was a dropped connection, not a dead server; start counting again.
+            if st.offset > before {
+                attempt = 1;
+            }
+            match self
+                .retry
+                .next_delay(attempt, started.elapsed(), retry::jitter())
+            {
+                Some(delay) => {
+                    warn!(backup = %backup, offset = st.offset, attempt, "download interrupted, retrying in {delay:?}: {err}");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = self.cancel.cancelled() => return Err(DownloadError::Cancelled { backup }),
+                    }
+                }
+                None => {
+                    return Err(DownloadError::GaveUp {
+                        backup,
+                        attempts: attempt,
+                        last: Box::new(err),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_url(&self, fetch: &Fetch, st: &mut State) -> Result<(), DownloadError> {
+        let backup = fetch.key.label();
+        st.refreshes += 1;
+        if st.refreshes > MAX_REFRESH {
+            return Err(DownloadError::Refresh {
+                backup,
+                reason: format!(
+                    "the URL was still expired after {MAX_REFRESH} fresh ones; is this host's clock right?"
+                ),
+            });
+        }
+        info!(backup = %backup, via = %st.via, "download URL expired; asking DescribeBackups for a fresh one");
+        let url = (self.refresh)(fetch.key.clone(), st.via)
+            .await
+            .map_err(|reason| DownloadError::Refresh { backup, reason })?;
+        st.url = url;
+        Ok(())
+    }
+
+    async fn one_request(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        st: &mut State,
+        sink: &mut Sink,
+        bar: &dyn Bar,
+    ) -> Result<(), Step> {
+        let backup = fetch.key.label();
+        let mut req = self.http.get(&st.url);
+        if st.offset > 0 {
+            req = req.header(RANGE, format!("bytes={}-", st.offset));
+            if let Some(etag) = &st.sidecar.etag {
+                req = req.header(IF_RANGE, etag.as_str());
+            }
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_connect() && st.via == Via::Intranet && st.fallback.is_some() => {
+                warn!(backup = %backup, "intranet URL unreachable ({}); falling back to the public URL", e.without_url());
+                st.url = st.fallback.take().unwrap_or_default();
+                st.via = Via::Public;
+                return Ok(());
+            }
+            Err(e) => return Err(Step::Fail(self.transfer_err(fetch, &st.url, e))),
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(error_response(&backup, &st.url, resp).await);
+        }
+        let etag = header(&resp, ETAG);
+        let crc = header(&resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok());
+        let length = header(&resp, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+        let total = match status {
+            StatusCode::PARTIAL_CONTENT => {
+                let range = header(&resp, CONTENT_RANGE).and_then(|v| parse_content_range(&v));
+                match range {
+                    Some((start, total)) if start == st.offset => total,
+                    _ => {
+                        // A range we did not ask for: trust nothing, start over.
+                        warn!(backup = %backup, "unexpected Content-Range; restarting from zero");
+                        self.restart(sink, st, bar)
+                            .await
+                            .map_err(|()| Step::Fail(self.sink_gone(fetch, paths)))?;
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {
+                if st.offset > 0 {
+                    info!(backup = %backup, offset = st.offset, "server sent the whole object (range ignored or object changed); restarting from zero");
+                    self.restart(sink, st, bar)
+                        .await
+                        .map_err(|()| Step::Fail(self.sink_gone(fetch, paths)))?;
+                }
+                length.unwrap_or(fetch.size)
+            }
+        };
+        if total != fetch.size {
+            return Err(Step::Fail(DownloadError::Size {
+                backup,
+                what: "the object's size differs from BackupSize",
+                expected: fetch.size,
+                got: total,
+            }));
+        }
+        st.sidecar = Sidecar {
+            size: fetch.size,
+            etag,
+            crc64: crc,
+            url_expires: url_expires(&st.url),
+        };
+        write_sidecar(&paths.sidecar, &st.sidecar).map_err(|source| {
+            Step::Fail(DownloadError::Store {
+                backup: backup.clone(),
+                source,
+            })
+        })?;
+        self.stream_body(fetch, paths, st, sink, bar, resp)
+            .await
+            .map_err(Step::Fail)
+    }
+
+    async fn stream_body(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        st: &mut State,
+        sink: &mut Sink,
+        bar: &dyn Bar,
+        mut resp: reqwest::Response,
+    ) -> Result<(), DownloadError> {
+        let backup = fetch.key.label();
+        let mut buf = BytesMut::with_capacity(CHUNK);
+        let result = loop {
+            let next = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break Err(DownloadError::Cancelled { backup: backup.clone() }),
+                next = resp.chunk() => next,
+            };
+            match next {
+                Ok(Some(chunk)) => {
+                    if st.offset + chunk.len() as u64 > fetch.size {
+                        break Err(DownloadError::Size {
+                            backup: backup.clone(),
+                            what: "the server sent more than BackupSize",
+                            expected: fetch.size,
+                            got: st.offset + chunk.len() as u64,
+                        });
+                    }
+                    st.offset += chunk.len() as u64;
+                    st.fetched += chunk.len() as u64;
+                    bar.inc(chunk.len() as u64);
+                    buf.extend_from_slice(&chunk);
+                    if buf.len() >= CHUNK {
+                        sink.write(buf.split().freeze())
+                            .await
+                            .map_err(|()| self.sink_gone(fetch, paths))?;
+                    }
+                }
+                Ok(None) if st.offset < fetch.size => {
+                    break Err(DownloadError::Size {
+                        backup: backup.clone(),
+                        what: "the object ended before BackupSize",
+                        expected: fetch.size,
+                        got: st.offset,
+                    });
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(self.transfer_err(fetch, &st.url, e)),
+            }
+        };
+        // Whatever happened, what arrived is kept: it is exactly the bytes up to `offset`.
+        if !buf.is_empty() {
+            sink.write(buf.freeze())
+                .await
+                .map_err(|()| self.sink_gone(fetch, paths))?;
+        }
+        result
+    }
+
+    async fn restart(&self, sink: &mut Sink, st: &mut State, bar: &dyn Bar) -> Result<(), ()> {
+        sink.restart().await?;
+        st.offset = 0;
+        bar.set_position(0);
+        Ok(())
+    }
+
+    fn transfer_err(&self, fetch: &Fetch, url: &str, e: reqwest::Error) -> DownloadError {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else {
+            "connection lost"
+        };
+        DownloadError::Transfer {
+            backup: fetch.key.label(),
+            url: redact_url(url),
+            reason: format!("{kind}: {}", error_chain(&e.without_url())),
+        }
+    }
+
+    fn sink_gone(&self, fetch: &Fetch, paths: &BackupPaths) -> DownloadError {
+        // The writer stopped; the real error comes out of `Sink::finish`.
+        DownloadError::Store {
+            backup: fetch.key.label(),
+            source: StoreError::Io {
+                op: "write",
+                path: paths.part.clone(),
+                source: std::io::Error::other("the writer stopped"),
+            },
+        }
+    }
+
+    fn write_error(&self, fetch: &Fetch, paths: &BackupPaths, e: std::io::Error) -> DownloadError {
+        let backup = fetch.key.label();
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            let have = std::fs::metadata(&paths.part).map(|m| m.len()).unwrap_or(0);
+            return DownloadError::DiskFull {
+                backup,
+                dir: paths.dir.clone(),
+                needed: fetch.size.saturating_sub(have),
+                available: store::free_space(&paths.dir).unwrap_or(0),
+            };
+        }
+        DownloadError::Store {
+            backup,
+            source: store::io_err("write", &paths.part)(e),
+        }
+    }
+
+    /// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
+    /// the manifest. A file that fails a check is removed, never published.
+    fn publish(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        st: &State,
+        written: Written,
+    ) -> Result<Downloaded, DownloadError> {
+        let backup = fetch.key.label();
+        let discard = || {
+            let _ = std::fs::remove_file(&paths.part);
+            let _ = std::fs::remove_file(&paths.sidecar);
+        };
+        if written.len != fetch.size {
+            discard();
+            return Err(DownloadError::Size {
+                backup,
+                what: "the downloaded file differs from BackupSize",
+                expected: fetch.size,
+                got: written.len,
+            });
+        }
+        if let Some(expected) = st.sidecar.crc64.filter(|c| *c != written.crc64) {
+            discard();
+            return Err(DownloadError::Crc {
+                backup,
+                expected,
+                got: written.crc64,
+            });
+        }
+        let store_err = |source| DownloadError::Store {
+            backup: backup.clone(),
+            source,
+        };
+        std::fs::File::open(&paths.part)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| store_err(store::io_err("fsync", &paths.part)(e)))?;
+        std::fs::rename(&paths.part, &paths.file)
+            .map_err(|e| store_err(store::io_err("rename", &paths.part)(e)))?;
+        store::sync_dir(&paths.dir).map_err(store_err)?;
+        let now = OffsetDateTime::now_utc();
+        let manifest = Manifest {
+            format: 1,
+            instance_id: fetch.key.instance_id.clone(),
+            node_id: fetch.key.node_id.clone(),
+            backup: fetch.backup.clone(),
+            file: fetch.file_name.clone(),
+            size: written.len,
+            sha256: written.sha256,
+            crc64: written.crc64.to_string(),
+            crc64_checked: st.sidecar.crc64.is_some(),
+            downloaded_at: now,
+            verified_at: now,
+        };
+        store::write_manifest(&paths.manifest, &manifest).map_err(store_err)?;
+        let _ = std::fs::remove_file(&paths.sidecar);
+        Ok(Downloaded {
+            manifest,
+            fetched: st.fetched,
+            resumed_from: fetch.resume_from,
+            via: st.via,
+        })
+    }
+}
+
+enum Step {
+    Expired,
+    Fail(DownloadError),
+}
+
+/// Reads (a bounded part of) an error response; never writes it anywhere but the message.
+async fn error_response(backup: &str, url: &str, mut resp: reqwest::Response) -> Step {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    if status == 403 && text.contains("Request has expired") {
+        return Step::Expired;
+    }
+    Step::Fail(DownloadError::Http {
+        backup: backup.to_string(),
+        status,
+        code: xml_tag(&text, "Code"),
+        url: redact_url(url),
+    })
+}
+
+fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    let value: String = text[start..end]
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    Some(value)
+}
+
+fn header(resp: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL).
+pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end, total) = (
+        start.parse().ok()?,
+        end.parse::<u64>().ok()?,
+        total.parse().ok()?,
+    );
+    (start <= end && end < total).then_some((start, total))
+}
+
+/// The `Expires` query parameter of a presigned URL (Unix seconds).
+pub fn url_expires(url: &str) -> Option<i64> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == "Expires")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(store::io_err("create", dir))
+}
+
+pub fn read_sidecar(path: &Path) -> Option<Sidecar> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(sidecar).expect("invariant: a sidecar serialises");
+    store::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range("bytes 100-999/1000"), Some((100, 1000)));
+        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 1)));
+        for bad in [
+            "bytes 5-4/10",
+            "bytes 0-10/10",
+            "bytes */10",
+            "items 0-1/2",
+            "bytes 0-1",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn expires_and_xml() {
+        assert_eq!(
+            url_expires("http://h/o?Expires=1700000000&Signature=x"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(url_expires("http://h/o"), None);
+        let body = "<?xml?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>";
+        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
+    }
+}

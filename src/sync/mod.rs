@@ -1,0 +1,13 @@
+//! The sync pass: list → plan → download (concurrently) → publish → prune → report.
+//!
+//! [`plan`] and [`prune::plan`] are pure; [`download`] and [`sink`] do the I/O of one file;
+//! [`run`] wires a pass together and [`report`] says what happened.
+
+pub mod download;
+pub mod plan;
+pub mod prune;
+pub mod report;
+pub mod run;
+pub mod sink;
+
+pub use run::{PassOptions, SyncError, run_pass};

@@ -1,0 +1,225 @@
+//! The sync plan: which listed backups to fetch, resume, leave alone or skip (with a reason).
+//!
+//! Pure: the listings, `now`, the network choice and a lookup of what is on disk come in as
+//! arguments, so every rule is a table test. `--dry-run` prints this plan and stops.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::api::model::Backup;
+use crate::config::Network;
+use crate::names;
+use crate::store::{BackupKey, LocalState};
+
+/// Which URL a download uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Public,
+    Intranet,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Via::Public => "public",
+            Via::Intranet => "intranet",
+        })
+    }
+}
+
+/// Why a listed backup is not downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    NotSuccess(String),
+    Unavailable,
+    Expired(String),
+    NoUrl(&'static str),
+    BadUrl(String),
+    BadName(String),
+    NoSize,
+    Duplicate,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NotSuccess(s) => write!(f, "status is {s}, not Success"),
+            SkipReason::Unavailable => f.write_str("IsAvail is false"),
+            SkipReason::Expired(t) => write!(f, "expired at {t}"),
+            SkipReason::NoUrl(which) => {
+                write!(f, "no {which} download URL (snapshot backups have none)")
+            }
+            SkipReason::BadUrl(r) => write!(f, "unusable download URL: {r}"),
+            SkipReason::BadName(r) => write!(f, "unsafe name: {r}"),
+            SkipReason::NoSize => {
+                f.write_str("no BackupSize, so the download could not be verified")
+            }
+            SkipReason::Duplicate => f.write_str("listed twice; the first entry is used"),
+        }
+    }
+}
+
+/// One download to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetch {
+    pub key: BackupKey,
+    pub backup: Backup,
+    pub file_name: String,
+    pub url: String,
+    pub via: Via,
+    /// The public URL to fall back to when the intranet one cannot be reached (`auto` only).
+    pub fallback: Option<String>,
+    pub size: u64,
+    /// Bytes already in the partial file (0: a fresh download).
+    pub resume_from: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Fetch(Box<Fetch>),
+    UpToDate { key: BackupKey, file_name: String },
+    Skip { key: BackupKey, reason: SkipReason },
+}
+
+/// How to pick URLs this run; `intranet_reachable` is decided once per run by a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlPolicy {
+    pub network: Network,
+    pub intranet_reachable: bool,
+}
+
+/// Decides what to do with every listed backup of one target (instance or shard node).
+pub fn plan_target(
+    instance_id: &str,
+    node_id: Option<&str>,
+    backups: &[Backup],
+    now: OffsetDateTime,
+    urls: UrlPolicy,
+    local: &mut dyn FnMut(&BackupKey, &str) -> LocalState,
+) -> Vec<Action> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(backups.len());
+    for b in backups {
+        let key = BackupKey {
+            instance_id: instance_id.to_string(),
+            node_id: node_id.map(str::to_string),
+            backup_id: b.backup_id.clone(),
+        };
+        if !seen.insert(b.backup_id.clone()) {
+            out.push(Action::Skip {
+                key,
+                reason: SkipReason::Duplicate,
+            });
+            continue;
+        }
+        match select(b, now, urls) {
+            Err(reason) => out.push(Action::Skip { key, reason }),
+            Ok(sel) => {
+                let action = match local(&key, &sel.file_name) {
+                    LocalState::Complete(m) if m.size == sel.size => Action::UpToDate {
+                        key,
+                        file_name: sel.file_name,
+                    },
+                    LocalState::Partial(n) if n <= sel.size => fetch(key, b, sel, n),
+                    _ => fetch(key, b, sel, 0),
+                };
+                out.push(action);
+            }
+        }
+    }
+    out
+}
+
+struct Selected {
+    url: String,
+    via: Via,
+    fallback: Option<String>,
+    file_name: String,
+    size: u64,
+}
+
+fn fetch(key: BackupKey, b: &Backup, sel: Selected, resume_from: u64) -> Action {
+    Action::Fetch(Box::new(Fetch {
+        key,
+        backup: b.clone(),
+        file_name: sel.file_name,
+        url: sel.url,
+        via: sel.via,
+        fallback: sel.fallback,
+        size: sel.size,
+        resume_from,
+    }))
+}
+
+fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, SkipReason> {
+    names::check_id("backup id", &b.backup_id).map_err(SkipReason::BadName)?;
+    if !b.is_success() {
+        return Err(SkipReason::NotSuccess(b.backup_status.clone()));
+    }
+    if !b.is_avail {
+        return Err(SkipReason::Unavailable);
+    }
+    if let Some(t) = b
+        .backup_expire_time
+        .filter(|t| *t <= now && !b.is_kept_forever())
+    {
+        return Err(SkipReason::Expired(crate::api::client::timestamp(t)));
+    }
+    let public = b.download_url.as_deref();
+    let intranet = b.intranet_download_url.as_deref();
+    let (url, via, fallback) = match urls.network {
+        Network::Public => (
+            public.ok_or(SkipReason::NoUrl("public"))?,
+            Via::Public,
+            None,
+        ),
+        Network::Intranet => (
+            intranet.ok_or(SkipReason::NoUrl("intranet"))?,
+            Via::Intranet,
+            None,
+        ),
+        Network::Auto => match (intranet, public) {
+            (Some(i), p) if urls.intranet_reachable => (i, Via::Intranet, p),
+            (_, Some(p)) => (p, Via::Public, None),
+            (Some(i), None) => (i, Via::Intranet, None),
+            (None, None) => return Err(SkipReason::NoUrl("public or intranet")),
+        },
+    };
+    let parsed = check_url(url)?;
+    if let Some(f) = fallback {
+        check_url(f)?;
+    }
+    let file_name = names::file_name_from_url(&parsed).map_err(SkipReason::BadName)?;
+    let size = b.backup_size.ok_or(SkipReason::NoSize)?;
+    Ok(Selected {
+        url: url.to_string(),
+        via,
+        fallback: fallback.map(str::to_string),
+        file_name,
+        size,
+    })
+}
+
+/// Only plain http(s) URLs without user info are fetched.
+pub fn check_url(raw: &str) -> Result<url::Url, SkipReason> {
+    let url = url::Url::parse(raw).map_err(|e| SkipReason::BadUrl(format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(SkipReason::BadUrl(format!(
+            "scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(SkipReason::BadUrl("it carries user credentials".into()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(SkipReason::BadUrl("it has no host".into()));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+use time::macros::datetime;
+
+use super::*;
+use crate::store::Manifest;
+
+const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
+
+fn backup(id: &str) -> Backup {
+    Backup {
+        backup_id: id.into(),
+        backup_job_id: Some("77".into()),
+        backup_status: "Success".into(),
+        backup_type: Some("FullBackup".into()),
+        backup_method: Some("Physical".into()),
+        backup_mode: Some("Automated".into()),
+        backup_start_time: Some(datetime!(2026-11-27 03:00 UTC)),
+        backup_end_time: Some(datetime!(2026-11-27 03:05 UTC)),
+        backup_expire_time: Some(datetime!(2026-12-04 03:05 UTC)),
+        backup_size: Some(1000),
+        download_url: Some(format!("http://oss/pub/{id}_qp.xb?Expires=1&Signature=s")),
+        intranet_download_url: Some(format!(
+            "http://oss/internal/{id}_qp.xb?Expires=1&Signature=s"
+        )),
+        backup_db_names: None,
+        backup_name: None,
+        backup_scale: None,
+        is_avail: true,
+        engine_version: Some("4.2".into()),
+    }
+}
+
+fn policy(network: Network, intranet_reachable: bool) -> UrlPolicy {
+    UrlPolicy {
+        network,
+        intranet_reachable,
+    }
+}
+
+fn plan(backups: &[Backup], urls: UrlPolicy, local: LocalState) -> Vec<Action> {
+    plan_target("dds-1", None, backups, NOW, urls, &mut |_, _| local.clone())
+}
+
+fn skip_reason(a: &Action) -> Option<&SkipReason> {
+    match a {
+        Action::Skip { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn selection_rules() {
+    let mut failed = backup("1");
+    failed.backup_status = "Failed".into();
+    let mut unavailable = backup("2");
+    unavailable.is_avail = false;
+    let mut expired = backup("3");
+    expired.backup_expire_time = Some(datetime!(2026-11-28 11:59 UTC));
+    let mut forever = backup("4");
+    forever.backup_expire_time = Some(datetime!(9999-01-01 0:00 UTC));
+    let mut snapshot = backup("5");
+    snapshot.download_url = None;
+    snapshot.intranet_download_url = None;
+    let mut ftp = backup("6");
+    ftp.download_url = Some("ftp://oss/x.ar".into());
+    let mut creds = backup("7");
+    creds.download_url = Some("http://u:p@oss/x.ar".into());
+    let mut evil_id = backup("../8");
+    evil_id.backup_id = "../8".into();
+    let mut no_size = backup("9");
+    no_size.backup_size = None;
+    let mut bad_name = backup("10");
+    bad_name.download_url = Some("http://oss/..?Signature=x".into());
+
+    let all = [
+        failed,
+        unavailable,
+        expired,
+        forever,
+        snapshot,
+        ftp,
+        creds,
+        evil_id,
+        no_size,
+        bad_name,
+        backup("4"),
+    ];
+    let actions = plan(&all, policy(Network::Public, false), LocalState::Missing);
+    let reasons: Vec<Option<String>> = actions
+        .iter()
+        .map(|a| skip_reason(a).map(|r| r.to_string()))
+        .collect();
+    let expect = [
+        Some("status is Failed, not Success"),
+        Some("IsAvail is false"),
+        Some("expired at 2026-11-28T11:59:00Z"),
+        None,
+        Some("no public download URL (snapshot backups have none)"),
+        Some("unusable download URL: scheme \"ftp\" is not http or https"),
+        Some("unusable download URL: it carries user credentials"),
+        Some(
+            "unsafe name: backup id \"../8\" contains '/'; only letters, digits, '-', '_' and '.' are allowed",
+        ),
+        Some("no BackupSize, so the download could not be verified"),
+        Some("unsafe name: download URL file name \"\" is not usable"),
+        Some("listed twice; the first entry is used"),
+    ];
+    for (i, (got, want)) in reasons.iter().zip(expect).enumerate() {
+        assert_eq!(got.as_deref(), want, "backup #{i}");
+    }
+}
+
+#[test]
+fn url_choice_per_network() {
+    let b = backup("1");
+    let fetch = |urls| match plan(std::slice::from_ref(&b), urls, LocalState::Missing).remove(0) {
+        Action::Fetch(f) => (f.via, f.url.contains("/internal/"), f.fallback.is_some()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        fetch(policy(Network::Public, true)),
+        (Via::Public, false, false)
+    );
+    assert_eq!(
+        fetch(policy(Network::Intranet, false)),
+        (Via::Intranet, true, false)
+    );
+    assert_eq!(
+        fetch(policy(Network::Auto, true)),
+        (Via::Intranet, true, true)
+    );
+    assert_eq!(
+        fetch(policy(Network::Auto, false)),
+        (Via::Public, false, false)
+    );
+
+    let mut intranet_only = backup("2");
+    intranet_only.download_url = None;
+    let got = plan(
+        &[intranet_only.clone()],
+        policy(Network::Public, true),
+        LocalState::Missing,
+    );
+    assert_eq!(skip_reason(&got[0]), Some(&SkipReason::NoUrl("public")));
+    let got = plan(
+        &[intranet_only],
+        policy(Network::Auto, false),
+        LocalState::Missing,
+    );
+    assert!(matches!(&got[0], Action::Fetch(f) if f.via == Via::Intranet));
+}
+
+#[test]
+fn local_state_decides_fetch_resume_or_nothing() {
+    let b = backup("1");
+    let manifest = |size| Manifest {
+        format: 1,
+        instance_id: "dds-1".into(),
+        node_id: None,
+        backup: b.clone(),
+        file: "1_qp.xb".into(),
+        size,
+        sha256: "00".into(),
+        crc64: "0".into(),
+        crc64_checked: true,
+        downloaded_at: NOW,
+        verified_at: NOW,
+    };
+    let urls = policy(Network::Public, false);
+    let one = |local| plan(std::slice::from_ref(&b), urls, local).remove(0);
+    assert!(matches!(
+        one(LocalState::Complete(Box::new(manifest(1000)))),
+        Action::UpToDate { .. }
+    ));
+    assert!(
+        matches!(one(LocalState::Complete(Box::new(manifest(999)))), Action::Fetch(f) if f.resume_from == 0)
+    );
+    assert!(matches!(one(LocalState::Partial(400)), Action::Fetch(f) if f.resume_from == 400));
+    assert!(matches!(one(LocalState::Partial(1000)), Action::Fetch(f) if f.resume_from == 1000));
+    assert!(matches!(one(LocalState::Partial(1001)), Action::Fetch(f) if f.resume_from == 0));
+    assert!(
+        matches!(one(LocalState::Missing), Action::Fetch(f) if f.resume_from == 0 && f.file_name == "1_qp.xb")
+    );
+}
+
+#[test]
+fn keys_carry_the_node() {
+    let actions = plan_target(
+        "dds-s",
+        Some("d-0"),
+        &[backup("1")],
+        NOW,
+        policy(Network::Public, false),
+        &mut |key, _| {
+            assert_eq!(key.node_id.as_deref(), Some("d-0"));
+            LocalState::Missing
+        },
+    );
+    assert_eq!(actions.len(), 1);
+}

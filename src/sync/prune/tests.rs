@@ -1,0 +1,168 @@
+use time::macros::datetime;
+
+use super::*;
+use crate::store::Manifest;
+
+const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
+
+fn copy(
+    node: Option<&str>,
+    id: &str,
+    end: OffsetDateTime,
+    expire: Option<OffsetDateTime>,
+) -> LocalCopy {
+    let backup = Backup {
+        backup_id: id.into(),
+        backup_job_id: None,
+        backup_status: "Success".into(),
+        backup_type: None,
+        backup_method: None,
+        backup_mode: None,
+        backup_start_time: Some(end - time::Duration::minutes(5)),
+        backup_end_time: Some(end),
+        backup_expire_time: expire,
+        backup_size: Some(1),
+        download_url: None,
+        intranet_download_url: None,
+        backup_db_names: None,
+        backup_name: None,
+        backup_scale: None,
+        is_avail: true,
+        engine_version: None,
+    };
+    LocalCopy {
+        dir: PathBuf::from(format!(
+            "/d/dds-1/{}{id}",
+            node.map(|n| format!("{n}/")).unwrap_or_default()
+        )),
+        manifest: Ok(Manifest {
+            format: 1,
+            instance_id: "dds-1".into(),
+            node_id: node.map(str::to_string),
+            backup,
+            file: "f".into(),
+            size: 1,
+            sha256: String::new(),
+            crc64: String::new(),
+            crc64_checked: false,
+            downloaded_at: NOW,
+            verified_at: NOW,
+        }),
+    }
+}
+
+fn ids(items: &[PruneItem]) -> Vec<String> {
+    items.iter().map(|i| i.key.label()).collect()
+}
+
+#[test]
+fn retention_table() {
+    let past = Some(datetime!(2026-11-20 00:00 UTC));
+    let copies = vec![
+        copy(None, "old1", datetime!(2026-10-01 0:00 UTC), past),
+        copy(None, "old2", datetime!(2026-10-02 0:00 UTC), past),
+        copy(
+            None,
+            "forever",
+            datetime!(2026-09-01 0:00 UTC),
+            Some(datetime!(9999-01-01 0:00 UTC)),
+        ),
+        copy(
+            None,
+            "fresh",
+            datetime!(2026-11-27 0:00 UTC),
+            Some(datetime!(2026-12-27 0:00 UTC)),
+        ),
+        copy(None, "noexpiry", datetime!(2026-08-01 0:00 UTC), None),
+        LocalCopy {
+            dir: "/d/dds-1/corrupt".into(),
+            manifest: Err("bad json".into()),
+        },
+    ];
+    let listed = HashMap::new();
+    // keep_last 1 keeps "fresh" (newest) anyway; both old ones are past expiry.
+    assert_eq!(
+        ids(&plan(&copies, &listed, NOW, Duration::ZERO, 1)),
+        ["dds-1/old2", "dds-1/old1"]
+    );
+    // keep_last 3 keeps fresh, old2 and old1 (forever and noexpiry are never candidates).
+    assert_eq!(
+        ids(&plan(&copies, &listed, NOW, Duration::ZERO, 3)),
+        Vec::<String>::new()
+    );
+    // keep_last 0: still never the forever or undated ones.
+    assert_eq!(
+        ids(&plan(&copies, &listed, NOW, Duration::ZERO, 0)),
+        ["dds-1/old2", "dds-1/old1"]
+    );
+    // A grace of 9 days keeps expiries of 8 days ago.
+    assert!(plan(&copies, &listed, NOW, Duration::from_secs(9 * 86400), 0).is_empty());
+    assert_eq!(
+        plan(&copies, &listed, NOW, Duration::from_secs(7 * 86400), 0).len(),
+        2
+    );
+}
+
+#[test]
+fn keep_last_is_per_node_and_listing_wins() {
+    let past = Some(datetime!(2026-11-20 00:00 UTC));
+    let copies = vec![
+        copy(Some("d-0"), "a", datetime!(2026-10-01 0:00 UTC), past),
+        copy(Some("d-1"), "b", datetime!(2026-10-01 0:00 UTC), past),
+        copy(Some("d-1"), "c", datetime!(2026-09-01 0:00 UTC), past),
+    ];
+    assert_eq!(
+        ids(&plan(&copies, &HashMap::new(), NOW, Duration::ZERO, 1)),
+        ["dds-1/d-1/c"]
+    );
+    // The cloud extended c's retention: the listing's expiry wins over the manifest's.
+    let mut extended = copies[2].manifest.as_ref().unwrap().backup.clone();
+    extended.backup_expire_time = Some(datetime!(2027-01-01 0:00 UTC));
+    let listed = HashMap::from([(copies[2].manifest.as_ref().unwrap().key(), extended)]);
+    assert!(plan(&copies, &listed, NOW, Duration::ZERO, 1).is_empty());
+}
+
+#[test]
+fn apply_refuses_what_is_not_ours() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let ours = root.path().join("dds-1/100");
+    std::fs::create_dir_all(&ours).unwrap();
+    std::fs::write(ours.join(MANIFEST), "{}").unwrap();
+    std::fs::write(ours.join("f.ar"), "x").unwrap();
+    let foreign = root.path().join("dds-1/foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), "x").unwrap();
+    std::fs::write(outside.path().join(MANIFEST), "{}").unwrap();
+    let link = root.path().join("dds-1/200");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+
+    let item = |dir: PathBuf| PruneItem {
+        key: BackupKey {
+            instance_id: "dds-1".into(),
+            node_id: None,
+            backup_id: "x".into(),
+        },
+        dir,
+        expired_at: NOW,
+    };
+    let items = [
+        item(ours.clone()),
+        item(foreign.clone()),
+        item(link.clone()),
+        item(outside.path().to_path_buf()),
+    ];
+    let dry = apply(root.path(), &items, true);
+    assert!(dry[0].is_ok() && ours.exists(), "dry run deletes nothing");
+    let results = apply(root.path(), &items, false);
+    assert!(results[0].is_ok());
+    assert!(!ours.exists());
+    for (r, why) in results[1..]
+        .iter()
+        .zip(["no manifest", "symlink", "outside"])
+    {
+        assert!(r.is_err(), "{why} must be refused");
+    }
+    assert!(foreign.join("keep.txt").exists());
+    assert!(outside.path().join(MANIFEST).exists());
+}

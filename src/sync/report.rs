@@ -1,0 +1,150 @@
+//! What a pass did: the one-line summary, the per-backup failures, and the `--dry-run` plan.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::plan::Action;
+use super::prune::PruneItem;
+
+/// Counts and figures of one pass.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub listed: usize,
+    pub fetched: usize,
+    pub resumed: usize,
+    pub up_to_date: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub pruned: usize,
+    /// Targets (instance or node) whose listing failed.
+    pub listing_errors: usize,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// One entry per failed backup: `label: message`.
+    pub failures: Vec<Failure>,
+    /// True when credentials, permissions or the clock are wrong (exit code 2).
+    #[serde(skip)]
+    pub setup_error: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub backup: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl Summary {
+    pub fn mib_per_s(&self) -> f64 {
+        if self.seconds <= 0.0 {
+            0.0
+        } else {
+            self.bytes as f64 / self.seconds / 1_048_576.0
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.listing_errors == 0
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
+            if self.dry_run { "dry run: " } else { "" },
+            self.listed,
+            self.fetched,
+            self.resumed,
+            self.up_to_date,
+            self.skipped,
+            self.failed,
+            self.pruned,
+            self.listing_errors,
+            human_bytes(self.bytes),
+            humantime::format_duration(Duration::from_millis((self.seconds * 1000.0) as u64)),
+            self.mib_per_s()
+        )
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The plan as `--dry-run` prints it, one line per backup and per prune.
+pub fn render_plan(actions: &[Action], prune: &[PruneItem]) -> String {
+    let mut out = String::new();
+    for a in actions {
+        let line = match a {
+            Action::Fetch(f) if f.resume_from > 0 => format!(
+                "resume  {}  {} from {} of {} via {}",
+                f.key.label(),
+                f.file_name,
+                f.resume_from,
+                f.size,
+                f.via
+            ),
+            Action::Fetch(f) => format!(
+                "fetch   {}  {} ({}) via {}",
+                f.key.label(),
+                f.file_name,
+                human_bytes(f.size),
+                f.via
+            ),
+            Action::UpToDate { key, file_name } => format!(
+                "ok      {}  {} (verified copy present)",
+                key.label(),
+                file_name
+            ),
+            Action::Skip { key, reason } => format!("skip    {}  {reason}", key.label()),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for p in prune {
+        out.push_str(&format!(
+            "prune   {}  expired at {}\n",
+            p.key.label(),
+            crate::api::client::timestamp(p.expired_at)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line() {
+        let s = Summary {
+            listed: 5,
+            fetched: 2,
+            bytes: 3 * 1_048_576,
+            seconds: 1.5,
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.to_string(),
+            "listed 5, fetched 2, resumed 0, up to date 0, skipped 0, failed 0, pruned 0, listing errors 0, 3.0 MiB in 1s 500ms (2.0 MiB/s)"
+        );
+        assert!(s.ok());
+        assert_eq!(human_bytes(1023), "1023 B");
+    }
+}

@@ -1,0 +1,308 @@
+//! The write-and-hash pipeline of one download: network chunks go to a writer thread that
+//! appends them to the partial file, which passes them on to a hasher thread (sha256 and
+//! CRC-64/XZ). Hashing off the network task lets the download keep up with the network
+//! (sha256 runs near loopback speed), and the bounded channels keep memory at a few buffers
+//! per download whatever the file size.
+//!
+//! A resumed file is hashed from its existing prefix first, so it ends with the same checks as
+//! a fresh one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// Chunks in flight per stage; with 256 KiB chunks that is about 2 MiB per download.
+const DEPTH: usize = 4;
+const READ_BUF: usize = 256 * 1024;
+
+enum Msg {
+    Data(Bytes),
+    /// The server sent the whole object again: start the file and the hashes from zero.
+    Restart,
+}
+
+/// The hashes and length of everything written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub len: u64,
+    pub sha256: String,
+    pub crc64: u64,
+}
+
+pub struct Sink {
+    tx: Option<tokio::sync::mpsc::Sender<Msg>>,
+    writer: Option<JoinHandle<io::Result<Written>>>,
+    path: PathBuf,
+}
+
+impl Sink {
+    /// Opens `path` for appending after its first `keep` bytes (anything beyond is cut off) and
+    /// starts the threads; the kept prefix is hashed first.
+    pub fn open(path: &Path, keep: u64) -> io::Result<Sink> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        set_mode(path);
+        file.set_len(keep)?;
+        // A separate open, not try_clone(): a cloned descriptor shares the file offset with the
+        // writer, and the hasher's reads would move it.
+        let prefix = File::open(path)?;
+        file.seek(SeekFrom::Start(keep))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
+        let writer = std::thread::Builder::new()
+            .name("dds-writer".into())
+            .spawn(move || write_loop(file, prefix, keep, rx))?;
+        Ok(Sink {
+            tx: Some(tx),
+            writer: Some(writer),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Queues a chunk; waits (without blocking the runtime) when the writer is behind.
+    ///
+    /// # Errors
+    /// The writer stopped (disk full, I/O error): [`Sink::finish`] says why.
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ()> {
+        match &self.tx {
+            Some(tx) => tx.send(Msg::Data(chunk)).await.map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    pub async fn restart(&mut self) -> Result<(), ()> {
+        match &self.tx {
+            Some(tx) => tx.send(Msg::Restart).await.map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    /// Waits for everything queued to be written and hashed.
+    ///
+    /// # Errors
+    /// The first write error (e.g. `StorageFull`).
+    pub async fn finish(mut self) -> io::Result<Written> {
+        drop(self.tx.take());
+        let writer = self.writer.take();
+        tokio::task::spawn_blocking(move || match writer {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked"))),
+            None => Err(io::Error::other("sink already finished")),
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer drain and exit on its own; nothing is lost that
+        // was queued, and the partial file stays for a later resume.
+        drop(self.tx.take());
+    }
+}
+
+/// Data and downloaded files are created 0640: readable by the service's group, not by others.
+fn set_mode(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
+}
+
+fn write_loop(
+    mut file: File,
+    prefix: File,
+    keep: u64,
+    mut rx: tokio::sync::mpsc::Receiver<Msg>,
+) -> io::Result<Written> {
+    // The kept prefix is hashed before anything is written: a restart would truncate it.
+    let state = hash_prefix(prefix, keep)?;
+    let (htx, hrx) = mpsc::sync_channel::<Msg>(DEPTH);
+    let hasher = std::thread::Builder::new()
+        .name("dds-hasher".into())
+        .spawn(move || hash_loop(state, hrx))?;
+    let mut result = Ok(());
+    while let Some(msg) = rx.blocking_recv() {
+        let step = match &msg {
+            Msg::Data(chunk) => file.write_all(chunk),
+            Msg::Restart => file
+                .set_len(0)
+                .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop)),
+        };
+        if let Err(e) = step {
+            result = Err(e);
+            break;
+        }
+        if htx.send(msg).is_err() {
+            break;
+        }
+    }
+    drop(htx);
+    let hashed = hasher
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("hasher thread panicked")));
+    result?;
+    hashed
+}
+
+struct HashState {
+    sha: Sha256,
+    crc: crc_fast::Digest,
+    len: u64,
+}
+
+impl HashState {
+    fn new() -> Self {
+        HashState {
+            sha: Sha256::new(),
+            crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz),
+            len: 0,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.sha.update(data);
+        self.crc.update(data);
+        self.len += data.len() as u64;
+    }
+
+    fn finish(self) -> Written {
+        Written {
+            len: self.len,
+            sha256: hex(&self.sha.finalize()),
+            crc64: self.crc.finalize(),
+        }
+    }
+}
+
+fn hash_prefix(mut prefix: File, keep: u64) -> io::Result<HashState> {
+    let mut state = HashState::new();
+    if keep == 0 {
+        return Ok(state);
+    }
+    let mut buf = vec![0u8; READ_BUF];
+    let mut reader = (&mut prefix).take(keep);
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        state.update(&buf[..n]);
+    }
+    if state.len != keep {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "partial file shrank while reading it ({} of {keep} bytes)",
+                state.len
+            ),
+        ));
+    }
+    Ok(state)
+}
+
+fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Written> {
+    for msg in rx {
+        match msg {
+            Msg::Data(chunk) => state.update(&chunk),
+            Msg::Restart => state = HashState::new(),
+        }
+    }
+    Ok(state.finish())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// sha256 and CRC-64/XZ of a whole file, read in large chunks (for `--verify` and for checking
+/// a partial file that is already complete).
+pub fn hash_file(path: &Path) -> io::Result<Written> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    hash_prefix(file, len).map(HashState::finish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(data: &[u8]) -> Written {
+        Written {
+            len: data.len() as u64,
+            sha256: hex(&Sha256::digest(data)),
+            crc64: crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, data),
+        }
+    }
+
+    #[test]
+    fn crc64_check_values() {
+        let crc = |s: &[u8]| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, s);
+        assert_eq!(crc(b"123456789"), 0x995D_C9BB_DF19_39FA);
+        assert_eq!(
+            crc(b"This is a test of the emergency broadcast system."),
+            0x27DB_187F_C15B_BC72
+        );
+    }
+
+    #[tokio::test]
+    async fn fresh_resumed_and_restarted_writes_hash_like_the_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.part");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+
+        let mut sink = Sink::open(&path, 0).unwrap();
+        sink.write(Bytes::copy_from_slice(&data[..1_000_000]))
+            .await
+            .unwrap();
+        let first = sink.finish().await.unwrap();
+        assert_eq!(first, reference(&data[..1_000_000]));
+
+        // Resume: the prefix on disk is hashed, then the rest appended.
+        let mut sink = Sink::open(&path, 1_000_000).unwrap();
+        for chunk in data[1_000_000..].chunks(300_000) {
+            sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        }
+        assert_eq!(sink.finish().await.unwrap(), reference(&data));
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        assert_eq!(hash_file(&path).unwrap(), reference(&data));
+
+        // Restart: garbage, then the server sends the whole object again.
+        let mut sink = Sink::open(&path, 10).unwrap();
+        sink.write(Bytes::from_static(b"garbage")).await.unwrap();
+        sink.restart().await.unwrap();
+        sink.write(Bytes::copy_from_slice(&data[..5000]))
+            .await
+            .unwrap();
+        assert_eq!(sink.finish().await.unwrap(), reference(&data[..5000]));
+        assert_eq!(std::fs::read(&path).unwrap(), &data[..5000]);
+    }
+
+    #[tokio::test]
+    async fn keep_cuts_off_anything_beyond() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.part");
+        std::fs::write(&path, b"abcdefgh").unwrap();
+        let sink = Sink::open(&path, 3).unwrap();
+        assert_eq!(sink.finish().await.unwrap(), reference(b"abc"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+    }
+}
