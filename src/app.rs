@@ -75,11 +75,58 @@ pub async fn sync_now(
         cancel: tokio_util::sync::CancellationToken::new(),
     };
     let guard = spawn_signal_handler(opts.cancel.clone());
-    let summary = sync::run_pass(settings, &api, progress, &opts).await;
+    let mut metrics = crate::metrics::Snapshot::default();
+    let summary = pass_and_report(settings, &api, progress, &opts, &mut metrics).await;
     guard.abort();
-    let summary = summary?;
+    Ok(summary?)
+}
+
+/// One pass, then its report: the summary in the log and, when configured, the metrics file.
+/// Shared by `--sync-now` and the daemon; `metrics` carries state between passes.
+pub async fn pass_and_report(
+    settings: &Settings,
+    api: &ApiClient,
+    progress: &dyn Progress,
+    opts: &PassOptions,
+    metrics: &mut crate::metrics::Snapshot,
+) -> Result<sync::report::Summary, sync::SyncError> {
+    let start = OffsetDateTime::now_utc().unix_timestamp();
+    let summary = sync::run_pass(settings, api, progress, opts).await?;
     log_summary(&summary);
+    if !opts.dry_run {
+        write_metrics(settings, &summary, start, metrics);
+    }
     Ok(summary)
+}
+
+fn write_metrics(
+    settings: &Settings,
+    summary: &sync::report::Summary,
+    start: i64,
+    snapshot: &mut crate::metrics::Snapshot,
+) {
+    let Some(path) = &settings.metrics.textfile else {
+        return;
+    };
+    let end = OffsetDateTime::now_utc().unix_timestamp();
+    snapshot.pass_start = start;
+    snapshot.pass_end = end;
+    snapshot.pass_ok = summary.ok();
+    if summary.ok() {
+        snapshot.last_success = end;
+    }
+    snapshot.failures_by_reason.clear();
+    for f in &summary.failures {
+        *snapshot
+            .failures_by_reason
+            .entry(f.kind.to_string())
+            .or_default() += 1;
+    }
+    snapshot.summary = summary.clone();
+    crate::metrics::observe_store(&crate::store::Store::new(&settings.download.dir), snapshot);
+    if let Err(e) = crate::metrics::write(path, snapshot) {
+        tracing::warn!("cannot write the metrics file: {e}");
+    }
 }
 
 /// The exit code a pass's summary calls for.
@@ -203,7 +250,10 @@ pub fn demo_settings(endpoint: &str, id: &str, secret: &str, dir: &std::path::Pa
         },
         schedule: ScheduleSettings {
             cron: "0 0 3 * * *".into(),
+            timezone: None,
+            run_on_start: false,
         },
+        metrics: crate::config::MetricsSettings::default(),
         logging: LogFormat::Text,
     }
 }

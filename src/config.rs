@@ -95,6 +95,8 @@ struct Raw {
     schedule: RawSchedule,
     #[serde(default)]
     logging: RawLogging,
+    #[serde(default)]
+    metrics: RawMetrics,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +152,14 @@ struct RawPrune {
 #[serde(deny_unknown_fields)]
 struct RawSchedule {
     cron: Option<String>,
+    timezone: Option<String>,
+    run_on_start: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +180,7 @@ pub struct Settings {
     pub download: DownloadSettings,
     pub prune: PruneSettings,
     pub schedule: ScheduleSettings,
+    pub metrics: MetricsSettings,
     pub logging: LogFormat,
 }
 
@@ -212,6 +223,15 @@ pub struct PruneSettings {
 #[derive(Debug, Clone)]
 pub struct ScheduleSettings {
     pub cron: String,
+    /// IANA zone the cron expression is read in; `None` is UTC.
+    pub timezone: Option<String>,
+    pub run_on_start: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// node_exporter textfile-collector file, rewritten atomically after each pass.
+    pub textfile: Option<PathBuf>,
 }
 
 /// The config file to read: `--config`, else `DDS_BACKUP_SYNC_CONFIG`, else the default path.
@@ -476,7 +496,24 @@ fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
         .schedule
         .cron
         .unwrap_or_else(|| "0 0 3 * * *".to_string());
-    check_cron(&cron).map_err(|r| bad("schedule.cron", r))?;
+    let timezone = raw.schedule.timezone.filter(|t| !t.trim().is_empty());
+    crate::schedule::Schedule::parse(&cron, timezone.as_deref()).map_err(|r| {
+        let key = if r.contains("time zone") {
+            "schedule.timezone"
+        } else {
+            "schedule.cron"
+        };
+        bad(key, r)
+    })?;
+    let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
+    if let Some(p) = &textfile
+        && (p.is_relative() || p.file_name().is_none())
+    {
+        return Err(bad(
+            "metrics.textfile",
+            format!("{} must be an absolute file path", p.display()),
+        ));
+    }
 
     Ok(Settings {
         file: file.to_path_buf(),
@@ -491,7 +528,12 @@ fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
         instances,
         download,
         prune,
-        schedule: ScheduleSettings { cron },
+        schedule: ScheduleSettings {
+            cron,
+            timezone,
+            run_on_start: raw.schedule.run_on_start.unwrap_or(false),
+        },
+        metrics: MetricsSettings { textfile },
         logging: raw.logging.format.unwrap_or_default(),
     })
 }
@@ -525,18 +567,10 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
-/// A 6- or 7-field cron expression (seconds first), as tokio-cron-scheduler wants.
+/// A 6-field cron expression (seconds first), in UTC.
+#[allow(dead_code)]
 fn check_cron(expr: &str) -> Result<(), String> {
-    let fields = expr.split_whitespace().count();
-    match fields {
-        6 | 7 => Ok(()),
-        5 => Err(format!(
-            "{expr:?} has 5 fields; this scheduler wants 6 with seconds first, e.g. \"0 {expr}\""
-        )),
-        n => Err(format!(
-            "{expr:?} has {n} fields; expected 6 (sec min hour day month weekday)"
-        )),
-    }
+    crate::schedule::Schedule::parse(expr, None).map(drop)
 }
 
 #[cfg(test)]

@@ -72,6 +72,10 @@ async fn run(cli: Cli) -> u8 {
                 },
             )
         }
+        Mode::Daemon => match dds_backup_sync::daemon::Control::install() {
+            Ok(control) => Ok(dds_backup_sync::daemon::run(path.clone(), settings, control).await),
+            Err(e) => Err(anyhow::anyhow!("cannot install signal handlers: {e}")),
+        },
         other => {
             eprintln!("dds-backup-sync: {other:?} is not available in this build yet");
             Ok(exit::SETUP)

@@ -1,0 +1,208 @@
+//! Daemon mode: a pass on `schedule.cron`, never two at once; SIGTERM/SIGINT stop at a safe
+//! point and exit 0; SIGHUP reloads the config (a bad one is logged and the old one kept);
+//! systemd `Type=notify` (READY, STATUS, STOPPING, WATCHDOG) when run under systemd.
+//!
+//! The schedule math is in [`crate::schedule`]; a pass is [`crate::app::pass_and_report`]. This
+//! module only waits, dispatches and reports. Passes run one after another in this loop, so a
+//! tick that comes while a pass still runs is skipped (and logged), never started twice; the
+//! run lock keeps a cron-started `--sync-now` on the same directory out as well.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::api::client::ApiClient;
+use crate::app;
+use crate::config::{self, Settings};
+use crate::exit;
+use crate::metrics::Snapshot;
+use crate::progress::LogLines;
+use crate::schedule::Schedule;
+use crate::store::StoreError;
+use crate::sync::{PassOptions, SyncError};
+
+/// What the signal handler hands the loop.
+#[derive(Clone, Default)]
+pub struct Control {
+    pub shutdown: CancellationToken,
+    pub reload: Arc<Notify>,
+}
+
+impl Control {
+    /// Routes SIGTERM/SIGINT to `shutdown` and SIGHUP to `reload`.
+    pub fn install() -> std::io::Result<Control> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let control = Control::default();
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let c = control.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                    _ = hup.recv() => {
+                        info!("SIGHUP: reloading the configuration");
+                        c.reload.notify_one();
+                    }
+                }
+            }
+            warn!(
+                "shutdown requested: stopping at a safe point (partial files are kept for resume)"
+            );
+            c.shutdown.cancel();
+        });
+        Ok(control)
+    }
+}
+
+/// systemd's notify protocol; every call is a no-op when `NOTIFY_SOCKET` is unset.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        warn!("sd_notify failed: {e}");
+    }
+}
+
+struct Running {
+    settings: Settings,
+    schedule: Schedule,
+    api: ApiClient,
+}
+
+impl Running {
+    async fn new(settings: Settings) -> Result<Running, String> {
+        let schedule = Schedule::parse(
+            &settings.schedule.cron,
+            settings.schedule.timezone.as_deref(),
+        )?;
+        let api = app::api_client(&settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Running {
+            settings,
+            schedule,
+            api,
+        })
+    }
+}
+
+/// Runs until `control.shutdown`; returns the exit code (0 after a clean stop).
+pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> u8 {
+    let mut running = match Running::new(settings).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start: {e}");
+            return exit::SETUP;
+        }
+    };
+    let watchdog = spawn_watchdog(control.shutdown.clone());
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("waiting for the first pass"),
+    ]);
+    info!(
+        cron = running.schedule.expr(),
+        timezone = running
+            .settings
+            .schedule
+            .timezone
+            .as_deref()
+            .unwrap_or("UTC"),
+        "daemon started"
+    );
+    let mut metrics = Snapshot::default();
+    if running.settings.schedule.run_on_start {
+        pass(&running, &control, &mut metrics).await;
+    }
+    while !control.shutdown.is_cancelled() {
+        let Some(next) = running.schedule.next_after(Utc::now()) else {
+            error!(
+                cron = running.schedule.expr(),
+                "the schedule never fires again; stopping"
+            );
+            break;
+        };
+        info!(at = %next.to_rfc3339(), "next pass scheduled");
+        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                pass(&running, &control, &mut metrics).await;
+                for tick in running.schedule.missed(next, Utc::now()) {
+                    warn!(tick = %tick.to_rfc3339(), "scheduled tick skipped: the previous pass was still running");
+                }
+            }
+            () = control.reload.notified() => reload(&config_path, &mut running).await,
+            () = control.shutdown.cancelled() => {}
+        }
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    watchdog.abort();
+    info!("daemon stopped");
+    exit::OK
+}
+
+async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
+    notify(&[sd_notify::NotifyState::Status("pass running")]);
+    let opts = PassOptions {
+        dry_run: false,
+        cancel: control.shutdown.child_token(),
+    };
+    let progress = LogLines::new(Duration::from_secs(30));
+    let status = match app::pass_and_report(
+        &running.settings,
+        &running.api,
+        &progress,
+        &opts,
+        metrics,
+    )
+    .await
+    {
+        Ok(summary) => format!("last pass: {summary}"),
+        Err(SyncError::Store(StoreError::Locked { pid, .. })) => {
+            warn!(pid = %pid, "pass skipped: another run holds the lock on the download directory");
+            format!("last pass skipped: pid {pid} held the lock")
+        }
+        Err(e) => {
+            error!("pass failed: {e}");
+            format!("last pass failed: {e}")
+        }
+    };
+    notify(&[sd_notify::NotifyState::Status(&status)]);
+}
+
+async fn reload(path: &std::path::Path, running: &mut Running) {
+    let loaded = match config::load(path) {
+        Ok(settings) => Running::new(settings).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match loaded {
+        Ok(new) => {
+            info!(cron = new.schedule.expr(), "configuration reloaded");
+            *running = new;
+        }
+        Err(e) => error!("reload failed, keeping the previous configuration: {e}"),
+    }
+}
+
+/// Pings systemd's watchdog at half its interval, when `WatchdogSec=` is set.
+fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    let interval = sd_notify::watchdog_enabled().map(|d| d / 2);
+    tokio::spawn(async move {
+        let Some(interval) = interval.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        loop {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,156 @@
+//! When the daemon runs a pass: a 6-field cron expression (seconds first) evaluated in UTC or in
+//! an IANA time zone.
+//!
+//! Pure: `now` comes in. The next fire time is computed afresh from the wall clock of the zone
+//! each time (croner + chrono-tz) rather than by tokio-cron-scheduler, whose time-zone jobs keep
+//! the UTC offset fixed at creation and fire an hour off after a DST change (upstream issues
+//! #87, #107). Day-of-month and day-of-week combine as in Vixie cron: either may match.
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+
+/// A parsed schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: Cron,
+    tz: Option<Tz>,
+    expr: String,
+}
+
+impl Schedule {
+    /// Parses `expr` (6 fields, seconds first) in `timezone` (IANA name; `None` or "UTC" = UTC).
+    ///
+    /// # Errors
+    /// A one-line reason: wrong field count, a bad field, an unknown zone.
+    pub fn parse(expr: &str, timezone: Option<&str>) -> Result<Schedule, String> {
+        let fields = expr.split_whitespace().count();
+        if fields == 5 {
+            return Err(format!(
+                "{expr:?} has 5 fields; this scheduler wants 6 with seconds first, e.g. \"0 {expr}\""
+            ));
+        }
+        if fields != 6 {
+            return Err(format!(
+                "{expr:?} has {fields} fields; expected 6 (sec min hour day-of-month month day-of-week)"
+            ));
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Required)
+            .build()
+            .parse(expr)
+            .map_err(|e| format!("{expr:?} is not a valid cron expression: {e}"))?;
+        let tz = match timezone.map(str::trim).filter(|t| !t.is_empty()) {
+            None | Some("UTC") => None,
+            Some(name) => Some(name.parse::<Tz>().map_err(|_| {
+                format!("{name:?} is not an IANA time zone like \"Asia/Shanghai\"")
+            })?),
+        };
+        Ok(Schedule {
+            cron,
+            tz,
+            expr: expr.to_string(),
+        })
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The first fire time strictly after `now`.
+    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.tz {
+            None => self.cron.find_next_occurrence(&now, false).ok(),
+            Some(tz) => self
+                .cron
+                .find_next_occurrence(&now.with_timezone(&tz), false)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+        }
+    }
+
+    /// Fire times in `(after, until]`: the ticks a long pass made the daemon miss.
+    pub fn missed(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        while let Some(next) = self.next_after(cursor) {
+            if next > until || out.len() >= 1000 {
+                break;
+            }
+            out.push(next);
+            cursor = next;
+        }
+        out
+    }
+}
+
+/// Converts a `time` instant (used elsewhere in the program) to chrono's.
+pub fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
+    Utc.timestamp_opt(t.unix_timestamp(), t.nanosecond())
+        .single()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn next_fire_times_in_utc() {
+        let s = Schedule::parse("0 0 3 * * *", None).unwrap();
+        for (now, next) in [
+            ("2026-11-28T02:59:59Z", "2026-11-28T03:00:00Z"),
+            ("2026-11-28T03:00:00Z", "2026-11-29T03:00:00Z"),
+            ("2026-12-31T23:00:00Z", "2027-01-01T03:00:00Z"),
+        ] {
+            assert_eq!(s.next_after(at(now)).unwrap(), at(next), "after {now}");
+        }
+    }
+
+    #[test]
+    fn time_zones_follow_daylight_saving() {
+        // 03:00 in Berlin is 01:00 UTC in summer and 02:00 UTC in winter; the change on
+        // 2026-10-25 must move the UTC fire time.
+        let s = Schedule::parse("0 0 3 * * *", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-10-24T00:00:00Z")).unwrap(),
+            at("2026-10-24T01:00:00Z")
+        );
+        assert_eq!(
+            s.next_after(at("2026-10-25T12:00:00Z")).unwrap(),
+            at("2026-10-26T02:00:00Z")
+        );
+        let s = Schedule::parse("0 30 2 * * *", Some("Asia/Shanghai")).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-11-28T00:00:00Z")).unwrap(),
+            at("2026-11-28T18:30:00Z")
+        );
+    }
+
+    #[test]
+    fn missed_ticks_are_listed() {
+        let s = Schedule::parse("*/10 * * * * *", None).unwrap();
+        let missed = s.missed(at("2026-11-28T00:00:00Z"), at("2026-11-28T00:00:35Z"));
+        assert_eq!(missed.len(), 3);
+        assert_eq!(missed[0], at("2026-11-28T00:00:10Z"));
+    }
+
+    #[test]
+    fn bad_expressions_say_why() {
+        for (expr, tz, needle) in [
+            ("0 3 * * *", None, "has 5 fields"),
+            ("0 0 3 * * * 2027", None, "has 7 fields"),
+            ("0 0 25 * * *", None, "not a valid cron expression"),
+            ("0 0 3 * * *", Some("Mars/Olympus"), "not an IANA time zone"),
+        ] {
+            let e = Schedule::parse(expr, tz).unwrap_err();
+            assert!(e.contains(needle), "{expr}: {e}");
+        }
+        assert!(Schedule::parse("0 0 3 * * *", Some("UTC")).is_ok());
+    }
+}

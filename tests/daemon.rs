@@ -1,0 +1,394 @@
+//! The daemon as operators run it: the real binary on a schedule against the bundled emulator,
+//! driven through a tick, a skipped overlapping tick, SIGTERM mid-download then a resumed pass,
+//! SIGHUP reloads (good and bad), systemd's notify protocol, and the metrics file.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ID: &str = "daemon-key-id";
+const SECRET: &str = "daemon-key-secret";
+/// The demo's biggest replica-set object (2.5 MiB): slow enough to interrupt.
+const BIG: &str = "32102001";
+
+async fn emulator() -> Emulator {
+    emulator::start(
+        EmulatorConfig::demo(ID, SECRET),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    let text = format!(
+        r#"[api]
+region_id = "cn-hangzhou"
+endpoint = "{endpoint}"
+access_key_id = "{ID}"
+access_key_secret = "{SECRET}"
+use_ecs_ram_role = false
+max_retry_time = "5s"
+[[instances]]
+id = "dds-demo-replica"
+lookback = "30d"
+[download]
+dir = "{data}"
+network = "public"
+[schedule]
+cron = "{cron}"
+[metrics]
+textfile = "{metrics}"
+{extra}
+"#,
+        data = dir.join("data").display(),
+        metrics = dir.join("metrics/dds.prom").display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A daemon process whose stderr is collected as it arrives.
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    fn spawn(config: &Path, home: &Path, notify_socket: Option<&Path>) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
+        cmd.arg("--config")
+            .arg(config)
+            .env("HOME", home)
+            .env("RUST_LOG", "info")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(sock) = notify_socket {
+            cmd.env("NOTIFY_SOCKET", sock);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+
+    async fn wait_log(&self, needle: &str, times: usize, deadline: Duration) {
+        let log = self.log.clone();
+        let ok = poll(deadline, || {
+            log.lock().unwrap().matches(needle).count() >= times
+        })
+        .await;
+        assert!(ok, "waited for {times}x {needle:?}; log:\n{}", self.log());
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        let pid = self.child.id().unwrap() as libc::pid_t;
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+
+    async fn exit_code(mut self, deadline: Duration) -> i32 {
+        let status = tokio::time::timeout(deadline, self.child.wait())
+            .await
+            .expect("daemon did not exit in time")
+            .unwrap();
+        status.code().expect("exited by a signal")
+    }
+}
+
+/// Polls `check` until it holds or `deadline` passes.
+async fn poll(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    check()
+}
+
+fn published(dir: &Path) -> usize {
+    walk(dir)
+        .iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .count()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tick_runs_a_pass_and_sigterm_exits_zero() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "*/2 * * * * *", "");
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("pass finished", 1, Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        published(&dir.path().join("data")),
+        3,
+        "the demo replica set has 3 downloadable backups"
+    );
+    let metrics = std::fs::read_to_string(dir.path().join("metrics/dds.prom")).unwrap();
+    assert!(
+        metrics.contains("dds_backup_sync_last_pass_success 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dds_backup_sync_newest_verified_backup_age_seconds{instance=\"dds-demo-replica\",node=\"\"}"));
+    // The next tick finds nothing to do.
+    daemon
+        .wait_log("pass finished", 2, Duration::from_secs(10))
+        .await;
+    assert!(daemon.log().contains("up to date 3"), "{}", daemon.log());
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overlapping_tick_is_skipped_not_doubled() {
+    let emu = emulator().await;
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 65536,
+                duration: Duration::from_millis(2500),
+                count: 1,
+                object: Some(BIG.into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "* * * * * *", "");
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("scheduled tick skipped", 1, Duration::from_secs(20))
+        .await;
+    daemon
+        .wait_log("pass finished", 2, Duration::from_secs(10))
+        .await;
+    let log = daemon.log();
+    // One pass at a time: every "pass finished" follows its own start, never two at once.
+    assert_eq!(daemon.count("another run holds the lock"), 0, "{log}");
+    assert!(
+        emu.stats().gets_by_object.values().all(|&n| n == 1),
+        "each file fetched once: {:?}",
+        emu.stats().gets_by_object
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_download_keeps_the_partial_and_the_next_pass_resumes() {
+    let emu = emulator().await;
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 300_000,
+                duration: Duration::from_secs(30),
+                count: 1,
+                object: Some(BIG.into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "0 0 3 * * *", "");
+    // run_on_start, on a schedule that will not fire during the test.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    let data = dir.path().join("data");
+    let part = || {
+        walk(&data)
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with("_qp.xb.part"))
+    };
+    assert!(
+        poll(Duration::from_secs(20), || part().is_some_and(
+            |p| std::fs::metadata(p).unwrap().len() >= 262_144
+        ))
+        .await,
+        "no partial file grew; log:\n{}",
+        daemon.log()
+    );
+    let stopped_at = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let log_handle = daemon.log.clone();
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+    assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    let log = log_handle.lock().unwrap().clone();
+    assert!(log.contains("stopped by a shutdown request"), "{log}");
+    let part = part().expect("the partial file is kept");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept >= 262_144);
+    assert!(
+        PathBuf::from(format!("{}.json", part.display())).exists(),
+        "the resume sidecar is kept"
+    );
+
+    // The next start resumes from the partial's length, and the result is byte-identical.
+    emu.set_faults(Faults::default());
+    emu.reset_stats();
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("pass finished", 1, Duration::from_secs(20))
+        .await;
+    let stats = emu.stats();
+    assert!(
+        stats
+            .ranges_seen
+            .iter()
+            .any(|r| r == &format!("bytes={kept}-")),
+        "expected a Range from {kept}: {:?}",
+        stats.ranges_seen
+    );
+    let final_path = PathBuf::from(part.to_string_lossy().trim_end_matches(".part"));
+    let expected = emu.object_bytes(BIG, 0..2_621_440).await.unwrap();
+    assert_eq!(std::fs::read(&final_path).unwrap(), expected);
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_and_a_bad_config_keeps_the_old_one() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "*/2 * * * * *", "");
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("daemon started", 1, Duration::from_secs(10))
+        .await;
+
+    std::fs::write(
+        &config,
+        "[api]\nregion_id = \"cn-hangzhou\"\nbogus_key = 1\n",
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log(
+            "reload failed, keeping the previous configuration",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        daemon.log().contains("bogus_key"),
+        "the reason names the key:\n{}",
+        daemon.log()
+    );
+    // Still running on the old schedule.
+    let before = daemon.count("pass finished");
+    daemon
+        .wait_log("pass finished", before + 1, Duration::from_secs(10))
+        .await;
+
+    write_config(dir.path(), &emu.base_url(), "*/3 * * * * *", "");
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log(
+            "configuration reloaded cron=\"*/3 * * * * *\"",
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    daemon.signal(libc::SIGINT);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn systemd_notify_protocol() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "*/2 * * * * *", "");
+    let daemon = Daemon::spawn(&config, dir.path(), Some(&socket_path));
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let messages = messages.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let end = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < end {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    let stop = msg.contains("STOPPING=1");
+                    messages.lock().unwrap().push(msg);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        })
+    };
+    let seen = |needle: &str| messages.lock().unwrap().iter().any(|m| m.contains(needle));
+    assert!(
+        poll(Duration::from_secs(10), || seen("READY=1")).await,
+        "no READY=1"
+    );
+    assert!(
+        poll(Duration::from_secs(15), || seen("STATUS=last pass: listed")).await,
+        "no STATUS: {:?}",
+        messages.lock().unwrap()
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+    reader.join().unwrap();
+    assert!(seen("STOPPING=1"), "{:?}", messages.lock().unwrap());
+}
