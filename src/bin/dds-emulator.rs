@@ -51,6 +51,39 @@ struct Args {
     /// Always answer file GETs with 200 and the whole object.
     #[arg(long)]
     ignore_range: bool,
+    /// Add a replica-set instance with generated backups, e.g. `dds-bench:64x32MiB` (benchmarks).
+    #[arg(long, value_name = "ID:COUNTxSIZE", value_parser = parse_generate)]
+    generate: Vec<(String, u64, u64)>,
+    /// Build every object (layout and CRC) before printing the ready line.
+    #[arg(long)]
+    warm_up: bool,
+    /// After the ready line, print `url <BackupId> <public URL>` for every backup with a URL.
+    #[arg(long)]
+    print_urls: bool,
+}
+
+/// `ID:COUNTxSIZE` with SIZE in bytes or with a KiB/MiB/GiB suffix.
+fn parse_generate(s: &str) -> Result<(String, u64, u64), String> {
+    let err = || format!("{s:?} is not ID:COUNTxSIZE, e.g. dds-bench:64x32MiB");
+    let (id, rest) = s.split_once(':').ok_or_else(err)?;
+    let (count, size) = rest.split_once('x').ok_or_else(err)?;
+    let count: u64 = count.parse().map_err(|_| err())?;
+    let (digits, unit) = size.split_at(
+        size.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(size.len()),
+    );
+    let mult = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(err()),
+    };
+    let size = digits.parse::<u64>().map_err(|_| err())? * mult;
+    if id.is_empty() || count == 0 || size == 0 {
+        return Err(err());
+    }
+    Ok((id.to_string(), count, size))
 }
 
 #[tokio::main]
@@ -70,6 +103,13 @@ async fn main() -> anyhow::Result<()> {
     faults.api.throttle_next += args.throttle_next;
     faults.oss.ignore_range |= args.ignore_range;
     let mut config = EmulatorConfig::demo(&args.access_key_id, &args.access_key_secret);
+    let now = time::OffsetDateTime::now_utc();
+    for (n, (id, count, size)) in args.generate.iter().enumerate() {
+        let first_id = 90_000_000 + 100_000 * n as u64;
+        config.dataset.add_instance(
+            emulator::Instance::replica_set(id).with_generated(*count, first_id, now, *size),
+        );
+    }
     config.security_token = args.security_token;
     config.faults = faults;
     config.url_ttl = args.url_ttl;
@@ -79,9 +119,25 @@ async fn main() -> anyhow::Result<()> {
     let emu = emulator::start(config, args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
+    if args.warm_up {
+        emu.warm_up().await.context("building the objects")?;
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "dds-emulator listening on {}", emu.base_url())?;
+        if args.print_urls {
+            let ids: Vec<String> = emu.with_dataset(|d| {
+                d.instances
+                    .iter()
+                    .flat_map(|i| i.backups.iter().map(|b| b.backup_id.clone()))
+                    .collect()
+            });
+            for id in ids {
+                if let Some(url) = emu.presigned_url(&id, false) {
+                    writeln!(out, "url {id} {url}")?;
+                }
+            }
+        }
         out.flush()?;
     }
     wait_for_signal().await?;
