@@ -308,7 +308,9 @@ impl ApiClient {
                 .unwrap_or_default();
             return Ok((body, request_id));
         }
-        Err(self.error_from(status, &body, server_date, now))
+        let mut err = self.error_from(status, &body, server_date, now);
+        scrub(&mut err, &creds);
+        Err(err)
     }
 
     fn error_from(
@@ -344,6 +346,28 @@ impl ApiClient {
             message: message.unwrap_or_default(),
             request_id,
         }
+    }
+}
+
+/// Error texts are quoted to operators and logs: the API's "server string to sign is: ..." tail
+/// carries the request's parameters (an STS token among them), so it is cut, and any credential
+/// value the body echoes is masked.
+fn scrub(err: &mut ApiError, creds: &super::credentials::Credentials) {
+    let text = match err {
+        ApiError::Service { message, .. } => message,
+        ApiError::Http { snippet, .. } => snippet,
+        _ => return,
+    };
+    if let Some(at) = text.to_ascii_lowercase().find("string to sign") {
+        text.truncate(at);
+        text.push_str("[string to sign omitted]");
+    }
+    let secrets = [
+        Some(creds.access_key_secret.expose()),
+        creds.security_token.as_ref().map(|t| t.expose()),
+    ];
+    for secret in secrets.into_iter().flatten().filter(|s| s.len() >= 4) {
+        *text = text.replace(secret, "******");
     }
 }
 
