@@ -1,0 +1,561 @@
+//! The fault suite of RELIABILITY.md: what the tool survives with nothing lost and nothing
+//! corrupt published. Each test injects one kind of fault through the emulator (or the OS),
+//! then checks the files, the manifests and the report.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use dds_backup_sync::emulator::{
+    self, ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
+};
+use sha2::{Digest, Sha256};
+
+const ID: &str = "fault-key-id";
+const SECRET: &str = "fault-key-secret";
+const BIG_ID: &str = "77000000";
+const BIG: u64 = 48 << 20;
+
+async fn emulator(extra: Option<Instance>) -> Emulator {
+    let mut config = EmulatorConfig::demo(ID, SECRET);
+    if let Some(i) = extra {
+        config.dataset.add_instance(i);
+    }
+    emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn big_instance() -> Instance {
+    Instance::replica_set("dds-big").with_generated(
+        1,
+        77_000_000,
+        time::OffsetDateTime::now_utc(),
+        BIG,
+    )
+}
+
+fn many_instance(count: u64, size: u64) -> Instance {
+    Instance::replica_set("dds-many").with_generated(
+        count,
+        78_000_000,
+        time::OffsetDateTime::now_utc(),
+        size,
+    )
+}
+
+fn write_config(dir: &Path, endpoint: &str, instance: &str, data: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[api]
+region_id = "cn-hangzhou"
+endpoint = "{endpoint}"
+access_key_id = "{ID}"
+access_key_secret = "{SECRET}"
+use_ecs_ram_role = false
+max_retry_time = "20s"
+[[instances]]
+id = "{instance}"
+lookback = "30d"
+[download]
+dir = "{}"
+network = "public"
+{extra}
+"#,
+            data.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+fn command(config: &Path, home: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
+    cmd.arg("--sync-now")
+        .arg("--config")
+        .arg(config)
+        .env("HOME", home)
+        .env("RUST_LOG", "warn")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .kill_on_drop(true);
+    cmd
+}
+
+fn files_named(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                out.extend(files_named(&p, suffix));
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Watches a folder while a test runs: any file under its final name (not `.part`, not a
+/// manifest or sidecar) must already be complete and correct.
+struct Watcher {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<Result<u64, String>>,
+}
+
+impl Watcher {
+    fn start(dir: PathBuf, expected: Vec<(String, u64, String)>) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut checks = 0u64;
+            let mut verified = std::collections::HashSet::new();
+            while !flag.load(Ordering::Relaxed) {
+                for (name, size, sha) in &expected {
+                    for p in files_named(&dir, name) {
+                        let Ok(meta) = std::fs::metadata(&p) else {
+                            continue;
+                        };
+                        checks += 1;
+                        if meta.len() != *size {
+                            return Err(format!(
+                                "{} visible with {} bytes, expected {size}",
+                                p.display(),
+                                meta.len()
+                            ));
+                        }
+                        if verified.insert(p.clone()) {
+                            let got = sha256(&std::fs::read(&p).unwrap());
+                            if &got != sha {
+                                return Err(format!("{} visible with wrong content", p.display()));
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(checks)
+        });
+        Watcher { stop, handle }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("watcher: {e}"))
+    }
+}
+
+async fn object_name(emu: &Emulator, id: &str) -> (String, u64, Vec<u8>) {
+    let summary = emu.object_summary(id).await.unwrap();
+    let bytes = emu.object_bytes(id, 0..summary.size).await.unwrap();
+    (summary.name, summary.size, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
+    let emu = emulator(Some(big_instance())).await;
+    // Slow the body down so kills land mid-download: a short pause every so often.
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 4 << 20,
+                duration: Duration::from_millis(150),
+                count: 100,
+                object: None,
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let (name, size, bytes) = object_name(&emu, BIG_ID).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), &emu.base_url(), "dds-big", &data, "");
+    let watcher = Watcher::start(data.clone(), vec![(name.clone(), size, sha256(&bytes))]);
+    let mut kills = 0;
+    let mut partial_sizes = Vec::new();
+    for round in 0..12u64 {
+        let mut child = command(&config, dir.path()).spawn().unwrap();
+        // Kill at a different moment each round, once the partial has grown past the last one.
+        let floor = partial_sizes.last().copied().unwrap_or(0);
+        let grown = {
+            let data = data.clone();
+            let end = Instant::now() + Duration::from_secs(20);
+            loop {
+                let len = files_named(&data, ".part")
+                    .first()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len());
+                if len > floor + (round % 3) * (1 << 20) || Instant::now() > end {
+                    break len;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break len;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before we could kill it
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        kills += 1;
+        partial_sizes.push(grown);
+    }
+    assert!(
+        kills >= 3,
+        "the download finished too fast to be killed ({kills} kills)"
+    );
+    let served_before = emu.stats().bytes_served;
+    emu.set_faults(Faults::default());
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checks = watcher.finish();
+    assert!(checks > 0, "the watcher saw the published file");
+    let final_path = files_named(&data, &name)
+        .into_iter()
+        .find(|p| !p.to_string_lossy().ends_with(".part"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&final_path).unwrap(),
+        bytes,
+        "byte-identical after {kills} kill -9s"
+    );
+    // Resume worked: everything served in all, across kills, is far less than one download per run.
+    let total = emu.stats().bytes_served;
+    assert!(
+        total < size * 2,
+        "served {total} bytes for a {size}-byte object over {} runs",
+        kills + 1
+    );
+    assert!(served_before > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_drops_across_many_concurrent_files() {
+    let count = 12;
+    let emu = emulator(Some(many_instance(count, 3 << 20))).await;
+    let mut drops = Vec::new();
+    for i in 0..count {
+        drops.push(DropFault {
+            after_bytes: 100_000 + i * 211_111,
+            count: 2,
+            object: Some((78_000_000 + i).to_string()),
+        });
+    }
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            drop: drops,
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "dds-many",
+        &data,
+        "concurrency = 4",
+    );
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = emu.stats();
+    // Each file is cut once at its offset, and again on the resumed body when enough remains.
+    assert!(
+        stats.dropped_bodies >= count + 5,
+        "{} cuts",
+        stats.dropped_bodies
+    );
+    assert!(
+        stats.partial_responses >= count,
+        "every file resumed by Range"
+    );
+    for i in 0..count {
+        let id = (78_000_000 + i).to_string();
+        let (name, _, bytes) = object_name(&emu, &id).await;
+        let path = files_named(&data, &name)
+            .into_iter()
+            .find(|p| p.ends_with(&name))
+            .unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), bytes, "{id}");
+    }
+    assert!(files_named(&data, ".part").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_body_times_out_and_resumes() {
+    let emu = emulator(None).await;
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 500_000,
+                duration: Duration::from_secs(30),
+                count: 1,
+                object: Some("32102001".into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "dds-demo-replica",
+        &data,
+        "read_timeout = \"1s\"",
+    );
+    let started = Instant::now();
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the 30 s stall was cut by the 1 s read timeout"
+    );
+    let stats = emu.stats();
+    assert!(
+        stats
+            .ranges_seen
+            .iter()
+            .any(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+        "{:?}",
+        stats.ranges_seen
+    );
+    let (name, _, bytes) = object_name(&emu, "32102001").await;
+    let path = files_named(&data, &name)
+        .into_iter()
+        .find(|p| p.ends_with(&name))
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_storms_and_5xx_bursts_from_the_api_are_ridden_out() {
+    let emu = emulator(None).await;
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            throttle_next: 3,
+            unavailable_next: 2,
+            internal_error_next: 1,
+            ..ApiFaults::default()
+        },
+        oss: OssFaults {
+            errors_next: 3,
+            ..OssFaults::default()
+        },
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Small delays so the storm passes quickly; the bound on attempts still holds.
+    let config = write_config(dir.path(), &emu.base_url(), "dds-demo-replica", &data, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "max_retry_time = \"20s\"",
+        "max_retry_time = \"60s\"\nmax_attempts = 10",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = emu.stats();
+    assert_eq!(stats.describe("Throttling.User"), 3);
+    assert_eq!(stats.describe("ServiceUnavailable"), 2);
+    assert_eq!(stats.describe("InternalError"), 1);
+    assert_eq!(stats.file_by_status.get(&503).copied().unwrap_or(0), 3);
+    assert_eq!(files_named(&data, "manifest.json").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_urls_before_start_mid_body_and_on_resume() {
+    let emu = emulator(None).await;
+    // Before start: the listing hands out already-expired URLs once; mid-body: a stall longer than
+    // a 2 s URL lifetime, then a drop, so the resume finds its URL expired.
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            expired_urls_next: 1,
+            ..ApiFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), &emu.base_url(), "dds-demo-replica", &data, "");
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        emu.stats().describe("Success") >= 2,
+        "fresh URLs were asked for"
+    );
+
+    std::fs::remove_dir_all(&data).unwrap();
+    emu.reset_stats();
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            url_ttl: Some(Duration::from_secs(2)),
+            ..ApiFaults::default()
+        },
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 300_000,
+                duration: Duration::from_millis(3500),
+                count: 1,
+                object: Some("32102001".into()),
+            }],
+            drop: vec![DropFault {
+                after_bytes: 600_000,
+                count: 1,
+                object: Some("32102001".into()),
+            }],
+            ..OssFaults::default()
+        },
+    });
+    let out = command(&config, dir.path()).output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = emu.stats();
+    assert!(
+        stats.describe("Success") >= 2,
+        "the expired URL was refreshed: {:?}",
+        stats.describe_by_outcome
+    );
+    let (name, _, bytes) = object_name(&emu, "32102001").await;
+    let path = files_named(&data, &name)
+        .into_iter()
+        .find(|p| p.ends_with(&name))
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
+
+/// Mounts a small tmpfs (root only); returns None with a message where that is not possible.
+fn small_tmpfs(dir: &Path, size: &str) -> Option<TmpfsGuard> {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Some(TmpfsGuard(dir.to_path_buf()))
+    } else {
+        eprintln!("SKIP disk_full: cannot mount a tmpfs here (not root?)");
+        None
+    }
+}
+
+struct TmpfsGuard(PathBuf);
+
+impl Drop for TmpfsGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The demo's three files need 3.8 MiB; 2 MiB fits the small ones, not the 2.5 MiB one.
+    let Some(_mount) = small_tmpfs(&data, "2m") else {
+        return;
+    };
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "dds-demo-replica",
+        &data,
+        "concurrency = 1",
+    );
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not enough space in"), "{stderr}");
+    assert!(stderr.contains("bytes still to fetch"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The others were not affected.
+    assert!(!files_named(&data, "manifest.json").is_empty(), "{stderr}");
+    for m in files_named(&data, "manifest.json") {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+        let file = m.parent().unwrap().join(manifest["file"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(file).unwrap().len(),
+            manifest["size"].as_u64().unwrap()
+        );
+    }
+
+    drop(_mount);
+
+    // Mid-write: 3 MiB passes every file's own check, but four at once overflow it. The one that
+    // hits ENOSPC fails with the same clear error and keeps its partial file (with its sidecar).
+    let data = dir.path().join("data2");
+    let Some(_mount) = small_tmpfs(&data, "3m") else {
+        return;
+    };
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "dds-demo-replica",
+        &data,
+        "concurrency = 4",
+    );
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not enough space in"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for part in files_named(&data, ".part") {
+        assert!(
+            PathBuf::from(format!("{}.json", part.display())).exists(),
+            "{} has its sidecar",
+            part.display()
+        );
+    }
+}
