@@ -71,6 +71,8 @@ echo "dds-backup-sync benchmark on $(nproc) cores, $(date -u +%F), best of $ROUN
 BYTES=$((2 * 1024 * 1024 * 1024))
 run "single 2 GiB: dds-backup-sync" "$BIN/dds-backup-sync" --sync-now --config "$WORK/dds-bench-one.toml"
 run "single 2 GiB: curl -o" curl -sf -o "$WORK/curl/one" "$(cat "$WORK/one.urls")"
+run "single 2 GiB: curl | tee | sha256sum" sh -c "curl -sf '$(cat "$WORK/one.urls")' | tee '$WORK/curl/one' | sha256sum"
 BYTES=$((64 * 32 * 1024 * 1024))
 run "64 x 32 MiB: dds-backup-sync (c=4)" "$BIN/dds-backup-sync" --sync-now --config "$WORK/dds-bench-many.toml"
 run "64 x 32 MiB: 4 parallel curls" sh -c "cd '$WORK/curl' && nl -w1 -s' ' '$WORK/many.urls' | xargs -P4 -n2 sh -c 'curl -sf -o \"f\$0\" \"\$1\"'"
+run "64 x 32 MiB: 4 x curl | tee | sha256sum" sh -c "cd '$WORK/curl' && nl -w1 -s' ' '$WORK/many.urls' | xargs -P4 -n2 sh -c 'curl -sf \"\$1\" | tee \"f\$0\" | sha256sum'"

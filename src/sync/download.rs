@@ -29,7 +29,7 @@ use crate::store::{self, BackupPaths, Manifest, StoreError};
 
 /// Network chunks are coalesced to this size before they are written (see crates.md: large
 /// writes are much slower, tiny ones waste syscalls).
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 128 * 1024;
 /// At most this many fresh URLs per download: an API that keeps handing out expired URLs
 /// must not loop.
 const MAX_REFRESH: u32 = 3;
@@ -224,7 +224,20 @@ impl Downloader {
             (Err(e), Ok(_)) => return Err(e),
             (Ok(()), Ok(w)) => w,
         };
-        self.publish(fetch, paths, &st, written)
+        // fsync, rename and the manifest write block: keep them off the async workers, where they
+        // would stall every other download's network reads.
+        let backup = fetch.key.label();
+        let (fetch, paths) = (fetch.clone(), paths.clone());
+        let (crc, fetched, via) = (st.sidecar.crc64, st.fetched, st.via);
+        tokio::task::spawn_blocking(move || publish(&fetch, &paths, crc, fetched, via, written))
+            .await
+            .unwrap_or_else(|e| {
+                Err(DownloadError::Transfer {
+                    backup,
+                    url: String::new(),
+                    reason: format!("the publish task failed: {e}"),
+                })
+            })
     }
 
     /// Requests and streams until the partial file holds `fetch.size` bytes.
@@ -378,12 +391,20 @@ impl Downloader {
             crc64: crc,
             url_expires: url_expires(&st.url),
         };
-        write_sidecar(&paths.sidecar, &st.sidecar).map_err(|source| {
-            Step::Fail(DownloadError::Store {
-                backup: backup.clone(),
-                source,
+        let (path, sidecar) = (paths.sidecar.clone(), st.sidecar.clone());
+        tokio::task::spawn_blocking(move || write_sidecar(&path, &sidecar))
+            .await
+            .unwrap_or_else(|e| {
+                Err(store::io_err("write", &paths.sidecar)(
+                    std::io::Error::other(e),
+                ))
             })
-        })?;
+            .map_err(|source| {
+                Step::Fail(DownloadError::Store {
+                    backup: backup.clone(),
+                    source,
+                })
+            })?;
         self.stream_body(fetch, paths, st, sink, bar, resp)
             .await
             .map_err(Step::Fail)
@@ -421,7 +442,9 @@ impl Downloader {
                     bar.inc(chunk.len() as u64);
                     buf.extend_from_slice(&chunk);
                     if buf.len() >= CHUNK {
-                        sink.write(buf.split().freeze())
+                        let full = buf.split().freeze();
+                        buf.reserve(CHUNK);
+                        sink.write(full)
                             .await
                             .map_err(|()| self.sink_gone(fetch, paths))?;
                     }
@@ -497,71 +520,72 @@ impl Downloader {
             source: store::io_err("write", &paths.part)(e),
         }
     }
+}
 
-    /// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
-    /// the manifest. A file that fails a check is removed, never published.
-    fn publish(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        st: &State,
-        written: Written,
-    ) -> Result<Downloaded, DownloadError> {
-        let backup = fetch.key.label();
-        let discard = || {
-            let _ = std::fs::remove_file(&paths.part);
-            let _ = std::fs::remove_file(&paths.sidecar);
-        };
-        if written.len != fetch.size {
-            discard();
-            return Err(DownloadError::Size {
-                backup,
-                what: "the downloaded file differs from BackupSize",
-                expected: fetch.size,
-                got: written.len,
-            });
-        }
-        if let Some(expected) = st.sidecar.crc64.filter(|c| *c != written.crc64) {
-            discard();
-            return Err(DownloadError::Crc {
-                backup,
-                expected,
-                got: written.crc64,
-            });
-        }
-        let store_err = |source| DownloadError::Store {
-            backup: backup.clone(),
-            source,
-        };
-        std::fs::File::open(&paths.part)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| store_err(store::io_err("fsync", &paths.part)(e)))?;
-        std::fs::rename(&paths.part, &paths.file)
-            .map_err(|e| store_err(store::io_err("rename", &paths.part)(e)))?;
-        store::sync_dir(&paths.dir).map_err(store_err)?;
-        let now = OffsetDateTime::now_utc();
-        let manifest = Manifest {
-            format: 1,
-            instance_id: fetch.key.instance_id.clone(),
-            node_id: fetch.key.node_id.clone(),
-            backup: fetch.backup.clone(),
-            file: fetch.file_name.clone(),
-            size: written.len,
-            sha256: written.sha256,
-            crc64: written.crc64.to_string(),
-            crc64_checked: st.sidecar.crc64.is_some(),
-            downloaded_at: now,
-            verified_at: now,
-        };
-        store::write_manifest(&paths.manifest, &manifest).map_err(store_err)?;
+/// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
+/// the manifest. A file that fails a check is removed, never published.
+fn publish(
+    fetch: &Fetch,
+    paths: &BackupPaths,
+    crc: Option<u64>,
+    fetched: u64,
+    via: Via,
+    written: Written,
+) -> Result<Downloaded, DownloadError> {
+    let backup = fetch.key.label();
+    let discard = || {
+        let _ = std::fs::remove_file(&paths.part);
         let _ = std::fs::remove_file(&paths.sidecar);
-        Ok(Downloaded {
-            manifest,
-            fetched: st.fetched,
-            resumed_from: fetch.resume_from,
-            via: st.via,
-        })
+    };
+    if written.len != fetch.size {
+        discard();
+        return Err(DownloadError::Size {
+            backup,
+            what: "the downloaded file differs from BackupSize",
+            expected: fetch.size,
+            got: written.len,
+        });
     }
+    if let Some(expected) = crc.filter(|c| *c != written.crc64) {
+        discard();
+        return Err(DownloadError::Crc {
+            backup,
+            expected,
+            got: written.crc64,
+        });
+    }
+    let store_err = |source| DownloadError::Store {
+        backup: backup.clone(),
+        source,
+    };
+    std::fs::File::open(&paths.part)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| store_err(store::io_err("fsync", &paths.part)(e)))?;
+    std::fs::rename(&paths.part, &paths.file)
+        .map_err(|e| store_err(store::io_err("rename", &paths.part)(e)))?;
+    store::sync_dir(&paths.dir).map_err(store_err)?;
+    let now = OffsetDateTime::now_utc();
+    let manifest = Manifest {
+        format: 1,
+        instance_id: fetch.key.instance_id.clone(),
+        node_id: fetch.key.node_id.clone(),
+        backup: fetch.backup.clone(),
+        file: fetch.file_name.clone(),
+        size: written.len,
+        sha256: written.sha256,
+        crc64: written.crc64.to_string(),
+        crc64_checked: crc.is_some(),
+        downloaded_at: now,
+        verified_at: now,
+    };
+    store::write_manifest(&paths.manifest, &manifest).map_err(store_err)?;
+    let _ = std::fs::remove_file(&paths.sidecar);
+    Ok(Downloaded {
+        manifest,
+        fetched,
+        resumed_from: fetch.resume_from,
+        via,
+    })
 }
 
 enum Step {
