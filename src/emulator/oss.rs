@@ -124,7 +124,9 @@ async fn serve(
 ) -> Response {
     let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     let (range, if_range) = (text(header::RANGE), text(header::IF_RANGE));
-    shared.stats.file_request(head, name, range, if_range);
+    shared
+        .stats
+        .file_request(head, network, name, range, if_range);
     let resp = match authorize(&shared, network, instance, name, query) {
         Ok(r) => respond(&shared, head, r, headers).await,
         Err(e) => e.into_response(),

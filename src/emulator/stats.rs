@@ -21,6 +21,8 @@ pub struct Stats {
     pub file_by_status: BTreeMap<u16, u64>,
     /// Object name → GET requests that reached it (whatever the outcome).
     pub gets_by_object: BTreeMap<String, u64>,
+    /// URL path network (`public` or `internal`) → GET requests.
+    pub gets_by_network: BTreeMap<String, u64>,
     /// Body bytes actually handed to the connection.
     pub bytes_served: u64,
     /// Requests that carried a `Range` header.
@@ -69,6 +71,7 @@ impl Recorder {
     pub fn file_request(
         &self,
         head: bool,
+        network: &str,
         object: &str,
         range: Option<&str>,
         if_range: Option<&str>,
@@ -79,6 +82,7 @@ impl Recorder {
             } else {
                 s.file_gets += 1;
                 *s.gets_by_object.entry(object.to_string()).or_default() += 1;
+                *s.gets_by_network.entry(network.to_string()).or_default() += 1;
             }
             if let Some(r) = range {
                 s.ranged_requests += 1;
