@@ -335,7 +335,11 @@ impl ApiClient {
         let request_id = request_id.unwrap_or_default();
         if code == "InvalidTimeStamp.Expired" {
             return ApiError::ClockSkew {
-                skew: server_date.map(|server| server - sent_at.unix_timestamp()),
+                // A Date header that disagrees by less than a minute cannot explain the refusal
+                // (the window is 15 minutes): say "more than 15 minutes" rather than a wrong figure.
+                skew: server_date
+                    .map(|server| server - sent_at.unix_timestamp())
+                    .filter(|s| s.abs() >= 60),
                 request_id,
             };
         }

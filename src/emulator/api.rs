@@ -80,7 +80,13 @@ pub(crate) async fn describe(
         }
     };
     shared.stats.describe(outcome);
-    render(status, &body, xml, outcome == "Success", &request_id)
+    let mut resp = render(status, &body, xml, outcome == "Success", &request_id);
+    // The server's own clock, as a real server's Date header would show it (clients use it to
+    // say how far off their clock is).
+    if let Ok(v) = axum::http::HeaderValue::from_str(&super::wire::http_date(shared.now())) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
+    resp
 }
 
 /// GET: the query. POST: the query merged with the form body (the official Python SDK sends
