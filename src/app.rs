@@ -254,8 +254,89 @@ pub fn demo_settings(endpoint: &str, id: &str, secret: &str, dir: &std::path::Pa
             run_on_start: false,
         },
         metrics: crate::config::MetricsSettings::default(),
+        verify: crate::config::VerifySettings::default(),
         logging: LogFormat::Text,
     }
+}
+
+/// `--verify`: re-hash every local copy; one line per problem, a summary, exit 1 on any problem.
+/// Holds the run lock while reading, so it never reads a file a pass is writing. With
+/// `verify.repair`, corrupt copies of backups still listed are removed and a pass fetches them.
+pub async fn verify(settings: &Settings, out: &mut dyn Write) -> Result<u8, AppError> {
+    let mut metrics = crate::metrics::Snapshot::default();
+    let problems = verify_and_repair(settings, out, &mut metrics).await?;
+    Ok(if problems == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// The scrub behind `--verify` and `verify.cron`; returns the number of problems found.
+pub async fn verify_and_repair(
+    settings: &Settings,
+    out: &mut dyn Write,
+    metrics: &mut crate::metrics::Snapshot,
+) -> Result<usize, AppError> {
+    let store = crate::store::Store::new(&settings.download.dir);
+    let report = {
+        let _lock = store
+            .lock()
+            .map_err(|e| AppError::Sync(sync::SyncError::Store(e)))?;
+        crate::verify::verify_store(&store)
+    };
+    for f in &report.findings {
+        tracing::error!(backup = %f.label, "verify: {}", f.problem);
+        writeln!(out, "PROBLEM {}: {}", f.label, f.problem)?;
+    }
+    let problems = report.findings.len();
+    metrics.verify_mismatches = problems as u64;
+    writeln!(
+        out,
+        "verified {} copies, {} problems",
+        report.checked, problems
+    )?;
+    tracing::info!(target: "dds_backup_sync::summary", checked = report.checked, problems, "verify finished");
+    if settings.verify.repair && report.findings.iter().any(|f| f.problem.is_corrupt()) {
+        let api = api_client(settings).await?;
+        let listings = listing::list_targets(
+            &api,
+            listing::queries(&settings.instances, OffsetDateTime::now_utc()),
+        )
+        .await;
+        let listed: std::collections::HashSet<crate::store::BackupKey> = listings
+            .iter()
+            .filter_map(|l| l.result.as_ref().ok().map(|r| (&l.query, r)))
+            .flat_map(|(q, r)| {
+                r.backups.iter().map(|b| crate::store::BackupKey {
+                    instance_id: q.instance_id.clone(),
+                    node_id: q.node_id.clone(),
+                    backup_id: b.backup_id.clone(),
+                })
+            })
+            .collect();
+        let repaired = {
+            let _lock = store
+                .lock()
+                .map_err(|e| AppError::Sync(sync::SyncError::Store(e)))?;
+            crate::verify::apply_repair(&store, &report, &|k| listed.contains(k))
+        };
+        for dir in &repaired {
+            writeln!(out, "REPAIR {}: corrupt copy removed", dir.display())?;
+        }
+        if !repaired.is_empty() {
+            let summary = pass_and_report(
+                settings,
+                &api,
+                &progress::Silent,
+                &PassOptions::default(),
+                metrics,
+            )
+            .await?;
+            writeln!(out, "REPAIR pass: {summary}")?;
+        }
+    }
+    Ok(problems)
 }
 
 /// `--list`: a table (or JSON) of the remote backups per instance/node.

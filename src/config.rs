@@ -97,6 +97,8 @@ struct Raw {
     logging: RawLogging,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    verify: RawVerify,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +160,13 @@ struct RawSchedule {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawVerify {
+    cron: Option<String>,
+    repair: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMetrics {
     textfile: Option<PathBuf>,
 }
@@ -181,6 +190,7 @@ pub struct Settings {
     pub prune: PruneSettings,
     pub schedule: ScheduleSettings,
     pub metrics: MetricsSettings,
+    pub verify: VerifySettings,
     pub logging: LogFormat,
 }
 
@@ -226,6 +236,14 @@ pub struct ScheduleSettings {
     /// IANA zone the cron expression is read in; `None` is UTC.
     pub timezone: Option<String>,
     pub run_on_start: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VerifySettings {
+    /// When the daemon also runs the `--verify` scrub (same time zone as `schedule`); `None`: never.
+    pub cron: Option<String>,
+    /// Remove corrupt copies whose backup is still listed, so the next pass fetches them again.
+    pub repair: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -505,6 +523,11 @@ fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
         };
         bad(key, r)
     })?;
+    let verify_cron = raw.verify.cron.filter(|c| !c.trim().is_empty());
+    if let Some(c) = &verify_cron {
+        crate::schedule::Schedule::parse(c, timezone.as_deref())
+            .map_err(|r| bad("verify.cron", r))?;
+    }
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     if let Some(p) = &textfile
         && (p.is_relative() || p.file_name().is_none())
@@ -534,6 +557,10 @@ fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
             run_on_start: raw.schedule.run_on_start.unwrap_or(false),
         },
         metrics: MetricsSettings { textfile },
+        verify: VerifySettings {
+            cron: verify_cron,
+            repair: raw.verify.repair.unwrap_or(false),
+        },
         logging: raw.logging.format.unwrap_or_default(),
     })
 }
@@ -565,12 +592,6 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
         return Err(format!("{raw:?} has no host"));
     }
     Ok(raw.trim().trim_end_matches('/').to_string())
-}
-
-/// A 6-field cron expression (seconds first), in UTC.
-#[allow(dead_code)]
-fn check_cron(expr: &str) -> Result<(), String> {
-    crate::schedule::Schedule::parse(expr, None).map(drop)
 }
 
 #[cfg(test)]

@@ -72,21 +72,27 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 struct Running {
     settings: Settings,
     schedule: Schedule,
+    verify: Option<Schedule>,
     api: ApiClient,
 }
 
 impl Running {
     async fn new(settings: Settings) -> Result<Running, String> {
-        let schedule = Schedule::parse(
-            &settings.schedule.cron,
-            settings.schedule.timezone.as_deref(),
-        )?;
+        let tz = settings.schedule.timezone.as_deref();
+        let schedule = Schedule::parse(&settings.schedule.cron, tz)?;
+        let verify = settings
+            .verify
+            .cron
+            .as_deref()
+            .map(|c| Schedule::parse(c, tz))
+            .transpose()?;
         let api = app::api_client(&settings)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Running {
             settings,
             schedule,
+            verify,
             api,
         })
     }
@@ -128,6 +134,19 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
             );
             break;
         };
+        let next_verify = running
+            .verify
+            .as_ref()
+            .and_then(|v| v.next_after(Utc::now()));
+        if let Some(v) = next_verify.filter(|v| *v < next) {
+            let wait = (v - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => scrub(&running, &mut metrics).await,
+                () = control.reload.notified() => reload(&config_path, &mut running).await,
+                () = control.shutdown.cancelled() => {}
+            }
+            continue;
+        }
         info!(at = %next.to_rfc3339(), "next pass scheduled");
         let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
@@ -173,6 +192,31 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
             format!("last pass failed: {e}")
         }
     };
+    notify(&[sd_notify::NotifyState::Status(&status)]);
+}
+
+/// The `verify.cron` scrub (with repair when configured); findings go to the log and metrics.
+async fn scrub(running: &Running, metrics: &mut Snapshot) {
+    notify(&[sd_notify::NotifyState::Status("verify running")]);
+    let status =
+        match app::verify_and_repair(&running.settings, &mut std::io::sink(), metrics).await {
+            Ok(0) => "last verify: no problems".to_string(),
+            Ok(n) => format!("last verify: {n} problems"),
+            Err(e) => {
+                warn!("verify skipped: {e}");
+                format!("last verify failed: {e}")
+            }
+        };
+    info!("{status}");
+    if let Some(path) = &running.settings.metrics.textfile {
+        crate::metrics::observe_store(
+            &crate::store::Store::new(&running.settings.download.dir),
+            metrics,
+        );
+        if let Err(e) = crate::metrics::write(path, metrics) {
+            warn!("cannot write the metrics file: {e}");
+        }
+    }
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 

@@ -29,3 +29,4 @@ pub mod schedule;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod verify;

@@ -72,6 +72,13 @@ async fn run(cli: Cli) -> u8 {
                 },
             )
         }
+        Mode::Verify => {
+            let mut stdout = std::io::stdout().lock();
+            app::verify(&settings, &mut stdout).await.or_else(|e| {
+                eprintln!("dds-backup-sync: {e}");
+                Ok(e.exit_code())
+            })
+        }
         Mode::Daemon => match dds_backup_sync::daemon::Control::install() {
             Ok(control) => Ok(dds_backup_sync::daemon::run(path.clone(), settings, control).await),
             Err(e) => Err(anyhow::anyhow!("cannot install signal handlers: {e}")),

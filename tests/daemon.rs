@@ -392,3 +392,45 @@ async fn systemd_notify_protocol() {
     reader.join().unwrap();
     assert!(seen("STOPPING=1"), "{:?}", messages.lock().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verify_schedule_scrubs_and_reports_in_metrics() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "0 0 3 * * *",
+        "[verify]\ncron = \"*/2 * * * * *\"",
+    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("pass finished", 1, Duration::from_secs(20))
+        .await;
+    daemon
+        .wait_log("last verify: no problems", 1, Duration::from_secs(10))
+        .await;
+    // Flip one byte of a published file: the next scrub finds it.
+    let file = walk(&dir.path().join("data"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    daemon
+        .wait_log("last verify: 2 problems", 1, Duration::from_secs(10))
+        .await;
+    assert!(daemon.log().contains("sha256 expected"), "{}", daemon.log());
+    let metrics = std::fs::read_to_string(dir.path().join("metrics/dds.prom")).unwrap();
+    assert!(
+        metrics.contains("dds_backup_sync_verify_mismatches 2"),
+        "{metrics}"
+    );
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}

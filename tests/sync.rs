@@ -555,3 +555,29 @@ async fn a_second_run_on_a_locked_directory_exits_75_naming_the_holder() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_garbled_archive_is_caught_while_downloading() {
+    use dds_backup_sync::emulator::{BackupRecord, ContentFormat};
+    let emu = emulator_with(|_| {}).await;
+    // Random bytes behind an xbstream name: size and CRC match, the framing does not.
+    let start = time::OffsetDateTime::now_utc() - time::Duration::hours(3);
+    assert!(
+        emu.add_backup(
+            "dds-demo-replica",
+            BackupRecord::new("32109999", start, "garbled_qp.xb", 200_000)
+                .format(ContentFormat::Random)
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let summary = pass(&settings(&emu, dir.path())).await;
+    assert_eq!((summary.fetched, summary.failed), (3, 1), "{summary}");
+    let f = &summary.failures[0];
+    assert_eq!(f.kind, "format", "{f:?}");
+    assert!(
+        f.message.contains("not a well-formed archive") && f.message.contains("xbstream at byte 0"),
+        "{}",
+        f.message
+    );
+    not_published(dir.path(), "32109999");
+}

@@ -42,6 +42,10 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(s.prune.keep_last, 1);
     assert_eq!(s.schedule.cron, "0 0 3 * * *");
     assert!(s.credentials.allow_ecs);
+    assert_eq!(s.verify.cron, None);
+    assert!(!s.verify.repair);
+    assert!(s.metrics.textfile.is_none());
+    assert!(!s.schedule.run_on_start);
 }
 
 #[test]

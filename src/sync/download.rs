@@ -64,6 +64,8 @@ pub enum DownloadError {
         expected: u64,
         got: u64,
     },
+    #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
+    Format { backup: String, reason: String },
     #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free; the partial file is kept for a later resume", dir.display())]
     DiskFull {
         backup: String,
@@ -113,6 +115,7 @@ impl DownloadError {
             DownloadError::Http { .. } => "http",
             DownloadError::Size { .. } => "size_mismatch",
             DownloadError::Crc { .. } => "crc_mismatch",
+            DownloadError::Format { .. } => "format",
             DownloadError::DiskFull { .. } => "disk_full",
             DownloadError::Store { .. } => "io",
             DownloadError::Transfer { .. } => "transfer",
@@ -215,7 +218,8 @@ impl Downloader {
             info!(backup = %backup, offset = keep, "resuming");
         }
         bar.set_position(keep);
-        let mut sink = Sink::open(&paths.part, keep)
+        let format = crate::verify::format::Format::for_name(&fetch.file_name);
+        let mut sink = Sink::open(&paths.part, keep, format)
             .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
         let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
@@ -553,6 +557,10 @@ fn publish(
             expected,
             got: written.crc64,
         });
+    }
+    if let Some(reason) = written.format_error.clone() {
+        discard();
+        return Err(DownloadError::Format { backup, reason });
     }
     let store_err = |source| DownloadError::Store {
         backup: backup.clone(),

@@ -16,6 +16,8 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::verify::format::{Format, XbstreamCheck};
+
 /// Chunks in flight per stage; with 128 KiB chunks that is about 1 MiB per download.
 const DEPTH: usize = 4;
 const READ_BUF: usize = 256 * 1024;
@@ -32,6 +34,8 @@ pub struct Written {
     pub len: u64,
     pub sha256: String,
     pub crc64: u64,
+    /// What the cheap format check found wrong (see [`crate::verify::format`]), if anything.
+    pub format_error: Option<String>,
 }
 
 pub struct Sink {
@@ -43,7 +47,7 @@ pub struct Sink {
 impl Sink {
     /// Opens `path` for appending after its first `keep` bytes (anything beyond is cut off) and
     /// starts the threads; the kept prefix is hashed first.
-    pub fn open(path: &Path, keep: u64) -> io::Result<Sink> {
+    pub fn open(path: &Path, keep: u64, format: Option<Format>) -> io::Result<Sink> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -59,7 +63,7 @@ impl Sink {
         let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
         let writer = std::thread::Builder::new()
             .name("dds-writer".into())
-            .spawn(move || write_loop(file, prefix, keep, rx))?;
+            .spawn(move || write_loop(file, prefix, keep, format, rx))?;
         Ok(Sink {
             tx: Some(tx),
             writer: Some(writer),
@@ -125,10 +129,11 @@ fn write_loop(
     mut file: File,
     prefix: File,
     keep: u64,
+    format: Option<Format>,
     mut rx: tokio::sync::mpsc::Receiver<Msg>,
 ) -> io::Result<Written> {
     // The kept prefix is hashed before anything is written: a restart would truncate it.
-    let state = hash_prefix(prefix, keep)?;
+    let state = hash_prefix(prefix, keep, format)?;
     let (htx, hrx) = mpsc::sync_channel::<Msg>(DEPTH);
     let hasher = std::thread::Builder::new()
         .name("dds-hasher".into())
@@ -200,34 +205,95 @@ struct HashState {
     sha: Sha256,
     crc: crc_fast::Digest,
     len: u64,
+    check: FormatCheck,
+}
+
+/// The format checks cheap enough to run on every downloaded byte: xbstream's framing and
+/// payload CRCs (CRC32 runs at memory speed), and gzip's magic. Inflating gzip to check its
+/// trailers costs as much as the download, so that waits for `--verify`.
+enum FormatCheck {
+    None,
+    Xbstream(Box<XbstreamCheck>, Option<String>),
+    GzipMagic(Vec<u8>),
+}
+
+impl FormatCheck {
+    fn new(format: Option<Format>) -> Self {
+        match format {
+            None => FormatCheck::None,
+            Some(Format::Xbstream) => FormatCheck::Xbstream(Box::default(), None),
+            Some(Format::Gzip) => FormatCheck::GzipMagic(Vec::with_capacity(2)),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            FormatCheck::None => {}
+            FormatCheck::Xbstream(check, err) => {
+                if err.is_none()
+                    && let Err(e) = check.update(data)
+                {
+                    *err = Some(e.to_string());
+                }
+            }
+            FormatCheck::GzipMagic(first) => {
+                let take = (2 - first.len()).min(data.len());
+                first.extend_from_slice(&data[..take]);
+            }
+        }
+    }
+
+    fn format(&self) -> Option<Format> {
+        match self {
+            FormatCheck::None => None,
+            FormatCheck::Xbstream(..) => Some(Format::Xbstream),
+            FormatCheck::GzipMagic(_) => Some(Format::Gzip),
+        }
+    }
+
+    fn finish(&self) -> Option<String> {
+        match self {
+            FormatCheck::None => None,
+            FormatCheck::Xbstream(check, err) => err
+                .clone()
+                .or_else(|| check.finish().err().map(|e| e.to_string())),
+            FormatCheck::GzipMagic(first) if first[..] != [0x1f, 0x8b] => {
+                Some("gzip at byte 0: no gzip magic (1f 8b)".to_string())
+            }
+            FormatCheck::GzipMagic(_) => None,
+        }
+    }
 }
 
 impl HashState {
-    fn new() -> Self {
+    fn new(format: Option<Format>) -> Self {
         HashState {
             sha: Sha256::new(),
             crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz),
             len: 0,
+            check: FormatCheck::new(format),
         }
     }
 
     fn update(&mut self, data: &[u8]) {
         self.sha.update(data);
         self.crc.update(data);
+        self.check.update(data);
         self.len += data.len() as u64;
     }
 
     fn finish(self) -> Written {
         Written {
             len: self.len,
+            format_error: self.check.finish(),
             sha256: hex(&self.sha.finalize()),
             crc64: self.crc.finalize(),
         }
     }
 }
 
-fn hash_prefix(mut prefix: File, keep: u64) -> io::Result<HashState> {
-    let mut state = HashState::new();
+fn hash_prefix(mut prefix: File, keep: u64, format: Option<Format>) -> io::Result<HashState> {
+    let mut state = HashState::new(format);
     if keep == 0 {
         return Ok(state);
     }
@@ -256,7 +322,7 @@ fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Writte
     for msg in rx {
         match msg {
             Msg::Data(chunk) => state.update(&chunk),
-            Msg::Restart => state = HashState::new(),
+            Msg::Restart => state = HashState::new(state.check.format()),
         }
     }
     Ok(state.finish())
@@ -277,7 +343,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn hash_file(path: &Path) -> io::Result<Written> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    hash_prefix(file, len).map(HashState::finish)
+    hash_prefix(file, len, None).map(HashState::finish)
 }
 
 #[cfg(test)]
@@ -289,6 +355,7 @@ mod tests {
             len: data.len() as u64,
             sha256: hex(&Sha256::digest(data)),
             crc64: crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, data),
+            format_error: None,
         }
     }
 
@@ -308,7 +375,7 @@ mod tests {
         let path = dir.path().join("f.part");
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
 
-        let mut sink = Sink::open(&path, 0).unwrap();
+        let mut sink = Sink::open(&path, 0, None).unwrap();
         sink.write(Bytes::copy_from_slice(&data[..1_000_000]))
             .await
             .unwrap();
@@ -316,7 +383,7 @@ mod tests {
         assert_eq!(first, reference(&data[..1_000_000]));
 
         // Resume: the prefix on disk is hashed, then the rest appended.
-        let mut sink = Sink::open(&path, 1_000_000).unwrap();
+        let mut sink = Sink::open(&path, 1_000_000, None).unwrap();
         for chunk in data[1_000_000..].chunks(300_000) {
             sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
         }
@@ -325,7 +392,7 @@ mod tests {
         assert_eq!(hash_file(&path).unwrap(), reference(&data));
 
         // Restart: garbage, then the server sends the whole object again.
-        let mut sink = Sink::open(&path, 10).unwrap();
+        let mut sink = Sink::open(&path, 10, None).unwrap();
         sink.write(Bytes::from_static(b"garbage")).await.unwrap();
         sink.restart().await.unwrap();
         sink.write(Bytes::copy_from_slice(&data[..5000]))
@@ -340,7 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.part");
         std::fs::write(&path, b"abcdefgh").unwrap();
-        let sink = Sink::open(&path, 3).unwrap();
+        let sink = Sink::open(&path, 3, None).unwrap();
         assert_eq!(sink.finish().await.unwrap(), reference(b"abc"));
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
     }
