@@ -15,7 +15,6 @@ use crate::api::credentials::CredentialOptions;
 use crate::api::endpoint;
 use crate::names;
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
 
 pub const DEFAULT_PATH: &str = "/etc/dds-backup-sync/config.toml";
 pub const ENV_PATH: &str = "DDS_BACKUP_SYNC_CONFIG";
@@ -77,104 +76,6 @@ pub enum Network {
     Auto,
     Intranet,
     Public,
-}
-
-// ---- raw: exactly what the file may say -------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    api: RawApi,
-    #[serde(default)]
-    instances: Vec<RawInstance>,
-    #[serde(default)]
-    download: RawDownload,
-    #[serde(default)]
-    prune: RawPrune,
-    #[serde(default)]
-    schedule: RawSchedule,
-    #[serde(default)]
-    logging: RawLogging,
-    #[serde(default)]
-    metrics: RawMetrics,
-    #[serde(default)]
-    verify: RawVerify,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawApi {
-    region_id: Option<String>,
-    endpoint: Option<String>,
-    page_size: Option<i64>,
-    access_key_id: Option<String>,
-    access_key_secret: Option<Secret>,
-    security_token: Option<Secret>,
-    profile: Option<String>,
-    profile_path: Option<PathBuf>,
-    ecs_ram_role: Option<String>,
-    ecs_metadata_url: Option<String>,
-    use_ecs_ram_role: Option<bool>,
-    timeout: Option<String>,
-    max_attempts: Option<i64>,
-    max_retry_time: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInstance {
-    id: Option<String>,
-    #[serde(default)]
-    node_ids: Vec<String>,
-    lookback: Option<String>,
-    src_region: Option<String>,
-    dest_region: Option<String>,
-    resource_group_id: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDownload {
-    dir: Option<PathBuf>,
-    network: Option<Network>,
-    concurrency: Option<i64>,
-    read_timeout: Option<String>,
-    probe_timeout: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPrune {
-    enabled: Option<bool>,
-    grace: Option<String>,
-    keep_last: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSchedule {
-    cron: Option<String>,
-    timezone: Option<String>,
-    run_on_start: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVerify {
-    cron: Option<String>,
-    repair: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMetrics {
-    textfile: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLogging {
-    format: Option<LogFormat>,
 }
 
 // ---- validated -------------------------------------------------------------------------------
@@ -292,7 +193,7 @@ pub fn load_with_env(
         .try_parsing(true)
         .ignore_empty(true)
         .source(env);
-    let raw: Raw = config::Config::builder()
+    let raw: raw::Raw = config::Config::builder()
         .add_source(file_source)
         .add_source(env)
         .build()
@@ -326,7 +227,7 @@ fn check_permissions(file: &Path, from_file: &config::Config) -> Result<(), Conf
     Ok(())
 }
 
-fn validate(raw: Raw, file: &Path) -> Result<Settings, ConfigError> {
+fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
     let bad = |key: &str, reason: String| ConfigError::Invalid {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -594,5 +495,6 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
+mod raw;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,6 @@
 //! object; an expired presigned URL gives 403 "Request has expired."; `x-oss-hash-crc64ecma` is
 //! the CRC of the whole object. An HTTP error body is never written into the file.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,13 +14,17 @@ use bytes::BytesMut;
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub use super::error::DownloadError;
+use super::oss::{error_chain, xml_tag};
+pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
-use super::sink::{Sink, Written};
+pub use super::publish::{Sidecar, read_sidecar};
+use super::publish::{create_dir, publish, write_sidecar};
+use super::sink::Sink;
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::secret::redact_url;
@@ -39,102 +42,6 @@ const MAX_ERROR_BODY: usize = 4096;
 /// Gets a fresh download URL for a backup (by calling `DescribeBackups` with its BackupId).
 pub type Refresh =
     Arc<dyn Fn(store::BackupKey, Via) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
-    #[error("{backup}: HTTP {status} from {url}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Http {
-        backup: String,
-        status: u16,
-        code: Option<String>,
-        url: String,
-    },
-    #[error("{backup}: {what}: expected {expected} bytes, got {got}")]
-    Size {
-        backup: String,
-        what: &'static str,
-        expected: u64,
-        got: u64,
-    },
-    #[error(
-        "{backup}: CRC-64 mismatch: OSS says {expected}, the downloaded file has {got}; the file was discarded"
-    )]
-    Crc {
-        backup: String,
-        expected: u64,
-        got: u64,
-    },
-    #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
-    Format { backup: String, reason: String },
-    #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free; the partial file is kept for a later resume", dir.display())]
-    DiskFull {
-        backup: String,
-        dir: PathBuf,
-        needed: u64,
-        available: u64,
-    },
-    #[error("{backup}: {source}")]
-    Store {
-        backup: String,
-        #[source]
-        source: StoreError,
-    },
-    #[error("{backup}: transfer from {url} failed: {reason}")]
-    Transfer {
-        backup: String,
-        url: String,
-        reason: String,
-    },
-    #[error("{backup}: cannot get a fresh download URL: {reason}")]
-    Refresh { backup: String, reason: String },
-    #[error("{backup}: gave up after {attempts} attempts: {last}")]
-    GaveUp {
-        backup: String,
-        attempts: u32,
-        #[source]
-        last: Box<DownloadError>,
-    },
-    #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
-    Cancelled { backup: String },
-}
-
-impl DownloadError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            DownloadError::Http { status, .. } => {
-                *status == 408 || *status == 429 || *status >= 500
-            }
-            DownloadError::Transfer { .. } => true,
-            _ => false,
-        }
-    }
-
-    /// A short machine-friendly reason, for the summary and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DownloadError::Http { .. } => "http",
-            DownloadError::Size { .. } => "size_mismatch",
-            DownloadError::Crc { .. } => "crc_mismatch",
-            DownloadError::Format { .. } => "format",
-            DownloadError::DiskFull { .. } => "disk_full",
-            DownloadError::Store { .. } => "io",
-            DownloadError::Transfer { .. } => "transfer",
-            DownloadError::Refresh { .. } => "url_refresh",
-            DownloadError::GaveUp { last, .. } => last.kind(),
-            DownloadError::Cancelled { .. } => "cancelled",
-        }
-    }
-}
-
-/// Beside the partial file: what a later run needs to resume safely.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sidecar {
-    pub size: u64,
-    pub etag: Option<String>,
-    pub crc64: Option<u64>,
-    /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
-    pub url_expires: Option<i64>,
-}
 
 /// What a finished download produced.
 #[derive(Debug, Clone)]
@@ -526,76 +433,6 @@ impl Downloader {
     }
 }
 
-/// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
-/// the manifest. A file that fails a check is removed, never published.
-fn publish(
-    fetch: &Fetch,
-    paths: &BackupPaths,
-    crc: Option<u64>,
-    fetched: u64,
-    via: Via,
-    written: Written,
-) -> Result<Downloaded, DownloadError> {
-    let backup = fetch.key.label();
-    let discard = || {
-        let _ = std::fs::remove_file(&paths.part);
-        let _ = std::fs::remove_file(&paths.sidecar);
-    };
-    if written.len != fetch.size {
-        discard();
-        return Err(DownloadError::Size {
-            backup,
-            what: "the downloaded file differs from BackupSize",
-            expected: fetch.size,
-            got: written.len,
-        });
-    }
-    if let Some(expected) = crc.filter(|c| *c != written.crc64) {
-        discard();
-        return Err(DownloadError::Crc {
-            backup,
-            expected,
-            got: written.crc64,
-        });
-    }
-    if let Some(reason) = written.format_error.clone() {
-        discard();
-        return Err(DownloadError::Format { backup, reason });
-    }
-    let store_err = |source| DownloadError::Store {
-        backup: backup.clone(),
-        source,
-    };
-    std::fs::File::open(&paths.part)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| store_err(store::io_err("fsync", &paths.part)(e)))?;
-    std::fs::rename(&paths.part, &paths.file)
-        .map_err(|e| store_err(store::io_err("rename", &paths.part)(e)))?;
-    store::sync_dir(&paths.dir).map_err(store_err)?;
-    let now = OffsetDateTime::now_utc();
-    let manifest = Manifest {
-        format: 1,
-        instance_id: fetch.key.instance_id.clone(),
-        node_id: fetch.key.node_id.clone(),
-        backup: fetch.backup.clone(),
-        file: fetch.file_name.clone(),
-        size: written.len,
-        sha256: written.sha256,
-        crc64: written.crc64.to_string(),
-        crc64_checked: crc.is_some(),
-        downloaded_at: now,
-        verified_at: now,
-    };
-    store::write_manifest(&paths.manifest, &manifest).map_err(store_err)?;
-    let _ = std::fs::remove_file(&paths.sidecar);
-    Ok(Downloaded {
-        manifest,
-        fetched,
-        resumed_from: fetch.resume_from,
-        via,
-    })
-}
-
 enum Step {
     Expired,
     Fail(DownloadError),
@@ -623,104 +460,9 @@ async fn error_response(backup: &str, url: &str, mut resp: reqwest::Response) ->
     })
 }
 
-fn xml_tag(text: &str, tag: &str) -> Option<String> {
-    let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = text[start..].find(&format!("</{tag}>"))? + start;
-    let value: String = text[start..end]
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
-    Some(value)
-}
-
 fn header(resp: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// `bytes START-END/TOTAL` → (START, TOTAL).
-pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
-    let (start, end) = range.split_once('-')?;
-    let (start, end, total) = (
-        start.parse().ok()?,
-        end.parse::<u64>().ok()?,
-        total.parse().ok()?,
-    );
-    (start <= end && end < total).then_some((start, total))
-}
-
-/// The `Expires` query parameter of a presigned URL (Unix seconds).
-pub fn url_expires(url: &str) -> Option<i64> {
-    let parsed = url::Url::parse(url).ok()?;
-    parsed
-        .query_pairs()
-        .find(|(k, _)| k == "Expires")
-        .and_then(|(_, v)| v.parse().ok())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
-}
-
-fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(dir)
-        .map_err(store::io_err("create", dir))
-}
-
-pub fn read_sidecar(path: &Path) -> Option<Sidecar> {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-}
-
-fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(sidecar).expect("invariant: a sidecar serialises");
-    store::write_atomic(path, &bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range() {
-        assert_eq!(parse_content_range("bytes 100-999/1000"), Some((100, 1000)));
-        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 1)));
-        for bad in [
-            "bytes 5-4/10",
-            "bytes 0-10/10",
-            "bytes */10",
-            "items 0-1/2",
-            "bytes 0-1",
-        ] {
-            assert_eq!(parse_content_range(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn expires_and_xml() {
-        assert_eq!(
-            url_expires("http://h/o?Expires=1700000000&Signature=x"),
-            Some(1_700_000_000)
-        );
-        assert_eq!(url_expires("http://h/o"), None);
-        let body = "<?xml?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>";
-        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
-    }
 }

@@ -1,0 +1,105 @@
+//! The config file exactly as it may be written: every key optional here, unknown keys refused
+//! (`deny_unknown_fields`). Validation into [`super::Settings`] happens in `config.rs`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{LogFormat, Network};
+use crate::secret::Secret;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Raw {
+    pub(super) api: RawApi,
+    #[serde(default)]
+    pub(super) instances: Vec<RawInstance>,
+    #[serde(default)]
+    pub(super) download: RawDownload,
+    #[serde(default)]
+    pub(super) prune: RawPrune,
+    #[serde(default)]
+    pub(super) schedule: RawSchedule,
+    #[serde(default)]
+    pub(super) logging: RawLogging,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) verify: RawVerify,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApi {
+    pub(super) region_id: Option<String>,
+    pub(super) endpoint: Option<String>,
+    pub(super) page_size: Option<i64>,
+    pub(super) access_key_id: Option<String>,
+    pub(super) access_key_secret: Option<Secret>,
+    pub(super) security_token: Option<Secret>,
+    pub(super) profile: Option<String>,
+    pub(super) profile_path: Option<PathBuf>,
+    pub(super) ecs_ram_role: Option<String>,
+    pub(super) ecs_metadata_url: Option<String>,
+    pub(super) use_ecs_ram_role: Option<bool>,
+    pub(super) timeout: Option<String>,
+    pub(super) max_attempts: Option<i64>,
+    pub(super) max_retry_time: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInstance {
+    pub(super) id: Option<String>,
+    #[serde(default)]
+    pub(super) node_ids: Vec<String>,
+    pub(super) lookback: Option<String>,
+    pub(super) src_region: Option<String>,
+    pub(super) dest_region: Option<String>,
+    pub(super) resource_group_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDownload {
+    pub(super) dir: Option<PathBuf>,
+    pub(super) network: Option<Network>,
+    pub(super) concurrency: Option<i64>,
+    pub(super) read_timeout: Option<String>,
+    pub(super) probe_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrune {
+    pub(super) enabled: Option<bool>,
+    pub(super) grace: Option<String>,
+    pub(super) keep_last: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSchedule {
+    pub(super) cron: Option<String>,
+    pub(super) timezone: Option<String>,
+    pub(super) run_on_start: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVerify {
+    pub(super) cron: Option<String>,
+    pub(super) repair: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) textfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogging {
+    pub(super) format: Option<LogFormat>,
+}

@@ -1,0 +1,92 @@
+//! What can go wrong with one download, as one typed error per cause; each message names the
+//! backup and says what was expected and what came.
+
+use std::path::PathBuf;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{backup}: HTTP {status} from {url}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Http {
+        backup: String,
+        status: u16,
+        code: Option<String>,
+        url: String,
+    },
+    #[error("{backup}: {what}: expected {expected} bytes, got {got}")]
+    Size {
+        backup: String,
+        what: &'static str,
+        expected: u64,
+        got: u64,
+    },
+    #[error(
+        "{backup}: CRC-64 mismatch: OSS says {expected}, the downloaded file has {got}; the file was discarded"
+    )]
+    Crc {
+        backup: String,
+        expected: u64,
+        got: u64,
+    },
+    #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
+    Format { backup: String, reason: String },
+    #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free; the partial file is kept for a later resume", dir.display())]
+    DiskFull {
+        backup: String,
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("{backup}: {source}")]
+    Store {
+        backup: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{backup}: transfer from {url} failed: {reason}")]
+    Transfer {
+        backup: String,
+        url: String,
+        reason: String,
+    },
+    #[error("{backup}: cannot get a fresh download URL: {reason}")]
+    Refresh { backup: String, reason: String },
+    #[error("{backup}: gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        backup: String,
+        attempts: u32,
+        #[source]
+        last: Box<DownloadError>,
+    },
+    #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
+    Cancelled { backup: String },
+}
+
+impl DownloadError {
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            DownloadError::Http { status, .. } => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
+            DownloadError::Transfer { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A short machine-friendly reason, for the summary and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DownloadError::Http { .. } => "http",
+            DownloadError::Size { .. } => "size_mismatch",
+            DownloadError::Crc { .. } => "crc_mismatch",
+            DownloadError::Format { .. } => "format",
+            DownloadError::DiskFull { .. } => "disk_full",
+            DownloadError::Store { .. } => "io",
+            DownloadError::Transfer { .. } => "transfer",
+            DownloadError::Refresh { .. } => "url_refresh",
+            DownloadError::GaveUp { last, .. } => last.kind(),
+            DownloadError::Cancelled { .. } => "cancelled",
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Reading OSS responses: `Content-Range`, a presigned URL's `Expires`, the XML error body's
+//! `Code`, and error chains for messages. Pure; table-tested.
+
+/// `bytes START-END/TOTAL` → (START, TOTAL).
+pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end, total) = (
+        start.parse().ok()?,
+        end.parse::<u64>().ok()?,
+        total.parse().ok()?,
+    );
+    (start <= end && end < total).then_some((start, total))
+}
+
+/// The `Expires` query parameter of a presigned URL (Unix seconds).
+pub fn url_expires(url: &str) -> Option<i64> {
+    let parsed = url::Url::parse(url).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == "Expires")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+pub fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    let value: String = text[start..end]
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range("bytes 100-999/1000"), Some((100, 1000)));
+        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 1)));
+        for bad in [
+            "bytes 5-4/10",
+            "bytes 0-10/10",
+            "bytes */10",
+            "items 0-1/2",
+            "bytes 0-1",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn expires_and_xml() {
+        assert_eq!(
+            url_expires("http://h/o?Expires=1700000000&Signature=x"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(url_expires("http://h/o"), None);
+        let body = "<?xml?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>";
+        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Publishing a finished download: the checks (size, CRC-64, format), then fsync, rename to the
+//! final name, fsync the folder, and the manifest written atomically. Also the resume sidecar
+//! kept beside a partial file. Blocking file I/O: callers run it off the async workers.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::download::Downloaded;
+use super::error::DownloadError;
+use super::plan::{Fetch, Via};
+use super::sink::Written;
+use crate::store::{self, BackupPaths, Manifest, StoreError};
+
+/// Beside the partial file: what a later run needs to resume safely.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub crc64: Option<u64>,
+    /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
+    pub url_expires: Option<i64>,
+}
+
+/// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
+/// the manifest. A file that fails a check is removed, never published.
+pub fn publish(
+    fetch: &Fetch,
+    paths: &BackupPaths,
+    crc: Option<u64>,
+    fetched: u64,
+    via: Via,
+    written: Written,
+) -> Result<Downloaded, DownloadError> {
+    let backup = fetch.key.label();
+    let discard = || {
+        let _ = std::fs::remove_file(&paths.part);
+        let _ = std::fs::remove_file(&paths.sidecar);
+    };
+    if written.len != fetch.size {
+        discard();
+        return Err(DownloadError::Size {
+            backup,
+            what: "the downloaded file differs from BackupSize",
+            expected: fetch.size,
+            got: written.len,
+        });
+    }
+    if let Some(expected) = crc.filter(|c| *c != written.crc64) {
+        discard();
+        return Err(DownloadError::Crc {
+            backup,
+            expected,
+            got: written.crc64,
+        });
+    }
+    if let Some(reason) = written.format_error.clone() {
+        discard();
+        return Err(DownloadError::Format { backup, reason });
+    }
+    let store_err = |source| DownloadError::Store {
+        backup: backup.clone(),
+        source,
+    };
+    std::fs::File::open(&paths.part)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| store_err(store::io_err("fsync", &paths.part)(e)))?;
+    std::fs::rename(&paths.part, &paths.file)
+        .map_err(|e| store_err(store::io_err("rename", &paths.part)(e)))?;
+    store::sync_dir(&paths.dir).map_err(store_err)?;
+    let now = OffsetDateTime::now_utc();
+    let manifest = Manifest {
+        format: 1,
+        instance_id: fetch.key.instance_id.clone(),
+        node_id: fetch.key.node_id.clone(),
+        backup: fetch.backup.clone(),
+        file: fetch.file_name.clone(),
+        size: written.len,
+        sha256: written.sha256,
+        crc64: written.crc64.to_string(),
+        crc64_checked: crc.is_some(),
+        downloaded_at: now,
+        verified_at: now,
+    };
+    store::write_manifest(&paths.manifest, &manifest).map_err(store_err)?;
+    let _ = std::fs::remove_file(&paths.sidecar);
+    Ok(Downloaded {
+        manifest,
+        fetched,
+        resumed_from: fetch.resume_from,
+        via,
+    })
+}
+
+pub fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(store::io_err("create", dir))
+}
+
+pub fn read_sidecar(path: &Path) -> Option<Sidecar> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+pub fn write_sidecar(path: &Path, sidecar: &Sidecar) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(sidecar).expect("invariant: a sidecar serialises");
+    store::write_atomic(path, &bytes)
+}
