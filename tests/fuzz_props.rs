@@ -1,6 +1,6 @@
 //! Property tests ("fuzzing" that runs in seconds in CI) of the code that reads hostile input:
 //! the DescribeBackups parser, the id/file-name sanitiser and the path builder, and the
-//! Content-Range / Expires parsers. Run longer with `PROPTEST_CASES=100000 cargo test --test fuzz_props`.
+//! Content-Range / Expires parsers, and the archive format checks. Run longer with `PROPTEST_CASES=100000 cargo test --test fuzz_props`.
 
 use std::path::{Component, Path};
 
@@ -8,6 +8,7 @@ use dds_backup_sync::api::model::parse_page;
 use dds_backup_sync::names;
 use dds_backup_sync::store::{BackupKey, Store};
 use dds_backup_sync::sync::download::{parse_content_range, url_expires};
+use dds_backup_sync::verify::format::{self, Format, XbstreamCheck};
 use proptest::prelude::*;
 
 /// Strings that are mostly the dangerous kind: dots, slashes, NUL, controls, unicode, long.
@@ -114,4 +115,64 @@ proptest! {
         }
         let _ = url_expires(&s);
     }
+
+    #[test]
+    fn format_checks_never_panic_on_garbage(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = format::check(Format::Gzip, &bytes[..]);
+        let _ = format::check(Format::Xbstream, &bytes[..]);
+    }
+
+    #[test]
+    fn xbstream_mutations_are_caught_or_harmless(
+        cut in 0usize..400,
+        flip in 0usize..400,
+        pieces in 1usize..64,
+    ) {
+        let (stream, between_files) = xbstream_sample();
+        prop_assert!(format::check(Format::Xbstream, &stream[..]).is_ok());
+        // A cut anywhere is an error, except exactly between two files (framing cannot tell).
+        let cut = cut.min(stream.len() - 1);
+        prop_assert_eq!(format::check(Format::Xbstream, &stream[..cut]).is_ok(), cut == between_files);
+        // A flipped byte never panics, and in any feeding pattern gives the same verdict.
+        let mut flipped = stream.clone();
+        let at = flip % stream.len();
+        flipped[at] ^= 0x5a;
+        let whole = format::check(Format::Xbstream, &flipped[..]);
+        let mut streaming = XbstreamCheck::default();
+        let mut fed = Ok(());
+        for p in flipped.chunks(pieces) {
+            if fed.is_ok() {
+                fed = streaming.update(p);
+            }
+        }
+        let fed = fed.and_then(|()| streaming.finish());
+        prop_assert_eq!(whole.is_ok(), fed.is_ok());
+    }
+}
+
+/// Two files as xbstream writes them (payload chunks, then an EOF chunk per file), and the
+/// offset between the two files.
+fn xbstream_sample() -> (Vec<u8>, usize) {
+    let chunk = |kind: u8, path: &[u8], payload: &[u8]| {
+        let mut c = b"XBSTCK01".to_vec();
+        c.push(0);
+        c.push(kind);
+        c.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        c.extend_from_slice(path);
+        if kind == b'P' {
+            c.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+            c.extend_from_slice(&0u64.to_le_bytes());
+            let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, payload) as u32;
+            c.extend_from_slice(&crc.to_le_bytes());
+            c.extend_from_slice(payload);
+        }
+        c
+    };
+    let mut s = chunk(b'P', b"a.qp", &[1; 100]);
+    s.extend(chunk(b'P', b"a.qp", &[2; 150]));
+    s.extend(chunk(b'E', b"a.qp", &[]));
+    let between = s.len();
+    s.extend(chunk(b'P', b"b.qp", &[3; 50]));
+    s.extend(chunk(b'E', b"b.qp", &[]));
+    (s, between)
 }

@@ -138,6 +138,9 @@ pub struct XbstreamCheck {
     payload: Option<(u64, crc_fast::Digest, u32)>,
     chunks: u64,
     chunk_start: u64,
+    /// Paths that had payload chunks but no EOF chunk yet: a stream cut between chunks still
+    /// shows as truncated unless it was cut exactly between two files.
+    open: std::collections::HashSet<Vec<u8>>,
 }
 
 impl XbstreamCheck {
@@ -215,12 +218,16 @@ impl XbstreamCheck {
 
     fn end_header(&mut self) {
         let h = std::mem::take(&mut self.header);
+        let p = FIXED + u32::from_le_bytes([h[10], h[11], h[12], h[13]]) as usize;
         if h[9] == b'E' {
+            self.open.remove(&h[FIXED..p]);
             self.chunks += 1;
             self.chunk_start = self.offset;
             return;
         }
-        let p = FIXED + u32::from_le_bytes([h[10], h[11], h[12], h[13]]) as usize;
+        if !self.open.contains(&h[FIXED..p]) {
+            self.open.insert(h[FIXED..p].to_vec());
+        }
         let len = u64::from_le_bytes(h[p..p + 8].try_into().expect("invariant: 8 bytes"));
         let crc = u32::from_le_bytes(h[p + 16..p + 20].try_into().expect("invariant: 4 bytes"));
         if len == 0 {
@@ -248,6 +255,17 @@ impl XbstreamCheck {
         }
         if self.chunks == 0 {
             return Err(self.error("no chunks at all".into()));
+        }
+        if let Some(path) = self.open.iter().next() {
+            return Err(FormatError {
+                format: "xbstream",
+                offset: self.offset,
+                reason: format!(
+                    "truncated: {:?} has no EOF chunk ({} files unfinished)",
+                    String::from_utf8_lossy(path),
+                    self.open.len()
+                ),
+            });
         }
         Ok(())
     }
