@@ -1,8 +1,9 @@
 //! The binary as a user runs it: `--list` (table and JSON), config errors with their exit
 //! codes, the config path order, and environment overrides.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Output;
 
 use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig};
@@ -39,20 +40,9 @@ lookback = "30d"
     )
 }
 
-fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    path
-}
-
 async fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
-    cmd.args(args)
-        .env("HOME", dir)
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .env_remove("DDS_BACKUP_SYNC_CONFIG");
+    let mut cmd = common::binary(dir);
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -67,7 +57,7 @@ fn text(b: &[u8]) -> String {
 async fn list_shows_the_demo_data_as_a_table() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
+    let cfg = common::write_config(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
     let out = run(
         dir.path(),
         &["--list", "--config", cfg.to_str().unwrap()],
@@ -98,7 +88,7 @@ async fn list_shows_the_demo_data_as_a_table() {
 async fn list_json_is_only_json_on_stdout() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
+    let cfg = common::write_config(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
     let out = run(
         dir.path(),
         &["--list", "--json", "--config", cfg.to_str().unwrap()],
@@ -145,7 +135,7 @@ async fn config_errors_exit_2_before_any_request() {
             "instances[0].lookback",
         ),
     ] {
-        let cfg = write(dir.path(), &text_in, mode);
+        let cfg = common::write_config(dir.path(), &text_in, mode);
         let out = run(
             dir.path(),
             &["--list", "--config", cfg.to_str().unwrap()],
@@ -167,7 +157,7 @@ async fn config_errors_exit_2_before_any_request() {
 async fn wrong_credentials_exit_2() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(
+    let cfg = common::write_config(
         dir.path(),
         &config_text(&emu.base_url(), "wrong-secret"),
         0o600,
@@ -209,7 +199,7 @@ async fn usage_errors_and_missing_files() {
 async fn config_path_from_env_and_key_overrides() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
+    let cfg = common::write_config(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
     let out = run(
         dir.path(),
         &["--list", "--json"],

@@ -2,7 +2,8 @@
 //! driven through a tick, a skipped overlapping tick, SIGTERM mid-download then a resumed pass,
 //! SIGHUP reloads (good and bad), systemd's notify protocol, and the metrics file.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const ID: &str = "daemon-key-id";
 const SECRET: &str = "daemon-key-secret";
@@ -28,7 +29,6 @@ async fn emulator() -> Emulator {
 }
 
 fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf {
-    let path = dir.join("config.toml");
     let text = format!(
         r#"[api]
 region_id = "cn-hangzhou"
@@ -52,9 +52,7 @@ textfile = "{metrics}"
         data = dir.join("data").display(),
         metrics = dir.join("metrics/dds.prom").display(),
     );
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    common::write_config(dir, &text, 0o600)
 }
 
 /// A daemon process whose stderr is collected as it arrives.
@@ -65,18 +63,13 @@ struct Daemon {
 
 impl Daemon {
     fn spawn(config: &Path, home: &Path, notify_socket: Option<&Path>) -> Daemon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
+        let mut cmd = common::binary(home);
         cmd.arg("--config")
             .arg(config)
-            .env("HOME", home)
             .env("RUST_LOG", "info")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         if let Some(sock) = notify_socket {
             cmd.env("NOTIFY_SOCKET", sock);
         }
@@ -105,7 +98,7 @@ impl Daemon {
 
     async fn wait_log(&self, needle: &str, times: usize, deadline: Duration) {
         let log = self.log.clone();
-        let ok = poll(deadline, || {
+        let ok = common::poll(deadline, || {
             log.lock().unwrap().matches(needle).count() >= times
         })
         .await;
@@ -127,38 +120,11 @@ impl Daemon {
     }
 }
 
-/// Polls `check` until it holds or `deadline` passes.
-async fn poll(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    check()
-}
-
 fn published(dir: &Path) -> usize {
-    walk(dir)
+    common::files_under(dir)
         .iter()
         .filter(|p| p.ends_with("manifest.json"))
         .count()
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -251,14 +217,13 @@ async fn sigterm_mid_download_keeps_the_partial_and_the_next_pass_resumes() {
     let daemon = Daemon::spawn(&config, dir.path(), None);
     let data = dir.path().join("data");
     let part = || {
-        walk(&data)
+        common::files_under(&data)
             .into_iter()
             .find(|p| p.to_string_lossy().ends_with("_qp.xb.part"))
     };
     assert!(
-        poll(Duration::from_secs(20), || part().is_some_and(
-            |p| std::fs::metadata(p).unwrap().len() >= 100_000
-        ))
+        common::poll(Duration::from_secs(20), || part()
+            .is_some_and(|p| std::fs::metadata(p).unwrap().len() >= 100_000))
         .await,
         "no partial file grew; log:\n{}",
         daemon.log()
@@ -379,11 +344,11 @@ async fn systemd_notify_protocol() {
     };
     let seen = |needle: &str| messages.lock().unwrap().iter().any(|m| m.contains(needle));
     assert!(
-        poll(Duration::from_secs(10), || seen("READY=1")).await,
+        common::poll(Duration::from_secs(10), || seen("READY=1")).await,
         "no READY=1"
     );
     assert!(
-        poll(Duration::from_secs(15), || seen("STATUS=last pass: listed")).await,
+        common::poll(Duration::from_secs(15), || seen("STATUS=last pass: listed")).await,
         "no STATUS: {:?}",
         messages.lock().unwrap()
     );
@@ -415,7 +380,7 @@ async fn the_verify_schedule_scrubs_and_reports_in_metrics() {
         .wait_log("last verify: no problems", 1, Duration::from_secs(10))
         .await;
     // Flip one byte of a published file: the next scrub finds it.
-    let file = walk(&dir.path().join("data"))
+    let file = common::files_under(&dir.path().join("data"))
         .into_iter()
         .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
         .unwrap();

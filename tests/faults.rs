@@ -2,7 +2,8 @@
 //! corrupt published. Each test injects one kind of fault through the emulator (or the OS),
 //! then checks the files, the manifests and the report.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,6 @@ use std::time::{Duration, Instant};
 use dds_backup_sync::emulator::{
     self, ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
 };
-use sha2::{Digest, Sha256};
 
 const ID: &str = "fault-key-id";
 const SECRET: &str = "fault-key-secret";
@@ -47,10 +47,9 @@ fn many_instance(count: u64, size: u64) -> Instance {
 }
 
 fn write_config(dir: &Path, endpoint: &str, instance: &str, data: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("config.toml");
-    std::fs::write(
-        &path,
-        format!(
+    common::write_config(
+        dir,
+        &format!(
             r#"[api]
 region_id = "cn-hangzhou"
 endpoint = "{endpoint}"
@@ -68,45 +67,17 @@ network = "public"
 "#,
             data.display()
         ),
+        0o600,
     )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
 }
 
 fn command(config: &Path, home: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
+    let mut cmd = common::binary(home);
     cmd.arg("--sync-now")
         .arg("--config")
         .arg(config)
-        .env("HOME", home)
-        .env("RUST_LOG", "warn")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .kill_on_drop(true);
+        .env("RUST_LOG", "warn");
     cmd
-}
-
-fn files_named(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                out.extend(files_named(&p, suffix));
-            } else if p.to_string_lossy().ends_with(suffix) {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Watches a folder while a test runs: any file under its final name (not `.part`, not a
@@ -125,7 +96,7 @@ impl Watcher {
             let mut verified = std::collections::HashSet::new();
             while !flag.load(Ordering::Relaxed) {
                 for (name, size, sha) in &expected {
-                    for p in files_named(&dir, name) {
+                    for p in common::files_ending(&dir, name) {
                         let Ok(meta) = std::fs::metadata(&p) else {
                             continue;
                         };
@@ -138,7 +109,7 @@ impl Watcher {
                             ));
                         }
                         if verified.insert(p.clone()) {
-                            let got = sha256(&std::fs::read(&p).unwrap());
+                            let got = common::sha256_hex(&std::fs::read(&p).unwrap());
                             if &got != sha {
                                 return Err(format!("{} visible with wrong content", p.display()));
                             }
@@ -187,7 +158,10 @@ async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = write_config(dir.path(), &emu.base_url(), "dds-big", &data, "");
-    let watcher = Watcher::start(data.clone(), vec![(name.clone(), size, sha256(&bytes))]);
+    let watcher = Watcher::start(
+        data.clone(),
+        vec![(name.clone(), size, common::sha256_hex(&bytes))],
+    );
     let mut kills = 0;
     let mut partial_sizes = Vec::new();
     for round in 0..12u64 {
@@ -198,7 +172,7 @@ async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
             let data = data.clone();
             let end = Instant::now() + Duration::from_secs(20);
             loop {
-                let len = files_named(&data, ".part")
+                let len = common::files_ending(&data, ".part")
                     .first()
                     .and_then(|p| std::fs::metadata(p).ok())
                     .map_or(0, |m| m.len());
@@ -234,7 +208,7 @@ async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
     );
     let checks = watcher.finish();
     assert!(checks > 0, "the watcher saw the published file");
-    let final_path = files_named(&data, &name)
+    let final_path = common::files_ending(&data, &name)
         .into_iter()
         .find(|p| !p.to_string_lossy().ends_with(".part"))
         .unwrap();
@@ -302,13 +276,13 @@ async fn random_drops_across_many_concurrent_files() {
     for i in 0..count {
         let id = (78_000_000 + i).to_string();
         let (name, _, bytes) = object_name(&emu, &id).await;
-        let path = files_named(&data, &name)
+        let path = common::files_ending(&data, &name)
             .into_iter()
             .find(|p| p.ends_with(&name))
             .unwrap();
         assert_eq!(std::fs::read(path).unwrap(), bytes, "{id}");
     }
-    assert!(files_named(&data, ".part").is_empty());
+    assert!(common::files_ending(&data, ".part").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -357,7 +331,7 @@ async fn a_stalled_body_times_out_and_resumes() {
         stats.ranges_seen
     );
     let (name, _, bytes) = object_name(&emu, "32102001").await;
-    let path = files_named(&data, &name)
+    let path = common::files_ending(&data, &name)
         .into_iter()
         .find(|p| p.ends_with(&name))
         .unwrap();
@@ -400,7 +374,7 @@ async fn throttling_storms_and_5xx_bursts_from_the_api_are_ridden_out() {
     assert_eq!(stats.describe("ServiceUnavailable"), 2);
     assert_eq!(stats.describe("InternalError"), 1);
     assert_eq!(stats.file_by_status.get(&503).copied().unwrap_or(0), 3);
-    assert_eq!(files_named(&data, "manifest.json").len(), 3);
+    assert_eq!(common::files_ending(&data, "manifest.json").len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -466,7 +440,7 @@ async fn expired_urls_before_start_mid_body_and_on_resume() {
         stats.describe_by_outcome
     );
     let (name, _, bytes) = object_name(&emu, "32102001").await;
-    let path = files_named(&data, &name)
+    let path = common::files_ending(&data, &name)
         .into_iter()
         .find(|p| p.ends_with(&name))
         .unwrap();
@@ -520,8 +494,11 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     assert!(stderr.contains("bytes still to fetch"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     // The others were not affected.
-    assert!(!files_named(&data, "manifest.json").is_empty(), "{stderr}");
-    for m in files_named(&data, "manifest.json") {
+    assert!(
+        !common::files_ending(&data, "manifest.json").is_empty(),
+        "{stderr}"
+    );
+    for m in common::files_ending(&data, "manifest.json") {
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
         let file = m.parent().unwrap().join(manifest["file"].as_str().unwrap());
@@ -551,7 +528,7 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not enough space in"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    for part in files_named(&data, ".part") {
+    for part in common::files_ending(&data, ".part") {
         assert!(
             PathBuf::from(format!("{}.json", part.display())).exists(),
             "{} has its sidecar",

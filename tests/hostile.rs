@@ -2,6 +2,8 @@
 //! directory, other URL schemes, credentials in URLs, absurd sizes, duplicates. Each is a skip
 //! with a reason or a clear error, never a panic, never a write outside `download.dir`.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -34,19 +36,6 @@ async fn server(body: String) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
-}
-
-fn all_paths(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            out.push(e.path());
-            if e.file_type().unwrap().is_dir() {
-                out.extend(all_paths(&e.path()));
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +102,7 @@ async fn hostile_ids_names_and_urls_are_skipped_with_reasons() {
         assert!(!f.message.contains('\n'), "one-line errors: {f:?}");
     }
     assert!(!Path::new("/tmp/pwned").exists());
-    for p in all_paths(dir.path()) {
+    for p in common::files_under(dir.path()) {
         assert!(
             p.starts_with(&data),
             "{} written outside the download dir",

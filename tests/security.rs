@@ -1,6 +1,8 @@
 //! Secrets and signatures never reach the output, even at trace level; files and folders get
 //! the documented modes.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -48,14 +50,11 @@ network = "public"
 }
 
 async fn run(config: &Path, home: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"))
+    common::binary(home)
         .arg("--config")
         .arg(config)
         .args(args)
-        .env("HOME", home)
         .env("RUST_LOG", "trace")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         .output()
         .await
         .unwrap()

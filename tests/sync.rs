@@ -1,7 +1,9 @@
 //! The sync engine against the bundled emulator: every numbered step of a pass (list, plan,
 //! URL choice, download with resume, verify and publish, prune, report), with real files.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use dds_backup_sync::config::{Network, Settings};
@@ -51,22 +53,6 @@ async fn pass_with(s: &Settings, opts: &PassOptions) -> Summary {
     run_pass(s, &api, &Silent, opts).await.unwrap()
 }
 
-fn find(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                out.extend(find(&p, suffix));
-            } else if p.to_string_lossy().ends_with(suffix) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 async fn assert_published(emu: &Emulator, dir: &Path, backup_id: &str) {
     let summary = emu.object_summary(backup_id).await.unwrap();
     let bytes = emu.object_bytes(backup_id, 0..summary.size).await.unwrap();
@@ -80,17 +66,9 @@ async fn assert_published(emu: &Emulator, dir: &Path, backup_id: &str) {
         serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["size"], summary.size);
     assert_eq!(manifest["crc64"], summary.crc64.to_string());
-    let sha: String = sha2_hex(&bytes);
+    let sha: String = common::sha256_hex(&bytes);
     assert_eq!(manifest["sha256"], sha);
     assert_eq!(manifest["backup"]["BackupId"], backup_id);
-}
-
-fn sha2_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn not_published(dir: &Path, backup_id: &str) {
@@ -124,7 +102,7 @@ async fn a_pass_fetches_verifies_and_publishes_then_a_second_pass_does_nothing()
     for id in [QP, TGZ, AR] {
         assert_published(&emu, dir.path(), id).await;
     }
-    assert!(find(dir.path(), ".part").is_empty());
+    assert!(common::files_ending(dir.path(), ".part").is_empty());
     emu.reset_stats();
     let second = pass(&s).await;
     assert_eq!(
@@ -197,7 +175,7 @@ async fn a_changed_object_under_if_range_restarts_with_the_new_version() {
     quick.api.retry.max_attempts = 1;
     let first = pass(&quick).await;
     assert_eq!(first.failed, 1, "{first}");
-    let part = find(dir.path(), "_qp.xb.part");
+    let part = common::files_ending(dir.path(), "_qp.xb.part");
     assert_eq!(part.len(), 1);
     assert_eq!(std::fs::metadata(&part[0]).unwrap().len(), 500_000);
     // The object changes (new ETag); the resume's If-Range no longer matches.
@@ -232,7 +210,7 @@ async fn a_wrong_crc_is_never_published() {
     );
     not_published(dir.path(), TGZ);
     assert!(
-        find(dir.path(), ".tar.gz.part").is_empty(),
+        common::files_ending(dir.path(), ".tar.gz.part").is_empty(),
         "the corrupt partial is removed"
     );
 }
@@ -374,7 +352,10 @@ async fn dry_run_plans_and_changes_nothing() {
     assert!(summary.dry_run);
     assert_eq!((summary.fetched, summary.skipped), (3, 4), "{summary}");
     assert_eq!(emu.stats().file_gets, 0);
-    assert!(find(dir.path(), "manifest.json").is_empty() && find(dir.path(), ".part").is_empty());
+    assert!(
+        common::files_ending(dir.path(), "manifest.json").is_empty()
+            && common::files_ending(dir.path(), ".part").is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,7 +436,7 @@ async fn cancel_keeps_the_partial_and_the_next_pass_resumes() {
     let canceller = tokio::spawn(async move {
         let end = std::time::Instant::now() + Duration::from_secs(20);
         while std::time::Instant::now() < end {
-            if find(&data, "_qp.xb.part")
+            if common::files_ending(&data, "_qp.xb.part")
                 .first()
                 .is_some_and(|p| std::fs::metadata(p).unwrap().len() >= 100_000)
             {
@@ -476,10 +457,10 @@ async fn cancel_keeps_the_partial_and_the_next_pass_resumes() {
         1,
         "{summary}"
     );
-    let part = find(dir.path(), "_qp.xb.part");
+    let part = common::files_ending(dir.path(), "_qp.xb.part");
     let kept = std::fs::metadata(&part[0]).unwrap().len();
     assert!(
-        find(dir.path(), "_qp.xb.part.json").len() == 1,
+        common::files_ending(dir.path(), "_qp.xb.part.json").len() == 1,
         "sidecar kept"
     );
     emu.set_faults(Faults::default());

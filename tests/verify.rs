@@ -2,6 +2,8 @@
 //! missing files and corrupt manifests, never follows symlinks, holds the lock, and with
 //! `verify.repair` gets a corrupt copy downloaded again.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -43,13 +45,10 @@ async fn setup(extra: &str) -> (Emulator, tempfile::TempDir, PathBuf) {
 }
 
 async fn run(config: &Path, home: &Path, mode: &str) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"))
+    common::binary(home)
         .arg(mode)
         .arg("--config")
         .arg(config)
-        .env("HOME", home)
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         .output()
         .await
         .unwrap()
