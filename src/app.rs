@@ -105,9 +105,9 @@ fn write_metrics(
     start: i64,
     snapshot: &mut crate::metrics::Snapshot,
 ) {
-    let Some(path) = &settings.metrics.textfile else {
+    if settings.metrics.textfile.is_none() {
         return;
-    };
+    }
     let end = OffsetDateTime::now_utc().unix_timestamp();
     snapshot.pass_start = start;
     snapshot.pass_end = end;
@@ -123,6 +123,14 @@ fn write_metrics(
             .or_default() += 1;
     }
     snapshot.summary = summary.clone();
+    write_metrics_file(settings, snapshot);
+}
+
+/// Refreshes the store-derived figures and rewrites the metrics file, when one is configured.
+pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Snapshot) {
+    let Some(path) = &settings.metrics.textfile else {
+        return;
+    };
     crate::metrics::observe_store(&crate::store::Store::new(&settings.download.dir), snapshot);
     if let Err(e) = crate::metrics::write(path, snapshot) {
         tracing::warn!("cannot write the metrics file: {e}");

@@ -208,15 +208,7 @@ async fn scrub(running: &Running, metrics: &mut Snapshot) {
             }
         };
     info!("{status}");
-    if let Some(path) = &running.settings.metrics.textfile {
-        crate::metrics::observe_store(
-            &crate::store::Store::new(&running.settings.download.dir),
-            metrics,
-        );
-        if let Err(e) = crate::metrics::write(path, metrics) {
-            warn!("cannot write the metrics file: {e}");
-        }
-    }
+    app::write_metrics_file(&running.settings, metrics);
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 

@@ -230,29 +230,27 @@ impl Store {
     /// Every folder under `dir` that holds a manifest, at the depths the layout uses; symlinks
     /// are never followed and folders without a manifest are not this tool's.
     pub fn scan(&self) -> Vec<LocalCopy> {
+        self.layout_dirs()
+            .into_iter()
+            .filter(|d| is_real_file(&d.join(MANIFEST)))
+            .map(LocalCopy::read)
+            .collect()
+    }
+
+    /// The folders where the layout keeps backups, `<dir>/<instance>/<x>` and
+    /// `<dir>/<instance>/<node>/<x>`: real folders only, symlinks never entered.
+    fn layout_dirs(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        let Ok(instances) = real_dirs(&self.root) else {
-            return out;
-        };
-        for inst in instances {
-            let Ok(level2) = real_dirs(&inst) else {
-                continue;
-            };
-            for dir2 in level2 {
-                if dir2.join(MANIFEST).is_file() {
-                    out.push(LocalCopy::read(dir2.clone()));
-                    continue;
+        for inst in real_dirs(&self.root).unwrap_or_default() {
+            for dir2 in real_dirs(&inst).unwrap_or_default() {
+                // A folder with a manifest is a backup; one without may be a shard node.
+                if !is_real_file(&dir2.join(MANIFEST)) {
+                    out.extend(real_dirs(&dir2).unwrap_or_default());
                 }
-                let Ok(level3) = real_dirs(&dir2) else {
-                    continue;
-                };
-                for dir3 in level3 {
-                    if is_real_file(&dir3.join(MANIFEST)) {
-                        out.push(LocalCopy::read(dir3));
-                    }
-                }
+                out.push(dir2);
             }
         }
+        out.sort();
         out
     }
 }
@@ -268,25 +266,10 @@ pub struct StalePartial {
 impl Store {
     /// Folders at the layout's depths that hold `*.part` files but no manifest.
     pub fn scan_partials(&self) -> Vec<StalePartial> {
-        let mut out = Vec::new();
-        let Ok(instances) = real_dirs(&self.root) else {
-            return out;
-        };
-        for inst in instances {
-            let Ok(level2) = real_dirs(&inst) else {
-                continue;
-            };
-            for dir2 in level2 {
-                let mut candidates = vec![dir2.clone()];
-                candidates.extend(real_dirs(&dir2).unwrap_or_default());
-                for dir in candidates {
-                    if let Some(stale) = self.partials_in(&dir) {
-                        out.push(stale);
-                    }
-                }
-            }
-        }
-        out
+        self.layout_dirs()
+            .iter()
+            .filter_map(|d| self.partials_in(d))
+            .collect()
     }
 
     fn partials_in(&self, dir: &Path) -> Option<StalePartial> {
