@@ -92,10 +92,11 @@ pub async fn pass_and_report(
 ) -> Result<sync::report::Summary, sync::SyncError> {
     let start = OffsetDateTime::now_utc().unix_timestamp();
     let summary = sync::run_pass(settings, api, progress, opts).await?;
-    log_summary(&summary);
+    // Metrics first: whoever reads the log line can rely on the file being current.
     if !opts.dry_run {
         write_metrics(settings, &summary, start, metrics);
     }
+    log_summary(&summary);
     Ok(summary)
 }
 

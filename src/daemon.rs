@@ -207,8 +207,8 @@ async fn scrub(running: &Running, metrics: &mut Snapshot) {
                 format!("last verify failed: {e}")
             }
         };
-    info!("{status}");
     app::write_metrics_file(&running.settings, metrics);
+    info!("{status}");
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 

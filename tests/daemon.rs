@@ -391,10 +391,16 @@ async fn the_verify_schedule_scrubs_and_reports_in_metrics() {
         .wait_log("last verify: 2 problems", 1, Duration::from_secs(10))
         .await;
     assert!(daemon.log().contains("sha256 expected"), "{}", daemon.log());
-    let metrics = std::fs::read_to_string(dir.path().join("metrics/dds.prom")).unwrap();
+    let metrics_file = dir.path().join("metrics/dds.prom");
+    let reported = common::poll(Duration::from_secs(10), || {
+        std::fs::read_to_string(&metrics_file)
+            .is_ok_and(|m| m.contains("dds_backup_sync_verify_mismatches 2"))
+    })
+    .await;
     assert!(
-        metrics.contains("dds_backup_sync_verify_mismatches 2"),
-        "{metrics}"
+        reported,
+        "{}",
+        std::fs::read_to_string(&metrics_file).unwrap_or_default()
     );
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
