@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> u8 {
     let mode = cli.mode();
     if let Mode::Demo { dir } = &mode {
-        init_logging(LogFormat::Text);
+        // The in-process emulator logs every request; the demo is about the sync.
+        init_logging_with(LogFormat::Text, "info,dds_backup_sync::emulator=warn");
         return app::demo(dir).await.unwrap_or_else(|e| {
             eprintln!("dds-backup-sync: {e}");
             e.exit_code()
@@ -97,8 +98,13 @@ async fn run(cli: Cli) -> u8 {
 /// Logs go to stderr always (stdout is for `--list --json`); colour only on a terminal, so
 /// journald and cron mail get plain text. `RUST_LOG` overrides the default `info` level.
 fn init_logging(format: LogFormat) {
+    init_logging_with(format, "info");
+}
+
+/// `default` applies when `RUST_LOG` is unset.
+fn init_logging_with(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
