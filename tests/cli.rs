@@ -228,3 +228,53 @@ async fn config_path_from_env_and_key_overrides() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn off_a_terminal_logs_are_plain_and_json_when_asked() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let base = format!(
+        "{}[download]\ndir = \"{}\"\nnetwork = \"public\"\n",
+        config_text(&emu.base_url(), SECRET),
+        data.display()
+    );
+    let cfg = common::write_config(dir.path(), &base, 0o600);
+    let out = run(
+        dir.path(),
+        &["--sync-now", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape codes when stderr is not a terminal"
+    );
+    assert!(stderr.contains("pass finished"), "{stderr}");
+
+    let cfg = common::write_config(
+        dir.path(),
+        &format!("{base}[logging]\nformat = \"json\"\n"),
+        0o600,
+    );
+    let out = run(
+        dir.path(),
+        &["--sync-now", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|v| v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("pass finished"))),
+        "{stderr}"
+    );
+}
