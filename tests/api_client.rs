@@ -16,6 +16,7 @@ use dds_backup_sync::emulator::{self, ApiFaults, Emulator, EmulatorConfig, Fault
 use dds_backup_sync::http;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::secret::Secret;
+use futures::StreamExt;
 
 const ID: &str = "api-key-id";
 const SECRET: &str = "api-key-secret";
@@ -79,14 +80,17 @@ async fn pages_until_total_count() {
             .iter()
             .map(|b| b.backup_id.as_str())
             .collect();
-        ids.sort();
-        ids.dedup();
+        // Newest first, so exactly the generated ids in order: nothing skipped or repeated at
+        // a page boundary.
+        let expected: Vec<String> = (5_000_000..5_000_250u64).map(|n| n.to_string()).collect();
         assert_eq!(
-            ids.len(),
-            250,
+            ids, expected,
             "page size {page_size}: every backup exactly once"
         );
-        assert_eq!(listing.backups.len(), 250);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 250);
+        assert!(listing.rejected.is_empty());
         assert_eq!(
             emu.stats().describe("Success"),
             calls,
@@ -177,13 +181,31 @@ async fn retries_are_bounded_by_attempts_and_by_time() {
         max_elapsed: Duration::from_millis(450),
     };
     let api = client(&emu.base_url(), SECRET, slow, 30);
+    let started = std::time::Instant::now();
     let err = api.list_all(&query("dds-demo-replica")).await.unwrap_err();
-    assert!(matches!(err, ApiError::GaveUp { .. }), "{err}");
+    let took = started.elapsed();
+    let ApiError::GaveUp {
+        attempts, elapsed, ..
+    } = err
+    else {
+        panic!("expected GaveUp, got {err}");
+    };
     let calls = emu.stats().describe_calls;
+    assert_eq!(
+        u64::from(attempts),
+        calls,
+        "every attempt reached the server"
+    );
+    // Delays are 50-100 ms, so 450 ms allow about 5 to 10 attempts: far fewer than 100.
     assert!(
         (3..=10).contains(&calls),
         "time bound stops retrying: {calls} calls"
     );
+    assert!(
+        elapsed <= Duration::from_millis(450) + Duration::from_millis(400),
+        "no delay starts past max_elapsed: {elapsed:?}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
 #[tokio::test]
@@ -195,9 +217,16 @@ async fn permanent_errors_fail_fast_with_code_message_and_request_id() {
     assert_eq!(err.code(), Some("InvalidDBInstanceId.NotFound"), "{text}");
     assert_eq!(err.class(), Class::Permanent);
     assert!(
-        text.contains("RequestId ") && !text.contains("RequestId )"),
-        "{text}"
+        text.contains("Specified instance does not exist."),
+        "the API's Message: {text}"
     );
+    let request_id = text
+        .split("RequestId ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_default();
+    assert_eq!(request_id.len(), 36, "the API's RequestId: {text}");
+    assert!(!err.is_auth_or_setup() && !err.is_retryable());
     assert_eq!(emu.stats().describe_calls, 1, "not retried");
 
     emu.reset_stats();
@@ -207,6 +236,8 @@ async fn permanent_errors_fail_fast_with_code_message_and_request_id() {
         Class::Permanent,
         "sharded without NodeId: {err}"
     );
+    assert_eq!(err.code(), Some("InvalidParameter.NodeId"), "{err}");
+    assert!(err.to_string().contains("NodeId is required"), "{err}");
     assert_eq!(emu.stats().describe_calls, 1);
 
     emu.reset_stats();
@@ -216,6 +247,7 @@ async fn permanent_errors_fail_fast_with_code_message_and_request_id() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
+    assert_eq!(err.class(), Class::Auth);
     assert!(err.is_auth_or_setup(), "exit code 2 territory");
     assert!(!err.to_string().contains("not-the-secret"));
     assert_eq!(emu.stats().describe_calls, 1);
@@ -224,16 +256,34 @@ async fn permanent_errors_fail_fast_with_code_message_and_request_id() {
 #[tokio::test]
 async fn clock_skew_says_by_how_much() {
     let emu = emulator(None).await;
-    emu.set_clock_offset(time::Duration::minutes(30));
     let api = client(&emu.base_url(), SECRET, retry(5), 30);
-    let err = api.list_all(&query("dds-demo-replica")).await.unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, ApiError::ClockSkew { .. }), "{text}");
-    assert!(
-        text.contains("the host clock is off by about 30m"),
-        "{text}"
+    for minutes in [30, -30] {
+        emu.reset_stats();
+        emu.set_clock_offset(time::Duration::minutes(minutes));
+        let err = api.list_all(&query("dds-demo-replica")).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ApiError::ClockSkew { .. }), "{text}");
+        assert!(
+            text.contains("the host clock is off by about 30m"),
+            "{minutes}: {text}"
+        );
+        assert!(err.is_auth_or_setup());
+        assert_eq!(
+            emu.stats().describe_calls,
+            1,
+            "a clock problem is not retried"
+        );
+    }
+    // Within the 15-minute window the clock is good enough.
+    emu.set_clock_offset(time::Duration::minutes(10));
+    assert_eq!(
+        api.list_all(&query("dds-demo-replica"))
+            .await
+            .unwrap()
+            .backups
+            .len(),
+        7
     );
-    assert!(err.is_auth_or_setup());
 }
 
 #[tokio::test]
@@ -250,9 +300,17 @@ async fn loose_wire_types_parse() {
     let listing = api.list_all(&query("dds-demo-replica")).await.unwrap();
     assert_eq!(listing.backups.len(), 7);
     assert!(listing.rejected.is_empty());
-    assert!(
-        listing.backups.iter().any(|b| b.is_avail) && listing.backups.iter().any(|b| !b.is_avail)
-    );
+    let by_id = |id: &str| {
+        listing
+            .backups
+            .iter()
+            .find(|b| b.backup_id == id)
+            .unwrap_or_else(|| panic!("{id} in {listing:?}"))
+    };
+    // BackupId came as a number, IsAvail as 1/0.
+    assert!(by_id("32102001").is_avail);
+    assert!(!by_id("32102005").is_avail);
+    assert_eq!(by_id("32102001").backup_size, Some(2_621_440));
 }
 
 /// A scripted server: each request gets the next (status, body) of the script; the last one
@@ -326,10 +384,11 @@ async fn hostile_bodies_are_clear_errors() {
             "TotalCount is invalid",
         ),
     ] {
-        let (url, _) = scripted(vec![(200, body.clone())]).await;
+        let (url, calls) = scripted(vec![(200, body.clone())]).await;
         let api = client(&url, SECRET, retry(2), 30);
         let err = api.list_all(&query("dds-x")).await.unwrap_err();
         assert!(matches!(err, ApiError::Decode { .. }), "{body}: {err}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{body}: not retried");
         assert!(err.to_string().contains(needle), "{body}: {err}");
         assert!(err.to_string().contains("dds-x"), "names the target: {err}");
     }
@@ -378,11 +437,16 @@ async fn a_proxy_error_page_is_retried_then_reported() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
-    let (url, _) = scripted(vec![(502, "<html>Bad Gateway</html>".into())]).await;
+    let (url, calls) = scripted(vec![(502, "<html>Bad Gateway</html>".into())]).await;
     let err = client(&url, SECRET, retry(2), 30)
         .list_all(&query("dds-x"))
         .await
         .unwrap_err();
+    assert!(
+        matches!(&err, ApiError::GaveUp { attempts: 2, last, .. } if matches!(**last, ApiError::Http { status: 502, .. })),
+        "{err}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert!(
         err.to_string().contains("HTTP 502") && err.to_string().contains("Bad Gateway"),
         "{err}"
@@ -395,12 +459,17 @@ async fn an_absurdly_large_body_is_refused() {
         r#"{{"TotalCount": 1, "Pad": "{}"}}"#,
         "x".repeat(17 * 1024 * 1024)
     );
-    let (url, _) = scripted(vec![(200, huge)]).await;
-    let err = client(&url, SECRET, retry(1), 30)
+    let (url, calls) = scripted(vec![(200, huge)]).await;
+    let err = client(&url, SECRET, retry(3), 30)
         .list_all(&query("dds-x"))
         .await
         .unwrap_err();
     assert!(matches!(err, ApiError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string().contains("larger than 16777216 bytes"),
+        "{err}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
 }
 
 #[tokio::test]
@@ -418,4 +487,310 @@ async fn unreachable_endpoint_is_a_transport_error_after_retries() {
         "{err}"
     );
     assert!(err.to_string().contains("cannot reach"), "{err}");
+}
+
+#[tokio::test]
+async fn throttling_up_to_the_attempt_limit_still_succeeds() {
+    let emu = emulator(None).await;
+    let api = client(&emu.base_url(), SECRET, retry(4), 30);
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            throttle_next: 3,
+            ..ApiFaults::default()
+        },
+        ..Faults::default()
+    });
+    let listing = api.list_all(&query("dds-demo-replica")).await.unwrap();
+    assert_eq!(listing.backups.len(), 7);
+    let stats = emu.stats();
+    assert_eq!(
+        stats.describe_calls, 4,
+        "3 throttled attempts and the 4th, the last allowed"
+    );
+    assert_eq!(stats.describe("Throttling.User"), 3);
+    assert_eq!(stats.describe("Success"), 1);
+    assert_eq!(stats.describe("SignatureNonceUsed"), 0);
+
+    // One more throttle than attempts: the same client gives up, after exactly 4 calls.
+    emu.reset_stats();
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            throttle_next: 4,
+            ..ApiFaults::default()
+        },
+        ..Faults::default()
+    });
+    let err = api.list_all(&query("dds-demo-replica")).await.unwrap_err();
+    assert!(matches!(err, ApiError::GaveUp { attempts: 4, .. }), "{err}");
+    assert!(
+        err.to_string().contains("gave up after 4 attempts"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Throttling.User"), "{err}");
+    assert!(!err.is_retryable(), "the retries are spent");
+    assert_eq!(emu.stats().describe_calls, 4);
+}
+
+#[tokio::test]
+async fn a_failure_on_a_later_page_is_retried_on_that_page() {
+    let now = time::OffsetDateTime::now_utc();
+    let emu = emulator(Some(
+        Instance::replica_set("dds-many").with_generated(120, 7_000_000, now, 1024),
+    ))
+    .await;
+    let api = client(&emu.base_url(), SECRET, retry(4), 50);
+    let q = query("dds-many");
+    let mut pages = std::pin::pin!(api.pages(&q));
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(first.backups.len(), 50);
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            unavailable_next: 1,
+            throttle_next: 1,
+            ..ApiFaults::default()
+        },
+        ..Faults::default()
+    });
+    let mut rest = Vec::new();
+    while let Some(page) = pages.next().await {
+        rest.extend(page.unwrap().backups);
+    }
+    assert_eq!(rest.len(), 70);
+    assert_eq!(
+        rest[0].backup_id, "7000050",
+        "page 2 was asked again, not page 3"
+    );
+    let stats = emu.stats();
+    assert_eq!(stats.describe("Success"), 3);
+    assert_eq!(stats.describe_calls, 5);
+}
+
+/// A server that answers each DescribeBackups call with `answer(PageNumber, PageSize)`.
+async fn paged(
+    answer: impl Fn(u64, u64) -> (u16, String) + Clone + Send + Sync + 'static,
+) -> (String, Arc<AtomicU32>) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/",
+        any(move |body: String| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let param = |name: &str| {
+                url::form_urlencoded::parse(body.as_bytes())
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let (status, body) = answer(param("PageNumber"), param("PageSize"));
+            async move { (StatusCode::from_u16(status).unwrap(), body).into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), calls)
+}
+
+#[tokio::test]
+async fn a_short_first_page_ends_a_lying_listing() {
+    // Claims 1000, serves 5 on page 1, then empty pages.
+    let (url, calls) = paged(|n, _| {
+        (
+            200,
+            if n == 1 {
+                page(1000, 0..5)
+            } else {
+                page(1000, 0..0)
+            },
+        )
+    })
+    .await;
+    let listing = client(&url, SECRET, retry(2), 30)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap();
+    assert_eq!(listing.backups.len(), 5);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Full pages forever with a lying count: still ends, at the empty page.
+    let (url, calls) = paged(|n, size| {
+        let from = (n - 1) * size;
+        let to = if n <= 3 { from + size } else { from };
+        (200, page(1000, from..to))
+    })
+    .await;
+    let listing = client(&url, SECRET, retry(2), 30)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap();
+    assert_eq!(listing.backups.len(), 90);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn a_server_that_pages_by_fewer_than_asked_is_followed_to_the_end() {
+    // Asked for 100 per page, this server answers 30 per page (and says so in PageSize):
+    // a page of 30 is full, not the last one.
+    let (url, calls) = paged(|n, _| {
+        let from = (n - 1) * 30;
+        let to = (from + 30).min(70);
+        let mut body: serde_json::Value = serde_json::from_str(&page(70, from..to)).unwrap();
+        body["PageSize"] = 30.into();
+        body["PageNumber"] = n.into();
+        (200, body.to_string())
+    })
+    .await;
+    let listing = client(&url, SECRET, retry(2), 100)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = listing
+        .backups
+        .iter()
+        .map(|b| b.backup_id.clone())
+        .collect();
+    let expected: Vec<String> = (0..70u64).map(|n| n.to_string()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn errors_are_classified_by_code_not_by_http_status() {
+    let throttled = r#"{"RequestId":"R1","Code":"Throttling","Message":"Request was denied due to request throttling."}"#;
+    let (url, calls) = scripted(vec![(400, throttled.into()), (200, page(1, 0..1))]).await;
+    let listing = client(&url, SECRET, retry(3), 30)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap();
+    assert_eq!(listing.backups.len(), 1);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a 400 Throttling is retried"
+    );
+
+    let ram = r#"{"RequestId":"R2","Code":"Forbidden.RAM","Message":"User not authorized to operate on the specified resource."}"#;
+    let (url, calls) = scripted(vec![(403, ram.into())]).await;
+    let err = client(&url, SECRET, retry(3), 30)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), Class::Auth, "{err}");
+    assert!(err.is_auth_or_setup());
+    assert!(err.to_string().contains("RequestId R2"), "{err}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "not retried");
+
+    let unknown_5xx = r#"{"RequestId":"R3","Code":"SomethingNew","Message":"?"}"#;
+    let (url, calls) = scripted(vec![(500, unknown_5xx.into()), (200, page(1, 0..1))]).await;
+    client(&url, SECRET, retry(3), 30)
+        .list_all(&query("dds-x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "an unknown code on a 5xx is retried"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_body_is_cut_off_without_reading_it_all() {
+    // Streams 64 KiB chunks forever and counts what it handed to the connection: the client
+    // must stop at its 16 MiB limit (plus what socket buffers hold), not read on.
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    let app = Router::new().route(
+        "/",
+        any(move || {
+            let counter = counter.clone();
+            async move {
+                let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+                let stream = futures::stream::repeat_with(move || {
+                    counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(chunk.clone())
+                });
+                axum::body::Body::from_stream(stream)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let api = client(&format!("http://{addr}"), SECRET, retry(3), 30);
+    let err = tokio::time::timeout(Duration::from_secs(60), api.list_all(&query("dds-x")))
+        .await
+        .expect("the client stops reading an endless body")
+        .unwrap_err();
+    assert!(matches!(err, ApiError::TooLarge { .. }), "{err}");
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(
+        sent < 48 * 1024 * 1024,
+        "the server produced only what the limit and the buffers took: {sent} bytes"
+    );
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_a_secret() {
+    const KEY_SECRET: &str = "dbg-Secret-Value-7f3a";
+    const TOKEN: &str = "dbg-Sts-Token-91c2";
+    let mut config = EmulatorConfig::demo(ID, KEY_SECRET);
+    config.security_token = Some(TOKEN.into());
+    let emu = emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{}\"\naccess_key_id = \"{ID}\"\n\
+             access_key_secret = \"{KEY_SECRET}\"\nsecurity_token = \"{TOKEN}\"\n\
+             use_ecs_ram_role = false\n[[instances]]\nid = \"dds-demo-replica\"\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let settings =
+        dds_backup_sync::config::load_with_env(&path, Some(std::collections::HashMap::new()))
+            .unwrap();
+
+    // The real path from options to a client: the config file's keys, no environment, no ECS.
+    http::install_crypto_provider();
+    let provider = CredentialProvider::from_settings_with_env(&settings.credentials, &|_| None)
+        .await
+        .unwrap();
+    let creds = provider.get().await.unwrap();
+    let api = ApiClient::new(
+        http::client(Duration::from_secs(5), Duration::from_secs(5)).unwrap(),
+        settings.api.endpoint.clone(),
+        settings.api.region_id.clone(),
+        provider.clone(),
+        retry(2),
+        settings.api.page_size,
+    );
+    let listing = api.list_all(&query("dds-demo-replica")).await.unwrap();
+    assert_eq!(listing.backups.len(), 7, "the keys and the token do work");
+
+    for (what, text) in [
+        ("Settings", format!("{settings:?}")),
+        ("Settings (pretty)", format!("{settings:#?}")),
+        ("CredentialOptions", format!("{:?}", settings.credentials)),
+        ("CredentialProvider", format!("{provider:?}")),
+        ("Credentials", format!("{creds:?}")),
+        ("ApiClient", format!("{api:?}")),
+        ("ApiClient (pretty)", format!("{api:#?}")),
+    ] {
+        assert!(
+            !text.contains(KEY_SECRET) && !text.contains(TOKEN),
+            "{what} leaks a secret: {text}"
+        );
+    }
+    assert!(format!("{:?}", settings.credentials).contains("******"));
+    assert!(
+        format!("{settings:?}").contains(ID),
+        "the key id is not a secret"
+    );
 }

@@ -43,6 +43,18 @@ lookback = "30d"
 async fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = common::binary(dir);
     cmd.args(args);
+    // Nothing from the host may change the outcome: other credential sources, key overrides
+    // and the log level (a host RUST_LOG=off would hide what these tests read on stderr).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("ALIBABA_CLOUD_")
+            || name.starts_with("ALICLOUD_")
+            || name.starts_with("DDS_BACKUP_SYNC")
+            || name == "RUST_LOG"
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -71,6 +83,8 @@ async fn list_shows_the_demo_data_as_a_table() {
         "== dds-demo-sharded/d-demo-shard-0",
         "== dds-demo-sharded/d-demo-shard-1",
         "32102001",
+        "32103006",
+        "Success",
         "Failed",
         "forever",
         "Snapshot",
@@ -82,6 +96,19 @@ async fn list_shows_the_demo_data_as_a_table() {
         );
     }
     assert!(!stdout.contains("INFO"), "logs stay on stderr");
+    let row = |id: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for {id} in:\n{stdout}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("32102001")[1..3], ["Success", "yes"]);
+    assert_eq!(row("32102004")[1], "Failed");
+    assert_eq!(row("32102005")[1..3], ["Success", "no"], "IsAvail false");
+    assert_eq!(row("32102001").last().unwrap(), "public+intranet");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,10 +126,56 @@ async fn list_json_is_only_json_on_stdout() {
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("stdout is JSON and nothing else");
     let targets = v.as_array().unwrap();
-    assert_eq!(targets.len(), 3);
-    assert_eq!(targets[1]["node"], "d-demo-shard-0");
+    let shape: Vec<(String, serde_json::Value, usize)> = targets
+        .iter()
+        .map(|t| {
+            assert!(t["error"].is_null(), "{t}");
+            (
+                t["instance"].as_str().unwrap().to_string(),
+                t["node"].clone(),
+                t["backups"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("dds-demo-replica".to_string(), serde_json::Value::Null, 7),
+            ("dds-demo-sharded".to_string(), "d-demo-shard-0".into(), 3),
+            ("dds-demo-sharded".to_string(), "d-demo-shard-1".into(), 3),
+        ]
+    );
     let replica = targets[0]["backups"].as_array().unwrap();
-    assert_eq!(replica.len(), 7);
+    let ids: Vec<&str> = replica
+        .iter()
+        .map(|b| b["BackupId"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"32102001") && ids.contains(&"32102004"),
+        "{ids:?}"
+    );
+    let failed = replica
+        .iter()
+        .find(|b| b["BackupId"] == "32102004")
+        .unwrap();
+    assert_eq!(failed["BackupStatus"], "Failed");
+    let snapshot = replica
+        .iter()
+        .find(|b| b["BackupId"] == "32102007")
+        .unwrap();
+    assert_eq!(snapshot["has_public_url"], false);
+    assert_eq!(replica[0]["has_public_url"], true);
+    let shard_ids: Vec<&str> = targets[2]["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["BackupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shard_ids,
+        ["32103002", "32103004", "32103006"],
+        "shard 1's own backups"
+    );
     assert!(
         replica
             .iter()
@@ -171,6 +244,16 @@ async fn wrong_credentials_exit_2() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+    let stdout = text(&out.stdout);
+    assert!(
+        !stderr.contains("wrong-secret") && !stdout.contains("wrong-secret"),
+        "the secret is never printed"
+    );
+    assert_eq!(
+        emu.stats().describe("SignatureDoesNotMatch"),
+        3,
+        "one call per target"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -178,6 +261,11 @@ async fn usage_errors_and_missing_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["--list", "--sync-now"], &[]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(
         dir.path(),
         &["--list", "--config", "/nonexistent/dds.toml"],
@@ -277,4 +365,193 @@ async fn off_a_terminal_logs_are_plain_and_json_when_asked() {
             .is_some_and(|m| m.contains("pass finished"))),
         "{stderr}"
     );
+}
+
+fn instance_only(endpoint: &str, id: &str) -> String {
+    format!(
+        "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{endpoint}\"\naccess_key_id = \"{ID}\"\n\
+         access_key_secret = \"{SECRET}\"\nuse_ecs_ram_role = false\nmax_attempts = 2\n\
+         [[instances]]\nid = \"{id}\"\nlookback = \"30d\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn page_size_override_from_the_environment_takes_effect() {
+    let mut config = EmulatorConfig::demo(ID, SECRET);
+    config
+        .dataset
+        .add_instance(emulator::Instance::replica_set("dds-many").with_generated(
+            70,
+            9_000_000,
+            time::OffsetDateTime::now_utc(),
+            1024,
+        ));
+    let emu = emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write_config(
+        dir.path(),
+        &instance_only(&emu.base_url(), "dds-many"),
+        0o600,
+    );
+    let cfg = cfg.to_str().unwrap();
+    let count = |out: &Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["backups"].as_array().unwrap().len()
+    };
+
+    // The default page size (100): one call for 70 backups.
+    let out = run(dir.path(), &["--list", "--json", "--config", cfg], &[]).await;
+    assert_eq!(count(&out), 70);
+    assert_eq!(emu.stats().describe("Success"), 1);
+
+    // Overridden to 30: three calls (30 + 30 + 10), the same 70 backups.
+    emu.reset_stats();
+    let out = run(
+        dir.path(),
+        &["--list", "--json", "--config", cfg],
+        &[("DDS_BACKUP_SYNC__API__PAGE_SIZE", "30")],
+    )
+    .await;
+    assert_eq!(count(&out), 70);
+    assert_eq!(emu.stats().describe("Success"), 3);
+    assert_eq!(emu.stats().describe_calls, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_target_exits_1_and_the_others_are_still_listed() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text_in = format!(
+        "{}[[instances]]\nid = \"dds-gone\"\n",
+        config_text(&emu.base_url(), SECRET)
+    );
+    let cfg = common::write_config(dir.path(), &text_in, 0o600);
+    let out = run(
+        dir.path(),
+        &["--list", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(stdout.contains("32102001"), "{stdout}");
+    assert!(stdout.contains("32103006"), "{stdout}");
+    let gone = stdout
+        .split("== dds-gone")
+        .nth(1)
+        .expect("a section for dds-gone");
+    assert!(
+        gone.contains("error:") && gone.contains("InvalidDBInstanceId.NotFound"),
+        "{stdout}"
+    );
+
+    let out = run(
+        dir.path(),
+        &["--list", "--json", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert!(
+        v[3]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("InvalidDBInstanceId.NotFound")),
+        "{v}"
+    );
+    assert_eq!(v[0]["backups"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_host_clock_exits_2_and_says_by_how_much() {
+    let emu = emulator().await;
+    emu.set_clock_offset(time::Duration::minutes(30));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write_config(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
+    let out = run(
+        dir.path(),
+        &["--list", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("the host clock is off by about 30m"), "{all}");
+    assert_eq!(
+        emu.stats().describe("Success"),
+        0,
+        "every target was refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_credentials_anywhere_exits_2_before_any_request() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text_in = config_text(&emu.base_url(), SECRET)
+        .replace(&format!("access_key_id = \"{ID}\"\n"), "")
+        .replace(&format!("access_key_secret = \"{SECRET}\"\n"), "");
+    // No secret in the file, so a readable mode is fine here.
+    let cfg = common::write_config(dir.path(), &text_in, 0o644);
+    let out = run(
+        dir.path(),
+        &["--list", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no credentials found"), "{stderr}");
+    assert!(
+        stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        "says what to set: {stderr}"
+    );
+    assert_eq!(emu.stats().describe_calls, 0);
+
+    // The same file with the keys in the environment works.
+    let out = run(
+        dir.path(),
+        &["--list", "--config", cfg.to_str().unwrap()],
+        &[
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", ID),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("32102001"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_flag_wins_over_the_environment_path() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write_config(dir.path(), &config_text(&emu.base_url(), SECRET), 0o600);
+    let missing = dir.path().join("not-there.toml");
+    let missing = missing.to_str().unwrap();
+
+    let out = run(
+        dir.path(),
+        &["--list", "--json", "--config", cfg.to_str().unwrap()],
+        &[("DDS_BACKUP_SYNC_CONFIG", missing)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok());
+
+    // Without --config the environment's path is read, and a missing file is named.
+    let out = run(
+        dir.path(),
+        &["--list"],
+        &[("DDS_BACKUP_SYNC_CONFIG", missing)],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
+    assert!(out.stdout.is_empty());
 }

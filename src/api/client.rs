@@ -208,8 +208,13 @@ impl ApiClient {
             let page = self.page(query, st.next).await?;
             let count = (page.backups.len() + page.rejected.len()) as u64;
             st.seen += count;
-            st.done =
-                count == 0 || count < u64::from(self.page_size) || st.seen >= page.total_count;
+            // A page is short (the last one) only against the size the server says it served:
+            // one that pages by fewer than asked must be followed, not cut off after page 1.
+            let full = match page.page_size {
+                0 => u64::from(self.page_size),
+                served => served.min(u64::from(self.page_size)),
+            };
+            st.done = count == 0 || count < full || st.seen >= page.total_count;
             debug!(target = %query.target(), page = st.next, count, total = page.total_count, "listed a page");
             st.next += 1;
             Ok(Some((page, st)))
