@@ -169,24 +169,28 @@ impl Store {
         })
     }
 
-    /// What is on disk for one backup. A published file without a manifest (a crash between the
-    /// rename and the manifest write) is moved back to the partial name, to be verified again.
+    /// What is on disk for one backup. Only reads: planning (and so `--dry-run`) changes
+    /// nothing. A file under its final name without a readable manifest (a crash between the
+    /// rename and the manifest write) counts as a partial of its length, to be verified again;
+    /// [`recover_unpublished`] moves it back to the partial name before a download.
     pub fn local_state(&self, paths: &BackupPaths) -> LocalState {
-        if let Ok(manifest) = read_manifest(&paths.manifest) {
+        let manifest = read_manifest(&paths.manifest);
+        if let Ok(manifest) = &manifest {
             let published = paths.dir.join(&manifest.file);
             match fs::symlink_metadata(&published) {
                 Ok(m) if m.is_file() && m.len() == manifest.size => {
-                    return LocalState::Complete(Box::new(manifest));
+                    return LocalState::Complete(Box::new(manifest.clone()));
                 }
                 _ => {}
             }
-        } else if fs::symlink_metadata(&paths.file).is_ok_and(|m| m.is_file())
-            && !paths.part.exists()
-        {
-            let _ = fs::rename(&paths.file, &paths.part);
         }
         match fs::symlink_metadata(&paths.part) {
-            Ok(m) if m.is_file() => LocalState::Partial(m.len()),
+            Ok(m) if m.is_file() => return LocalState::Partial(m.len()),
+            Ok(_) => return LocalState::Missing,
+            Err(_) => {}
+        }
+        match fs::symlink_metadata(&paths.file) {
+            Ok(m) if m.is_file() && manifest.is_err() => LocalState::Partial(m.len()),
             _ => LocalState::Missing,
         }
     }
@@ -353,6 +357,21 @@ fn real_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
 
 fn is_real_file(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Moves an unverified file under its final name (no readable manifest, no partial) back to
+/// the partial name, so it is checked like any partial before it counts as a copy.
+///
+/// # Errors
+/// The rename failed.
+pub fn recover_unpublished(paths: &BackupPaths) -> Result<(), StoreError> {
+    let unpublished = read_manifest(&paths.manifest).is_err()
+        && is_real_file(&paths.file)
+        && fs::symlink_metadata(&paths.part).is_err();
+    if unpublished {
+        fs::rename(&paths.file, &paths.part).map_err(io_err("rename", &paths.file))?;
+    }
+    Ok(())
 }
 
 /// Reads a manifest; refuses symlinks and anything that is not a well-formed manifest.

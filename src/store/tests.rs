@@ -101,10 +101,14 @@ fn local_state_and_partials() {
     let stale = store.scan_partials();
     assert_eq!(stale.len(), 1);
     assert_eq!(stale[0].key, key(None, "1"));
-    // A published file without a manifest goes back to the partial name to be checked again.
+    // A published file without a manifest counts as a partial, to be checked again; reading
+    // the state moves nothing (a dry run plans with it), the download's recovery does.
     fs::rename(&p.part, &p.file).unwrap();
     assert_eq!(store.local_state(&p), LocalState::Partial(3));
+    assert!(p.file.exists() && !p.part.exists());
+    recover_unpublished(&p).unwrap();
     assert!(p.part.exists() && !p.file.exists());
+    assert_eq!(store.local_state(&p), LocalState::Partial(3));
 }
 
 #[test]

@@ -6,6 +6,12 @@
 //! `Content-Range`; an invalid one, or a changed object under `If-Range`, gives 200 and the whole
 //! object; an expired presigned URL gives 403 "Request has expired."; `x-oss-hash-crc64ecma` is
 //! the CRC of the whole object. An HTTP error body is never written into the file.
+//!
+//! What it does not trust: a 206 whose ETag differs from the partial's (If-Range lost on the
+//! way) restarts from zero like a 200; this host's clock only judges the listing's URLs, after a
+//! refresh the server alone says when a URL has expired. The retry budget bounds a stretch
+//! without progress, not a long download, and every wait (headers, body, error body, URL
+//! refresh, backoff) ends at once on cancellation, keeping the partial file.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use super::error::DownloadError;
-use super::oss::{error_chain, xml_tag};
+use super::oss::{etag_changed, xml_tag};
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
 pub use super::publish::{Sidecar, read_sidecar};
@@ -28,7 +34,7 @@ use super::sink::Sink;
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::secret::redact_url;
-use crate::store::{self, BackupPaths, Manifest, StoreError};
+use crate::store::{self, BackupPaths, Manifest};
 
 /// Network chunks are coalesced to this size before they are written (see crates.md: large
 /// writes are much slower, tiny ones waste syscalls).
@@ -66,8 +72,12 @@ struct State {
     url: String,
     via: Via,
     fallback: Option<String>,
+    /// The URL is still the listing's, which may have sat in the queue until it expired. Once
+    /// refreshed, only the server says when a URL has expired: this host's clock may be off.
+    from_listing: bool,
     offset: u64,
     sidecar: Sidecar,
+    /// Fresh URLs asked for since bytes last arrived.
     refreshes: u32,
     fetched: u64,
 }
@@ -89,6 +99,7 @@ impl Downloader {
             source,
         };
         create_dir(&paths.dir).map_err(store_err)?;
+        store::recover_unpublished(paths).map_err(store_err)?;
         // A partial is only trusted with its sidecar: without the ETag a changed object could
         // not be told apart from the one we started.
         let old =
@@ -113,6 +124,7 @@ impl Downloader {
             url: fetch.url.clone(),
             via: fetch.via,
             fallback: fetch.fallback.clone(),
+            from_listing: true,
             offset: keep,
             sidecar: old.unwrap_or(Sidecar {
                 size: fetch.size,
@@ -161,19 +173,29 @@ impl Downloader {
         bar: &dyn Bar,
     ) -> Result<(), DownloadError> {
         let backup = fetch.key.label();
-        let started = Instant::now();
+        // The retry budget (attempts and time) bounds a stretch without progress, not the
+        // download: a body that flowed for an hour and then dropped starts a fresh budget.
+        let mut started = Instant::now();
         let mut attempt = 0u32;
         while st.offset < fetch.size {
             if self.cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled { backup });
             }
-            if url_expires(&st.url).is_some_and(|e| e <= OffsetDateTime::now_utc().unix_timestamp())
+            if st.from_listing
+                && url_expires(&st.url)
+                    .is_some_and(|e| e <= OffsetDateTime::now_utc().unix_timestamp())
             {
                 self.refresh_url(fetch, st).await?;
             }
             attempt += 1;
-            let before = st.offset;
-            let err = match self.one_request(fetch, paths, st, sink, bar).await {
+            let fetched_before = st.fetched;
+            let result = self.one_request(fetch, paths, st, sink, bar).await;
+            if st.fetched > fetched_before {
+                attempt = 1;
+                started = Instant::now();
+                st.refreshes = 0;
+            }
+            let err = match result {
                 Ok(()) => continue,
                 Err(Step::Expired) => {
                     self.refresh_url(fetch, st).await?;
@@ -183,10 +205,6 @@ impl Downloader {
             };
             if !err.is_retryable() {
                 return Err(err);
-            }
-            // Progress made: this was a dropped connection, not a dead server; start counting again.
-            if st.offset > before {
-                attempt = 1;
             }
             match self
                 .retry
@@ -223,11 +241,27 @@ impl Downloader {
             });
         }
         info!(backup = %backup, via = %st.via, "download URL expired; asking DescribeBackups for a fresh one");
-        let url = (self.refresh)(fetch.key.clone(), st.via)
-            .await
+        let url = self
+            .unless_cancelled(&backup, (self.refresh)(fetch.key.clone(), st.via))
+            .await?
             .map_err(|reason| DownloadError::Refresh { backup, reason })?;
         st.url = url;
+        st.from_listing = false;
         Ok(())
+    }
+
+    /// Runs `fut` unless a shutdown comes first: a server that never answers must not hold up
+    /// a stop until the read timeout.
+    async fn unless_cancelled<T>(
+        &self,
+        backup: &str,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, DownloadError> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(DownloadError::Cancelled { backup: backup.to_string() }),
+            out = fut => Ok(out),
+        }
     }
 
     async fn one_request(
@@ -246,7 +280,11 @@ impl Downloader {
                 req = req.header(IF_RANGE, etag.as_str());
             }
         }
-        let resp = match req.send().await {
+        let sent = self
+            .unless_cancelled(&backup, req.send())
+            .await
+            .map_err(Step::Fail)?;
+        let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_connect() && st.via == Via::Intranet && st.fallback.is_some() => {
                 warn!(backup = %backup, "intranet URL unreachable ({}); falling back to the public URL", e.without_url());
@@ -254,11 +292,12 @@ impl Downloader {
                 st.via = Via::Public;
                 return Ok(());
             }
-            Err(e) => return Err(Step::Fail(self.transfer_err(fetch, &st.url, e))),
+            Err(e) => return Err(Step::Fail(DownloadError::transfer(&backup, &st.url, e))),
         };
         let status = resp.status();
         if !status.is_success() {
-            return Err(error_response(&backup, &st.url, resp).await);
+            let step = self.unless_cancelled(&backup, error_response(&backup, &st.url, resp));
+            return Err(step.await.map_err(Step::Fail)?);
         }
         let etag = header(&resp, ETAG);
         let crc = header(&resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok());
@@ -266,14 +305,16 @@ impl Downloader {
         let total = match status {
             StatusCode::PARTIAL_CONTENT => {
                 let range = header(&resp, CONTENT_RANGE).and_then(|v| parse_content_range(&v));
+                let moved =
+                    st.offset > 0 && etag_changed(st.sidecar.etag.as_deref(), etag.as_deref());
                 match range {
-                    Some((start, total)) if start == st.offset => total,
+                    Some((start, total)) if start == st.offset && !moved => total,
                     _ => {
-                        // A range we did not ask for: trust nothing, start over.
-                        warn!(backup = %backup, "unexpected Content-Range; restarting from zero");
-                        self.restart(sink, st, bar)
-                            .await
-                            .map_err(|()| Step::Fail(self.sink_gone(fetch, paths)))?;
+                        // A range we did not ask for, or a range of another version of the
+                        // object (If-Range not honoured, e.g. by a proxy): its bytes must not be
+                        // spliced onto the partial. Start over with a plain GET.
+                        warn!(backup = %backup, offset = st.offset, etag_changed = moved, "unusable 206 answer; restarting from zero");
+                        self.restart(sink, st, bar, &backup, paths).await?;
                         return Ok(());
                     }
                 }
@@ -281,9 +322,7 @@ impl Downloader {
             _ => {
                 if st.offset > 0 {
                     info!(backup = %backup, offset = st.offset, "server sent the whole object (range ignored or object changed); restarting from zero");
-                    self.restart(sink, st, bar)
-                        .await
-                        .map_err(|()| Step::Fail(self.sink_gone(fetch, paths)))?;
+                    self.restart(sink, st, bar, &backup, paths).await?;
                 }
                 length.unwrap_or(fetch.size)
             }
@@ -357,7 +396,7 @@ impl Downloader {
                         buf.reserve(CHUNK);
                         sink.write(full)
                             .await
-                            .map_err(|()| self.sink_gone(fetch, paths))?;
+                            .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
                     }
                 }
                 Ok(None) if st.offset < fetch.size => {
@@ -369,50 +408,33 @@ impl Downloader {
                     });
                 }
                 Ok(None) => break Ok(()),
-                Err(e) => break Err(self.transfer_err(fetch, &st.url, e)),
+                Err(e) => break Err(DownloadError::transfer(&backup, &st.url, e)),
             }
         };
         // Whatever happened, what arrived is kept: it is exactly the bytes up to `offset`.
         if !buf.is_empty() {
             sink.write(buf.freeze())
                 .await
-                .map_err(|()| self.sink_gone(fetch, paths))?;
+                .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
         }
         result
     }
 
-    async fn restart(&self, sink: &mut Sink, st: &mut State, bar: &dyn Bar) -> Result<(), ()> {
-        sink.restart().await?;
+    /// Empties the partial file (and the hashes) and starts the count from zero.
+    async fn restart(
+        &self,
+        sink: &mut Sink,
+        st: &mut State,
+        bar: &dyn Bar,
+        backup: &str,
+        paths: &BackupPaths,
+    ) -> Result<(), Step> {
+        sink.restart()
+            .await
+            .map_err(|()| Step::Fail(DownloadError::writer_stopped(backup, &paths.part)))?;
         st.offset = 0;
         bar.set_position(0);
         Ok(())
-    }
-
-    fn transfer_err(&self, fetch: &Fetch, url: &str, e: reqwest::Error) -> DownloadError {
-        let kind = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "connection failed"
-        } else {
-            "connection lost"
-        };
-        DownloadError::Transfer {
-            backup: fetch.key.label(),
-            url: redact_url(url),
-            reason: format!("{kind}: {}", error_chain(&e.without_url())),
-        }
-    }
-
-    fn sink_gone(&self, fetch: &Fetch, paths: &BackupPaths) -> DownloadError {
-        // The writer stopped; the real error comes out of `Sink::finish`.
-        DownloadError::Store {
-            backup: fetch.key.label(),
-            source: StoreError::Io {
-                op: "write",
-                path: paths.part.clone(),
-                source: std::io::Error::other("the writer stopped"),
-            },
-        }
     }
 
     fn write_error(&self, fetch: &Fetch, paths: &BackupPaths, e: std::io::Error) -> DownloadError {

@@ -64,6 +64,35 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
+    /// A request that failed or a body that broke off, said in words an operator can act on
+    /// (the URL without its query, which holds the signature).
+    pub(crate) fn transfer(backup: &str, url: &str, e: reqwest::Error) -> Self {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else {
+            "connection lost"
+        };
+        DownloadError::Transfer {
+            backup: backup.to_string(),
+            url: crate::secret::redact_url(url),
+            reason: format!("{kind}: {}", super::oss::error_chain(&e.without_url())),
+        }
+    }
+
+    /// The writer thread stopped; the real cause comes out of `Sink::finish`.
+    pub(crate) fn writer_stopped(backup: &str, part: &std::path::Path) -> Self {
+        DownloadError::Store {
+            backup: backup.to_string(),
+            source: StoreError::Io {
+                op: "write",
+                path: part.to_path_buf(),
+                source: std::io::Error::other("the writer stopped"),
+            },
+        }
+    }
+
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
             DownloadError::Http { status, .. } => {

@@ -24,8 +24,9 @@ const READ_BUF: usize = 256 * 1024;
 
 enum Msg {
     Data(Bytes),
-    /// The server sent the whole object again: start the file and the hashes from zero.
-    Restart,
+    /// The server sent the whole object again: start the file and the hashes from zero. The
+    /// writer answers on the channel once the file is cut.
+    Restart(Option<tokio::sync::oneshot::Sender<()>>),
 }
 
 /// The hashes and length of everything written.
@@ -82,11 +83,19 @@ impl Sink {
         }
     }
 
+    /// Starts the file and the hashes from zero; returns once the file is cut, so a sidecar
+    /// written afterwards can never describe the old bytes (a kill -9 between the two would
+    /// otherwise leave old bytes beside the new ETag, and a resume would splice them).
+    ///
+    /// # Errors
+    /// The writer stopped: [`Sink::finish`] says why.
     pub async fn restart(&mut self) -> Result<(), ()> {
-        match &self.tx {
-            Some(tx) => tx.send(Msg::Restart).await.map_err(|_| ()),
-            None => Err(()),
-        }
+        let Some(tx) = &self.tx else {
+            return Err(());
+        };
+        let (done, cut) = tokio::sync::oneshot::channel();
+        tx.send(Msg::Restart(Some(done))).await.map_err(|_| ())?;
+        cut.await.map_err(|_| ())
     }
 
     /// Waits for everything queued to be written and hashed.
@@ -145,7 +154,7 @@ fn write_loop(
             Msg::Data(chunk) => file
                 .write_all(chunk)
                 .map(|()| writeback.wrote(&file, chunk.len())),
-            Msg::Restart => {
+            Msg::Restart(_) => {
                 writeback = Writeback::new(0);
                 file.set_len(0)
                     .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
@@ -155,6 +164,15 @@ fn write_loop(
             result = Err(e);
             break;
         }
+        let msg = match msg {
+            Msg::Restart(done) => {
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+                Msg::Restart(None)
+            }
+            data => data,
+        };
         if htx.send(msg).is_err() {
             break;
         }
@@ -322,7 +340,7 @@ fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Writte
     for msg in rx {
         match msg {
             Msg::Data(chunk) => state.update(&chunk),
-            Msg::Restart => state = HashState::new(state.check.format()),
+            Msg::Restart(_) => state = HashState::new(state.check.format()),
         }
     }
     Ok(state.finish())
@@ -391,10 +409,12 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), data);
         assert_eq!(hash_file(&path).unwrap(), reference(&data));
 
-        // Restart: garbage, then the server sends the whole object again.
+        // Restart: garbage, then the server sends the whole object again. Once `restart`
+        // returns the file is already cut (a sidecar may now be written for the new object).
         let mut sink = Sink::open(&path, 10, None).unwrap();
         sink.write(Bytes::from_static(b"garbage")).await.unwrap();
         sink.restart().await.unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
         sink.write(Bytes::copy_from_slice(&data[..5000]))
             .await
             .unwrap();

@@ -1,0 +1,226 @@
+//! Small scripted servers on 127.0.0.1:0 for what the emulator cannot show or do:
+//! - [`ApiProxy`] forwards `DescribeBackups` to the emulator and records every call's
+//!   parameters (the emulator's stats count calls but not their `BackupId`);
+//! - [`Scripted`] answers file GETs with whatever the test scripts (e.g. a 206 that ignores
+//!   `If-Range`, with no CRC header), recording the `Range`/`If-Range` it saw;
+//! - [`Mute`] accepts connections and never answers (a server that hangs before the headers).
+//!
+//! Both stop by themselves when dropped.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio_util::sync::CancellationToken;
+
+type Params = Vec<(String, String)>;
+
+/// Serves `app` on a free loopback port until the token is cancelled; returns the base URL.
+async fn serve(app: Router, stop: CancellationToken) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    format!("http://{addr}")
+}
+
+/// A recording proxy in front of the emulator's API. The RPC signature covers the parameters
+/// and the method, not the host, so forwarding keeps it valid.
+pub struct ApiProxy {
+    pub url: String,
+    calls: Arc<Mutex<Vec<Params>>>,
+    stop: CancellationToken,
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    http: reqwest::Client,
+    calls: Arc<Mutex<Vec<Params>>>,
+}
+
+impl ApiProxy {
+    pub async fn start(upstream: &str) -> ApiProxy {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let state = ProxyState {
+            upstream: upstream.to_string(),
+            http: dds_backup_sync::http::client(
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(10),
+            )
+            .unwrap(),
+            calls: calls.clone(),
+        };
+        let stop = CancellationToken::new();
+        let app = Router::new().fallback(forward).with_state(state);
+        let url = serve(app, stop.clone()).await;
+        ApiProxy { url, calls, stop }
+    }
+
+    /// The `BackupId` parameter of every call that had one, in order.
+    pub fn backup_ids(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                p.iter()
+                    .find(|(k, _)| k == "BackupId")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+}
+
+impl Drop for ApiProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn forward(
+    State(st): State<ProxyState>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let mut params: Params = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    params.extend(url::form_urlencoded::parse(&body).into_owned());
+    st.calls.lock().unwrap().push(params);
+    let mut url = format!("{}/", st.upstream);
+    if let Some(q) = &query {
+        url = format!("{url}?{q}");
+    }
+    let mut req = st.http.request(method, url).body(body);
+    if let Some(ct) = headers.get("content-type") {
+        req = req.header("content-type", ct);
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let mut out = HeaderMap::new();
+            for name in ["content-type", "date"] {
+                if let Some(v) = resp.headers().get(name) {
+                    out.insert(name, v.clone());
+                }
+            }
+            let body = resp.bytes().await.unwrap_or_default();
+            (status, out, body).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// What a [`Scripted`] server saw of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub range: Option<String>,
+    pub if_range: Option<String>,
+}
+
+/// (URL path, request headers) → the answer.
+type Script = Arc<dyn Fn(&str, &HeaderMap) -> Response + Send + Sync>;
+
+/// A file server whose every answer comes from the test's script.
+pub struct Scripted {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: CancellationToken,
+}
+
+impl Scripted {
+    pub async fn start(
+        script: impl Fn(&str, &HeaderMap) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state: (Script, Arc<Mutex<Vec<Seen>>>) = (Arc::new(script), seen.clone());
+        let stop = CancellationToken::new();
+        let app = Router::new().fallback(scripted).with_state(state);
+        let url = serve(app, stop.clone()).await;
+        Scripted { url, seen, stop }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn scripted(
+    State((script, seen)): State<(Script, Arc<Mutex<Vec<Seen>>>)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let text = |h: &str| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    seen.lock().unwrap().push(Seen {
+        range: text("range"),
+        if_range: text("if-range"),
+    });
+    script(uri.path(), &headers)
+}
+
+/// Accepts connections and holds them open without a byte of answer, until dropped.
+pub struct Mute {
+    pub url: String,
+    accepted: Arc<std::sync::atomic::AtomicU64>,
+    stop: CancellationToken,
+}
+
+impl Mute {
+    pub async fn start() -> Mute {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = CancellationToken::new();
+        let (count, token) = (accepted.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    conn = listener.accept() => match conn {
+                        Ok((socket, _)) => {
+                            held.push(socket);
+                            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(_) => break,
+                    },
+                }
+            }
+        });
+        Mute {
+            url,
+            accepted,
+            stop,
+        }
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Mute {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
