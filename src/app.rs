@@ -324,16 +324,20 @@ pub async fn verify_and_repair(
                 })
             })
             .collect();
+        let plan = crate::verify::plan_repair(&report.findings, &listed);
         let repaired = {
             let _lock = store
                 .lock()
                 .map_err(|e| AppError::Sync(sync::SyncError::Store(e)))?;
-            crate::verify::apply_repair(&store, &report, &|k| listed.contains(k))
+            crate::verify::apply_repair(&store, &report.findings, &plan)
         };
-        for dir in &repaired {
-            writeln!(out, "REPAIR {}: corrupt copy removed", dir.display())?;
+        for key in &repaired.removed {
+            writeln!(out, "REPAIR {}: corrupt copy removed", key.label())?;
         }
-        if !repaired.is_empty() {
+        for (key, reason) in &repaired.failed {
+            writeln!(out, "REPAIR FAILED {}: {reason}", key.label())?;
+        }
+        if !repaired.removed.is_empty() {
             let summary = pass_and_report(
                 settings,
                 &api,

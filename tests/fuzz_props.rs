@@ -153,7 +153,8 @@ proptest! {
 /// Two files as xbstream writes them (payload chunks, then an EOF chunk per file), and the
 /// offset between the two files.
 fn xbstream_sample() -> (Vec<u8>, usize) {
-    let chunk = |kind: u8, path: &[u8], payload: &[u8]| {
+    // `offset`: where the payload goes in its file; `xbstream -x` refuses out-of-order chunks.
+    let chunk = |kind: u8, path: &[u8], offset: u64, payload: &[u8]| {
         let mut c = b"XBSTCK01".to_vec();
         c.push(0);
         c.push(kind);
@@ -161,18 +162,18 @@ fn xbstream_sample() -> (Vec<u8>, usize) {
         c.extend_from_slice(path);
         if kind == b'P' {
             c.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-            c.extend_from_slice(&0u64.to_le_bytes());
+            c.extend_from_slice(&offset.to_le_bytes());
             let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, payload) as u32;
             c.extend_from_slice(&crc.to_le_bytes());
             c.extend_from_slice(payload);
         }
         c
     };
-    let mut s = chunk(b'P', b"a.qp", &[1; 100]);
-    s.extend(chunk(b'P', b"a.qp", &[2; 150]));
-    s.extend(chunk(b'E', b"a.qp", &[]));
+    let mut s = chunk(b'P', b"a.qp", 0, &[1; 100]);
+    s.extend(chunk(b'P', b"a.qp", 100, &[2; 150]));
+    s.extend(chunk(b'E', b"a.qp", 0, &[]));
     let between = s.len();
-    s.extend(chunk(b'P', b"b.qp", &[3; 50]));
-    s.extend(chunk(b'E', b"b.qp", &[]));
+    s.extend(chunk(b'P', b"b.qp", 0, &[3; 50]));
+    s.extend(chunk(b'E', b"b.qp", 0, &[]));
     (s, between)
 }

@@ -10,7 +10,7 @@ use std::process::Output;
 
 use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig};
 use dds_backup_sync::store::Store;
-use dds_backup_sync::verify::format::{self, Format};
+use dds_backup_sync::verify::format::{self, FormatOutcome};
 
 const ID: &str = "verify-key-id";
 const SECRET: &str = "verify-key-secret";
@@ -84,16 +84,23 @@ async fn clean_copies_verify_and_every_demo_file_is_well_formed() {
     let out = run(&config, dir.path(), "--verify").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("verified 9 copies, 0 problems"), "{stdout}");
-    for id in [
-        "32102001", "32102002", "32102003", "32103001", "32103002", "32103003",
-    ] {
-        let file = data_file(&dir.path().join("data"), id);
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let f = Format::for_name(&name).unwrap_or_else(|| panic!("{name} has a known format"));
-        format::check(f, std::fs::File::open(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(stdout.trim(), "verified 9 copies, 0 problems");
+    // What the download-time check and the scrub accept: every object the emulator serves is
+    // a real gzip or xbstream stream, so a format error is never the emulator's.
+    let copies = Store::new(dir.path().join("data")).scan();
+    assert_eq!(copies.len(), 9);
+    let mut seen = std::collections::BTreeSet::new();
+    for copy in copies {
+        let m = copy.manifest.unwrap();
+        let file = std::fs::File::open(copy.dir.join(&m.file)).unwrap();
+        match format::check_format(&m.file, file) {
+            Ok(FormatOutcome::Valid(f)) => {
+                seen.insert(format!("{f:?}"));
+            }
+            other => panic!("{}: {other:?}", m.file),
+        }
     }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["Gzip", "Xbstream"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -122,9 +129,18 @@ async fn flipped_truncated_missing_and_corrupt_are_all_reported() {
         "{ not json",
     )
     .unwrap();
-    // A symlinked backup folder pointing outside: not followed.
+    // A symlinked backup folder pointing outside, holding a corrupt copy that would be
+    // reported if it were followed.
     let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("manifest.json"), "{}").unwrap();
+    let good = find_dir(&data, "32102003").unwrap();
+    for e in std::fs::read_dir(&good).unwrap().flatten() {
+        std::fs::write(outside.path().join(e.file_name()), b"not the data").unwrap();
+    }
+    std::fs::copy(
+        good.join("manifest.json"),
+        outside.path().join("manifest.json"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(outside.path(), data.join("dds-demo-replica/55555")).unwrap();
 
     let out = run(&config, dir.path(), "--verify").await;
@@ -138,19 +154,36 @@ async fn flipped_truncated_missing_and_corrupt_are_all_reported() {
             .to_string()
     };
     assert!(line("dds-demo-replica/32102002: sha256").contains("sha256 expected"));
-    assert!(line("dds-demo-replica/32102002: format").contains("gzip at byte"));
+    // The emulator's gzip holds stored blocks: the flipped byte inflates, the CRC32 catches it.
+    assert!(
+        line("dds-demo-replica/32102002: format").contains("format: gzip member 1 at byte ")
+            && line("dds-demo-replica/32102002: format").contains(": CRC32 mismatch: ")
+    );
     assert!(
         line("dds-demo-sharded/d-demo-shard-0/32103001: size")
             .contains(&format!("size expected {len} got {}", len - 1000))
     );
     assert!(line("dds-demo-sharded/d-demo-shard-0/32103001: format").contains("xbstream"));
     assert!(line("32103004").contains("data file missing"));
-    assert!(line("32103005").contains("manifest unreadable"));
+    // An unreadable manifest names no backup: the folder, relative to the download dir.
     assert!(
-        !stdout.contains("55555"),
+        line("32103005")
+            .starts_with("PROBLEM dds-demo-sharded/d-demo-shard-0/32103005: manifest unreadable: ")
+    );
+    assert!(
+        !stdout.contains("55555") && !stdout.contains("32102003"),
         "the symlink was followed:\n{stdout}"
     );
-    assert!(stdout.contains("problems"));
+    // flipped: sha256 + format; cut: size + format + sha256; missing; manifest.
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("PROBLEM ")).count(),
+        7,
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("verified 9 copies, 7 problems\n"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,7 +212,11 @@ async fn repair_refetches_corrupt_copies_byte_identical() {
     let out = run(&config, dir.path(), "--verify").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "problems were found: {stdout}");
-    assert!(stdout.contains("REPAIR"), "{stdout}");
+    assert!(
+        stdout.contains("REPAIR dds-demo-replica/32102001: corrupt copy removed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("REPAIR FAILED"), "{stdout}");
     assert_eq!(
         std::fs::read(&file).unwrap(),
         good,

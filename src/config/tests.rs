@@ -143,6 +143,38 @@ fn bad_values_name_key_and_file() {
 }
 
 #[test]
+fn verify_keys() {
+    let s = load_text(&format!(
+        "{MINIMAL}[verify]\ncron = \"0 30 4 * * sun\"\nrepair = true"
+    ))
+    .unwrap();
+    assert_eq!(s.verify.cron.as_deref(), Some("0 30 4 * * sun"));
+    assert!(s.verify.repair);
+    // Empty means "never".
+    let s = load_text(&format!("{MINIMAL}[verify]\ncron = \"  \"")).unwrap();
+    assert_eq!(s.verify.cron, None);
+    assert!(!s.verify.repair);
+    for (text, needle) in [
+        // Exactly schedule.cron's rules: six fields, seconds first.
+        (
+            "cron = \"0 3 * * *\"",
+            "verify.cron: \"0 3 * * *\" has 5 fields",
+        ),
+        (
+            "cron = \"0 0 3 * * * 2030\"",
+            "verify.cron: \"0 0 3 * * * 2030\" has 7 fields",
+        ),
+        ("cron = \"every night\"", "verify.cron: "),
+        ("repair = [true]", "repair"),
+        ("scrub = true", "scrub"),
+    ] {
+        let e = err(&format!("{MINIMAL}[verify]\n{text}"));
+        assert!(e.contains(needle), "{needle:?} not in {e:?}");
+        assert!(e.contains("config.toml"), "file not named in {e:?}");
+    }
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let e = load_with_env(Path::new("/nonexistent/dds.toml"), Some(HashMap::new())).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/dds.toml"), "{e}");

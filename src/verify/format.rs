@@ -1,15 +1,23 @@
 //! Format checks that need no restore: enough to catch a truncated or garbled archive.
 //!
 //! - `.tar.gz`, `.tgz`, `.gz`, `.ar` (a gzip-compressed `mongodump --archive`): every gzip member
-//!   inflates, its CRC32 and ISIZE trailers match, and nothing but whole members is in the file.
-//! - `_qp.xb`, `.xb` (xbstream): every chunk has the `XBSTCK01` magic, a known type, a sane path,
-//!   and for payload chunks a payload whose CRC32 matches; the stream ends on a chunk boundary.
+//!   inflates, its CRC32 and ISIZE trailers match, and nothing but whole members is in the file
+//!   (see `gzip`).
+//! - `_qp.xb`, `.xb` ([xbstream](https://docs.percona.com/percona-xtrabackup/8.0/xbstream-binary-overview.html)):
+//!   every chunk has the `XBSTCK01` magic, a known type (or the ignorable flag), a path of 1 to
+//!   511 bytes (`xbstream` refuses `FN_REFLEN` and longer), payload and sparse chunks a CRC32
+//!   that matches and the offset `xbstream -x` expects next for that file, every file an EOF
+//!   chunk, and the stream ends on a chunk boundary.
 //!
-//! Report, don't guess: other names get no format check ([`Format::for_name`] says `None`).
-//! Pure over a reader or over fed bytes; no paths, no clock. The xbstream check is streaming
-//! ([`XbstreamCheck`]) so a download can run it on the bytes it already hashes.
+//! Report, don't guess: other names get no format check ([`check_format`] says
+//! [`FormatOutcome::NotApplicable`]). Pure over a reader or over fed bytes; no paths, no clock,
+//! memory bounded whatever the size. The xbstream check is streaming ([`XbstreamCheck`]) so a
+//! download can run it on the bytes it already hashes.
 
-use std::io::{self, Read};
+mod gzip;
+
+use std::collections::HashMap;
+use std::io::Read;
 
 /// What the file name says the content is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +42,35 @@ impl Format {
     }
 }
 
+/// What [`check_format`] did with a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatOutcome {
+    /// The name says which format, and the content is well-formed in it.
+    Valid(Format),
+    /// No format check for this name: size and hash checks only.
+    NotApplicable,
+}
+
 /// What is wrong, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{format} at byte {offset}: {reason}")]
+#[error("{format}{} at byte {offset}: {reason}", member.map(|m| format!(" member {m}")).unwrap_or_default())]
 pub struct FormatError {
     pub format: &'static str,
+    /// The gzip member (1-based) the problem is in, when it is in one.
+    pub member: Option<u64>,
     pub offset: u64,
     pub reason: String,
+}
+
+/// Checks `reader` against the format its `file_name` implies; reads nothing for other names.
+///
+/// # Errors
+/// The first structural problem found, naming the byte offset; read errors as its `reason`.
+pub fn check_format(file_name: &str, reader: impl Read) -> Result<FormatOutcome, FormatError> {
+    match Format::for_name(file_name) {
+        Some(format) => check(format, reader).map(|()| FormatOutcome::Valid(format)),
+        None => Ok(FormatOutcome::NotApplicable),
+    }
 }
 
 /// Checks a whole stream of the given format.
@@ -49,7 +79,7 @@ pub struct FormatError {
 /// The first structural problem found, with its byte offset; read errors as `reason`.
 pub fn check(format: Format, reader: impl Read) -> Result<(), FormatError> {
     match format {
-        Format::Gzip => check_gzip(reader),
+        Format::Gzip => gzip::check(reader),
         Format::Xbstream => {
             let mut reader = reader;
             let mut check = XbstreamCheck::default();
@@ -67,66 +97,24 @@ pub fn check(format: Format, reader: impl Read) -> Result<(), FormatError> {
     }
 }
 
-struct Counting<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-fn check_gzip(reader: impl Read) -> Result<(), FormatError> {
-    let mut counting = Counting {
-        inner: reader,
-        count: 0,
-    };
-    let err = |offset, reason: String| FormatError {
-        format: "gzip",
-        offset,
-        reason,
-    };
-    // An empty file is not a gzip stream (MultiGzDecoder would accept it as zero members).
-    let mut first = [0u8; 2];
-    counting
-        .read_exact(&mut first)
-        .map_err(|_| err(0, "file too short for a gzip header".into()))?;
-    if first != [0x1f, 0x8b] {
-        return Err(err(0, "no gzip magic (1f 8b)".into()));
-    }
-    let chained = io::Cursor::new(first).chain(&mut counting);
-    let mut decoder =
-        flate2::bufread::MultiGzDecoder::new(io::BufReader::with_capacity(128 * 1024, chained));
-    let mut sink = [0u8; 64 * 1024];
-    let mut inflated = 0u64;
-    loop {
-        match decoder.read(&mut sink) {
-            Ok(0) => return Ok(()),
-            Ok(n) => inflated += n as u64,
-            Err(e) => {
-                let offset = decoder.get_ref().get_ref().get_ref().1.count;
-                let reason = match e.kind() {
-                    io::ErrorKind::UnexpectedEof => {
-                        "truncated (the stream ends inside a member)".to_string()
-                    }
-                    _ => format!("{e} after {inflated} inflated bytes"),
-                };
-                return Err(err(offset, reason));
-            }
-        }
-    }
-}
-
 const MAGIC: &[u8; 8] = b"XBSTCK01";
 /// magic, flags, type, path length.
 const FIXED: usize = 8 + 1 + 1 + 4;
 /// payload length, payload offset, CRC32.
 const PAYLOAD_HEADER: usize = 8 + 8 + 4;
-const MAX_PATH: u32 = 4096;
+/// A sparse chunk's map size, before its payload header.
+const SPARSE_MAP_SIZE: usize = 4;
+/// `xbstream` refuses path lengths of `FN_REFLEN` (512) and more.
+const MAX_PATH: u32 = 511;
+/// The chunk flag that lets a reader skip a chunk of a type it does not know.
+const IGNORABLE: u8 = 0x01;
+
+/// The body (sparse map and payload) of the current chunk, still expected.
+struct Body {
+    remaining: u64,
+    /// Running CRC32 and the header's value; `None` for skipped (ignorable) chunks.
+    crc: Option<(crc_fast::Digest, u32)>,
+}
 
 /// A streaming xbstream checker: feed bytes in any pieces, then [`XbstreamCheck::finish`].
 #[derive(Default)]
@@ -134,19 +122,20 @@ pub struct XbstreamCheck {
     offset: u64,
     /// Bytes of the current chunk header collected so far.
     header: Vec<u8>,
-    /// Payload bytes still expected, with their running CRC32 and the expected value.
-    payload: Option<(u64, crc_fast::Digest, u32)>,
+    body: Option<Body>,
     chunks: u64,
     chunk_start: u64,
-    /// Paths that had payload chunks but no EOF chunk yet: a stream cut between chunks still
-    /// shows as truncated unless it was cut exactly between two files.
-    open: std::collections::HashSet<Vec<u8>>,
+    /// Files that had chunks but no EOF chunk yet, with the offset `xbstream -x` expects their
+    /// next chunk at (`None` after a sparse chunk, whose holes are not added up here). A stream
+    /// cut between chunks still shows as truncated unless it was cut exactly between two files.
+    open: HashMap<Vec<u8>, Option<u64>>,
 }
 
 impl XbstreamCheck {
     fn error(&self, reason: String) -> FormatError {
         FormatError {
             format: "xbstream",
+            member: None,
             offset: self.chunk_start,
             reason: format!("chunk {}: {reason}", self.chunks + 1),
         }
@@ -158,23 +147,16 @@ impl XbstreamCheck {
     /// The first malformed chunk.
     pub fn update(&mut self, mut data: &[u8]) -> Result<(), FormatError> {
         while !data.is_empty() {
-            if let Some((remaining, crc, expected)) = &mut self.payload {
-                let take = (*remaining).min(data.len() as u64) as usize;
-                crc.update(&data[..take]);
-                *remaining -= take as u64;
+            if let Some(body) = &mut self.body {
+                let take = body.remaining.min(data.len() as u64) as usize;
+                if let Some((crc, _)) = &mut body.crc {
+                    crc.update(&data[..take]);
+                }
+                body.remaining -= take as u64;
                 self.offset += take as u64;
                 data = &data[take..];
-                if *remaining == 0 {
-                    let got = crc.finalize() as u32;
-                    let expected = *expected;
-                    if got != expected {
-                        return Err(self.error(format!(
-                            "payload CRC32 {got:08x} does not match the header's {expected:08x}"
-                        )));
-                    }
-                    self.payload = None;
-                    self.chunks += 1;
-                    self.chunk_start = self.offset;
+                if body.remaining == 0 {
+                    self.end_body()?;
                 }
                 continue;
             }
@@ -183,8 +165,9 @@ impl XbstreamCheck {
             self.header.extend_from_slice(&data[..take]);
             self.offset += take as u64;
             data = &data[take..];
-            if self.header.len() == need && self.header_len()? == need {
-                self.end_header();
+            // Re-checked on every piece, so a bad magic shows even in a short tail.
+            if self.header.len() == self.header_len()? {
+                self.end_header()?;
             }
         }
         Ok(())
@@ -212,34 +195,91 @@ impl XbstreamCheck {
         match h[9] {
             b'E' => Ok(base),
             b'P' => Ok(base + PAYLOAD_HEADER),
+            b'S' => Ok(base + SPARSE_MAP_SIZE + PAYLOAD_HEADER),
+            _ if h[8] & IGNORABLE != 0 => Ok(base + PAYLOAD_HEADER),
             t => Err(self.error(format!("unknown chunk type {:?}", t as char))),
         }
     }
 
-    fn end_header(&mut self) {
+    fn end_header(&mut self) -> Result<(), FormatError> {
         let h = std::mem::take(&mut self.header);
         let p = FIXED + u32::from_le_bytes([h[10], h[11], h[12], h[13]]) as usize;
-        if h[9] == b'E' {
-            self.open.remove(&h[FIXED..p]);
-            self.chunks += 1;
-            self.chunk_start = self.offset;
-            return;
-        }
-        if !self.open.contains(&h[FIXED..p]) {
-            self.open.insert(h[FIXED..p].to_vec());
-        }
-        let len = u64::from_le_bytes(h[p..p + 8].try_into().expect("invariant: 8 bytes"));
-        let crc = u32::from_le_bytes(h[p + 16..p + 20].try_into().expect("invariant: 4 bytes"));
-        if len == 0 {
-            self.chunks += 1;
-            self.chunk_start = self.offset;
-            return;
-        }
-        self.payload = Some((
-            len,
-            crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        let path = &h[FIXED..p];
+        let le64 =
+            |at: usize| u64::from_le_bytes(h[at..at + 8].try_into().expect("invariant: 8 bytes"));
+        let le32 =
+            |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().expect("invariant: 4 bytes"));
+        let (map_entries, at) = match h[9] {
+            b'E' => {
+                self.open.remove(path);
+                self.chunks += 1;
+                self.chunk_start = self.offset;
+                return Ok(());
+            }
+            b'S' => (u64::from(le32(p)), p + SPARSE_MAP_SIZE),
+            _ => (0, p),
+        };
+        let (len, chunk_offset, crc) = (le64(at), le64(at + 8), le32(at + 16));
+        let body_len = map_entries
+            .checked_mul(8)
+            .and_then(|m| m.checked_add(len))
+            .ok_or_else(|| self.error(format!("payload length {len} is absurd")))?;
+        let crc = if matches!(h[9], b'P' | b'S') {
+            let expected = self.open.get(path).copied().unwrap_or(Some(0));
+            if let Some(e) = expected.filter(|e| *e != chunk_offset) {
+                return Err(self.error(format!(
+                    "payload for {:?} at file offset {chunk_offset}, expected {e} \
+                     (xbstream -x refuses out-of-order chunks)",
+                    String::from_utf8_lossy(path)
+                )));
+            }
+            let next = if h[9] == b'P' {
+                let next = chunk_offset.checked_add(len).ok_or_else(|| {
+                    self.error(format!(
+                        "payload offset {chunk_offset} + length {len} overflows"
+                    ))
+                })?;
+                Some(next)
+            } else {
+                None
+            };
+            self.open.insert(path.to_vec(), next);
+            Some((
+                crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+                crc,
+            ))
+        } else {
+            // An unknown type marked ignorable: `xbstream -x` skips it, so only its length counts.
+            None
+        };
+        self.body = Some(Body {
+            remaining: body_len,
             crc,
-        ));
+        });
+        if body_len == 0 {
+            self.end_body()?;
+        }
+        Ok(())
+    }
+
+    /// The body is complete: its CRC32 must match the header's (`xbstream` checks even an
+    /// empty payload, whose CRC32 is 0).
+    fn end_body(&mut self) -> Result<(), FormatError> {
+        if let Some(Body {
+            crc: Some((crc, expected)),
+            ..
+        }) = self.body.take()
+        {
+            let got = crc.finalize() as u32;
+            if got != expected {
+                return Err(self.error(format!(
+                    "payload CRC32 {got:08x} does not match the header's {expected:08x}"
+                )));
+            }
+        }
+        self.chunks += 1;
+        self.chunk_start = self.offset;
+        Ok(())
     }
 
     /// Ends the stream: it must stop on a chunk boundary, after at least one chunk.
@@ -247,18 +287,23 @@ impl XbstreamCheck {
     /// # Errors
     /// A truncated chunk, or an empty stream.
     pub fn finish(&self) -> Result<(), FormatError> {
-        if let Some((remaining, _, _)) = &self.payload {
-            return Err(self.error(format!("truncated payload ({remaining} bytes missing)")));
+        if let Some(body) = &self.body {
+            return Err(self.error(format!(
+                "truncated payload ({} bytes missing)",
+                body.remaining
+            )));
         }
         if !self.header.is_empty() {
+            self.header_len()?;
             return Err(self.error("truncated chunk header".into()));
         }
         if self.chunks == 0 {
             return Err(self.error("no chunks at all".into()));
         }
-        if let Some(path) = self.open.iter().next() {
+        if let Some(path) = self.open.keys().min() {
             return Err(FormatError {
                 format: "xbstream",
+                member: None,
                 offset: self.offset,
                 reason: format!(
                     "truncated: {:?} has no EOF chunk ({} files unfinished)",

@@ -3,11 +3,13 @@
 //! that removes corrupt copies so the next pass fetches them again.
 //!
 //! Reads only what [`Store::scan`] finds (real folders holding a manifest, no symlinks
-//! followed). Never modifies anything, except [`apply_repair`], which removes only the data file
-//! and manifest of copies proven corrupt, inside the download directory.
+//! followed), each data file once. Never modifies anything, except [`apply_repair`], which
+//! removes only the data file and manifest of copies [`plan_repair`] picked, in the folder the
+//! layout gives their backup.
 
 pub mod format;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,6 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::store::{BackupKey, LocalCopy, MANIFEST, Manifest, Store};
-use format::Format;
 
 /// One problem with one local copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl fmt::Display for Problem {
 
 #[derive(Debug, Clone)]
 pub struct Finding {
-    /// `instance[/node]/backup`, or the folder when the manifest is unreadable.
+    /// `instance[/node]/backup`, or the folder (under the store) when the manifest is unreadable.
     pub label: String,
     /// The backup, when the manifest says which.
     pub key: Option<BackupKey>,
@@ -78,8 +79,9 @@ pub fn verify_store(store: &Store) -> VerifyReport {
         let manifest = match manifest {
             Ok(m) => m,
             Err(reason) => {
+                let label = dir.strip_prefix(store.root()).unwrap_or(&dir);
                 report.findings.push(Finding {
-                    label: dir.display().to_string(),
+                    label: label.display().to_string(),
                     key: None,
                     dir,
                     problem: Problem::BadManifest(reason),
@@ -102,7 +104,10 @@ pub fn verify_store(store: &Store) -> VerifyReport {
 
 /// Size, sha256 and format of one copy, from one read of the file.
 pub fn verify_copy(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
-    let Ok(name) = crate::names::sanitize_file_name(&manifest.file) else {
+    let Some(name) = crate::names::sanitize_file_name(&manifest.file)
+        .ok()
+        .filter(|n| n != MANIFEST)
+    else {
         return vec![Problem::BadManifest(format!(
             "file name {:?} is not usable",
             manifest.file
@@ -131,9 +136,7 @@ pub fn verify_copy(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
         inner: file,
         sha: Sha256::new(),
     };
-    if let Some(format) = Format::for_name(&manifest.file)
-        && let Err(e) = format::check(format, &mut tee)
-    {
+    if let Err(e) = format::check_format(&manifest.file, &mut tee) {
         problems.push(Problem::Format(e.to_string()));
     }
     // Whatever the format check did not read still counts for the hash.
@@ -164,34 +167,89 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
-/// Removes the data file and the manifest of every copy with corrupt content whose backup is
-/// still listed (`listed`), so the next pass downloads it afresh. A corrupt copy of a backup the
-/// cloud no longer has is left alone: it may still be the best there is. Returns the folders
-/// repaired.
-pub fn apply_repair(
-    store: &Store,
-    report: &VerifyReport,
-    listed: &dyn Fn(&BackupKey) -> bool,
-) -> Vec<PathBuf> {
-    let mut done = Vec::new();
-    for f in report
-        .findings
+/// The backups whose copies [`apply_repair`] should remove: corrupt content (size, sha256 or
+/// format) and still listed, so the next pass can fetch them again. A corrupt copy of a backup
+/// the cloud no longer lists is left alone: it may still be the best there is. A missing data
+/// file needs no repair (the next pass fetches it anyway), a bad manifest needs a human.
+pub fn plan_repair(findings: &[Finding], listed: &HashSet<BackupKey>) -> Vec<BackupKey> {
+    let mut keys: Vec<BackupKey> = findings
         .iter()
-        .filter(|f| f.problem.is_corrupt() && f.key.as_ref().is_some_and(listed))
-    {
-        if done.contains(&f.dir) || !f.dir.starts_with(store.root()) {
-            continue;
-        }
-        let Ok(manifest) = crate::store::read_manifest(&f.dir.join(MANIFEST)) else {
+        .filter(|f| f.problem.is_corrupt())
+        .filter_map(|f| f.key.clone())
+        .filter(|k| listed.contains(k))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// What [`apply_repair`] did.
+#[derive(Debug, Default)]
+pub struct Repaired {
+    pub removed: Vec<BackupKey>,
+    /// Backups left as they were, and why.
+    pub failed: Vec<(BackupKey, String)>,
+}
+
+/// Removes the data file, then the manifest, of every planned backup that has a corrupt-content
+/// finding, so the next pass downloads it afresh (a crash in between leaves a manifest without
+/// its file, which a pass also fetches again). Acts only on the folder the layout gives the
+/// backup (never a symlink, never outside the store) and only while its manifest still names
+/// that backup; the caller holds the run lock.
+pub fn apply_repair(store: &Store, findings: &[Finding], plan: &[BackupKey]) -> Repaired {
+    let mut done = Repaired::default();
+    for key in plan {
+        let Some(f) = findings
+            .iter()
+            .find(|f| f.problem.is_corrupt() && f.key.as_ref() == Some(key))
+        else {
             continue;
         };
-        if let Ok(name) = crate::names::sanitize_file_name(&manifest.file) {
-            let _ = std::fs::remove_file(f.dir.join(name));
-        }
-        if std::fs::remove_file(f.dir.join(MANIFEST)).is_ok() {
-            tracing::warn!(backup = %f.label, "removed a corrupt copy; the next pass downloads it again");
-            done.push(f.dir.clone());
+        match remove_copy(store, key, &f.dir) {
+            Ok(()) => {
+                tracing::warn!(backup = %f.label, "removed a corrupt copy; the next pass downloads it again");
+                done.removed.push(key.clone());
+            }
+            Err(reason) => {
+                tracing::error!(backup = %f.label, "repair skipped: {reason}");
+                done.failed.push((key.clone(), reason));
+            }
         }
     }
     done
 }
+
+fn remove_copy(store: &Store, key: &BackupKey, dir: &Path) -> Result<(), String> {
+    let expected = store.backup_dir(key).map_err(|e| e.to_string())?;
+    if dir != expected || !dir.starts_with(store.root()) {
+        return Err(format!(
+            "{} is not where the layout keeps this backup",
+            dir.display()
+        ));
+    }
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Err(format!("{} is not a real folder", dir.display()));
+    }
+    let manifest_path = dir.join(MANIFEST);
+    let manifest = crate::store::read_manifest(&manifest_path)?;
+    if manifest.key() != *key {
+        return Err(format!(
+            "{} now describes {}",
+            manifest_path.display(),
+            manifest.key().label()
+        ));
+    }
+    let name = crate::names::sanitize_file_name(&manifest.file)?;
+    let file = dir.join(name);
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
+    }
+    std::fs::remove_file(&manifest_path)
+        .map_err(|e| format!("cannot remove {}: {e}", manifest_path.display()))?;
+    crate::store::sync_dir(dir).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
