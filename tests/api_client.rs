@@ -1,6 +1,8 @@
 //! The DescribeBackups client against real HTTP on 127.0.0.1: paging, retry with fresh
 //! signatures, error classification, clock skew, and hostile response bodies.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -12,7 +14,7 @@ use axum::routing::any;
 use dds_backup_sync::api::client::{ApiClient, ListQuery};
 use dds_backup_sync::api::credentials::{CredentialProvider, Credentials};
 use dds_backup_sync::api::error::{ApiError, Class};
-use dds_backup_sync::emulator::{self, ApiFaults, Emulator, EmulatorConfig, Faults, Instance};
+use dds_backup_sync::emulator::{ApiFaults, Emulator, EmulatorConfig, Faults, Instance};
 use dds_backup_sync::http;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::secret::Secret;
@@ -52,9 +54,7 @@ async fn emulator(extra: Option<Instance>) -> Emulator {
     if let Some(i) = extra {
         config.dataset.add_instance(i);
     }
-    emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    common::loopback_emulator(config).await
 }
 
 fn query(instance: &str) -> ListQuery {
@@ -736,9 +736,7 @@ async fn debug_output_never_shows_a_secret() {
     const TOKEN: &str = "dbg-Sts-Token-91c2";
     let mut config = EmulatorConfig::demo(ID, KEY_SECRET);
     config.security_token = Some(TOKEN.into());
-    let emu = emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let emu = common::loopback_emulator(config).await;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");

@@ -12,12 +12,7 @@ const ID: &str = "cli-key-id";
 const SECRET: &str = "cli-key-secret";
 
 async fn emulator() -> Emulator {
-    emulator::start(
-        EmulatorConfig::demo(ID, SECRET),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
+    common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await
 }
 
 fn config_text(endpoint: &str, secret: &str) -> String {
@@ -386,9 +381,7 @@ async fn page_size_override_from_the_environment_takes_effect() {
             time::OffsetDateTime::now_utc(),
             1024,
         ));
-    let emu = emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let emu = common::loopback_emulator(config).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::write_config(
         dir.path(),

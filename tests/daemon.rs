@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+use dds_backup_sync::emulator::{Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
@@ -20,12 +20,7 @@ const SECRET: &str = "daemon-key-secret";
 const BIG: &str = "32102001";
 
 async fn emulator() -> Emulator {
-    emulator::start(
-        EmulatorConfig::demo(ID, SECRET),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
+    common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await
 }
 
 fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dds_backup_sync::emulator::{
-    self, ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
+    ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
 };
 
 const ID: &str = "fault-key-id";
@@ -23,9 +23,7 @@ async fn emulator(extra: Option<Instance>) -> Emulator {
     if let Some(i) = extra {
         config.dataset.add_instance(i);
     }
-    emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    common::loopback_emulator(config).await
 }
 
 fn big_instance() -> Instance {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig};
+use dds_backup_sync::emulator::{Emulator, EmulatorConfig};
 
 const ID: &str = "sec-key-id";
 const SECRET: &str = "Sup3rS3cretValue-do-not-print";
@@ -16,9 +16,7 @@ const TOKEN: &str = "STS-token-value-must-stay-hidden";
 async fn emulator() -> Emulator {
     let mut config = EmulatorConfig::demo(ID, SECRET);
     config.security_token = Some(TOKEN.to_string());
-    emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    common::loopback_emulator(config).await
 }
 
 fn config(dir: &Path, endpoint: &str, secret: &str) -> PathBuf {

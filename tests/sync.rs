@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dds_backup_sync::config::{Network, Settings};
-use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig, Faults, OssFaults};
+use dds_backup_sync::emulator::{Emulator, EmulatorConfig, Faults, OssFaults};
 use dds_backup_sync::progress::Silent;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::sync::report::Summary;
@@ -50,9 +50,7 @@ async fn emulator_with(config: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
     http::install_crypto_provider();
     let mut c = EmulatorConfig::demo(ID, SECRET);
     config(&mut c);
-    emulator::start(c, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    common::loopback_emulator(c).await
 }
 
 /// The replica set only, public URLs, and a fast retry policy (5 ms first delay).

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig};
+use dds_backup_sync::emulator::{Emulator, EmulatorConfig};
 use dds_backup_sync::store::Store;
 use dds_backup_sync::verify::format::{self, FormatOutcome};
 
@@ -16,12 +16,7 @@ const ID: &str = "verify-key-id";
 const SECRET: &str = "verify-key-secret";
 
 async fn setup(extra: &str) -> (Emulator, tempfile::TempDir, PathBuf) {
-    let emu = emulator::start(
-        EmulatorConfig::demo(ID, SECRET),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let emu = common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(

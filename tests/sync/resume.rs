@@ -274,9 +274,7 @@ async fn a_206_from_a_changed_object_is_not_spliced_onto_the_old_partial() {
         c.url_ttl = Duration::from_secs(3600);
         c
     };
-    let helper = emulator::start(config.clone(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let helper = crate::common::loopback_emulator(config.clone()).await;
     let old = helper.object_summary(TGZ).await.unwrap();
     let (tgz_name, old_bytes) = object(&helper, TGZ).await;
     let mut objects = std::collections::HashMap::new();
@@ -300,9 +298,7 @@ async fn a_206_from_a_changed_object_is_not_spliced_onto_the_old_partial() {
     .await;
     let mut config = config;
     config.public_url_base = Some(server.url.clone());
-    let emu = emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let emu = crate::common::loopback_emulator(config).await;
     let dir = tempfile::tempdir().unwrap();
     plant_partial(dir.path(), TGZ, &tgz_name, &old_bytes, 400_000, &old.etag);
     let summary = pass(&settings(&emu, dir.path())).await;
