@@ -92,7 +92,9 @@ impl Watcher {
         let handle = std::thread::spawn(move || {
             let mut checks = 0u64;
             let mut verified = std::collections::HashSet::new();
-            while !flag.load(Ordering::Relaxed) {
+            loop {
+                // The scan after `finish` still sees a file published just before it.
+                let last = flag.load(Ordering::Relaxed);
                 for (name, size, sha) in &expected {
                     for p in common::files_ending(&dir, name) {
                         let Ok(meta) = std::fs::metadata(&p) else {
@@ -113,6 +115,9 @@ impl Watcher {
                             }
                         }
                     }
+                }
+                if last {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }

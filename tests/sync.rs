@@ -161,7 +161,10 @@ impl Watcher {
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
             let mut seen = HashSet::new();
-            while !flag.load(Ordering::Relaxed) {
+            loop {
+                // Read the flag before scanning: the scan after `finish` sees every file the
+                // pass published before it returned.
+                let last = flag.load(Ordering::Relaxed);
                 for path in common::files_under(&dir) {
                     let Some((_, bytes)) = expected
                         .iter()
@@ -188,6 +191,9 @@ impl Watcher {
                         return Err(format!("{} visible with wrong content", path.display()));
                     }
                     seen.insert(path);
+                }
+                if last {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
