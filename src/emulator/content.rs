@@ -5,10 +5,17 @@
 //! is bounded by the framing, never by the object size, so a 2 GiB object costs a few MiB at most.
 //! It knows nothing about HTTP or faults.
 //!
-//! The pseudo-random runs are counter based (a SplitMix64 finaliser of `seed + index`), so byte
-//! `n` is computed without generating bytes `0..n`. Framing is real but cheap: gzip with stored
-//! (uncompressed) deflate blocks, a ustar header, xbstream chunk headers with CRC-32 checksums.
+//! The pseudo-random runs are windows of one shared pool of SplitMix64 output (16 MiB plus an odd
+//! tail), each seed starting at its own place and wrapping around, so byte `n` is found without
+//! generating bytes `0..n`, and a body is served as slices of the pool ([`Layout::chunk_at`])
+//! without generating or copying anything per request. That keeps the emulator's CPU out of the
+//! way of the client it is measured against (see `bench/run.sh`). Framing is real but cheap: gzip
+//! with stored (uncompressed) deflate blocks, a ustar header, xbstream chunk headers with CRC-32
+//! checksums.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use crc_fast::{CrcAlgorithm, Digest};
 
 use super::data::ContentFormat;
@@ -70,24 +77,44 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The pool's length: not a power of two, so the runs of different seeds rarely line up and an
+/// object repeats itself only every ~16 MiB.
+const POOL_LEN: u64 = (16 << 20) + 4099;
+
+/// The shared pseudo-random bytes, built once per process (~20 ms).
+fn pool() -> &'static Bytes {
+    static POOL: OnceLock<Bytes> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut v = Vec::with_capacity(POOL_LEN as usize + 8);
+        let mut i = 0u64;
+        while (v.len() as u64) < POOL_LEN {
+            v.extend_from_slice(&mix(i.wrapping_mul(0xD6E8_FEB8_6659_FD93)).to_le_bytes());
+            i += 1;
+        }
+        v.truncate(POOL_LEN as usize);
+        Bytes::from(v)
+    })
+}
+
+/// Where byte `at` of the pseudo-random stream `seed` sits in the pool.
+fn pool_pos(seed: u64, at: u64) -> u64 {
+    (mix(seed) % POOL_LEN + at % POOL_LEN) % POOL_LEN
+}
+
+/// Up to `max` bytes of stream `seed` from `at`, as one slice of the pool (shorter at the wrap).
+fn random_slice(seed: u64, at: u64, max: u64) -> Bytes {
+    let p = pool_pos(seed, at);
+    let n = max.min(POOL_LEN - p);
+    pool().slice(p as usize..(p + n) as usize)
+}
+
 /// Fills `buf` with bytes `at..at+buf.len()` of the pseudo-random stream `seed`.
 fn fill_random(seed: u64, at: u64, buf: &mut [u8]) {
-    let word = |i: u64| mix(seed ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93)).to_le_bytes();
-    let mut pos = at;
-    let mut out = buf;
-    // Unaligned head, then whole words, then the tail.
-    while !out.is_empty() && !pos.is_multiple_of(8) {
-        out[0] = word(pos / 8)[(pos % 8) as usize];
-        out = &mut out[1..];
-        pos += 1;
-    }
-    let mut chunks = out.chunks_exact_mut(8);
-    for c in &mut chunks {
-        c.copy_from_slice(&word(pos / 8));
-        pos += 8;
-    }
-    for (k, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b = word(pos / 8)[k];
+    let mut done = 0;
+    while done < buf.len() {
+        let part = random_slice(seed, at + done as u64, (buf.len() - done) as u64);
+        buf[done..done + part.len()].copy_from_slice(&part);
+        done += part.len();
     }
 }
 
@@ -193,6 +220,22 @@ impl Layout {
             filled += take;
             pos += take as u64;
             idx += 1;
+        }
+    }
+
+    /// Up to `max` object bytes from `at` without copying random runs: the rest of the segment
+    /// `at` falls in, bounded by `max` and the pool's wrap. Empty at or past the end.
+    pub fn chunk_at(&self, at: u64, max: u64) -> Bytes {
+        if at >= self.size || max == 0 {
+            return Bytes::new();
+        }
+        let idx = self.starts.partition_point(|s| *s <= at) - 1;
+        let (start, seg) = (self.starts[idx], &self.segs[idx]);
+        let lo = at - start;
+        let take = (seg.len() - lo).min(max);
+        match seg {
+            Seg::Fixed(b) => Bytes::copy_from_slice(&b[lo as usize..(lo + take) as usize]),
+            Seg::Random { seed, offset, .. } => random_slice(*seed, offset + lo, take),
         }
     }
 
@@ -482,6 +525,43 @@ mod tests {
                 assert_eq!(buf, all[at as usize..at as usize + n], "{f} {at} {n}");
             }
         }
+    }
+
+    #[test]
+    fn chunks_put_together_equal_the_whole_and_random_runs_are_not_copied() {
+        for f in [
+            ContentFormat::TarGzip,
+            ContentFormat::Xbstream,
+            ContentFormat::Random,
+        ] {
+            // Longer than the pool, so random runs wrap around it.
+            let l = Layout::build(f, POOL_LEN + 300_001, 42, "9");
+            let all = bytes(&l);
+            for (start, max) in [(0, 65_536), (7, 100_000), (POOL_LEN - 5, 1 << 20)] {
+                let mut at = start;
+                while at < l.size {
+                    let c = l.chunk_at(at, max);
+                    assert!(!c.is_empty() && c.len() as u64 <= max, "{f} at {at}");
+                    assert_eq!(c, all[at as usize..at as usize + c.len()], "{f} at {at}");
+                    at += c.len() as u64;
+                }
+            }
+            assert!(l.chunk_at(l.size, 10).is_empty());
+        }
+        let pool_range = pool().as_ptr_range();
+        let c = Layout::random(3, 1000).chunk_at(10, 100);
+        assert!(
+            pool_range.contains(&c.as_ptr()),
+            "a random run is a slice of the pool"
+        );
+    }
+
+    #[test]
+    fn seeds_start_at_different_places() {
+        let firsts: std::collections::HashSet<Bytes> = (0..1000u64)
+            .map(|seed| random_slice(mix(seed), 0, 16))
+            .collect();
+        assert_eq!(firsts.len(), 1000);
     }
 
     #[test]

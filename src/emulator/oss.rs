@@ -437,12 +437,12 @@ fn body_stream(
         {
             n = n.min(at - st.sent);
         }
-        let mut buf = vec![0u8; n as usize];
-        st.info.layout.read_at(st.pos, &mut buf);
+        let chunk = st.info.layout.chunk_at(st.pos, n);
+        let n = chunk.len() as u64;
         st.pos += n;
         st.sent += n;
         st.shared.stats.bytes(n);
-        Some((Ok(Bytes::from(buf)), Some(st)))
+        Some((Ok(chunk), Some(st)))
     })
 }
 
