@@ -1,6 +1,6 @@
-//! The write-and-hash pipeline of one download: network chunks go to a writer thread that
-//! appends them to the partial file, which passes them on to a hasher thread (sha256 and
-//! CRC-64/XZ). Hashing off the network task lets the download keep up with the network
+//! The write-and-hash pipeline of one download: batches of network chunks go to a writer thread
+//! that appends them to the partial file with one `writev` (no copying them together), which
+//! passes them on to a hasher thread (sha256 and CRC-64/XZ). Hashing off the network task lets the download keep up with the network
 //! (sha256 runs near loopback speed), and the bounded channels keep memory at a few buffers
 //! per download whatever the file size.
 //!
@@ -18,12 +18,13 @@ use sha2::{Digest, Sha256};
 
 use crate::verify::format::{Format, XbstreamCheck};
 
-/// Chunks in flight per stage; with 128 KiB chunks that is about 1 MiB per download.
+/// Batches in flight per stage; with ~128 KiB batches that is about 1 MiB per download.
 const DEPTH: usize = 4;
 const READ_BUF: usize = 256 * 1024;
 
 enum Msg {
-    Data(Bytes),
+    /// Consecutive pieces of the file, as the network delivered them.
+    Data(Vec<Bytes>),
     /// The server sent the whole object again: start the file and the hashes from zero. The
     /// writer answers on the channel once the file is cut.
     Restart(Option<tokio::sync::oneshot::Sender<()>>),
@@ -72,13 +73,14 @@ impl Sink {
         })
     }
 
-    /// Queues a chunk; waits (without blocking the runtime) when the writer is behind.
+    /// Queues a batch of consecutive pieces; waits (without blocking the runtime) when the
+    /// writer is behind.
     ///
     /// # Errors
     /// The writer stopped (disk full, I/O error): [`Sink::finish`] says why.
-    pub async fn write(&mut self, chunk: Bytes) -> Result<(), ()> {
+    pub async fn write(&mut self, batch: Vec<Bytes>) -> Result<(), ()> {
         match &self.tx {
-            Some(tx) => tx.send(Msg::Data(chunk)).await.map_err(|_| ()),
+            Some(tx) => tx.send(Msg::Data(batch)).await.map_err(|_| ()),
             None => Err(()),
         }
     }
@@ -151,9 +153,9 @@ fn write_loop(
     let mut writeback = Writeback::new(keep);
     while let Some(msg) = rx.blocking_recv() {
         let step = match &msg {
-            Msg::Data(chunk) => file
-                .write_all(chunk)
-                .map(|()| writeback.wrote(&file, chunk.len())),
+            Msg::Data(batch) => {
+                write_all_vectored(&mut file, batch).map(|n| writeback.wrote(&file, n))
+            }
             Msg::Restart(_) => {
                 writeback = Writeback::new(0);
                 file.set_len(0)
@@ -183,6 +185,23 @@ fn write_loop(
         .unwrap_or_else(|_| Err(io::Error::other("hasher thread panicked")));
     result?;
     hashed
+}
+
+/// Writes every piece of `batch`, in order, with as few `writev` calls as the kernel allows;
+/// returns the bytes written.
+fn write_all_vectored(file: &mut File, batch: &[Bytes]) -> io::Result<usize> {
+    let total = batch.iter().map(Bytes::len).sum();
+    let mut slices: Vec<io::IoSlice<'_>> = batch.iter().map(|b| io::IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 /// Starts the kernel's writeback of each finished window while the download goes on, so the
@@ -339,7 +358,7 @@ fn hash_prefix(mut prefix: File, keep: u64, format: Option<Format>) -> io::Resul
 fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Written> {
     for msg in rx {
         match msg {
-            Msg::Data(chunk) => state.update(&chunk),
+            Msg::Data(batch) => batch.iter().for_each(|piece| state.update(piece)),
             Msg::Restart(_) => state = HashState::new(state.check.format()),
         }
     }
@@ -394,16 +413,20 @@ mod tests {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
 
         let mut sink = Sink::open(&path, 0, None).unwrap();
-        sink.write(Bytes::copy_from_slice(&data[..1_000_000]))
+        sink.write(vec![Bytes::copy_from_slice(&data[..1_000_000])])
             .await
             .unwrap();
         let first = sink.finish().await.unwrap();
         assert_eq!(first, reference(&data[..1_000_000]));
 
-        // Resume: the prefix on disk is hashed, then the rest appended.
+        // Resume: the prefix on disk is hashed, then the rest appended in batches of uneven
+        // pieces (one of them empty), each batch one `writev`.
         let mut sink = Sink::open(&path, 1_000_000, None).unwrap();
-        for chunk in data[1_000_000..].chunks(300_000) {
-            sink.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        for batch in data[1_000_000..].chunks(300_000) {
+            let (a, rest) = batch.split_at(1);
+            let (b, c) = rest.split_at(rest.len() / 3);
+            let pieces = [a, &[], b, c].map(Bytes::copy_from_slice).to_vec();
+            sink.write(pieces).await.unwrap();
         }
         assert_eq!(sink.finish().await.unwrap(), reference(&data));
         assert_eq!(std::fs::read(&path).unwrap(), data);
@@ -412,10 +435,12 @@ mod tests {
         // Restart: garbage, then the server sends the whole object again. Once `restart`
         // returns the file is already cut (a sidecar may now be written for the new object).
         let mut sink = Sink::open(&path, 10, None).unwrap();
-        sink.write(Bytes::from_static(b"garbage")).await.unwrap();
+        sink.write(vec![Bytes::from_static(b"garbage")])
+            .await
+            .unwrap();
         sink.restart().await.unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
-        sink.write(Bytes::copy_from_slice(&data[..5000]))
+        sink.write(vec![Bytes::copy_from_slice(&data[..5000])])
             .await
             .unwrap();
         assert_eq!(sink.finish().await.unwrap(), reference(&data[..5000]));
