@@ -887,6 +887,31 @@ async fn drop_and_stall_faults_cut_and_pause_bodies() {
 }
 
 #[tokio::test]
+async fn body_rate_paces_every_body_like_a_slower_link() {
+    let mut config = EmulatorConfig::demo(ID, SECRET);
+    config.body_rate = Some(5 << 20);
+    let emu = start(config).await;
+    let url = url_of(&emu, "32102001").await;
+    let started = Instant::now();
+    let body = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let whole = emu.object_bytes("32102001", 0..2_621_440).await.unwrap();
+    assert!(body[..] == whole[..], "paced bytes are the object's bytes");
+    // Sent in 256 KiB pieces, the last one due when 9 × 256 KiB have gone at 5 MiB/s.
+    assert!(
+        elapsed >= Duration::from_millis(450),
+        "2.5 MiB at 5 MiB/s took only {elapsed:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_new_object_version_changes_etag_and_defeats_if_range() {
     let emu = demo().await;
     let url = url_of(&emu, "32102003").await;

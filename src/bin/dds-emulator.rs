@@ -54,6 +54,10 @@ struct Args {
     /// Add a replica-set instance with generated backups, e.g. `dds-bench:64x32MiB` (benchmarks).
     #[arg(long, value_name = "ID:COUNTxSIZE", value_parser = parse_generate)]
     generate: Vec<(String, u64, u64)>,
+    /// Pace every file body to this rate per second, e.g. `400MiB` (a link slower than
+    /// loopback; benchmarks and demos). Default: as fast as the socket takes it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    body_rate: Option<u64>,
     /// Build every object (layout and CRC) before printing the ready line.
     #[arg(long)]
     warm_up: bool,
@@ -68,22 +72,27 @@ fn parse_generate(s: &str) -> Result<(String, u64, u64), String> {
     let (id, rest) = s.split_once(':').ok_or_else(err)?;
     let (count, size) = rest.split_once('x').ok_or_else(err)?;
     let count: u64 = count.parse().map_err(|_| err())?;
-    let (digits, unit) = size.split_at(
-        size.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(size.len()),
-    );
-    let mult = match unit {
+    let size = parse_size(size).map_err(|_| err())?;
+    if id.is_empty() || count == 0 {
+        return Err(err());
+    }
+    Ok((id.to_string(), count, size))
+}
+
+/// A positive byte count, bare or with a KiB/MiB/GiB suffix.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let mult: u64 = match unit {
         "" | "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        _ => return Err(err()),
+        _ => return Err(format!("{s:?} is not a size such as 400MiB")),
     };
-    let size = digits.parse::<u64>().map_err(|_| err())? * mult;
-    if id.is_empty() || count == 0 || size == 0 {
-        return Err(err());
+    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} is not a size such as 400MiB")),
     }
-    Ok((id.to_string(), count, size))
 }
 
 #[tokio::main]
@@ -113,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
     config.security_token = args.security_token;
     config.faults = faults;
     config.url_ttl = args.url_ttl;
+    config.body_rate = args.body_rate;
     config.intranet_url_base = args.intranet_url_base;
     config.public_url_base = args.public_url_base;
     config.clock_offset = time::Duration::seconds(args.clock_offset_secs);
@@ -154,4 +164,26 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_generate_specs() {
+        assert_eq!(parse_size("400MiB"), Ok(400 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        for bad in ["0", "", "5TB", "MiB", "-1", "99999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_generate("dds-bench:64x32MiB"),
+            Ok(("dds-bench".to_string(), 64, 32 << 20))
+        );
+        for bad in [":1x1", "a:0x1", "a:1x0", "a1x1", "a:1y1"] {
+            assert!(parse_generate(bad).is_err(), "{bad:?}");
+        }
+    }
 }

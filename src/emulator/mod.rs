@@ -69,6 +69,9 @@ pub struct EmulatorConfig {
     pub clock_offset: time::Duration,
     /// Goes into the URLs' `Region` parameter.
     pub region: String,
+    /// Paces every file body to this many bytes per second (a link slower than loopback, for
+    /// benchmarks and the demo); `None`: as fast as the socket takes it.
+    pub body_rate: Option<u64>,
 }
 
 impl EmulatorConfig {
@@ -84,6 +87,7 @@ impl EmulatorConfig {
             intranet_url_base: None,
             clock_offset: time::Duration::ZERO,
             region: "cn-hangzhou".into(),
+            body_rate: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("instances", &self.dataset.instances.len())
             .field("faults", &self.faults)
             .field("url_ttl", &self.url_ttl)
+            .field("body_rate", &self.body_rate)
             .field("public_url_base", &self.public_url_base)
             .field("intranet_url_base", &self.intranet_url_base)
             .field("clock_offset", &self.clock_offset)
@@ -146,6 +151,7 @@ struct Shared {
     oss_key_secret: String,
     region: String,
     url_ttl: Duration,
+    body_rate: Option<u64>,
     public_base: String,
     intranet_base: String,
     dataset: RwLock<Dataset>,
@@ -248,6 +254,7 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Emula
         security_token: config.security_token,
         region: config.region,
         url_ttl: config.url_ttl,
+        body_rate: config.body_rate,
         public_base: trim_base(config.public_url_base.unwrap_or_else(|| base.clone())),
         intranet_base: trim_base(config.intranet_url_base.unwrap_or_else(|| base.clone())),
         dataset: RwLock::new(config.dataset),

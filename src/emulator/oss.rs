@@ -379,6 +379,8 @@ struct BodyState {
     sent: u64,
     plan: BodyPlan,
     stalled: bool,
+    /// When the body started (moved on by a stall), for pacing at `Shared::body_rate`.
+    paced_from: tokio::time::Instant,
 }
 
 /// The body, generated chunk by chunk. A drop fault ends it with an error (hyper then closes the
@@ -398,6 +400,7 @@ fn body_stream(
         sent: 0,
         plan,
         stalled: false,
+        paced_from: tokio::time::Instant::now(),
     };
     futures::stream::unfold(Some(state), |state| async move {
         let mut st = state?;
@@ -411,6 +414,16 @@ fn body_stream(
             st.stalled = true;
             st.shared.stats.stalled();
             if !pause_unless_cancelled(&st.shared, pause).await {
+                return Some((Err(io::Error::other("emulator shutting down")), None));
+            }
+            st.paced_from += pause;
+        }
+        if let Some(rate) = st.shared.body_rate {
+            // Byte `sent` is due `sent / rate` seconds after the start: a steady link, however
+            // the client reads.
+            let due = st.paced_from + Duration::from_secs_f64(st.sent as f64 / rate as f64);
+            let wait = due.saturating_duration_since(tokio::time::Instant::now());
+            if !wait.is_zero() && !pause_unless_cancelled(&st.shared, wait).await {
                 return Some((Err(io::Error::other("emulator shutting down")), None));
             }
         }
