@@ -371,7 +371,35 @@ fn plan_range(
     RangePlan::Partial(start, end)
 }
 
+/// Counts a body as open until its last byte is produced or it is cut; closing when the last
+/// chunk is handed over (not when hyper drops the stream later) keeps a client that starts its
+/// next download right after this one from ever seeing both counted.
+struct OpenBody {
+    shared: Arc<Shared>,
+    open: bool,
+}
+
+impl OpenBody {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.stats.body_opened();
+        OpenBody { shared, open: true }
+    }
+
+    fn close(&mut self) {
+        if std::mem::take(&mut self.open) {
+            self.shared.stats.body_closed();
+        }
+    }
+}
+
+impl Drop for OpenBody {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 struct BodyState {
+    open: OpenBody,
     shared: Arc<Shared>,
     info: Arc<ObjectInfo>,
     pos: u64,
@@ -393,6 +421,7 @@ fn body_stream(
     plan: BodyPlan,
 ) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
     let state = BodyState {
+        open: OpenBody::new(shared.clone()),
         shared,
         info,
         pos: start,
@@ -455,6 +484,9 @@ fn body_stream(
         st.pos += n;
         st.sent += n;
         st.shared.stats.bytes(n);
+        if st.pos >= st.end {
+            st.open.close();
+        }
         Some((Ok(chunk), Some(st)))
     })
 }

@@ -37,6 +37,10 @@ pub struct Stats {
     pub dropped_bodies: u64,
     /// Bodies paused by a stall fault.
     pub stalled_bodies: u64,
+    /// File bodies being sent right now (from the first byte to the last byte sent, or the cut).
+    pub open_bodies: u64,
+    /// The most file bodies ever sent at once: how many downloads a client ran in parallel.
+    pub most_open_bodies: u64,
 }
 
 impl Stats {
@@ -113,6 +117,17 @@ impl Recorder {
 
     pub fn stalled(&self) {
         self.with(|s| s.stalled_bodies += 1);
+    }
+
+    pub fn body_opened(&self) {
+        self.with(|s| {
+            s.open_bodies += 1;
+            s.most_open_bodies = s.most_open_bodies.max(s.open_bodies);
+        });
+    }
+
+    pub fn body_closed(&self) {
+        self.with(|s| s.open_bodies = s.open_bodies.saturating_sub(1));
     }
 
     pub fn snapshot(&self) -> Stats {

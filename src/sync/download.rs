@@ -69,6 +69,9 @@ pub struct Downloader {
     pub retry: RetryPolicy,
     pub refresh: Refresh,
     pub cancel: CancellationToken,
+    /// `download.concurrency` permits, held while a download opens, receives and hashes, and
+    /// released before it publishes: the fsyncs of one file overlap the next one's transfer.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 struct State {
@@ -97,6 +100,14 @@ impl Downloader {
         bar: &dyn Bar,
     ) -> Result<Downloaded, DownloadError> {
         let backup = fetch.key.label();
+        let slot = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => None,
+            slot = self.slots.clone().acquire_owned() => slot.ok(),
+        };
+        let Some(slot) = slot else {
+            return Err(DownloadError::Cancelled { backup });
+        };
         let store_err = |source| DownloadError::Store {
             backup: backup.clone(),
             source,
@@ -150,6 +161,7 @@ impl Downloader {
             (Err(e), Ok(_)) => return Err(e),
             (Ok(()), Ok(w)) => w,
         };
+        drop(slot);
         // fsync, rename and the manifest write block: keep them off the async workers, where they
         // would stall every other download's network reads.
         let backup = fetch.key.label();

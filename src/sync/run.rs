@@ -206,6 +206,7 @@ async fn download_all(
         retry: settings.api.retry,
         refresh: refresher(api.clone()),
         cancel: opts.cancel.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),
     };
     let results = futures::stream::iter(fetches)
         .map(|fetch| {
@@ -224,7 +225,9 @@ async fn download_all(
                 (label, result)
             }
         })
-        .buffer_unordered(settings.download.concurrency);
+        // Twice the slots: while `concurrency` downloads hold the network, as many finished
+        // ones can be publishing (fsync, rename, manifest) without holding it up.
+        .buffer_unordered(settings.download.concurrency * 2);
     futures::pin_mut!(results);
     while let Some((label, result)) = results.next().await {
         match result {
