@@ -69,8 +69,9 @@ pub struct Downloader {
     pub retry: RetryPolicy,
     pub refresh: Refresh,
     pub cancel: CancellationToken,
-    /// `download.concurrency` permits, held while a download opens, receives and hashes, and
-    /// released before it publishes: the fsyncs of one file overlap the next one's transfer.
+    /// `download.concurrency` permits, held while a download opens its file and receives, and
+    /// released once the last byte is in: hashing the rest and publishing (fsync, rename,
+    /// manifest) overlap the next download's transfer.
     pub slots: Arc<tokio::sync::Semaphore>,
 }
 
@@ -155,13 +156,15 @@ impl Downloader {
         let mut sink = Sink::open(&paths.part, keep, format)
             .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
         let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
+        // The network part is over: the next download's request goes out while this one's
+        // last batches are hashed and it publishes.
+        drop(slot);
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
         let written = match (outcome, sink.finish().await) {
             (_, Err(e)) => return Err(self.write_error(fetch, paths, e)),
             (Err(e), Ok(_)) => return Err(e),
             (Ok(()), Ok(w)) => w,
         };
-        drop(slot);
         // fsync, rename and the manifest write block: keep them off the async workers, where they
         // would stall every other download's network reads.
         let backup = fetch.key.label();

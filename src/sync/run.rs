@@ -226,7 +226,7 @@ async fn download_all(
             }
         })
         // Twice the slots: while `concurrency` downloads hold the network, as many finished
-        // ones can be publishing (fsync, rename, manifest) without holding it up.
+        // ones can be hashing their last batches and publishing without holding it up.
         .buffer_unordered(settings.download.concurrency * 2);
     futures::pin_mut!(results);
     while let Some((label, result)) = results.next().await {
