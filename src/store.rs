@@ -360,11 +360,16 @@ fn is_real_file(path: &Path) -> bool {
 }
 
 /// Moves an unverified file under its final name (no readable manifest, no partial) back to
-/// the partial name, so it is checked like any partial before it counts as a copy.
+/// the partial name, so it is checked like any partial before it counts as a copy. Also removes
+/// the temp files a killed run left behind for this backup's manifest and sidecar (see
+/// [`write_atomic`]); the caller holds the directory lock, so no other run is writing them.
 ///
 /// # Errors
 /// The rename failed.
 pub fn recover_unpublished(paths: &BackupPaths) -> Result<(), StoreError> {
+    for target in [&paths.manifest, &paths.sidecar] {
+        remove_stale_temps(target);
+    }
     let unpublished = read_manifest(&paths.manifest).is_err()
         && is_real_file(&paths.file)
         && fs::symlink_metadata(&paths.part).is_err();
@@ -387,15 +392,43 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
         .map_err(|e| format!("{} is not a valid manifest: {e}", path.display()))
 }
 
+/// The temp file name [`write_atomic`] uses for `path` in process `pid`, without the folder.
+fn temp_name(path: &Path, pid: u32) -> String {
+    format!(
+        ".{}.tmp-{pid}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    )
+}
+
+/// Removes `path`'s temp files of other processes (regular files only; best effort: one left
+/// behind is only clutter, and is tried again on the next pass).
+fn remove_stale_temps(path: &Path) {
+    let probe = temp_name(path, 0);
+    let (Some(dir), Some(prefix)) = (path.parent(), probe.strip_suffix('0')) else {
+        return;
+    };
+    let own = temp_name(path, std::process::id());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let pid = name.strip_prefix(prefix);
+        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && name != own
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename, fsync
 /// the folder. A reader sees the old content or the new, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
+    let tmp = dir.join(temp_name(path, std::process::id()));
     let mut f = {
         use std::os::unix::fs::OpenOptionsExt;
         // Manifests and sidecars are as private as the data they describe.

@@ -202,6 +202,12 @@ async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
     );
     let served_before = emu.stats().bytes_served;
     emu.set_faults(Faults::default());
+    // What a kill mid-manifest-write leaves behind (pid 1 is never this tool's): cleaned up.
+    let stale_tmp = data
+        .join("dds-big")
+        .join(BIG_ID)
+        .join(".manifest.json.tmp-1");
+    std::fs::write(&stale_tmp, b"{\"half\":").unwrap();
     let out = command(&config, dir.path()).output().await.unwrap();
     assert_eq!(
         out.status.code(),
@@ -211,6 +217,7 @@ async fn kill_9_many_times_then_a_normal_run_gives_the_exact_file() {
     );
     let checks = watcher.finish();
     assert!(checks > 0, "the watcher saw the published file");
+    assert!(!stale_tmp.exists(), "the stale temp file was removed");
     let final_path = common::files_ending(&data, &name)
         .into_iter()
         .find(|p| !p.to_string_lossy().ends_with(".part"))

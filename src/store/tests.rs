@@ -112,6 +112,37 @@ fn local_state_and_partials() {
 }
 
 #[test]
+fn recovery_removes_temp_files_a_killed_run_left_and_nothing_else() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let p = store.paths(&key(None, "1"), "f.ar").unwrap();
+    fs::create_dir_all(&p.dir).unwrap();
+    let own = format!(".manifest.json.tmp-{}", std::process::id());
+    let stale = [".manifest.json.tmp-999999", ".f.ar.part.json.tmp-12"];
+    let kept = [
+        own.as_str(),
+        ".manifest.json.tmp-",
+        ".manifest.json.tmp-12x",
+        ".other.json.tmp-12",
+        "f.ar.part",
+        "notes.txt",
+    ];
+    for name in stale.iter().chain(&kept) {
+        fs::write(p.dir.join(name), b"x").unwrap();
+    }
+    // A folder with a temp file's name is not a temp file.
+    fs::create_dir(p.dir.join(".f.ar.part.json.tmp-77")).unwrap();
+    recover_unpublished(&p).unwrap();
+    for name in stale {
+        assert!(!p.dir.join(name).exists(), "{name} removed");
+    }
+    for name in kept {
+        assert!(p.dir.join(name).exists(), "{name} kept");
+    }
+    assert!(p.dir.join(".f.ar.part.json.tmp-77").is_dir());
+}
+
+#[test]
 fn free_space_is_reported() {
     assert!(free_space(Path::new("/")).unwrap() > 0);
     assert!(free_space(Path::new("/nonexistent/x")).is_err());
