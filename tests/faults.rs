@@ -473,6 +473,16 @@ fn small_tmpfs(dir: &Path, size: &str) -> Option<TmpfsGuard> {
     }
 }
 
+/// Writes `path` until the filesystem is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while f.write_all(&block).is_ok() {}
+    while f.write_all(&block[..512]).is_ok() {}
+    let _ = f.sync_all();
+}
+
 struct TmpfsGuard(PathBuf);
 
 impl Drop for TmpfsGuard {
@@ -520,8 +530,22 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
 
     drop(_mount);
 
-    // Mid-write: 3 MiB passes every file's own check, but four at once overflow it. The one that
-    // hits ENOSPC fails with the same clear error and keeps its partial file (with its sidecar).
+    // Concurrent downloads share the free space: 3 MiB holds 2.5 + 0.3 MiB, not 2.5 + 1 MiB.
+    // Every body stalls a moment so all three claim their space at once; whichever does not fit
+    // is refused before it writes a byte, naming what the others were promised, and the disk
+    // never fills.
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 1,
+                duration: Duration::from_millis(500),
+                count: 3,
+                object: None,
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
     let data = dir.path().join("data2");
     let Some(_mount) = small_tmpfs(&data, "3m") else {
         return;
@@ -536,13 +560,72 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     let out = command(&config, dir.path()).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("not enough space in"), "{stderr}");
+    assert!(
+        stderr.contains("not enough space in")
+            && stderr.contains("promised to downloads in progress"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("No space left"),
+        "the disk never filled: {stderr}"
+    );
+    assert_eq!(common::files_ending(&data, ".part"), Vec::<PathBuf>::new());
+    assert_eq!(
+        common::files_ending(&data, "manifest.json").len(),
+        2,
+        "{stderr}"
+    );
+    drop(_mount);
+
+    // Space taken by someone else mid-download: the write fails with the same clear error and
+    // the partial file is kept with its sidecar.
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 100_000,
+                duration: Duration::from_secs(3),
+                count: 1,
+                object: Some("32102001".into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    emu.reset_stats();
+    let data = dir.path().join("data3");
+    let Some(_mount) = small_tmpfs(&data, "3m") else {
+        return;
+    };
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "dds-demo-replica",
+        &data,
+        "concurrency = 1",
+    );
+    let run = command(&config, dir.path()).output();
+    let filler = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while emu.stats().stalled_bodies == 0 {
+            assert!(Instant::now() < deadline, "the big body never stalled");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        fill(&data.join("filler"));
+    };
+    let (out, ()) = tokio::join!(run, filler);
+    let out = out.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not enough space in") && stderr.contains("32102001"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    for part in common::files_ending(&data, ".part") {
-        assert!(
-            PathBuf::from(format!("{}.json", part.display())).exists(),
-            "{} has its sidecar",
-            part.display()
-        );
-    }
+    let parts = common::files_ending(&data, ".part");
+    assert_eq!(parts.len(), 1, "{stderr}");
+    assert!(
+        PathBuf::from(format!("{}.json", parts[0].display())).exists(),
+        "{} has its sidecar",
+        parts[0].display()
+    );
 }

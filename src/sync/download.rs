@@ -31,6 +31,7 @@ use super::plan::{Fetch, Via};
 pub use super::publish::{Sidecar, read_sidecar};
 use super::publish::{create_dir, publish, write_sidecar};
 use super::sink::Sink;
+use super::space::{Claim, SpaceBook};
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::secret::redact_url;
@@ -73,6 +74,8 @@ pub struct Downloader {
     /// released once the last byte is in: hashing the rest and publishing (fsync, rename,
     /// manifest) overlap the next download's transfer.
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// Disk space promised to the downloads in flight.
+    pub space: Arc<SpaceBook>,
 }
 
 struct State {
@@ -83,6 +86,8 @@ struct State {
     /// refreshed, only the server says when a URL has expired: this host's clock may be off.
     from_listing: bool,
     offset: u64,
+    /// The space this download may still fill; shrinks as bytes arrive.
+    claim: Claim,
     sidecar: Sidecar,
     /// Fresh URLs asked for since bytes last arrived.
     refreshes: u32,
@@ -125,22 +130,23 @@ impl Downloader {
             0
         };
         let needed = fetch.size.saturating_sub(keep);
-        if let Ok(available) = store::free_space(&paths.dir)
-            && available < needed
-        {
-            return Err(DownloadError::DiskFull {
-                backup,
+        let claim = self
+            .space
+            .claim(needed, || store::free_space(&paths.dir))
+            .map_err(|short| DownloadError::DiskFull {
+                backup: backup.clone(),
                 dir: paths.dir.clone(),
                 needed,
-                available,
-            });
-        }
+                available: short.free,
+                promised: short.promised,
+            })?;
         let mut st = State {
             url: fetch.url.clone(),
             via: fetch.via,
             fallback: fetch.fallback.clone(),
             from_listing: true,
             offset: keep,
+            claim,
             sidecar: old.unwrap_or(Sidecar {
                 size: fetch.size,
                 ..Sidecar::default()
@@ -407,6 +413,7 @@ impl Downloader {
                         });
                     }
                     st.offset += chunk.len() as u64;
+                    st.claim.wrote(chunk.len() as u64);
                     st.fetched += chunk.len() as u64;
                     bar.inc(chunk.len() as u64);
                     batched += chunk.len();
@@ -452,6 +459,7 @@ impl Downloader {
             .await
             .map_err(|()| Step::Fail(DownloadError::writer_stopped(backup, &paths.part)))?;
         st.offset = 0;
+        st.claim.restart(st.sidecar.size);
         bar.set_position(0);
         Ok(())
     }
@@ -465,6 +473,7 @@ impl Downloader {
                 dir: paths.dir.clone(),
                 needed: fetch.size.saturating_sub(have),
                 available: store::free_space(&paths.dir).unwrap_or(0),
+                promised: self.space.outstanding(),
             };
         }
         DownloadError::Store {

@@ -31,12 +31,14 @@ pub enum DownloadError {
     },
     #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
     Format { backup: String, reason: String },
-    #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free; the partial file is kept for a later resume", dir.display())]
+    #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free{}; any partial file is kept for a later resume", dir.display(), promised_text(*promised))]
     DiskFull {
         backup: String,
         dir: PathBuf,
         needed: u64,
         available: u64,
+        /// Of `available`, the bytes other downloads of this pass still have to write.
+        promised: u64,
     },
     #[error("{backup}: {source}")]
     Store {
@@ -61,6 +63,15 @@ pub enum DownloadError {
     },
     #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
     Cancelled { backup: String },
+}
+
+/// ", N of them promised to downloads in progress" when other downloads hold some of the space.
+fn promised_text(promised: u64) -> String {
+    if promised == 0 {
+        String::new()
+    } else {
+        format!(" ({promised} of them promised to downloads in progress)")
+    }
 }
 
 impl DownloadError {

@@ -12,5 +12,6 @@ pub mod publish;
 pub mod report;
 pub mod run;
 pub mod sink;
+pub mod space;
 
 pub use run::{PassOptions, SyncError, run_pass};

@@ -207,6 +207,7 @@ async fn download_all(
         refresh: refresher(api.clone()),
         cancel: opts.cancel.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),
+        space: Arc::default(),
     };
     let results = futures::stream::iter(fetches)
         .map(|fetch| {

@@ -130,6 +130,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
         refresh: Arc::new(|_, _| Box::pin(async { Err("no refresh in this test".to_string()) })),
         cancel: Default::default(),
         slots: Arc::new(tokio::sync::Semaphore::new(1)),
+        space: Arc::default(),
     };
     let mut done = 0;
     for a in actions {
