@@ -168,7 +168,14 @@ impl Downloader {
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
         let written = match (outcome, sink.finish().await) {
             (_, Err(e)) => return Err(self.write_error(fetch, paths, e)),
-            (Err(e), Ok(_)) => return Err(e),
+            (Err(e), Ok(w)) => {
+                if w.len == 0 {
+                    // Nothing arrived: an empty partial would only be clutter for the next pass.
+                    let _ = std::fs::remove_file(&paths.part);
+                    let _ = std::fs::remove_file(&paths.sidecar);
+                }
+                return Err(e);
+            }
             (Ok(()), Ok(w)) => w,
         };
         // fsync, rename and the manifest write block: keep them off the async workers, where they

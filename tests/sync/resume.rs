@@ -492,6 +492,51 @@ async fn cancel_stops_a_download_still_waiting_for_response_headers() {
     assert!(cancelled_at.elapsed() < Duration::from_secs(5));
     assert_eq!(summary.failed, 3, "{summary}");
     assert!(summary.failures.iter().all(|f| f.kind == "cancelled"));
+    assert_eq!(
+        common::files_ending(dir.path(), ".part"),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing arrived, so no empty partial is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_that_never_got_a_byte_leaves_no_partial_and_one_that_did_keeps_it() {
+    let emu = emulator_with(|_| {}).await;
+    // First pass: every file request gets a 503, so no download gets a byte and none leaves
+    // a file behind. Second pass, without retries: QP is cut after 100 000 bytes and keeps
+    // its partial for the next resume.
+    emu.set_faults(oss_faults(OssFaults {
+        errors_next: 1000,
+        ..OssFaults::default()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.download.concurrency = 1;
+    let summary = pass(&s).await;
+    assert_eq!((summary.fetched, summary.failed), (0, 3), "{summary}");
+    assert_eq!(
+        common::files_ending(dir.path(), ".part"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        common::files_ending(dir.path(), ".part.json"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    emu.set_faults(oss_faults(OssFaults {
+        drop: vec![DropFault {
+            after_bytes: 100_000,
+            count: 1,
+            object: Some(QP.into()),
+        }],
+        ..OssFaults::default()
+    }));
+    s.download.read_timeout = Duration::from_secs(5);
+    s.api.retry.max_attempts = 1;
+    let summary = pass(&s).await;
+    assert_eq!((summary.fetched, summary.failed), (2, 1), "{summary}");
+    let part = common::files_ending(&folder(dir.path(), QP), ".part");
+    assert_eq!(part.len(), 1, "the cut download keeps its partial");
+    assert_eq!(std::fs::metadata(&part[0]).unwrap().len(), 100_000);
 }
 
 #[tokio::test(flavor = "multi_thread")]
