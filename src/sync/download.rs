@@ -88,6 +88,8 @@ struct State {
     offset: u64,
     /// The space this download may still fill; shrinks as bytes arrive.
     claim: Claim,
+    /// Bytes of an earlier run's partial that end up in the file (0 once it restarts).
+    resumed_from: u64,
     sidecar: Sidecar,
     /// Fresh URLs asked for since bytes last arrived.
     refreshes: u32,
@@ -147,6 +149,7 @@ impl Downloader {
             from_listing: true,
             offset: keep,
             claim,
+            resumed_from: keep,
             sidecar: old.unwrap_or(Sidecar {
                 size: fetch.size,
                 ..Sidecar::default()
@@ -182,8 +185,9 @@ impl Downloader {
         // would stall every other download's network reads.
         let backup = fetch.key.label();
         let (fetch, paths) = (fetch.clone(), paths.clone());
-        let (crc, fetched, via) = (st.sidecar.crc64, st.fetched, st.via);
-        tokio::task::spawn_blocking(move || publish(&fetch, &paths, crc, fetched, via, written))
+        let (crc, via) = (st.sidecar.crc64, st.via);
+        let counts = (st.fetched, st.resumed_from);
+        tokio::task::spawn_blocking(move || publish(&fetch, &paths, crc, counts, via, written))
             .await
             .unwrap_or_else(|e| {
                 Err(DownloadError::Transfer {
@@ -466,6 +470,7 @@ impl Downloader {
             .await
             .map_err(|()| Step::Fail(DownloadError::writer_stopped(backup, &paths.part)))?;
         st.offset = 0;
+        st.resumed_from = 0;
         st.claim.restart(st.sidecar.size);
         bar.set_position(0);
         Ok(())

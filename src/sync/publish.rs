@@ -24,12 +24,13 @@ pub struct Sidecar {
 }
 
 /// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
-/// the manifest. A file that fails a check is removed, never published.
+/// the manifest. A file that fails a check is removed, never published. `fetched` is what this
+/// run downloaded, `resumed_from` what an earlier run had (0 for a fresh or restarted file).
 pub fn publish(
     fetch: &Fetch,
     paths: &BackupPaths,
     crc: Option<u64>,
-    fetched: u64,
+    (fetched, resumed_from): (u64, u64),
     via: Via,
     written: Written,
 ) -> Result<Downloaded, DownloadError> {
@@ -88,7 +89,7 @@ pub fn publish(
     Ok(Downloaded {
         manifest,
         fetched,
-        resumed_from: fetch.resume_from,
+        resumed_from,
         via,
     })
 }

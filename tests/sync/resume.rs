@@ -199,6 +199,11 @@ async fn a_200_answer_to_a_range_request_restarts_from_zero() {
     }));
     let first = pass(&s).await;
     assert_eq!(first.failed, 0, "{first}");
+    assert_eq!(
+        (first.fetched, first.resumed),
+        (3, 0),
+        "a restart from zero is a fresh download, not a resume: {first}"
+    );
     let stats = emu.stats();
     assert_eq!(stats.ranges_seen, vec!["bytes=1000-"]);
     assert_eq!(stats.partial_responses, 0, "the server ignored the range");
