@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use super::error::DownloadError;
-use super::oss::{etag_changed, xml_tag};
+use super::oss::{Step, error_response, etag_changed, header};
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
 pub use super::publish::{Sidecar, read_sidecar};
@@ -34,7 +34,6 @@ use super::sink::Sink;
 use super::space::{Claim, SpaceBook};
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
-use crate::secret::redact_url;
 use crate::store::{self, BackupPaths, Manifest};
 
 /// Network chunks are batched up to this size and written with one `writev` (see crates.md:
@@ -46,8 +45,6 @@ const MAX_PIECES: usize = 64;
 /// At most this many fresh URLs per download: an API that keeps handing out expired URLs
 /// must not loop.
 const MAX_REFRESH: u32 = 3;
-/// How much of an error body is read, to quote it; it is never written to the file.
-const MAX_ERROR_BODY: usize = 4096;
 
 /// Gets a fresh download URL for a backup (by calling `DescribeBackups` with its BackupId).
 pub type Refresh =
@@ -493,38 +490,4 @@ impl Downloader {
             source: store::io_err("write", &paths.part)(e),
         }
     }
-}
-
-enum Step {
-    Expired,
-    Fail(DownloadError),
-}
-
-/// Reads (a bounded part of) an error response; never writes it anywhere but the message.
-async fn error_response(backup: &str, url: &str, mut resp: reqwest::Response) -> Step {
-    let status = resp.status().as_u16();
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&body);
-    if status == 403 && text.contains("Request has expired") {
-        return Step::Expired;
-    }
-    Step::Fail(DownloadError::Http {
-        backup: backup.to_string(),
-        status,
-        code: xml_tag(&text, "Code"),
-        url: redact_url(url),
-    })
-}
-
-fn header(resp: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }

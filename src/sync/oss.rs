@@ -1,5 +1,12 @@
 //! Reading OSS responses: `Content-Range`, a presigned URL's `Expires`, the XML error body's
-//! `Code`, and error chains for messages. Pure; table-tested.
+//! `Code`, and error chains for messages, all pure and table-tested; and reading an error
+//! response (a bounded part of its body, which never reaches the file) into the next step.
+
+use super::error::DownloadError;
+use crate::secret::redact_url;
+
+/// How much of an error body is read, to quote it; it is never written to the file.
+const MAX_ERROR_BODY: usize = 4096;
 
 /// `bytes START-END/TOTAL` → (START, TOTAL).
 pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
@@ -55,6 +62,44 @@ pub fn xml_tag(text: &str, tag: &str) -> Option<String> {
         .take(100)
         .collect();
     Some(value)
+}
+
+/// How a request attempt went wrong: the URL expired (get a fresh one and go on), or a failure.
+pub enum Step {
+    Expired,
+    Fail(DownloadError),
+}
+
+/// Reads (a bounded part of) an error response; never writes it anywhere but the message.
+pub async fn error_response(backup: &str, url: &str, mut resp: reqwest::Response) -> Step {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&body);
+    if status == 403 && text.contains("Request has expired") {
+        return Step::Expired;
+    }
+    Step::Fail(DownloadError::Http {
+        backup: backup.to_string(),
+        status,
+        code: xml_tag(&text, "Code"),
+        url: redact_url(url),
+    })
+}
+
+pub fn header(
+    resp: &reqwest::Response,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
