@@ -196,9 +196,10 @@ async fn retries_are_bounded_by_attempts_and_by_time() {
         calls,
         "every attempt reached the server"
     );
-    // Delays are 50-100 ms, so 450 ms allow about 5 to 10 attempts: far fewer than 100.
+    // Delays are 50-100 ms, so 450 ms allow about 5 to 10 attempts: far fewer than 100 (at
+    // least 2 even when a loaded machine makes each call slow).
     assert!(
-        (3..=10).contains(&calls),
+        (2..=10).contains(&calls),
         "time bound stops retrying: {calls} calls"
     );
     assert!(
