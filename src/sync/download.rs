@@ -21,6 +21,7 @@ use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use time::OffsetDateTime;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -94,7 +95,16 @@ struct State {
 }
 
 impl Downloader {
-    /// Downloads, verifies and publishes one backup.
+    /// Waits for a download slot; `None` if the run is cancelled first.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => None,
+            slot = self.slots.clone().acquire_owned() => slot.ok(),
+        }
+    }
+
+    /// Waits for a slot, then downloads, verifies and publishes one backup.
     ///
     /// # Errors
     /// Any failure of this backup; the partial file is kept unless it proved corrupt.
@@ -104,15 +114,27 @@ impl Downloader {
         paths: &BackupPaths,
         bar: &dyn Bar,
     ) -> Result<Downloaded, DownloadError> {
+        let Some(slot) = self.slot().await else {
+            return Err(DownloadError::Cancelled {
+                backup: fetch.key.label(),
+            });
+        };
+        self.run_in(slot, fetch, paths, bar).await
+    }
+
+    /// Downloads, verifies and publishes one backup in `slot`, which it gives back once the
+    /// last byte is in.
+    ///
+    /// # Errors
+    /// Any failure of this backup; the partial file is kept unless it proved corrupt.
+    pub async fn run_in(
+        &self,
+        slot: OwnedSemaphorePermit,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        bar: &dyn Bar,
+    ) -> Result<Downloaded, DownloadError> {
         let backup = fetch.key.label();
-        let slot = tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => None,
-            slot = self.slots.clone().acquire_owned() => slot.ok(),
-        };
-        let Some(slot) = slot else {
-            return Err(DownloadError::Cancelled { backup });
-        };
         let store_err = |source| DownloadError::Store {
             backup: backup.clone(),
             source,

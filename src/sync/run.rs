@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::download::{Downloader, Refresh};
+use super::download::{DownloadError, Downloader, Refresh};
 use super::plan::{self, Action, Fetch, UrlPolicy, Via};
 use super::prune;
 use super::report::{self, Failure, Summary};
@@ -214,10 +214,15 @@ async fn download_all(
             let downloader = &downloader;
             async move {
                 let label = fetch.key.label();
+                // The bar appears when the transfer starts, not while it waits for a slot.
+                let Some(slot) = downloader.slot().await else {
+                    let backup = label.clone();
+                    return (label, Err(DownloadError::Cancelled { backup }));
+                };
                 let bar = progress.bar(&label, fetch.size);
                 let result = match store.paths(&fetch.key, &fetch.file_name) {
-                    Ok(paths) => downloader.run(&fetch, &paths, bar.as_ref()).await,
-                    Err(source) => Err(super::download::DownloadError::Store {
+                    Ok(paths) => downloader.run_in(slot, &fetch, &paths, bar.as_ref()).await,
+                    Err(source) => Err(DownloadError::Store {
                         backup: label.clone(),
                         source,
                     }),

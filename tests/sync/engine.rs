@@ -2,13 +2,14 @@
 //! partials; concurrency; and a watcher that nothing complete-looking is ever wrong.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use dds_backup_sync::config::Network;
 use dds_backup_sync::emulator::{
     BackupRecord, ContentFormat, DropFault, Instance, OssFaults, StallFault,
 };
-use dds_backup_sync::progress::Silent;
+use dds_backup_sync::progress::{Bar, Progress, Silent};
 use dds_backup_sync::store::{LocalState, Store};
 use dds_backup_sync::sync::download::Downloader;
 use dds_backup_sync::sync::plan::{self, Action, UrlPolicy, Via};
@@ -382,9 +383,28 @@ async fn with_concurrency_two_and_drops_every_file_ends_correct() {
         }
         most
     });
-    let summary = pass(&s).await;
+    // A bar appears when its download gets a slot: the third and later bars only once as
+    // many downloads as came before them, minus two, have been served whole.
+    let served = || emu.stats().bytes_served;
+    let bars = CountingBars {
+        served: &served,
+        size: 600_000,
+        concurrency: 2,
+        made: AtomicUsize::new(0),
+        early: std::sync::Mutex::new(Vec::new()),
+    };
+    let api = app::api_client(&s).await.unwrap();
+    let summary = run_pass(&s, &api, &bars, &PassOptions::default())
+        .await
+        .unwrap();
     stop.store(true, Ordering::Relaxed);
     let most = sampler.join().unwrap();
+    assert_eq!(bars.made.load(Ordering::Relaxed), 6, "one bar per download");
+    assert_eq!(
+        *bars.early.lock().unwrap(),
+        Vec::<String>::new(),
+        "bars made while downloads still waited for a slot"
+    );
     assert_eq!((summary.fetched, summary.failed), (6, 0), "{summary}");
     assert!(most <= 4, "{most} partial files at once with concurrency 2");
     let stats = emu.stats();
@@ -470,4 +490,30 @@ async fn a_garbled_archive_is_caught_while_downloading() {
         f.message
     );
     not_published(dir.path(), "32109999");
+}
+
+/// Counts progress bars, and notes any made before its download could have had a slot.
+struct CountingBars<'a> {
+    served: &'a (dyn Fn() -> u64 + Send + Sync),
+    size: u64,
+    concurrency: usize,
+    made: AtomicUsize,
+    early: std::sync::Mutex<Vec<String>>,
+}
+
+impl Progress for CountingBars<'_> {
+    fn bar(&self, label: &str, _total: u64) -> Box<dyn Bar> {
+        let before = self.made.fetch_add(1, Ordering::SeqCst);
+        let done_needed = before.saturating_sub(self.concurrency - 1) as u64;
+        let served = (self.served)();
+        if served < done_needed * self.size {
+            self.early.lock().unwrap().push(format!(
+                "bar {} ({label}) with {served} bytes served",
+                before + 1
+            ));
+        }
+        Box::new(Silent)
+    }
+
+    fn set_total(&self, _total: u64) {}
 }
