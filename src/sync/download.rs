@@ -189,7 +189,7 @@ impl Downloader {
         drop(slot);
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
         let written = match (outcome, sink.finish().await) {
-            (_, Err(e)) => return Err(self.write_error(fetch, paths, e)),
+            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.claim, e)),
             (Err(e), Ok(w)) => {
                 if w.len == 0 {
                     // Nothing arrived: an empty partial would only be clutter for the next pass.
@@ -495,7 +495,13 @@ impl Downloader {
         Ok(())
     }
 
-    fn write_error(&self, fetch: &Fetch, paths: &BackupPaths, e: std::io::Error) -> DownloadError {
+    fn write_error(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        own: &Claim,
+        e: std::io::Error,
+    ) -> DownloadError {
         let backup = fetch.key.label();
         if e.kind() == std::io::ErrorKind::StorageFull {
             let have = std::fs::metadata(&paths.part).map(|m| m.len()).unwrap_or(0);
@@ -504,7 +510,7 @@ impl Downloader {
                 dir: paths.dir.clone(),
                 needed: fetch.size.saturating_sub(have),
                 available: store::free_space(&paths.dir).unwrap_or(0),
-                promised: self.space.outstanding(),
+                promised: self.space.outstanding().saturating_sub(own.left()),
             };
         }
         DownloadError::Store {

@@ -1,8 +1,8 @@
 //! The write-and-hash pipeline of one download: batches of network chunks go to a writer thread
 //! that appends them to the partial file with one `writev` (no copying them together), which
-//! passes them on to a hasher thread (sha256 and CRC-64/XZ). Hashing off the network task lets the download keep up with the network
-//! (sha256 runs near loopback speed), and the bounded channels keep memory at a few buffers
-//! per download whatever the file size.
+//! passes them on to a hasher thread (sha256 and CRC-64/XZ). Hashing off the network task lets
+//! the download keep up with the network (sha256 runs near loopback speed), and the bounded
+//! channels keep memory at a few buffers per download whatever the file size.
 //!
 //! A resumed file is hashed from its existing prefix first, so it ends with the same checks as
 //! a fresh one.

@@ -74,6 +74,11 @@ impl SpaceBook {
 }
 
 impl Claim {
+    /// What this download may still write.
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+
     /// `n` bytes reached the file: the filesystem counts them now.
     pub fn wrote(&mut self, n: u64) {
         let n = n.min(self.left);
@@ -124,6 +129,7 @@ mod tests {
         // `a` writes 250 bytes: the filesystem now has 750 free and 750 promised.
         a.wrote(250);
         assert_eq!(book.outstanding(), 750);
+        assert_eq!(a.left(), 350);
         assert!(book.claim(1, free(750)).is_err());
         drop(b);
         assert_eq!(book.outstanding(), 350);
