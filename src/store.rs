@@ -392,10 +392,11 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
         .map_err(|e| format!("{} is not a valid manifest: {e}", path.display()))
 }
 
-/// The temp file name [`write_atomic`] uses for `path` in process `pid`, without the folder.
-fn temp_name(path: &Path, pid: u32) -> String {
+/// The start of every temp file name [`write_atomic`] uses for `path`: `.<name>.tmp-`, then the
+/// writer's pid.
+fn temp_prefix(path: &Path) -> String {
     format!(
-        ".{}.tmp-{pid}",
+        ".{}.tmp-",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
     )
 }
@@ -403,20 +404,19 @@ fn temp_name(path: &Path, pid: u32) -> String {
 /// Removes `path`'s temp files of other processes (regular files only; best effort: one left
 /// behind is only clutter, and is tried again on the next pass).
 fn remove_stale_temps(path: &Path) {
-    let probe = temp_name(path, 0);
-    let (Some(dir), Some(prefix)) = (path.parent(), probe.strip_suffix('0')) else {
+    let prefix = temp_prefix(path);
+    let own = std::process::id().to_string();
+    let Some(dir) = path.parent() else {
         return;
     };
-    let own = temp_name(path, std::process::id());
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let pid = name.strip_prefix(prefix);
-        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            && name != own
+        let pid = name.strip_prefix(prefix.as_str());
+        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p != own)
             && entry.file_type().is_ok_and(|t| t.is_file())
         {
             let _ = fs::remove_file(entry.path());
@@ -428,7 +428,7 @@ fn remove_stale_temps(path: &Path) {
 /// the folder. A reader sees the old content or the new, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(temp_name(path, std::process::id()));
+    let tmp = dir.join(format!("{}{}", temp_prefix(path), std::process::id()));
     let mut f = {
         use std::os::unix::fs::OpenOptionsExt;
         // Manifests and sidecars are as private as the data they describe.
