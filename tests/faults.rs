@@ -473,6 +473,21 @@ fn small_tmpfs(dir: &Path, size: &str) -> Option<TmpfsGuard> {
     }
 }
 
+/// The demo replica set synced into a fresh tmpfs of `size` at `dir/name`: the mount, the data
+/// folder and the config. `None` (with a SKIP message) where tmpfs cannot be mounted.
+fn demo_on_tmpfs(
+    emu: &Emulator,
+    dir: &Path,
+    name: &str,
+    size: &str,
+    extra: &str,
+) -> Option<(TmpfsGuard, PathBuf, PathBuf)> {
+    let data = dir.join(name);
+    let mount = small_tmpfs(&data, size)?;
+    let config = write_config(dir, &emu.base_url(), "dds-demo-replica", &data, extra);
+    Some((mount, data, config))
+}
+
 /// Writes `path` until the filesystem is full.
 fn fill(path: &Path) {
     use std::io::Write;
@@ -495,18 +510,12 @@ impl Drop for TmpfsGuard {
 async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     let emu = emulator(None).await;
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
     // The demo's three files need 3.8 MiB; 2 MiB fits the small ones, not the 2.5 MiB one.
-    let Some(_mount) = small_tmpfs(&data, "2m") else {
+    let Some((_mount, data, config)) =
+        demo_on_tmpfs(&emu, dir.path(), "data", "2m", "concurrency = 1")
+    else {
         return;
     };
-    let config = write_config(
-        dir.path(),
-        &emu.base_url(),
-        "dds-demo-replica",
-        &data,
-        "concurrency = 1",
-    );
     let out = command(&config, dir.path()).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -546,17 +555,11 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
         },
         ..Faults::default()
     });
-    let data = dir.path().join("data2");
-    let Some(_mount) = small_tmpfs(&data, "3m") else {
+    let Some((_mount, data, config)) =
+        demo_on_tmpfs(&emu, dir.path(), "data2", "3m", "concurrency = 4")
+    else {
         return;
     };
-    let config = write_config(
-        dir.path(),
-        &emu.base_url(),
-        "dds-demo-replica",
-        &data,
-        "concurrency = 4",
-    );
     let out = command(&config, dir.path()).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -592,17 +595,11 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
         ..Faults::default()
     });
     emu.reset_stats();
-    let data = dir.path().join("data3");
-    let Some(_mount) = small_tmpfs(&data, "3m") else {
+    let Some((_mount, data, config)) =
+        demo_on_tmpfs(&emu, dir.path(), "data3", "3m", "concurrency = 1")
+    else {
         return;
     };
-    let config = write_config(
-        dir.path(),
-        &emu.base_url(),
-        "dds-demo-replica",
-        &data,
-        "concurrency = 1",
-    );
     let run = command(&config, dir.path()).output();
     let filler = async {
         let deadline = Instant::now() + Duration::from_secs(20);
