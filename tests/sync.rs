@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dds_backup_sync::config::{Network, Settings};
-use dds_backup_sync::emulator::{Emulator, EmulatorConfig, Faults, OssFaults};
+use dds_backup_sync::emulator::{DropFault, Emulator, EmulatorConfig, Faults, OssFaults};
 use dds_backup_sync::progress::Silent;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::sync::report::Summary;
@@ -66,6 +66,18 @@ fn settings(emu: &Emulator, dir: &Path) -> Settings {
         max_elapsed: Duration::from_secs(10),
     };
     s
+}
+
+/// Cuts the next `count` bodies (of `object` only, when given) after `after_bytes` bytes.
+fn drop_faults(after_bytes: u64, count: u32, object: Option<&str>) -> Faults {
+    oss_faults(OssFaults {
+        drop: vec![DropFault {
+            after_bytes,
+            count,
+            object: object.map(str::to_string),
+        }],
+        ..OssFaults::default()
+    })
 }
 
 fn oss_faults(oss: OssFaults) -> Faults {

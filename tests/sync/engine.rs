@@ -282,14 +282,7 @@ async fn prune_uses_the_manifest_for_backups_the_listing_no_longer_shows() {
 async fn stale_partials_of_unlisted_backups_go_and_those_of_listed_backups_stay() {
     let emu = emulator_with(|_| {}).await;
     // QP's download is cut and not retried: its partial belongs to a listed backup.
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 300_000,
-            count: 1,
-            object: Some(QP.into()),
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(300_000, 1, Some(QP)));
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.api.retry.max_attempts = 1;
@@ -353,14 +346,7 @@ async fn with_concurrency_two_and_drops_every_file_ends_correct() {
             ));
     })
     .await;
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 150_000,
-            count: 8,
-            object: None,
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(150_000, 8, None));
     let ids: Vec<String> = (41_000_000..41_000_006).map(|n| n.to_string()).collect();
     let mut expected = Vec::new();
     for id in &ids {

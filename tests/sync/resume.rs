@@ -41,14 +41,7 @@ fn distinct_ranges(emu: &Emulator) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_connection_is_resumed_by_range_from_the_right_offset_in_the_same_run() {
     let emu = emulator_with(|_| {}).await;
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 700_000,
-            count: 2,
-            object: Some(QP.into()),
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(700_000, 2, Some(QP)));
     let etag = emu.object_summary(QP).await.unwrap().etag;
     let dir = tempfile::tempdir().unwrap();
     let summary = pass(&settings(&emu, dir.path())).await;
@@ -160,14 +153,7 @@ async fn a_url_that_only_looks_expired_to_a_skewed_host_clock_is_still_used() {
     })
     .await;
     let proxy = ApiProxy::start(&emu.base_url()).await;
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 400_000,
-            count: 4,
-            object: Some(QP.into()),
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(400_000, 4, Some(QP)));
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.api.endpoint = proxy.url.clone();
@@ -233,14 +219,7 @@ async fn a_200_answer_to_a_range_request_restarts_from_zero() {
 async fn a_partial_of_an_object_that_changed_restarts_with_the_new_version() {
     let emu = emulator_with(|_| {}).await;
     // A run cut short leaves a partial with the old ETag.
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 500_000,
-            count: 1,
-            object: Some(QP.into()),
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(500_000, 1, Some(QP)));
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&emu, dir.path());
     let mut quick = s.clone();
@@ -527,14 +506,7 @@ async fn a_download_that_never_got_a_byte_leaves_no_partial_and_one_that_did_kee
         common::files_ending(dir.path(), ".part.json"),
         Vec::<std::path::PathBuf>::new()
     );
-    emu.set_faults(oss_faults(OssFaults {
-        drop: vec![DropFault {
-            after_bytes: 100_000,
-            count: 1,
-            object: Some(QP.into()),
-        }],
-        ..OssFaults::default()
-    }));
+    emu.set_faults(drop_faults(100_000, 1, Some(QP)));
     s.download.read_timeout = Duration::from_secs(5);
     s.api.retry.max_attempts = 1;
     let summary = pass(&s).await;
