@@ -96,7 +96,7 @@ pub async fn pass_and_report(
     if !opts.dry_run {
         write_metrics(settings, &summary, start, metrics);
     }
-    log_summary(&summary);
+    summary.log();
     Ok(summary)
 }
 
@@ -142,25 +142,12 @@ pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Sn
 pub fn exit_code(summary: &sync::report::Summary) -> u8 {
     if summary.setup_error {
         exit::SETUP
-    } else if summary.ok() {
+    } else if summary.stopped_cleanly() {
+        // Also a pass stopped at a safe point by SIGTERM: the daemon exits 0 then too, and
+        // `systemctl stop` of the one-shot unit must not mark it failed.
         exit::OK
     } else {
         exit::FAILED
-    }
-}
-
-fn log_summary(summary: &sync::report::Summary) {
-    for f in &summary.failures {
-        tracing::error!(backup = %f.backup, kind = f.kind, "{}", f.message);
-    }
-    if summary.ok() {
-        tracing::info!("pass finished: {summary}");
-    } else {
-        tracing::warn!("pass finished with problems: {summary}");
-    }
-    // One JSON line per pass, easy to grep or ship.
-    if let Ok(json) = serde_json::to_string(summary) {
-        tracing::info!(target: "dds_backup_sync::summary", "{json}");
     }
 }
 
@@ -251,6 +238,7 @@ pub fn demo_settings(endpoint: &str, id: &str, secret: &str, dir: &std::path::Pa
             concurrency: 4,
             read_timeout: std::time::Duration::from_secs(30),
             probe_timeout: std::time::Duration::from_secs(1),
+            min_rate: 64 * 1024,
         },
         prune: PruneSettings {
             enabled: true,
@@ -295,15 +283,27 @@ pub async fn verify_and_repair(
         crate::verify::verify_store(&store)
     };
     for f in &report.findings {
-        tracing::error!(backup = %f.label, "verify: {}", f.problem);
-        writeln!(out, "PROBLEM {}: {}", f.label, f.problem)?;
+        if f.problem.is_note() {
+            tracing::warn!(backup = %f.label, "verify: {}", f.problem);
+            writeln!(out, "NOTE {}: {}", f.label, f.problem)?;
+        } else {
+            tracing::error!(backup = %f.label, "verify: {}", f.problem);
+            writeln!(out, "PROBLEM {}: {}", f.label, f.problem)?;
+        }
     }
-    let problems = report.findings.len();
+    let problems = report.problems();
     metrics.verify_mismatches = problems as u64;
+    let notes = report.findings.len() - problems;
     writeln!(
         out,
-        "verified {} copies, {} problems",
-        report.checked, problems
+        "verified {} copies, {} problems{}",
+        report.checked,
+        problems,
+        if notes > 0 {
+            format!(", {notes} notes")
+        } else {
+            String::new()
+        }
     )?;
     tracing::info!(target: "dds_backup_sync::summary", checked = report.checked, problems, "verify finished");
     if settings.verify.repair && report.findings.iter().any(|f| f.problem.is_corrupt()) {

@@ -122,6 +122,8 @@ pub struct DownloadSettings {
     pub concurrency: usize,
     pub read_timeout: Duration,
     pub probe_timeout: Duration,
+    /// Bytes per second a transfer must keep up, averaged over `read_timeout`; 0: no floor.
+    pub min_rate: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -362,39 +364,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         });
     }
 
-    let d = raw.download;
-    let dir = d
-        .dir
-        .unwrap_or_else(|| PathBuf::from("/var/lib/dds-backup-sync"));
-    if dir.as_os_str().is_empty() {
-        return Err(bad("download.dir", "must not be empty".into()));
-    }
-    let dir = std::path::absolute(&dir).map_err(|e| bad("download.dir", e.to_string()))?;
-    let concurrency = match d.concurrency {
-        None => 4,
-        Some(n @ 1..=64) => n as usize,
-        Some(n) => {
-            return Err(bad(
-                "download.concurrency",
-                format!("must be between 1 and 64 (got {n})"),
-            ));
-        }
-    };
-    let download = DownloadSettings {
-        dir,
-        network: d.network.unwrap_or_default(),
-        concurrency,
-        read_timeout: positive(
-            duration("download.read_timeout", d.read_timeout, "60s")?,
-            "download.read_timeout",
-            &bad,
-        )?,
-        probe_timeout: positive(
-            duration("download.probe_timeout", d.probe_timeout, "3s")?,
-            "download.probe_timeout",
-            &bad,
-        )?,
-    };
+    let download = download::validate(raw.download, &bad, &duration)?;
 
     let keep_last = match raw.prune.keep_last {
         None => 1,
@@ -495,6 +465,7 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
+mod download;
 mod raw;
 #[cfg(test)]
 mod tests;

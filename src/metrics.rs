@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub failures_by_reason: BTreeMap<String, u64>,
     /// Per (instance, node): the newest verified backup's end time (Unix seconds) and copies.
     pub newest: BTreeMap<(String, String), (i64, u64)>,
+    /// Per (instance, node): local copies whose format verdict is `damaged`, `unrecognised`.
+    pub verdicts: BTreeMap<(String, String), (u64, u64)>,
     pub verify_mismatches: u64,
     pub disk_free_bytes: Option<u64>,
     pub now: i64,
@@ -124,6 +126,25 @@ pub fn render(s: &Snapshot) -> String {
         .map(|(k, (_, n))| (labels(k), *n as f64))
         .collect();
     gauge("local_copies", "Verified local copies.", &copies);
+    let by_verdict = |pick: fn(&(u64, u64)) -> u64| -> Vec<(String, f64)> {
+        s.newest
+            .keys()
+            .map(|k| {
+                let n = s.verdicts.get(k).map(pick).unwrap_or(0);
+                (labels(k), n as f64)
+            })
+            .collect()
+    };
+    gauge(
+        "damaged_copies",
+        "Local copies damaged at the source (the cloud's bytes, broken inside their format).",
+        &by_verdict(|v| v.0),
+    );
+    gauge(
+        "unrecognised_copies",
+        "Local copies that do not start like their file name's format.",
+        &by_verdict(|v| v.1),
+    );
     gauge(
         "verify_mismatches",
         "Problems found by the last --verify scrub.",
@@ -148,9 +169,18 @@ fn escape(v: &str) -> String {
 /// Fills the store-derived parts of a snapshot: newest verified copy per instance/node and
 /// free disk space.
 pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
+    use crate::verify::verdict::Verdict;
     snapshot.newest.clear();
+    snapshot.verdicts.clear();
     for copy in store.scan() {
         let Ok(m) = copy.manifest else { continue };
+        let at = (m.instance_id.clone(), m.node_id.clone().unwrap_or_default());
+        let v = snapshot.verdicts.entry(at).or_default();
+        match m.format_verdict {
+            Some(Verdict::Damaged) => v.0 += 1,
+            Some(Verdict::Unrecognised) => v.1 += 1,
+            _ => {}
+        }
         let end = m
             .backup
             .backup_end_time
@@ -193,12 +223,16 @@ mod tests {
         s.newest.insert(("dds-1".into(), String::new()), (400, 3));
         s.newest.insert(("dds-2".into(), "d-0".into()), (900, 1));
         s.failures_by_reason.insert("crc_mismatch".into(), 2);
+        s.verdicts.insert(("dds-1".into(), String::new()), (1, 2));
         let text = render(&s);
         for line in [
             "dds_backup_sync_last_pass_success 1",
             "dds_backup_sync_newest_verified_backup_age_seconds{instance=\"dds-1\",node=\"\"} 600",
             "dds_backup_sync_newest_verified_backup_age_seconds{instance=\"dds-2\",node=\"d-0\"} 100",
             "dds_backup_sync_local_copies{instance=\"dds-1\",node=\"\"} 3",
+            "dds_backup_sync_damaged_copies{instance=\"dds-1\",node=\"\"} 1",
+            "dds_backup_sync_unrecognised_copies{instance=\"dds-1\",node=\"\"} 2",
+            "dds_backup_sync_damaged_copies{instance=\"dds-2\",node=\"d-0\"} 0",
             "dds_backup_sync_last_pass_failures{reason=\"crc_mismatch\"} 2",
             "# TYPE dds_backup_sync_last_pass_end_timestamp_seconds gauge",
         ] {

@@ -4,9 +4,14 @@
 //! Layout: `<dir>/<instance>/[<node>/]<BackupId>/<file>` plus `manifest.json` beside it.
 //! Partial data only ever sits under `<file>.part` (with `<file>.part.json`, the resume sidecar).
 //! Every path is built from ids checked by [`crate::names`], so nothing lands outside `dir`;
-//! the scan never follows symlinks.
+//! nothing is written through a link ([`safe`]). The scan never follows symlinks, never enters
+//! a folder holding another run's lock (another configuration's download dir), and counts a
+//! manifest only in the folder its own instance/node/BackupId give (rules 3 and 4 of the
+//! integrity contract, RELIABILITY.md).
 
-use std::fs::{self, File, OpenOptions};
+mod safe;
+
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +20,9 @@ use time::OffsetDateTime;
 
 use crate::api::model::Backup;
 use crate::names;
+pub use safe::{
+    DIR_MODE, FILE_MODE, free_space, open_partial, sync_dir, write_atomic, write_atomic_mode,
+};
 
 pub const MANIFEST: &str = "manifest.json";
 const LOCK_FILE: &str = ".dds-backup-sync.lock";
@@ -34,6 +42,15 @@ pub enum StoreError {
     },
     #[error("another dds-backup-sync run (pid {pid}) holds the lock {}; try again later", path.display())]
     Locked { path: PathBuf, pid: String },
+    #[error("refusing {}: it is {what}; this tool never writes through links (move it away)", path.display())]
+    Link { path: PathBuf, what: &'static str },
+    /// `download.dir` itself cannot be used: a setup problem (exit 2).
+    #[error("download.dir {} cannot be used: {source}; make it a folder the service user can write (under systemd, ReadWritePaths= must include it)", path.display())]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 /// `op` failed on `path`.
@@ -76,6 +93,13 @@ pub struct Manifest {
     pub crc64: String,
     /// Whether OSS sent a CRC header that was checked.
     pub crc64_checked: bool,
+    /// What the format check says of the bytes; absent in manifests written before verdicts
+    /// existed (the next `--verify` records one).
+    #[serde(default)]
+    pub format_verdict: Option<crate::verify::verdict::Verdict>,
+    /// For `damaged` and `unrecognised`: what the check found, and at which byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_detail: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub downloaded_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -110,6 +134,14 @@ pub enum LocalState {
     /// A partial file of this many bytes.
     Partial(u64),
     Missing,
+}
+
+/// Why a data file may not have this (sanitised) name: it would collide with the manifest, a
+/// partial file, a sidecar or a temp file of this tool's. Pure, for the planner.
+pub fn own_file_collision(name: &str) -> Option<String> {
+    let temp = name.starts_with('.') && name.contains(".tmp-");
+    (name == MANIFEST || name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX) || temp)
+        .then(|| format!("file name {name:?} collides with this tool's own files"))
 }
 
 #[derive(Debug, Clone)]
@@ -153,10 +185,10 @@ impl Store {
                 what: "file name".into(),
                 reason,
             })?;
-        if clean == MANIFEST || clean.ends_with(PART_SUFFIX) || clean.ends_with(SIDECAR_SUFFIX) {
+        if let Some(reason) = own_file_collision(&clean) {
             return Err(StoreError::UnsafeName {
                 what: "file name".into(),
-                reason: format!("{clean:?} collides with this tool's own files"),
+                reason,
             });
         }
         let dir = self.backup_dir(key)?;
@@ -174,6 +206,10 @@ impl Store {
     /// rename and the manifest write) counts as a partial of its length, to be verified again;
     /// [`recover_unpublished`] moves it back to the partial name before a download.
     pub fn local_state(&self, paths: &BackupPaths) -> LocalState {
+        // A copy behind a linked folder is not in the download dir: the download says why.
+        if safe::real_dirs_below(&self.root, &paths.dir, false).is_err() {
+            return LocalState::Missing;
+        }
         let manifest = read_manifest(&paths.manifest);
         if let Ok(manifest) = &manifest {
             let published = paths.dir.join(&manifest.file);
@@ -200,15 +236,20 @@ impl Store {
     /// # Errors
     /// [`StoreError::Locked`] with the holder's pid when another run holds it.
     pub fn lock(&self) -> Result<RunLock, StoreError> {
-        fs::create_dir_all(&self.root).map_err(io_err("create", &self.root))?;
+        let root_err = |source| StoreError::Root {
+            path: self.root.clone(),
+            source: Box::new(source),
+        };
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(DIR_MODE)
+                .create(&self.root)
+                .map_err(|e| root_err(io_err("create", &self.root)(e)))?;
+        }
         let path = self.root.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err("open", &path))?;
+        let mut file = safe::open_lock(&path).map_err(root_err)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -224,11 +265,30 @@ impl Store {
                     },
                 });
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+            Err(fs::TryLockError::Error(e)) => return Err(root_err(io_err("lock", &path)(e))),
         }
-        file.set_len(0).map_err(io_err("write", &path))?;
-        writeln!(file, "{}", std::process::id()).map_err(io_err("write", &path))?;
+        file.set_len(0)
+            .map_err(|e| root_err(io_err("write", &path)(e)))?;
+        writeln!(file, "{}", std::process::id())
+            .map_err(|e| root_err(io_err("write", &path)(e)))?;
         Ok(RunLock { _file: file })
+    }
+
+    /// Makes the backup's folder (and its parents below the root, 0750), refusing any that is a
+    /// link or not a folder.
+    ///
+    /// # Errors
+    /// [`StoreError::Link`] naming the component; I/O errors.
+    pub fn ensure_dir(&self, paths: &BackupPaths) -> Result<(), StoreError> {
+        safe::real_dirs_below(&self.root, &paths.dir, true)
+    }
+
+    /// Checks that `dir` (below the root) is reached through real folders only.
+    ///
+    /// # Errors
+    /// [`StoreError::Link`] naming the component; I/O errors.
+    pub fn check_real(&self, dir: &Path) -> Result<(), StoreError> {
+        safe::real_dirs_below(&self.root, dir, false)
     }
 
     /// Every folder under `dir` that holds a manifest, at the depths the layout uses; symlinks
@@ -237,19 +297,61 @@ impl Store {
         self.layout_dirs()
             .into_iter()
             .filter(|d| is_real_file(&d.join(MANIFEST)))
-            .map(LocalCopy::read)
+            .map(|d| {
+                let copy = LocalCopy::read(d);
+                self.checked_against_path(copy)
+            })
             .collect()
+    }
+
+    /// A manifest counts only in the folder its key gives: one copied elsewhere by hand (or
+    /// another tool's) is reported as unusable, so it is never pruned or trusted.
+    fn checked_against_path(&self, mut copy: LocalCopy) -> LocalCopy {
+        if let Ok(m) = &copy.manifest {
+            let at = self.key_of_dir(&copy.dir);
+            if at.as_ref() != Some(&m.key()) {
+                copy.manifest = Err(format!(
+                    "{} describes {}, which does not belong in this folder",
+                    copy.dir.join(MANIFEST).display(),
+                    m.key().label()
+                ));
+            }
+        }
+        copy
+    }
+
+    /// The backup a folder at the layout's depths stands for, read from its path.
+    fn key_of_dir(&self, dir: &Path) -> Option<BackupKey> {
+        let rel: Vec<String> = dir
+            .strip_prefix(&self.root)
+            .ok()?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        match rel.as_slice() {
+            [inst, backup] => Some(BackupKey {
+                instance_id: inst.clone(),
+                node_id: None,
+                backup_id: backup.clone(),
+            }),
+            [inst, node, backup] => Some(BackupKey {
+                instance_id: inst.clone(),
+                node_id: Some(node.clone()),
+                backup_id: backup.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// The folders where the layout keeps backups, `<dir>/<instance>/<x>` and
     /// `<dir>/<instance>/<node>/<x>`: real folders only, symlinks never entered.
     fn layout_dirs(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        for inst in real_dirs(&self.root).unwrap_or_default() {
-            for dir2 in real_dirs(&inst).unwrap_or_default() {
+        for inst in real_dirs(&self.root) {
+            for dir2 in real_dirs(&inst) {
                 // A folder with a manifest is a backup; one without may be a shard node.
                 if !is_real_file(&dir2.join(MANIFEST)) {
-                    out.extend(real_dirs(&dir2).unwrap_or_default());
+                    out.extend(real_dirs(&dir2));
                 }
                 out.push(dir2);
             }
@@ -294,25 +396,7 @@ impl Store {
         if files.is_empty() {
             return None;
         }
-        let rel: Vec<String> = dir
-            .strip_prefix(&self.root)
-            .ok()?
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let key = match rel.as_slice() {
-            [inst, backup] => BackupKey {
-                instance_id: inst.clone(),
-                node_id: None,
-                backup_id: backup.clone(),
-            },
-            [inst, node, backup] => BackupKey {
-                instance_id: inst.clone(),
-                node_id: Some(node.clone()),
-                backup_id: backup.clone(),
-            },
-            _ => return None,
-        };
+        let key = self.key_of_dir(dir)?;
         Some(StalePartial {
             key,
             dir: dir.to_path_buf(),
@@ -342,17 +426,20 @@ impl LocalCopy {
     }
 }
 
-fn real_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        // file_type() does not follow symlinks: a folder replaced by a symlink is skipped.
-        if entry.file_type()?.is_dir() {
-            out.push(entry.path());
-        }
-    }
+/// The real sub-folders of `dir` that are this run's to look into: symlinks are skipped
+/// (`file_type` does not follow them), and so is a folder holding a run lock, which is the
+/// download dir of another configuration nested in this one.
+fn real_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| fs::symlink_metadata(p.join(LOCK_FILE)).is_err())
+        .collect();
     out.sort();
-    Ok(out)
+    out
 }
 
 fn is_real_file(path: &Path) -> bool {
@@ -368,7 +455,7 @@ fn is_real_file(path: &Path) -> bool {
 /// The rename failed.
 pub fn recover_unpublished(paths: &BackupPaths) -> Result<(), StoreError> {
     for target in [&paths.manifest, &paths.sidecar] {
-        remove_stale_temps(target);
+        safe::remove_stale_temps(target);
     }
     let unpublished = read_manifest(&paths.manifest).is_err()
         && is_real_file(&paths.file)
@@ -392,86 +479,10 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, String> {
         .map_err(|e| format!("{} is not a valid manifest: {e}", path.display()))
 }
 
-/// The start of every temp file name [`write_atomic`] uses for `path`: `.<name>.tmp-`, then the
-/// writer's pid.
-fn temp_prefix(path: &Path) -> String {
-    format!(
-        ".{}.tmp-",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    )
-}
-
-/// Removes `path`'s temp files of other processes (regular files only; best effort: one left
-/// behind is only clutter, and is tried again on the next pass).
-fn remove_stale_temps(path: &Path) {
-    let prefix = temp_prefix(path);
-    let own = std::process::id().to_string();
-    let Some(dir) = path.parent() else {
-        return;
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let pid = name.strip_prefix(prefix.as_str());
-        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p != own)
-            && entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename, fsync
-/// the folder. A reader sees the old content or the new, never a torn one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("{}{}", temp_prefix(path), std::process::id()));
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Manifests and sidecars are as private as the data they describe.
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o640)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?
-    };
-    f.write_all(bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("fsync", &tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io_err("rename", path))?;
-    sync_dir(dir)
-}
-
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync", dir))
-}
-
 pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<(), StoreError> {
     let mut bytes = serde_json::to_vec_pretty(manifest).expect("invariant: a manifest serialises");
     bytes.push(b'\n');
     write_atomic(path, &bytes)
-}
-
-/// Free bytes for an unprivileged writer on the file system holding `path`.
-pub fn free_space(path: &Path) -> io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //!   concurrency, and a watcher that nothing complete-looking is ever wrong;
 //! - `resume`: dropped connections, expired URLs, a 200 to a Range, a changed object, a wrong
 //!   CRC, a short object, cancellation, and the retry budget of long downloads;
+//! - `integrity`: the integrity contract (RELIABILITY.md), one test per way it was broken;
 //! - `process`: the real binary: kill -9 then resume, the lock, exit codes, `--dry-run` output;
 //! - `servers`: small scripted servers for what the emulator cannot do (record the
 //!   `DescribeBackups` parameters, answer a Range while ignoring `If-Range`).
@@ -14,6 +15,8 @@
 mod common;
 #[path = "sync/engine.rs"]
 mod engine;
+#[path = "sync/integrity.rs"]
+mod integrity;
 #[path = "sync/process.rs"]
 mod process;
 #[path = "sync/resume.rs"]

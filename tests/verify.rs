@@ -230,3 +230,110 @@ async fn repair_refetches_corrupt_copies_byte_identical() {
         String::from_utf8_lossy(&again.stdout)
     );
 }
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Replaces a copy's bytes and makes its manifest vouch for them, as if the cloud had served
+/// exactly these bytes (right size, CRC-64 matched at download).
+fn as_if_served(root: &Path, backup: &str, bytes: &[u8]) {
+    let file = data_file(root, backup);
+    std::fs::write(&file, bytes).unwrap();
+    let path = find_dir(root, backup).unwrap().join("manifest.json");
+    let mut m = read_json(&path);
+    m["size"] = bytes.len().into();
+    m["sha256"] = common::sha256_hex(bytes).into();
+    std::fs::write(&path, m.to_string()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn damage_at_the_source_is_a_problem_unrecognised_a_note_and_repair_removes_only_rot() {
+    let (emu, dir, config) = setup("[verify]\nrepair = true").await;
+    let data = dir.path().join("data");
+    // Damaged at the source: a .tar.gz whose bytes the manifest vouches for, broken inside.
+    let tgz = std::fs::read(data_file(&data, "32102002")).unwrap();
+    let mut damaged = tgz.clone();
+    damaged[tgz.len() / 2] ^= 0x01;
+    as_if_served(&data, "32102002", &damaged);
+    // Unrecognised: an .ar that does not start like gzip at all.
+    // (Same length: the listing's BackupSize still matches the copy.)
+    let ar_len = std::fs::metadata(data_file(&data, "32102003"))
+        .unwrap()
+        .len() as u32;
+    let random: Vec<u8> = (0..ar_len).map(|i| (i * 31 % 251) as u8 + 3).collect();
+    as_if_served(&data, "32102003", &random);
+    // Rot: a flipped byte the manifest does not vouch for.
+    let qp = data_file(&data, "32102001");
+    let good = std::fs::read(&qp).unwrap();
+    let mut rotted = good.clone();
+    rotted[12345] ^= 0xff;
+    std::fs::write(&qp, &rotted).unwrap();
+    // A manifest from before verdicts existed.
+    let old = find_dir(&data, "32103002").unwrap().join("manifest.json");
+    let mut m = read_json(&old);
+    m.as_object_mut().unwrap().remove("format_verdict");
+    m.as_object_mut().unwrap().remove("format_detail");
+    std::fs::write(&old, m.to_string()).unwrap();
+    emu.reset_stats();
+
+    let out = run(&config, dir.path(), "--verify").await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let has = |prefix: &str, needle: &str| {
+        stdout
+            .lines()
+            .any(|l| l.starts_with(prefix) && l.contains(needle))
+    };
+    assert!(
+        has("PROBLEM dds-demo-replica/32102002: damaged", "at byte"),
+        "{stdout}"
+    );
+    assert!(
+        has("NOTE dds-demo-replica/32102003: unrecognised", "gzip"),
+        "{stdout}"
+    );
+    assert!(!has("PROBLEM dds-demo-replica/32102003", ""), "{stdout}");
+    assert!(
+        has("PROBLEM dds-demo-replica/32102001: sha256", ""),
+        "{stdout}"
+    );
+    assert!(
+        has("REPAIR dds-demo-replica/32102001", "corrupt copy removed"),
+        "{stdout}"
+    );
+    assert!(!has("REPAIR dds-demo-replica/32102002", ""), "{stdout}");
+    assert_eq!(std::fs::read(&qp).unwrap(), good, "rot repaired");
+    assert_eq!(
+        std::fs::read(data_file(&data, "32102002")).unwrap(),
+        damaged,
+        "the cloud's damaged bytes are kept"
+    );
+    assert_eq!(emu.stats().file_gets, 1, "only the rotted copy was fetched");
+    // The scrub records its verdicts in the manifests.
+    let verdict = |b: &str| {
+        read_json(&find_dir(&data, b).unwrap().join("manifest.json"))["format_verdict"].clone()
+    };
+    assert_eq!(verdict("32102002"), "damaged");
+    assert_eq!(verdict("32102003"), "unrecognised");
+    assert_eq!(verdict("32103002"), "ok");
+
+    // Again: the damage is still reported, nothing is removed or fetched, a pass GETs nothing.
+    emu.reset_stats();
+    let again = run(&config, dir.path(), "--verify").await;
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{stdout}");
+    assert!(!stdout.contains("REPAIR"), "{stdout}");
+    let sync = run(&config, dir.path(), "--sync-now").await;
+    assert_eq!(
+        sync.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    assert_eq!(
+        emu.stats().file_gets,
+        0,
+        "a verdict never brings a copy back"
+    );
+}

@@ -81,17 +81,9 @@ fn parse_generate(s: &str) -> Result<(String, u64, u64), String> {
 
 /// A positive byte count, bare or with a KiB/MiB/GiB suffix.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let mult: u64 = match unit {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(format!("{s:?} is not a size such as 400MiB")),
-    };
-    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) {
-        Some(n) if n > 0 => Ok(n),
-        _ => Err(format!("{s:?} is not a size such as 400MiB")),
+    match dds_backup_sync::units::parse_size(s)? {
+        0 => Err(format!("{s:?} must be more than zero")),
+        n => Ok(n),
     }
 }
 

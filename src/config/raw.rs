@@ -67,6 +67,7 @@ pub(super) struct RawDownload {
     pub(super) concurrency: Option<i64>,
     pub(super) read_timeout: Option<String>,
     pub(super) probe_timeout: Option<String>,
+    pub(super) min_rate: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

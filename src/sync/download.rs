@@ -16,33 +16,28 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub use super::body::Pace;
 pub use super::error::DownloadError;
-use super::oss::{Step, error_response, etag_changed, header};
+use super::identity::{Identity, Likeness};
+use super::oss::{Step, error_response, header};
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
 pub use super::publish::{Sidecar, read_sidecar};
-use super::publish::{create_dir, publish, write_sidecar};
+use super::publish::{publish, write_sidecar};
 use super::sink::Sink;
 use super::space::{Claim, SpaceBook};
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::store::{self, BackupPaths, Manifest};
 
-/// Network chunks are batched up to this size and written with one `writev` (see crates.md:
-/// large writes are much slower, tiny ones waste syscalls); batching, not copying them
-/// together, saves a memory copy of every byte.
-const CHUNK: usize = 128 * 1024;
-/// A batch is also sent once it holds this many pieces, whatever their size (bounded `writev`).
-const MAX_PIECES: usize = 64;
 /// At most this many fresh URLs per download: an API that keeps handing out expired URLs
 /// must not loop.
 const MAX_REFRESH: u32 = 3;
@@ -74,24 +69,28 @@ pub struct Downloader {
     pub slots: Arc<tokio::sync::Semaphore>,
     /// Disk space promised to the downloads in flight.
     pub space: Arc<SpaceBook>,
+    /// The download dir: where partial files may be opened, never through a link.
+    pub store: store::Store,
+    /// The floor under which a transfer is cut and retried (see [`Pace`]).
+    pub pace: Pace,
 }
 
-struct State {
-    url: String,
-    via: Via,
-    fallback: Option<String>,
+pub(super) struct State {
+    pub(super) url: String,
+    pub(super) via: Via,
+    pub(super) fallback: Option<String>,
     /// The URL is still the listing's, which may have sat in the queue until it expired. Once
     /// refreshed, only the server says when a URL has expired: this host's clock may be off.
-    from_listing: bool,
-    offset: u64,
+    pub(super) from_listing: bool,
+    pub(super) offset: u64,
     /// The space this download may still fill; shrinks as bytes arrive.
-    claim: Claim,
+    pub(super) claim: Claim,
     /// Bytes of an earlier run's partial that end up in the file (0 once it restarts).
-    resumed_from: u64,
-    sidecar: Sidecar,
+    pub(super) resumed_from: u64,
+    pub(super) sidecar: Sidecar,
     /// Fresh URLs asked for since bytes last arrived.
-    refreshes: u32,
-    fetched: u64,
+    pub(super) refreshes: u32,
+    pub(super) fetched: u64,
 }
 
 impl Downloader {
@@ -139,13 +138,13 @@ impl Downloader {
             backup: backup.clone(),
             source,
         };
-        create_dir(&paths.dir).map_err(store_err)?;
+        self.store.ensure_dir(paths).map_err(store_err)?;
         store::recover_unpublished(paths).map_err(store_err)?;
         // A partial is only trusted with its sidecar: without the ETag a changed object could
         // not be told apart from the one we started.
         let old =
             read_sidecar(&paths.sidecar).filter(|s| s.size == fetch.size && fetch.resume_from > 0);
-        let keep = if old.as_ref().is_some_and(|s| s.etag.is_some()) {
+        let keep = if old.as_ref().is_some_and(|s| s.identity.etag.is_some()) {
             fetch.resume_from
         } else {
             0
@@ -181,7 +180,8 @@ impl Downloader {
         }
         bar.set_position(keep);
         let format = crate::verify::format::Format::for_name(&fetch.file_name);
-        let mut sink = Sink::open(&paths.part, keep, format)
+        let file = store::open_partial(&paths.part).map_err(store_err)?;
+        let mut sink = Sink::open(file, &paths.part, keep, format)
             .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
         let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
         // The network part is over: the next download's request goes out while this one's
@@ -191,7 +191,9 @@ impl Downloader {
         let written = match (outcome, sink.finish().await) {
             (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.claim, e)),
             (Err(e), Ok(w)) => {
-                if w.len == 0 {
+                // Bytes of a response that disagreed with BackupSize are never resumed or
+                // published (a later pass would otherwise publish them without a request).
+                if w.len == 0 || e.discards_partial() {
                     // Nothing arrived: an empty partial would only be clutter for the next pass.
                     let _ = std::fs::remove_file(&paths.part);
                     let _ = std::fs::remove_file(&paths.sidecar);
@@ -204,7 +206,7 @@ impl Downloader {
         // would stall every other download's network reads.
         let backup = fetch.key.label();
         let (fetch, paths) = (fetch.clone(), paths.clone());
-        let (crc, via) = (st.sidecar.crc64, st.via);
+        let (crc, via) = (st.sidecar.identity.crc64, st.via);
         let counts = (st.fetched, st.resumed_from);
         tokio::task::spawn_blocking(move || publish(&fetch, &paths, crc, counts, via, written))
             .await
@@ -244,7 +246,10 @@ impl Downloader {
             attempt += 1;
             let fetched_before = st.fetched;
             let result = self.one_request(fetch, paths, st, sink, bar).await;
-            if st.fetched > fetched_before {
+            // Bytes that trickled in below the floor are no progress: the budget still counts
+            // down, so a server that only ever trickles fails the backup for this pass.
+            let slow = matches!(&result, Err(Step::Fail(DownloadError::TooSlow { .. })));
+            if st.fetched > fetched_before && !slow {
                 attempt = 1;
                 started = Instant::now();
                 st.refreshes = 0;
@@ -330,7 +335,7 @@ impl Downloader {
         let mut req = self.http.get(&st.url);
         if st.offset > 0 {
             req = req.header(RANGE, format!("bytes={}-", st.offset));
-            if let Some(etag) = &st.sidecar.etag {
+            if let Some(etag) = &st.sidecar.identity.etag {
                 req = req.header(IF_RANGE, etag.as_str());
             }
         }
@@ -353,21 +358,28 @@ impl Downloader {
             let step = self.unless_cancelled(&backup, error_response(&backup, &st.url, resp));
             return Err(step.await.map_err(Step::Fail)?);
         }
-        let etag = header(&resp, ETAG);
-        let crc = header(&resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok());
+        let got = Identity {
+            etag: header(&resp, ETAG),
+            crc64: header(&resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok()),
+            last_modified: header(&resp, LAST_MODIFIED),
+        };
         let length = header(&resp, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         let total = match status {
             StatusCode::PARTIAL_CONTENT => {
                 let range = header(&resp, CONTENT_RANGE).and_then(|v| parse_content_range(&v));
-                let moved =
-                    st.offset > 0 && etag_changed(st.sidecar.etag.as_deref(), etag.as_deref());
+                let likeness = st.sidecar.identity.compare(&got);
                 match range {
-                    Some((start, total)) if start == st.offset && !moved => total,
+                    Some((start, total))
+                        if start == st.offset && (st.offset == 0 || likeness == Likeness::Same) =>
+                    {
+                        total
+                    }
                     _ => {
-                        // A range we did not ask for, or a range of another version of the
-                        // object (If-Range not honoured, e.g. by a proxy): its bytes must not be
-                        // spliced onto the partial. Start over with a plain GET.
-                        warn!(backup = %backup, offset = st.offset, etag_changed = moved, "unusable 206 answer; restarting from zero");
+                        // A range we did not ask for, or one that cannot be matched to the
+                        // object the partial came from (another ETag, or none at all: If-Range
+                        // not honoured on the way): its bytes must not be spliced onto the
+                        // partial. Start over with a plain GET.
+                        warn!(backup = %backup, offset = st.offset, ?likeness, "unusable 206 answer; restarting from zero");
                         self.restart(sink, st, bar, &backup, paths).await?;
                         return Ok(());
                     }
@@ -389,12 +401,15 @@ impl Downloader {
                 got: total,
             }));
         }
-        st.sidecar = Sidecar {
-            size: fetch.size,
-            etag,
-            crc64: crc,
-            url_expires: url_expires(&st.url),
-        };
+        // Fixed by the first response, only ever narrowed: a response that omits the CRC or
+        // the ETag never switches a check off.
+        if st.offset == 0 {
+            st.sidecar.identity.restart_with(&got);
+        } else {
+            st.sidecar.identity.narrow(&got);
+        }
+        st.sidecar.size = fetch.size;
+        st.sidecar.url_expires = url_expires(&st.url);
         let (path, sidecar) = (paths.sidecar.clone(), st.sidecar.clone());
         tokio::task::spawn_blocking(move || write_sidecar(&path, &sidecar))
             .await
@@ -412,68 +427,6 @@ impl Downloader {
         self.stream_body(fetch, paths, st, sink, bar, resp)
             .await
             .map_err(Step::Fail)
-    }
-
-    async fn stream_body(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        st: &mut State,
-        sink: &mut Sink,
-        bar: &dyn Bar,
-        mut resp: reqwest::Response,
-    ) -> Result<(), DownloadError> {
-        let backup = fetch.key.label();
-        let mut batch: Vec<Bytes> = Vec::new();
-        let mut batched = 0usize;
-        let result = loop {
-            let next = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => break Err(DownloadError::Cancelled { backup: backup.clone() }),
-                next = resp.chunk() => next,
-            };
-            match next {
-                Ok(Some(chunk)) => {
-                    if st.offset + chunk.len() as u64 > fetch.size {
-                        break Err(DownloadError::Size {
-                            backup: backup.clone(),
-                            what: "the server sent more than BackupSize",
-                            expected: fetch.size,
-                            got: st.offset + chunk.len() as u64,
-                        });
-                    }
-                    st.offset += chunk.len() as u64;
-                    st.claim.wrote(chunk.len() as u64);
-                    st.fetched += chunk.len() as u64;
-                    bar.inc(chunk.len() as u64);
-                    batched += chunk.len();
-                    batch.push(chunk);
-                    if batched >= CHUNK || batch.len() >= MAX_PIECES {
-                        batched = 0;
-                        sink.write(std::mem::take(&mut batch))
-                            .await
-                            .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
-                    }
-                }
-                Ok(None) if st.offset < fetch.size => {
-                    break Err(DownloadError::Size {
-                        backup: backup.clone(),
-                        what: "the object ended before BackupSize",
-                        expected: fetch.size,
-                        got: st.offset,
-                    });
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(DownloadError::transfer(&backup, &st.url, e)),
-            }
-        };
-        // Whatever happened, what arrived is kept: it is exactly the bytes up to `offset`.
-        if !batch.is_empty() {
-            sink.write(batch)
-                .await
-                .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
-        }
-        result
     }
 
     /// Empties the partial file (and the hashes) and starts the count from zero.

@@ -29,8 +29,6 @@ pub enum DownloadError {
         expected: u64,
         got: u64,
     },
-    #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
-    Format { backup: String, reason: String },
     #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free{}; any partial file is kept for a later resume", dir.display(), promised_text(*promised))]
     DiskFull {
         backup: String,
@@ -51,6 +49,18 @@ pub enum DownloadError {
         backup: String,
         url: String,
         reason: String,
+    },
+    #[error(
+        "{backup}: the transfer from {url} ran at {rate} B/s over the last {}s, below download.min_rate ({min_rate} B/s); cut, to be resumed from byte {offset}",
+        window.as_secs()
+    )]
+    TooSlow {
+        backup: String,
+        url: String,
+        rate: u64,
+        min_rate: u64,
+        window: std::time::Duration,
+        offset: u64,
     },
     #[error("{backup}: cannot get a fresh download URL: {reason}")]
     Refresh { backup: String, reason: String },
@@ -109,9 +119,15 @@ impl DownloadError {
             DownloadError::Http { status, .. } => {
                 *status == 408 || *status == 429 || *status >= 500
             }
-            DownloadError::Transfer { .. } => true,
+            DownloadError::Transfer { .. } | DownloadError::TooSlow { .. } => true,
             _ => false,
         }
+    }
+
+    /// The bytes written so far came from a response that disagreed with `BackupSize`: they
+    /// must never be resumed or published.
+    pub(crate) fn discards_partial(&self) -> bool {
+        matches!(self, DownloadError::Size { .. })
     }
 
     /// A short machine-friendly reason, for the summary and metrics.
@@ -120,10 +136,10 @@ impl DownloadError {
             DownloadError::Http { .. } => "http",
             DownloadError::Size { .. } => "size_mismatch",
             DownloadError::Crc { .. } => "crc_mismatch",
-            DownloadError::Format { .. } => "format",
             DownloadError::DiskFull { .. } => "disk_full",
             DownloadError::Store { .. } => "io",
             DownloadError::Transfer { .. } => "transfer",
+            DownloadError::TooSlow { .. } => "too_slow",
             DownloadError::Refresh { .. } => "url_refresh",
             DownloadError::GaveUp { last, .. } => last.kind(),
             DownloadError::Cancelled { .. } => "cancelled",

@@ -3,8 +3,10 @@
 //! [`plan`] and [`prune::plan`] are pure; [`download`] and [`sink`] do the I/O of one file;
 //! [`run`] wires a pass together and [`report`] says what happened.
 
+pub mod body;
 pub mod download;
 pub mod error;
+pub mod identity;
 pub mod oss;
 pub mod plan;
 pub mod prune;

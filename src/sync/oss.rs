@@ -30,18 +30,6 @@ pub fn url_expires(url: &str) -> Option<i64> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
-/// Whether a response's ETag shows that the object is not the one a partial came from (no
-/// ETag on either side: nothing to tell). The weak and strong forms of a tag match.
-pub fn etag_changed(expected: Option<&str>, got: Option<&str>) -> bool {
-    let norm = |t: &str| {
-        t.trim()
-            .trim_start_matches("W/")
-            .trim_matches('"')
-            .to_string()
-    };
-    matches!((expected, got), (Some(a), Some(b)) if norm(a) != norm(b))
-}
-
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -118,21 +106,6 @@ mod tests {
             "bytes 0-1",
         ] {
             assert_eq!(parse_content_range(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn etag_change() {
-        let cases = [
-            (Some("\"A\""), Some("\"A\""), false),
-            (Some("\"A\""), Some("W/\"A\""), false),
-            (Some("\"A\""), Some("\"B\""), true),
-            (None, Some("\"B\""), false),
-            (Some("\"A\""), None, false),
-            (None, None, false),
-        ];
-        for (expected, got, want) in cases {
-            assert_eq!(etag_changed(expected, got), want, "{expected:?} {got:?}");
         }
     }
 

@@ -40,6 +40,9 @@ pub enum SkipReason {
     BadUrl(String),
     BadName(String),
     NoSize,
+    /// `BackupSize` 0: an empty file would count as the newest verified copy (hiding the age
+    /// alert, protected by `keep_last`) without a byte ever checked.
+    ZeroSize,
     Duplicate,
 }
 
@@ -56,6 +59,9 @@ impl fmt::Display for SkipReason {
             SkipReason::BadName(r) => write!(f, "unsafe name: {r}"),
             SkipReason::NoSize => {
                 f.write_str("no BackupSize, so the download could not be verified")
+            }
+            SkipReason::ZeroSize => {
+                f.write_str("BackupSize is 0: there is nothing to verify a copy against")
             }
             SkipReason::Duplicate => f.write_str("listed twice; the first entry is used"),
         }
@@ -193,7 +199,13 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
         check_url(f)?;
     }
     let file_name = names::file_name_from_url(&parsed).map_err(SkipReason::BadName)?;
+    if let Some(reason) = crate::store::own_file_collision(&file_name) {
+        return Err(SkipReason::BadName(reason));
+    }
     let size = b.backup_size.ok_or(SkipReason::NoSize)?;
+    if size == 0 {
+        return Err(SkipReason::ZeroSize);
+    }
     Ok(Selected {
         url: url.to_string(),
         via,

@@ -100,6 +100,8 @@ fn check_removable(root: &Path, dir: &Path) -> Result<(), StoreError> {
     {
         return Err(refuse("it is not inside the download directory"));
     }
+    // Every folder on the way must be real: `<dir>/<instance>` could be a link to elsewhere.
+    crate::store::Store::new(root).check_real(dir)?;
     let meta = std::fs::symlink_metadata(dir).map_err(io_err("inspect", dir))?;
     if !meta.is_dir() {
         return Err(refuse("it is not a real folder (a symlink?)"));

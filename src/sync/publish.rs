@@ -1,5 +1,5 @@
-//! Publishing a finished download: the checks (size, CRC-64, format), then fsync, rename to the
-//! final name, fsync the folder, and the manifest written atomically. Also the resume sidecar
+//! Publishing a finished download: the checks (size, CRC-64), then fsync, rename to the final
+//! name, fsync the folder, and the manifest (with the format verdict) written atomically. Also the resume sidecar
 //! kept beside a partial file. Blocking file I/O: callers run it off the async workers.
 
 use std::path::Path;
@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::download::Downloaded;
 use super::error::DownloadError;
+use super::identity::Identity;
 use super::plan::{Fetch, Via};
 use super::sink::Written;
 use crate::store::{self, BackupPaths, Manifest, StoreError};
@@ -17,14 +18,16 @@ use crate::store::{self, BackupPaths, Manifest, StoreError};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sidecar {
     pub size: u64,
-    pub etag: Option<String>,
-    pub crc64: Option<u64>,
+    /// What the responses said the object is: only ever narrowed (see [`Identity`]).
+    #[serde(flatten)]
+    pub identity: Identity,
     /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
     pub url_expires: Option<i64>,
 }
 
 /// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
-/// the manifest. A file that fails a check is removed, never published. `fetched` is what this
+/// the manifest. A file that fails a check is removed, never published; the format verdict is
+/// recorded, never a reason to remove the cloud's bytes. `fetched` is what this
 /// run downloaded, `resumed_from` what an earlier run had (0 for a fresh or restarted file).
 pub fn publish(
     fetch: &Fetch,
@@ -56,10 +59,8 @@ pub fn publish(
             got: written.crc64,
         });
     }
-    if let Some(reason) = written.format_error.clone() {
-        discard();
-        return Err(DownloadError::Format { backup, reason });
-    }
+    // The bytes are the object's: whatever the format check says is recorded, never a reason
+    // to throw them away (the cloud has the same bytes; a copy of them is the best there is).
     let store_err = |source| DownloadError::Store {
         backup: backup.clone(),
         source,
@@ -81,6 +82,8 @@ pub fn publish(
         sha256: written.sha256,
         crc64: written.crc64.to_string(),
         crc64_checked: crc.is_some(),
+        format_verdict: Some(written.verdict.verdict),
+        format_detail: written.verdict.detail.clone(),
         downloaded_at: now,
         verified_at: now,
     };
@@ -94,16 +97,11 @@ pub fn publish(
     })
 }
 
-pub fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(dir)
-        .map_err(store::io_err("create", dir))
-}
-
 pub fn read_sidecar(path: &Path) -> Option<Sidecar> {
+    // Never through a link: a planted sidecar could claim any identity.
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())?;
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

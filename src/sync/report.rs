@@ -17,6 +17,11 @@ pub struct Summary {
     pub up_to_date: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Copies published this pass whose format verdict is `damaged`: the cloud's bytes, kept,
+    /// but the backup itself is broken (named in `failures`, kind `damaged`).
+    pub damaged: usize,
+    /// Downloads stopped by a shutdown request; their partial files resume next pass.
+    pub stopped: usize,
     pub pruned: usize,
     /// Targets (instance or node) whose listing failed.
     pub listing_errors: usize,
@@ -46,8 +51,35 @@ impl Summary {
         }
     }
 
+    /// Logs the failures (a stop at a safe point as a WARN), the one-line summary, and the
+    /// summary as one JSON line, easy to grep or ship.
+    pub fn log(&self) {
+        for f in &self.failures {
+            if f.kind == "cancelled" {
+                tracing::warn!(backup = %f.backup, kind = f.kind, "{}", f.message);
+            } else {
+                tracing::error!(backup = %f.backup, kind = f.kind, "{}", f.message);
+            }
+        }
+        if self.ok() {
+            tracing::info!("pass finished: {self}");
+        } else {
+            tracing::warn!("pass finished with problems: {self}");
+        }
+        if let Ok(json) = serde_json::to_string(self) {
+            tracing::info!(target: "dds_backup_sync::summary", "{json}");
+        }
+    }
+
+    /// Nothing failed, nothing damaged was published, and the pass ran to its end.
     pub fn ok(&self) -> bool {
-        self.failed == 0 && self.listing_errors == 0
+        self.stopped_cleanly() && self.stopped == 0
+    }
+
+    /// Nothing failed and nothing damaged was published, though a shutdown request may have
+    /// stopped downloads at a safe point (exit 0: `systemctl stop` is not a failure).
+    pub fn stopped_cleanly(&self) -> bool {
+        self.failed == 0 && self.listing_errors == 0 && self.damaged == 0
     }
 }
 
@@ -55,7 +87,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
+            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, {}{}pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
             if self.dry_run { "dry run: " } else { "" },
             self.listed,
             self.fetched,
@@ -63,6 +95,16 @@ impl fmt::Display for Summary {
             self.up_to_date,
             self.skipped,
             self.failed,
+            if self.damaged > 0 {
+                format!("damaged {}, ", self.damaged)
+            } else {
+                String::new()
+            },
+            if self.stopped > 0 {
+                format!("stopped by shutdown {}, ", self.stopped)
+            } else {
+                String::new()
+            },
             self.pruned,
             self.listing_errors,
             human_bytes(self.bytes),

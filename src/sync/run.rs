@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::download::{DownloadError, Downloader, Refresh};
+use super::download::{DownloadError, Downloader, Pace, Refresh};
 use super::plan::{self, Action, Fetch, UrlPolicy, Via};
 use super::prune;
 use super::report::{self, Failure, Summary};
@@ -36,6 +36,7 @@ impl SyncError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SyncError::Store(StoreError::Locked { .. }) => crate::exit::LOCKED,
+            SyncError::Store(StoreError::Root { .. }) => crate::exit::SETUP,
             _ => crate::exit::FAILED,
         }
     }
@@ -208,6 +209,11 @@ async fn download_all(
         cancel: opts.cancel.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),
         space: Arc::default(),
+        store: store.clone(),
+        pace: Pace {
+            min_rate: settings.download.min_rate,
+            window: settings.download.read_timeout,
+        },
     };
     let results = futures::stream::iter(fetches)
         .map(|fetch| {
@@ -245,6 +251,17 @@ async fn download_all(
                     summary.fetched += 1;
                 }
                 info!(backup = %label, size = done.manifest.size, sha256 = %done.manifest.sha256, via = %done.via, "verified and published");
+                report_verdict(&label, &done.manifest, summary);
+            }
+            Err(e @ DownloadError::Cancelled { .. }) => {
+                // Not a failure: named in the summary, resumed by the next pass.
+                summary.stopped += 1;
+                warn!(backup = %label, "{e}; the next pass resumes it");
+                summary.failures.push(Failure {
+                    backup: label,
+                    kind: e.kind(),
+                    message: e.to_string(),
+                });
             }
             Err(e) => {
                 summary.failed += 1;
@@ -258,6 +275,36 @@ async fn download_all(
         }
     }
     Ok(())
+}
+
+/// A published copy's format verdict, said where an operator looks: `damaged` is an ERROR and
+/// named in the summary (the pass exits 1), `unrecognised` a WARN.
+fn report_verdict(label: &str, m: &crate::store::Manifest, summary: &mut Summary) {
+    use crate::verify::verdict::Verdict;
+    let detail = m.format_detail.as_deref().unwrap_or("no detail");
+    match m.format_verdict {
+        Some(Verdict::Damaged) => {
+            let same = if m.crc64_checked {
+                "the cloud's copy has the same bytes (its CRC-64 matched), so the backup itself is damaged"
+            } else {
+                "the cloud sent no CRC-64 to compare, so the cloud's copy is likely damaged the same way"
+            };
+            let message = format!(
+                "{label}: damaged at the source: {detail}; {same}; the copy is kept as it is, restore from another backup"
+            );
+            error!(backup = %label, kind = "damaged", "{message}");
+            summary.damaged += 1;
+            summary.failures.push(Failure {
+                backup: label.to_string(),
+                kind: "damaged",
+                message,
+            });
+        }
+        Some(Verdict::Unrecognised) => {
+            warn!(backup = %label, "published, but the content does not start like its file name says: {detail}");
+        }
+        _ => {}
+    }
 }
 
 /// Fresh URLs come from `DescribeBackups` filtered by the BackupId (and the NodeId).

@@ -7,8 +7,8 @@
 //! A resumed file is hashed from its existing prefix first, so it ends with the same checks as
 //! a fresh one.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -17,6 +17,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::verify::format::{Format, XbstreamCheck};
+use crate::verify::verdict::{self, FormatVerdict};
 
 /// Batches in flight per stage; with ~128 KiB batches that is about 1 MiB per download.
 const DEPTH: usize = 4;
@@ -36,8 +37,8 @@ pub struct Written {
     pub len: u64,
     pub sha256: String,
     pub crc64: u64,
-    /// What the cheap format check found wrong (see [`crate::verify::format`]), if anything.
-    pub format_error: Option<String>,
+    /// What the cheap format check says of the bytes (see [`crate::verify::verdict`]).
+    pub verdict: FormatVerdict,
 }
 
 pub struct Sink {
@@ -47,20 +48,19 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Opens `path` for appending after its first `keep` bytes (anything beyond is cut off) and
-    /// starts the threads; the kept prefix is hashed first.
-    pub fn open(path: &Path, keep: u64, format: Option<Format>) -> io::Result<Sink> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        set_mode(path);
+    /// Appends to `file` (the partial at `path`, opened by the store, which refuses links)
+    /// after its first `keep` bytes (anything beyond is cut off) and starts the threads; the
+    /// kept prefix is hashed first.
+    pub fn open(
+        mut file: File,
+        path: &Path,
+        keep: u64,
+        format: Option<Format>,
+    ) -> io::Result<Sink> {
         file.set_len(keep)?;
-        // A separate open, not try_clone(): a cloned descriptor shares the file offset with the
-        // writer, and the hasher's reads would move it.
-        let prefix = File::open(path)?;
+        // The prefix is read with positional reads (`pread`) on a clone: a clone shares the
+        // file offset with the writer, so plain reads would move it. No second open by path.
+        let prefix = file.try_clone()?;
         file.seek(SeekFrom::Start(keep))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
         let writer = std::thread::Builder::new()
@@ -128,12 +128,6 @@ impl Drop for Sink {
         // was queued, and the partial file stays for a later resume.
         drop(self.tx.take());
     }
-}
-
-/// Data and downloaded files are created 0640: readable by the service's group, not by others.
-fn set_mode(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
 }
 
 fn write_loop(
@@ -247,58 +241,49 @@ struct HashState {
 
 /// The format checks cheap enough to run on every downloaded byte: xbstream's framing and
 /// payload CRCs (CRC32 runs at memory speed), and gzip's magic. Inflating gzip to check its
-/// trailers costs as much as the download, so that waits for `--verify`.
-enum FormatCheck {
-    None,
-    Xbstream(Box<XbstreamCheck>, Option<String>),
-    GzipMagic(Vec<u8>),
+/// trailers costs as much as the download, so that waits for `--verify`. The first bytes are
+/// kept to tell `unrecognised` from `damaged`.
+struct FormatCheck {
+    format: Option<Format>,
+    head: Vec<u8>,
+    xbstream: Option<(Box<XbstreamCheck>, Option<String>)>,
 }
 
 impl FormatCheck {
     fn new(format: Option<Format>) -> Self {
-        match format {
-            None => FormatCheck::None,
-            Some(Format::Xbstream) => FormatCheck::Xbstream(Box::default(), None),
-            Some(Format::Gzip) => FormatCheck::GzipMagic(Vec::with_capacity(2)),
+        FormatCheck {
+            format,
+            head: Vec::with_capacity(verdict::HEAD),
+            xbstream: (format == Some(Format::Xbstream)).then(|| (Box::default(), None)),
         }
     }
 
     fn update(&mut self, data: &[u8]) {
-        match self {
-            FormatCheck::None => {}
-            FormatCheck::Xbstream(check, err) => {
-                if err.is_none()
-                    && let Err(e) = check.update(data)
-                {
-                    *err = Some(e.to_string());
-                }
-            }
-            FormatCheck::GzipMagic(first) => {
-                let take = (2 - first.len()).min(data.len());
-                first.extend_from_slice(&data[..take]);
-            }
+        if self.format.is_none() {
+            return;
+        }
+        let take = (verdict::HEAD - self.head.len()).min(data.len());
+        self.head.extend_from_slice(&data[..take]);
+        if let Some((check, err)) = &mut self.xbstream
+            && err.is_none()
+            && let Err(e) = check.update(data)
+        {
+            *err = Some(e.to_string());
         }
     }
 
-    fn format(&self) -> Option<Format> {
-        match self {
-            FormatCheck::None => None,
-            FormatCheck::Xbstream(..) => Some(Format::Xbstream),
-            FormatCheck::GzipMagic(_) => Some(Format::Gzip),
-        }
-    }
-
-    fn finish(&self) -> Option<String> {
-        match self {
-            FormatCheck::None => None,
-            FormatCheck::Xbstream(check, err) => err
-                .clone()
-                .or_else(|| check.finish().err().map(|e| e.to_string())),
-            FormatCheck::GzipMagic(first) if first[..] != [0x1f, 0x8b] => {
-                Some("gzip at byte 0: no gzip magic (1f 8b)".to_string())
+    fn finish(&self) -> FormatVerdict {
+        let outcome = match (self.format, &self.xbstream) {
+            (Some(Format::Xbstream), Some((check, err))) => match err {
+                Some(e) => Err(e.clone()),
+                None => check.finish().map_err(|e| e.to_string()),
+            },
+            (Some(Format::Gzip), _) if !verdict::starts_like(Format::Gzip, &self.head) => {
+                Err("gzip at byte 0: no gzip magic (1f 8b)".to_string())
             }
-            FormatCheck::GzipMagic(_) => None,
-        }
+            _ => Ok(()),
+        };
+        verdict::classify(self.format, &self.head, outcome)
     }
 }
 
@@ -322,22 +307,27 @@ impl HashState {
     fn finish(self) -> Written {
         Written {
             len: self.len,
-            format_error: self.check.finish(),
+            verdict: self.check.finish(),
             sha256: hex(&self.sha.finalize()),
             crc64: self.crc.finalize(),
         }
     }
 }
 
-fn hash_prefix(mut prefix: File, keep: u64, format: Option<Format>) -> io::Result<HashState> {
+fn hash_prefix(prefix: File, keep: u64, format: Option<Format>) -> io::Result<HashState> {
+    use std::os::unix::fs::FileExt;
     let mut state = HashState::new(format);
     if keep == 0 {
         return Ok(state);
     }
     let mut buf = vec![0u8; READ_BUF];
-    let mut reader = (&mut prefix).take(keep);
-    loop {
-        let n = reader.read(&mut buf)?;
+    while state.len < keep {
+        let want = (keep - state.len).min(READ_BUF as u64) as usize;
+        let n = match prefix.read_at(&mut buf[..want], state.len) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
@@ -359,7 +349,7 @@ fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Writte
     for msg in rx {
         match msg {
             Msg::Data(batch) => batch.iter().for_each(|piece| state.update(piece)),
-            Msg::Restart(_) => state = HashState::new(state.check.format()),
+            Msg::Restart(_) => state = HashState::new(state.check.format),
         }
     }
     Ok(state.finish())
@@ -392,8 +382,15 @@ mod tests {
             len: data.len() as u64,
             sha256: hex(&Sha256::digest(data)),
             crc64: crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, data),
-            format_error: None,
+            verdict: FormatVerdict {
+                verdict: crate::verify::verdict::Verdict::NotChecked,
+                detail: None,
+            },
         }
+    }
+
+    fn part(path: &Path) -> File {
+        crate::store::open_partial(path).unwrap()
     }
 
     #[test]
@@ -412,7 +409,7 @@ mod tests {
         let path = dir.path().join("f.part");
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
 
-        let mut sink = Sink::open(&path, 0, None).unwrap();
+        let mut sink = Sink::open(part(&path), &path, 0, None).unwrap();
         sink.write(vec![Bytes::copy_from_slice(&data[..1_000_000])])
             .await
             .unwrap();
@@ -421,7 +418,7 @@ mod tests {
 
         // Resume: the prefix on disk is hashed, then the rest appended in batches of uneven
         // pieces (one of them empty), each batch one `writev`.
-        let mut sink = Sink::open(&path, 1_000_000, None).unwrap();
+        let mut sink = Sink::open(part(&path), &path, 1_000_000, None).unwrap();
         for batch in data[1_000_000..].chunks(300_000) {
             let (a, rest) = batch.split_at(1);
             let (b, c) = rest.split_at(rest.len() / 3);
@@ -434,7 +431,7 @@ mod tests {
 
         // Restart: garbage, then the server sends the whole object again. Once `restart`
         // returns the file is already cut (a sidecar may now be written for the new object).
-        let mut sink = Sink::open(&path, 10, None).unwrap();
+        let mut sink = Sink::open(part(&path), &path, 10, None).unwrap();
         sink.write(vec![Bytes::from_static(b"garbage")])
             .await
             .unwrap();
@@ -452,7 +449,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.part");
         std::fs::write(&path, b"abcdefgh").unwrap();
-        let sink = Sink::open(&path, 3, None).unwrap();
+        let sink = Sink::open(part(&path), &path, 3, None).unwrap();
         assert_eq!(sink.finish().await.unwrap(), reference(b"abc"));
         assert_eq!(std::fs::read(&path).unwrap(), b"abc");
     }

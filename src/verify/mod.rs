@@ -1,13 +1,19 @@
 //! `--verify`: re-checks every local copy against its manifest (size, sha256) and its format,
 //! collecting every problem as data instead of stopping at the first; and the optional repair
-//! that removes corrupt copies so the next pass fetches them again.
+//! that removes rotted copies so the next pass fetches them again.
+//!
+//! Rot (bytes that no longer match their manifest) is a problem that repair fixes. A format
+//! finding on the bytes the manifest vouches for is the cloud's (rule 2 of the integrity
+//! contract): `damaged` is a problem that repair never touches, `unrecognised` a note; the
+//! verdict is recorded in the manifest.
 //!
 //! Reads only what [`Store::scan`] finds (real folders holding a manifest, no symlinks
-//! followed), each data file once. Never modifies anything, except [`apply_repair`], which
-//! removes only the data file and manifest of copies [`plan_repair`] picked, in the folder the
-//! layout gives their backup.
+//! followed), each data file once. Changes nothing but the verdicts in manifests, except
+//! [`apply_repair`], which removes only the data file and manifest of copies [`plan_repair`]
+//! picked, in the folder the layout gives their backup.
 
 pub mod format;
+pub mod verdict;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -17,6 +23,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::store::{BackupKey, LocalCopy, MANIFEST, Manifest, Store};
+use verdict::{FormatVerdict, Verdict};
 
 /// One problem with one local copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +31,38 @@ pub enum Problem {
     BadManifest(String),
     Missing,
     NotAFile,
-    Size { expected: u64, got: u64 },
-    Sha256 { expected: String, got: String },
+    Size {
+        expected: u64,
+        got: u64,
+    },
+    Sha256 {
+        expected: String,
+        got: String,
+    },
+    /// The bytes differ from the manifest and do not parse either (a symptom of rot).
     Format(String),
+    /// The bytes are the ones the manifest vouches for and break inside their format: damaged
+    /// at the source. A problem, but never repaired (the cloud has the same bytes).
+    Damaged(String),
+    /// The bytes are the ones the manifest vouches for and do not start like their format: a
+    /// note, not a problem.
+    Unrecognised(String),
     Unreadable(String),
 }
 
 impl Problem {
-    /// Corrupt content (as opposed to a missing file or a manifest problem): what repair removes.
+    /// Rot: bytes that no longer match their own manifest (as opposed to a missing file, a
+    /// manifest problem, or damage at the source): the only thing repair removes.
     pub fn is_corrupt(&self) -> bool {
         matches!(
             self,
             Problem::Size { .. } | Problem::Sha256 { .. } | Problem::Format(_)
         )
+    }
+
+    /// Worth a look, not a failure: `--verify` prints it as a NOTE and exits 0 for it.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Problem::Unrecognised(_))
     }
 }
 
@@ -49,6 +75,14 @@ impl fmt::Display for Problem {
             Problem::Size { expected, got } => write!(f, "size expected {expected} got {got}"),
             Problem::Sha256 { expected, got } => write!(f, "sha256 expected {expected} got {got}"),
             Problem::Format(r) => write!(f, "format: {r}"),
+            Problem::Damaged(r) => write!(
+                f,
+                "damaged at the source: {r} (the bytes are the ones the cloud served)"
+            ),
+            Problem::Unrecognised(r) => write!(
+                f,
+                "unrecognised: {r} (the bytes are the ones the cloud served; the name may not say what they hold)"
+            ),
             Problem::Unreadable(r) => write!(f, "cannot read: {r}"),
         }
     }
@@ -68,6 +102,40 @@ pub struct Finding {
 pub struct VerifyReport {
     pub checked: usize,
     pub findings: Vec<Finding>,
+    /// Manifests whose verdict the scrub recorded or changed.
+    pub verdicts_recorded: usize,
+}
+
+impl VerifyReport {
+    /// Findings that make `--verify` exit 1 (everything but notes).
+    pub fn problems(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| !f.problem.is_note())
+            .count()
+    }
+}
+
+/// Writes the scrub's verdict into the manifest when it has none (written before verdicts
+/// existed) or a different one (the download checks gzip only by its header; the scrub inflates
+/// it). Only for bytes the manifest vouches for; the caller holds the run lock.
+fn record_verdict(
+    dir: &Path,
+    manifest: &Manifest,
+    v: &FormatVerdict,
+    key: &BackupKey,
+    report: &mut VerifyReport,
+) {
+    if manifest.format_verdict == Some(v.verdict) && manifest.format_detail == v.detail {
+        return;
+    }
+    let mut updated = manifest.clone();
+    updated.format_verdict = Some(v.verdict);
+    updated.format_detail.clone_from(&v.detail);
+    match crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
+        Ok(()) => report.verdicts_recorded += 1,
+        Err(e) => tracing::warn!(backup = %key.label(), "cannot record the format verdict: {e}"),
+    }
 }
 
 /// Checks every copy in the store.
@@ -90,7 +158,11 @@ pub fn verify_store(store: &Store) -> VerifyReport {
             }
         };
         let key = manifest.key();
-        for problem in verify_copy(&dir, &manifest) {
+        let check = check_copy(&dir, &manifest);
+        if let Some(v) = &check.verdict {
+            record_verdict(&dir, &manifest, v, &key, &mut report);
+        }
+        for problem in check.problems {
             report.findings.push(Finding {
                 label: key.label(),
                 key: Some(key.clone()),
@@ -102,24 +174,43 @@ pub fn verify_store(store: &Store) -> VerifyReport {
     report
 }
 
+/// What one copy's check found: its problems, and (when its bytes are the ones the manifest
+/// vouches for) the format verdict they earn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyCheck {
+    pub problems: Vec<Problem>,
+    pub verdict: Option<FormatVerdict>,
+}
+
 /// Size, sha256 and format of one copy, from one read of the file.
 pub fn verify_copy(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
+    check_copy(dir, manifest).problems
+}
+
+/// [`verify_copy`], also returning the verdict for the manifest. A format finding on bytes
+/// that differ from the manifest is rot ([`Problem::Format`]); on the bytes the manifest
+/// vouches for it is the cloud's: `damaged` (a problem) or `unrecognised` (a note).
+pub fn check_copy(dir: &Path, manifest: &Manifest) -> CopyCheck {
+    let only = |p| CopyCheck {
+        problems: vec![p],
+        verdict: None,
+    };
     let Some(name) = crate::names::sanitize_file_name(&manifest.file)
         .ok()
         .filter(|n| n != MANIFEST)
     else {
-        return vec![Problem::BadManifest(format!(
+        return only(Problem::BadManifest(format!(
             "file name {:?} is not usable",
             manifest.file
-        ))];
+        )));
     };
     let path = dir.join(name);
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
-        Err(_) => return vec![Problem::Missing],
+        Err(_) => return only(Problem::Missing),
     };
     if !meta.is_file() {
-        return vec![Problem::NotAFile];
+        return only(Problem::NotAFile);
     }
     let mut problems = Vec::new();
     if meta.len() != manifest.size {
@@ -130,27 +221,53 @@ pub fn verify_copy(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
     }
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) => return vec![Problem::Unreadable(e.to_string())],
+        Err(e) => return only(Problem::Unreadable(e.to_string())),
+    };
+    let mut head = [0u8; verdict::HEAD];
+    let head_len = {
+        use std::os::unix::fs::FileExt;
+        file.read_at(&mut head, 0).unwrap_or(0)
     };
     let mut tee = Tee {
         inner: file,
         sha: Sha256::new(),
     };
-    if let Err(e) = format::check_format(&manifest.file, &mut tee) {
-        problems.push(Problem::Format(e.to_string()));
-    }
+    let format = format::Format::for_name(&manifest.file);
+    let outcome = format::check_format(&manifest.file, &mut tee)
+        .map(drop)
+        .map_err(|e| e.to_string());
     // Whatever the format check did not read still counts for the hash.
     if let Err(e) = std::io::copy(&mut tee, &mut std::io::sink()) {
-        return vec![Problem::Unreadable(e.to_string())];
+        return only(Problem::Unreadable(e.to_string()));
     }
     let got = crate::sync::sink::hex(&tee.sha.finalize());
-    if got != manifest.sha256 {
-        problems.push(Problem::Sha256 {
-            expected: manifest.sha256.clone(),
-            got,
-        });
+    let rotted = !problems.is_empty() || got != manifest.sha256;
+    if rotted {
+        if let Err(reason) = outcome {
+            problems.push(Problem::Format(reason));
+        }
+        if got != manifest.sha256 {
+            problems.push(Problem::Sha256 {
+                expected: manifest.sha256.clone(),
+                got,
+            });
+        }
+        return CopyCheck {
+            problems,
+            verdict: None,
+        };
     }
-    problems
+    let v = verdict::classify(format, &head[..head_len], outcome);
+    let detail = v.detail.clone().unwrap_or_default();
+    match v.verdict {
+        Verdict::Damaged => problems.push(Problem::Damaged(detail)),
+        Verdict::Unrecognised => problems.push(Problem::Unrecognised(detail)),
+        Verdict::Ok | Verdict::NotChecked => {}
+    }
+    CopyCheck {
+        problems,
+        verdict: Some(v),
+    }
 }
 
 /// Hashes every byte read through it.
@@ -230,6 +347,8 @@ fn remove_copy(store: &Store, key: &BackupKey, dir: &Path) -> Result<(), String>
     if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Err(format!("{} is not a real folder", dir.display()));
     }
+    // And every folder above it: `<dir>/<instance>` could be a link to elsewhere.
+    store.check_real(dir).map_err(|e| e.to_string())?;
     let manifest_path = dir.join(MANIFEST);
     let manifest = crate::store::read_manifest(&manifest_path)?;
     if manifest.key() != *key {

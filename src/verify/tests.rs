@@ -41,6 +41,8 @@ fn manifest(key: &BackupKey, file: &str, content: &[u8]) -> Manifest {
         sha256: crate::sync::sink::hex(&Sha256::digest(content)),
         crc64: "0".into(),
         crc64_checked: false,
+        format_verdict: None,
+        format_detail: None,
         downloaded_at: now,
         verified_at: now,
     }
@@ -266,8 +268,27 @@ fn repair_refuses_a_folder_that_is_not_the_backups_own() {
         .into_iter()
         .filter(|f| f.dir == stray)
         .collect();
-    assert!(!findings.is_empty());
+    // A manifest counts only in its backup's own folder: the stray is a manifest problem for a
+    // human, tied to no backup, so repair has nothing to act on there.
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].key.is_none());
+    assert!(
+        matches!(&findings[0].problem, Problem::BadManifest(r) if r.contains("does not belong in this folder")),
+        "{findings:?}"
+    );
     let done = apply_repair(&fx.store, &findings, std::slice::from_ref(&flipped));
+    assert!(done.removed.is_empty() && done.failed.is_empty());
+    // Even a finding that claims the stray folder for 3-flipped is refused.
+    let forged = Finding {
+        label: flipped.label(),
+        key: Some(flipped.clone()),
+        dir: stray.clone(),
+        problem: Problem::Sha256 {
+            expected: "a".into(),
+            got: "b".into(),
+        },
+    };
+    let done = apply_repair(&fx.store, &[forged], std::slice::from_ref(&flipped));
     assert!(done.removed.is_empty());
     assert!(
         done.failed[0]

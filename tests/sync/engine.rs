@@ -132,6 +132,11 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
         cancel: Default::default(),
         slots: Arc::new(tokio::sync::Semaphore::new(1)),
         space: Arc::default(),
+        store: store.clone(),
+        pace: dds_backup_sync::sync::download::Pace {
+            min_rate: 0,
+            window: Duration::from_secs(60),
+        },
     };
     let mut done = 0;
     for a in actions {
@@ -456,7 +461,8 @@ async fn a_watcher_never_sees_an_incomplete_or_wrong_file_under_a_final_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_garbled_archive_is_caught_while_downloading() {
     let emu = emulator_with(|_| {}).await;
-    // Random bytes behind an xbstream name: size and CRC match, the framing does not.
+    // Random bytes behind an xbstream name: size and CRC match, the framing does not. The
+    // bytes are the cloud's, so they are published with the verdict, never discarded.
     let start = OffsetDateTime::now_utc() - time::Duration::hours(3);
     assert!(
         emu.add_backup(
@@ -467,15 +473,23 @@ async fn a_garbled_archive_is_caught_while_downloading() {
     );
     let dir = tempfile::tempdir().unwrap();
     let summary = pass(&settings(&emu, dir.path())).await;
-    assert_eq!((summary.fetched, summary.failed), (3, 1), "{summary}");
-    let f = &summary.failures[0];
-    assert_eq!(f.kind, "format", "{f:?}");
+    assert_eq!((summary.fetched, summary.failed), (4, 0), "{summary}");
     assert!(
-        f.message.contains("not a well-formed archive") && f.message.contains("xbstream at byte 0"),
-        "{}",
-        f.message
+        summary.ok(),
+        "unrecognised is a note, not a failure: {summary}"
     );
-    not_published(dir.path(), "32109999");
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(folder(dir.path(), "32109999").join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["format_verdict"], "unrecognised");
+    assert!(
+        m["format_detail"]
+            .as_str()
+            .unwrap()
+            .contains("xbstream at byte 0"),
+        "{m}"
+    );
 }
 
 /// Counts progress bars, and notes any made before its download could have had a slot.

@@ -66,14 +66,8 @@ fn has_line(stdout: &str, action: &str, backup_id: &str) -> bool {
         .any(|l| l.starts_with(action) && l.contains(&format!("{REPLICA}/{backup_id}")))
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn kill_9_mid_download_then_a_second_run_resumes_from_the_partial() {
-    let emu = emulator_with(|_| {}).await;
-    // QP's body stops for a minute after 1 MB: the first run is killed while it waits.
+/// QP's body stops for a minute after 1 MB.
+fn stall_qp(emu: &Emulator) {
     emu.set_faults(oss_faults(OssFaults {
         stall: vec![StallFault {
             after_bytes: 1_000_000,
@@ -83,6 +77,17 @@ async fn kill_9_mid_download_then_a_second_run_resumes_from_the_partial() {
         }],
         ..OssFaults::default()
     }));
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_download_then_a_second_run_resumes_from_the_partial() {
+    let emu = emulator_with(|_| {}).await;
+    // QP's body stops for a minute after 1 MB: the first run is killed while it waits.
+    stall_qp(&emu);
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
     let cfg = config(home.path(), &emu, &data, "");
@@ -255,4 +260,74 @@ async fn dry_run_prints_fetch_resume_skip_ok_and_prune_lines_and_changes_nothing
     );
     assert_eq!(data_files(&data), before, "nothing deleted");
     assert_eq!(emu.stats().file_gets, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_download_dir_is_a_setup_problem_exit_2_naming_the_key() {
+    let emu = emulator_with(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    // A regular file where a folder of the path should be: no run, root or not, can use it.
+    let blocker = home.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let cfg = config(home.path(), &emu, &blocker.join("data"), "");
+    let out = run(home.path(), &cfg, &["--sync-now"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("download.dir"), "{stderr}");
+    assert_eq!(emu.stats().file_gets, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_sync_now_at_a_safe_point_and_exits_0() {
+    let emu = emulator_with(|_| {}).await;
+    stall_qp(&emu);
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let cfg = config(home.path(), &emu, &data, "");
+    let child = common::binary(home.path())
+        .args(["--sync-now", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (name, _) = object(&emu, QP).await;
+    let part = folder(&data, QP).join(format!("{name}.part"));
+    assert!(
+        common::poll(Duration::from_secs(20), || file_len(&part) >= 500_000).await,
+        "the download is under way"
+    );
+    let pid = child.id().expect("running") as libc::pid_t;
+    // SAFETY: signalling our own child by its PID.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stops promptly")
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        file_len(&part) >= 500_000,
+        "the partial is kept for a resume"
+    );
+    not_published(&data, QP);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_root_folder_and_the_lock_file_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulator_with(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("fresh").join("data");
+    let cfg = config(home.path(), &emu, &data, "");
+    let out = run(home.path(), &cfg, &["--sync-now"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o750, "the root folder");
+    assert_eq!(
+        mode(&data.join(".dds-backup-sync.lock")),
+        0o600,
+        "the lock holds the pid"
+    );
 }

@@ -224,3 +224,14 @@ impl Drop for Mute {
         self.stop.cancel();
     }
 }
+
+/// The N of a `Range: bytes=N-` request header, when N is inside an object of `len` bytes.
+pub fn range_start(headers: &HeaderMap, len: usize) -> Option<usize> {
+    headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n < len)
+}

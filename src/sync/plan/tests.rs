@@ -162,6 +162,8 @@ fn local_state_decides_fetch_resume_or_nothing() {
         sha256: "00".into(),
         crc64: "0".into(),
         crc64_checked: true,
+        format_verdict: None,
+        format_detail: None,
         downloaded_at: NOW,
         verified_at: NOW,
     };

@@ -45,6 +45,8 @@ fn copy(
             sha256: String::new(),
             crc64: String::new(),
             crc64_checked: false,
+            format_verdict: None,
+            format_detail: None,
             downloaded_at: NOW,
             verified_at: NOW,
         }),

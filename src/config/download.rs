@@ -1,0 +1,61 @@
+//! The `[download]` section: raw keys → [`DownloadSettings`], every error naming its key.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::raw::RawDownload;
+use super::{ConfigError, DownloadSettings, positive};
+
+/// The floor under which a transfer counts as stalled: slow enough that a 300 GB backup would
+/// take two months, fast enough for any real link.
+const DEFAULT_MIN_RATE: &str = "64KiB";
+
+type Bad<'a> = &'a dyn Fn(&str, String) -> ConfigError;
+type DurationOf<'a> = &'a dyn Fn(&str, Option<String>, &str) -> Result<Duration, ConfigError>;
+
+pub(super) fn validate(
+    d: RawDownload,
+    bad: Bad<'_>,
+    duration: DurationOf<'_>,
+) -> Result<DownloadSettings, ConfigError> {
+    let dir = d
+        .dir
+        .unwrap_or_else(|| PathBuf::from("/var/lib/dds-backup-sync"));
+    if dir.as_os_str().is_empty() {
+        return Err(bad("download.dir", "must not be empty".into()));
+    }
+    let dir = std::path::absolute(&dir).map_err(|e| bad("download.dir", e.to_string()))?;
+    let concurrency = match d.concurrency {
+        None => 4,
+        Some(n @ 1..=64) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "download.concurrency",
+                format!("must be between 1 and 64 (got {n})"),
+            ));
+        }
+    };
+    let min_rate = crate::units::parse_size(d.min_rate.as_deref().unwrap_or(DEFAULT_MIN_RATE))
+        .map_err(|r| {
+            bad(
+                "download.min_rate",
+                format!("{r} (\"0\" turns the floor off)"),
+            )
+        })?;
+    Ok(DownloadSettings {
+        dir,
+        network: d.network.unwrap_or_default(),
+        concurrency,
+        read_timeout: positive(
+            duration("download.read_timeout", d.read_timeout, "60s")?,
+            "download.read_timeout",
+            bad,
+        )?,
+        probe_timeout: positive(
+            duration("download.probe_timeout", d.probe_timeout, "3s")?,
+            "download.probe_timeout",
+            bad,
+        )?,
+        min_rate,
+    })
+}
