@@ -11,6 +11,7 @@
 //! - [`http`]: the one HTTP client builder (rustls + webpki roots).
 //! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
 //! - [`secret`]: redaction of secrets and presigned URLs.
+//! - [`text`]: network text shown as data (controls and bidi escaped) in logs, errors and `--list`.
 
 pub mod api;
 pub mod app;
@@ -29,4 +30,5 @@ pub mod schedule;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod verify;
