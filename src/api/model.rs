@@ -11,6 +11,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::text::shown;
+
 /// A backup whose `BackupExpireTime` is this value is retained forever.
 pub const FOREVER: &str = "9999-01-01T00:00:00Z";
 
@@ -110,13 +112,19 @@ pub struct Page {
     pub rejected: Vec<ModelError>,
 }
 
+/// Why a page or one backup was not understood. The id and the reasons may quote the API's
+/// text, so `Display` shows them as data ([`crate::text::shown`]): they are logged and listed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
-    #[error("response body is not valid DescribeBackups JSON: {reason}")]
+    #[error("response body is not valid DescribeBackups JSON: {}", shown(reason))]
     Body { reason: String },
-    #[error("response field {field} is invalid: {reason}")]
+    #[error("response field {field} is invalid: {}", shown(reason))]
     PageField { field: &'static str, reason: String },
-    #[error("backup {backup_id}: field {field} is invalid: {reason}")]
+    #[error(
+        "backup {}: field {field} is invalid: {}",
+        shown(backup_id),
+        shown(reason)
+    )]
     Field {
         backup_id: String,
         field: &'static str,
