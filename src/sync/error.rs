@@ -1,13 +1,15 @@
 //! What can go wrong with one download, as one typed error per cause; each message names the
-//! backup and says what was expected and what came.
+//! backup and says what was expected and what came. Texts from the server (an OSS error code,
+//! a URL, a reason quoting a response) are shown as data ([`crate::text::shown`]).
 
 use std::path::PathBuf;
 
 use crate::store::StoreError;
+use crate::text::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
-    #[error("{backup}: HTTP {status} from {url}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[error("{backup}: HTTP {status} from {}{}", shown(url), code.as_ref().map(|c| format!(" ({})", shown(c))).unwrap_or_default())]
     Http {
         backup: String,
         status: u16,
@@ -29,7 +31,10 @@ pub enum DownloadError {
         expected: u64,
         got: u64,
     },
-    #[error("{backup}: the file is not a well-formed archive ({reason}); it was discarded")]
+    #[error(
+        "{backup}: the file is not a well-formed archive ({}); it was discarded",
+        shown(reason)
+    )]
     Format { backup: String, reason: String },
     #[error("{backup}: not enough space in {}: {needed} bytes still to fetch, {available} free{}; any partial file is kept for a later resume", dir.display(), promised_text(*promised))]
     DiskFull {
@@ -46,13 +51,13 @@ pub enum DownloadError {
         #[source]
         source: StoreError,
     },
-    #[error("{backup}: transfer from {url} failed: {reason}")]
+    #[error("{backup}: transfer from {} failed: {}", shown(url), shown(reason))]
     Transfer {
         backup: String,
         url: String,
         reason: String,
     },
-    #[error("{backup}: cannot get a fresh download URL: {reason}")]
+    #[error("{backup}: cannot get a fresh download URL: {}", shown(reason))]
     Refresh { backup: String, reason: String },
     #[error("{backup}: gave up after {attempts} attempts: {last}")]
     GaveUp {
