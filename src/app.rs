@@ -23,6 +23,7 @@ use crate::progress::{self, Progress};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::sync::{self, PassOptions};
+use crate::text::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -423,10 +424,12 @@ fn write_json(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resul
             }
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &targets)?;
-    writeln!(out)
+    // The values stay exact; only the characters serde_json leaves raw are escaped as JSON.
+    let json = serde_json::to_string_pretty(&targets).map_err(std::io::Error::other)?;
+    writeln!(out, "{}", crate::text::json_safe(&json))
 }
 
+/// Every text the API sent is shown as data: a status or method must not drive the terminal.
 fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Result<()> {
     let time = |t: Option<OffsetDateTime>| {
         t.map(crate::api::client::timestamp)
@@ -460,11 +463,11 @@ fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resu
             writeln!(
                 out,
                 "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>14}  {}",
-                b.backup_id,
-                b.backup_status,
+                shown(&b.backup_id),
+                shown(&b.backup_status),
                 if b.is_avail { "yes" } else { "no" },
-                b.backup_method.as_deref().unwrap_or("-"),
-                b.backup_type.as_deref().unwrap_or("-"),
+                shown(b.backup_method.as_deref().unwrap_or("-")),
+                shown(b.backup_type.as_deref().unwrap_or("-")),
                 time(b.backup_end_time),
                 if b.is_kept_forever() {
                     "forever".to_string()

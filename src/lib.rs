@@ -12,6 +12,7 @@
 //! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
 //! - [`secret`]: redaction of secrets and presigned URLs.
 //! - [`units`]: byte sizes as operators write them (`64KiB`, `400MiB`).
+//! - [`text`]: network text shown as data (controls and bidi escaped) in logs, errors and `--list`.
 
 pub mod api;
 pub mod app;
@@ -30,5 +31,6 @@ pub mod schedule;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod units;
 pub mod verify;

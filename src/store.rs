@@ -68,11 +68,18 @@ pub struct BackupKey {
 }
 
 impl BackupKey {
-    /// `instance[/node]/backup`, for messages.
+    /// `instance[/node]/backup`, for messages. The backup id comes from the API and is not
+    /// checked yet when a skipped backup is reported, so every part is shown as data.
     pub fn label(&self) -> String {
+        use crate::text::shown;
         match &self.node_id {
-            Some(n) => format!("{}/{}/{}", self.instance_id, n, self.backup_id),
-            None => format!("{}/{}", self.instance_id, self.backup_id),
+            Some(n) => format!(
+                "{}/{}/{}",
+                shown(&self.instance_id),
+                shown(n),
+                shown(&self.backup_id)
+            ),
+            None => format!("{}/{}", shown(&self.instance_id), shown(&self.backup_id)),
         }
     }
 }

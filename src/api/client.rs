@@ -17,6 +17,7 @@ use super::error::{ApiError, Class};
 use super::model::{self, Backup, ModelError, Page};
 use super::sign::{self, Common};
 use crate::retry::{self, RetryPolicy};
+use crate::text::shown;
 
 const ACTION: &str = "DescribeBackups";
 const VERSION: &str = "2015-12-01";
@@ -172,7 +173,7 @@ impl ApiClient {
             source,
         })?;
         for rejected in &page.rejected {
-            warn!(target = %query.target(), request_id = %page.request_id, "skipping a backup the API described badly: {rejected}");
+            warn!(target = %query.target(), request_id = %shown(&page.request_id), "skipping a backup the API described badly: {rejected}");
         }
         Ok(page)
     }
@@ -388,15 +389,13 @@ struct ErrorBody {
     request_id: Option<String>,
 }
 
-/// The first 200 characters of a non-API body, on one line, for an error message.
+/// The first 200 characters of a non-API body (an HTML error page, say) for an error message:
+/// runs of whitespace, line breaks included, become one space so it reads as one line. Any
+/// other character is kept as sent; the error's `Display` shows it as data.
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    one_line.trim().to_string()
+    let head = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let words: Vec<&str> = head.split_whitespace().collect();
+    words.join(" ").chars().take(200).collect()
 }
 
 /// Parses an HTTP `Date` header (IMF-fixdate) into Unix seconds.

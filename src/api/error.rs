@@ -2,12 +2,14 @@
 //!
 //! [`classify`] is pure and table-tested; [`ApiError`] carries the API's Code, Message and
 //! RequestId so an operator can quote them to support. No request signature or secret is ever
-//! stored in an error.
+//! stored in an error. Those texts are stored as sent and shown as data
+//! ([`crate::text::shown`]): an error message is logged, and a server must not forge log lines.
 
 use std::time::Duration;
 
 use super::credentials::CredentialError;
 use super::model::ModelError;
+use crate::text::shown;
 
 /// What a failed call means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,12 @@ pub fn classify(status: u16, code: &str) -> Class {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{action} failed with {code}: {message} (HTTP {status}, RequestId {request_id})")]
+    #[error(
+        "{action} failed with {}: {} (HTTP {status}, RequestId {})",
+        shown(code),
+        shown(message),
+        shown(request_id)
+    )]
     Service {
         action: &'static str,
         status: u16,
@@ -56,15 +63,19 @@ pub enum ApiError {
         request_id: String,
     },
     #[error(
-        "the host clock is off by {} compared with the API server, which refused the request (InvalidTimeStamp.Expired, RequestId {request_id}); fix the clock (NTP) and retry",
-        skew.map(|s| format!("about {}", humantime::format_duration(Duration::from_secs(s.unsigned_abs())))).unwrap_or_else(|| "more than 15 minutes".into())
+        "the host clock is off by {} compared with the API server, which refused the request (InvalidTimeStamp.Expired, RequestId {}); fix the clock (NTP) and retry",
+        skew.map(|s| format!("about {}", humantime::format_duration(Duration::from_secs(s.unsigned_abs())))).unwrap_or_else(|| "more than 15 minutes".into()),
+        shown(request_id)
     )]
     ClockSkew {
         /// Server time minus local time, in seconds, when the response said what time it was.
         skew: Option<i64>,
         request_id: String,
     },
-    #[error("HTTP {status} from {endpoint} with a body that is not an API error: {snippet}")]
+    #[error(
+        "HTTP {status} from {endpoint} with a body that is not an API error: {}",
+        shown(snippet)
+    )]
     Http {
         status: u16,
         endpoint: String,
@@ -78,7 +89,10 @@ pub enum ApiError {
     },
     #[error("response from {endpoint} is larger than {limit} bytes; refusing to read it")]
     TooLarge { endpoint: String, limit: usize },
-    #[error("DescribeBackups for {target}: {source} (RequestId {request_id})")]
+    #[error(
+        "DescribeBackups for {target}: {source} (RequestId {})",
+        shown(request_id)
+    )]
     Decode {
         target: String,
         request_id: String,
@@ -167,6 +181,21 @@ mod tests {
         ] {
             assert_eq!(classify(status, code), class, "{status} {code}");
         }
+    }
+
+    #[test]
+    fn the_api_texts_are_shown_as_data() {
+        let e = ApiError::Service {
+            action: "DescribeBackups",
+            status: 400,
+            code: "Bad\u{1b}[2J".into(),
+            message: "no\nERROR forged".into(),
+            request_id: "R\r1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            r"DescribeBackups failed with Bad\u{1b}[2J: no\nERROR forged (HTTP 400, RequestId R\r1)"
+        );
     }
 
     #[test]

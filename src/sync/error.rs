@@ -1,13 +1,15 @@
 //! What can go wrong with one download, as one typed error per cause; each message names the
-//! backup and says what was expected and what came.
+//! backup and says what was expected and what came. Texts from the server (an OSS error code,
+//! a URL, a reason quoting a response) are shown as data ([`crate::text::shown`]).
 
 use std::path::PathBuf;
 
 use crate::store::StoreError;
+use crate::text::shown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
-    #[error("{backup}: HTTP {status} from {url}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    #[error("{backup}: HTTP {status} from {}{}", shown(url), code.as_ref().map(|c| format!(" ({})", shown(c))).unwrap_or_default())]
     Http {
         backup: String,
         status: u16,
@@ -44,15 +46,15 @@ pub enum DownloadError {
         #[source]
         source: StoreError,
     },
-    #[error("{backup}: transfer from {url} failed: {reason}")]
+    #[error("{backup}: transfer from {} failed: {}", shown(url), shown(reason))]
     Transfer {
         backup: String,
         url: String,
         reason: String,
     },
     #[error(
-        "{backup}: the transfer from {url} ran at {rate} B/s over the last {}s, below download.min_rate ({min_rate} B/s); cut, to be resumed from byte {offset}",
-        window.as_secs()
+        "{backup}: the transfer from {} ran at {rate} B/s over the last {}s, below download.min_rate ({min_rate} B/s); cut, to be resumed from byte {offset}",
+        shown(url), window.as_secs()
     )]
     TooSlow {
         backup: String,
@@ -62,7 +64,7 @@ pub enum DownloadError {
         window: std::time::Duration,
         offset: u64,
     },
-    #[error("{backup}: cannot get a fresh download URL: {reason}")]
+    #[error("{backup}: cannot get a fresh download URL: {}", shown(reason))]
     Refresh { backup: String, reason: String },
     #[error("{backup}: gave up after {attempts} attempts: {last}")]
     GaveUp {

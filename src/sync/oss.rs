@@ -41,15 +41,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The text of the first `<tag>…</tag>` in an XML error body, as sent (at most 100
+/// characters): whoever shows it shows it as data ([`crate::text::shown`]).
 pub fn xml_tag(text: &str, tag: &str) -> Option<String> {
     let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = text[start..].find(&format!("</{tag}>"))? + start;
-    let value: String = text[start..end]
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
-    Some(value)
+    Some(text[start..end].chars().take(100).collect())
 }
 
 /// How a request attempt went wrong: the URL expired (get a fresh one and go on), or a failure.
@@ -118,5 +115,10 @@ mod tests {
         assert_eq!(url_expires("http://h/o"), None);
         let body = "<?xml?><Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>";
         assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_tag("<Code>a\nb</Code>", "Code").as_deref(),
+            Some("a\nb")
+        );
+        assert_eq!(xml_tag("<Code>a", "Code"), None);
     }
 }

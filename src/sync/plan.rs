@@ -12,6 +12,7 @@ use crate::api::model::Backup;
 use crate::config::Network;
 use crate::names;
 use crate::store::{BackupKey, LocalState};
+use crate::text::shown;
 
 /// Which URL a download uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,7 +31,8 @@ impl fmt::Display for Via {
     }
 }
 
-/// Why a listed backup is not downloaded.
+/// Why a listed backup is not downloaded. `Display` shows the API's text as data
+/// ([`crate::text::shown`]): this reason is logged and printed by `--dry-run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
     NotSuccess(String),
@@ -49,14 +51,14 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SkipReason::NotSuccess(s) => write!(f, "status is {s}, not Success"),
+            SkipReason::NotSuccess(s) => write!(f, "status is {}, not Success", shown(s)),
             SkipReason::Unavailable => f.write_str("IsAvail is false"),
             SkipReason::Expired(t) => write!(f, "expired at {t}"),
             SkipReason::NoUrl(which) => {
                 write!(f, "no {which} download URL (snapshot backups have none)")
             }
-            SkipReason::BadUrl(r) => write!(f, "unusable download URL: {r}"),
-            SkipReason::BadName(r) => write!(f, "unsafe name: {r}"),
+            SkipReason::BadUrl(r) => write!(f, "unusable download URL: {}", shown(r)),
+            SkipReason::BadName(r) => write!(f, "unsafe name: {}", shown(r)),
             SkipReason::NoSize => {
                 f.write_str("no BackupSize, so the download could not be verified")
             }

@@ -67,7 +67,7 @@ impl Summary {
             tracing::warn!("pass finished with problems: {self}");
         }
         if let Ok(json) = serde_json::to_string(self) {
-            tracing::info!(target: "dds_backup_sync::summary", "{json}");
+            tracing::info!(target: "dds_backup_sync::summary", "{}", crate::text::json_safe(&json));
         }
     }
 

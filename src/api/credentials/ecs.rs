@@ -365,7 +365,7 @@ impl EcsRole {
         };
         match self.client.fetch(Some(&self.role)).await {
             Ok(fetched) => {
-                tracing::debug!(role = %self.role, expiration = %rfc3339(fetched.expiration), "refreshed ECS RAM role credentials");
+                tracing::debug!(role = %crate::text::shown(&self.role), expiration = %rfc3339(fetched.expiration), "refreshed ECS RAM role credentials");
                 *state = State {
                     credentials: fetched.credentials,
                     expiration: fetched.expiration,
@@ -375,7 +375,7 @@ impl EcsRole {
             }
             Err(e) if keep_on_failure => {
                 tracing::warn!(
-                    role = %self.role,
+                    role = %crate::text::shown(&self.role),
                     expiration = %rfc3339(state.expiration),
                     error = %e,
                     "refreshing ECS RAM role credentials failed; using the current ones until they expire"

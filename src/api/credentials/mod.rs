@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::secret::Secret;
+use crate::text::shown;
 
 pub use profile::{ProfileContents, ProfileInput};
 
@@ -113,7 +114,7 @@ pub enum EcsOrigin {
 }
 
 /// Everything that can go wrong finding credentials. Messages are one line and never contain a
-/// secret.
+/// secret; what the metadata service sent (a role name, a Code, an Expiration) is shown as data.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     #[error("no credentials found (tried: {}); {HOW_TO_FIX}", tried.join("; "))]
@@ -148,11 +149,13 @@ pub enum CredentialError {
         /// Empty, or "; " and what the status usually means.
         hint: &'static str,
     },
-    #[error("ECS metadata service {url}: {reason}")]
+    #[error("ECS metadata service {url}: {}", shown(reason))]
     MetadataResponse { url: String, reason: String },
     #[error(
-        "ECS metadata service {url}: credentials for RAM role '{role}' came with Code {code:?}, \
-         not \"Success\""
+        "ECS metadata service {url}: credentials for RAM role '{}' came with Code \"{}\", \
+         not \"Success\"",
+        shown(role),
+        shown(code)
     )]
     MetadataCode {
         url: String,
@@ -160,8 +163,10 @@ pub enum CredentialError {
         code: String,
     },
     #[error(
-        "credentials for ECS RAM role '{role}' were already expired when received \
-         (Expiration {expiration}); check the host clock"
+        "credentials for ECS RAM role '{}' were already expired when received \
+         (Expiration {}); check the host clock",
+        shown(role),
+        shown(expiration)
     )]
     Expired { role: String, expiration: String },
 }
@@ -422,13 +427,14 @@ impl CredentialProvider {
                 });
             }
         };
+        // A discovered role name is the metadata service's text.
         let name = match &origin {
             EcsOrigin::Profile(profile) => format!(
                 "ECS RAM role '{}' (aliyun profile '{profile}')",
-                role.role()
+                shown(role.role())
             ),
             EcsOrigin::Config | EcsOrigin::Fallback { .. } => {
-                format!("ECS RAM role '{}'", role.role())
+                format!("ECS RAM role '{}'", shown(role.role()))
             }
         };
         Ok(CredentialProvider {

@@ -199,3 +199,17 @@ fn keys_carry_the_node() {
     );
     assert_eq!(actions.len(), 1);
 }
+
+#[test]
+fn reasons_and_labels_show_the_api_text_as_data() {
+    let mut b = backup("bad\nid");
+    b.backup_status = "Failed\nERROR forged".into();
+    let reason = SkipReason::NotSuccess(b.backup_status.clone()).to_string();
+    assert_eq!(reason, r"status is Failed\nERROR forged, not Success");
+    let actions = plan(&[b], policy(Network::Public, false), LocalState::Missing);
+    let Action::Skip { key, reason } = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(key.label(), r"dds-1/bad\nid");
+    assert!(!reason.to_string().contains('\n'), "{reason}");
+}
