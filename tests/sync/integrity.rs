@@ -107,6 +107,14 @@ fn manifest(dir: &Path, backup_id: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// A second pass over a published state makes no file request at all.
+async fn second_pass_gets_nothing(s: &Settings, gets: impl Fn() -> u64) {
+    let before = gets();
+    let again = pass(s).await;
+    assert_eq!(gets(), before, "a second pass made a GET: {again}");
+    assert_eq!((again.fetched, again.resumed), (0, 0), "{again}");
+}
+
 fn summary_json(s: &Summary) -> serde_json::Value {
     serde_json::to_value(s).unwrap()
 }
@@ -208,6 +216,7 @@ async fn a_backup_size_of_zero_is_skipped_at_the_plan_with_a_reason() {
         summary.skipped, 5,
         "the four demo skips and the empty one: {summary}"
     );
+    second_pass_gets_nothing(&s, || emu.stats().file_gets).await;
     assert!(
         !folder(dir.path(), "32109990").exists(),
         "no empty 'verified' copy"
@@ -259,8 +268,10 @@ fn plant(dir: &Path, id: &str, name: &str, head: &[u8], size: usize, etag: &str,
 async fn a_resumed_206_without_a_crc_header_is_still_checked_against_the_first_ones() {
     // The first run saw the object's CRC; the resuming 206 (same ETag) omits it and carries
     // wrong bytes. The CRC the object once announced must still be checked.
+    // One data set for both emulators: object names carry the data set's times.
+    let config = demo_config(&[]);
     let (tgz_name, good) = {
-        let helper = emulator_with(|_| {}).await;
+        let helper = common::loopback_emulator(config.clone()).await;
         object(&helper, TGZ).await
     };
     let etag = "\"tgz-etag\"";
@@ -272,7 +283,7 @@ async fn a_resumed_206_without_a_crc_header_is_still_checked_against_the_first_o
         crc: None,
     };
     let objects = HashMap::from([(tgz_name.clone(), bad_obj)]);
-    let (emu, server, _) = scripted_oss(demo_config(&[]), objects).await;
+    let (emu, server, _) = scripted_oss(config, objects).await;
     let dir = tempfile::tempdir().unwrap();
     plant(
         dir.path(),
@@ -304,7 +315,8 @@ async fn a_resumed_206_without_a_crc_header_is_still_checked_against_the_first_o
 async fn a_206_without_an_etag_is_never_spliced_onto_the_partial() {
     // The partial is of the old version (ETag A). A proxy answers the Range with 206 from the
     // new version and no ETag, and a plain GET with 200 and the new ETag.
-    let helper = emulator_with(|_| {}).await;
+    let mut config = demo_config(&[]);
+    let helper = common::loopback_emulator(config.clone()).await;
     let (tgz_name, old) = object(&helper, TGZ).await;
     assert!(helper.bump_object_version(TGZ));
     let (_, new) = object(&helper, TGZ).await;
@@ -323,7 +335,8 @@ async fn a_206_without_an_etag_is_never_spliced_onto_the_partial() {
         r
     })
     .await;
-    let emu = emulator_with(|c| c.public_url_base = Some(server.url.clone())).await;
+    config.public_url_base = Some(server.url.clone());
+    let emu = common::loopback_emulator(config).await;
     let dir = tempfile::tempdir().unwrap();
     plant(
         dir.path(),
@@ -334,8 +347,10 @@ async fn a_206_without_an_etag_is_never_spliced_onto_the_partial() {
         "\"A\"",
         None,
     );
-    let summary = pass(&settings(&emu, dir.path())).await;
+    let s = settings(&emu, dir.path());
+    let summary = pass(&s).await;
     assert_eq!(summary.failed, 0, "{summary}");
+    second_pass_gets_nothing(&s, || server.seen().len() as u64).await;
     let got = std::fs::read(folder(dir.path(), TGZ).join(&tgz_name)).unwrap();
     assert!(
         got == new,
@@ -352,8 +367,9 @@ async fn a_206_without_an_etag_is_never_spliced_onto_the_partial() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_longer_than_backup_size_leaves_nothing_to_publish_later() {
     // No Content-Length: the excess shows only once BackupSize bytes are in.
+    let mut config = demo_config(&[]);
     let (ar_name, bytes) = {
-        let helper = emulator_with(|_| {}).await;
+        let helper = common::loopback_emulator(config.clone()).await;
         object(&helper, AR).await
     };
     let served = Arc::new(AtomicU64::new(0));
@@ -378,7 +394,8 @@ async fn a_body_longer_than_backup_size_leaves_nothing_to_publish_later() {
         (StatusCode::OK, Body::from_stream(stream)).into_response()
     })
     .await;
-    let emu = emulator_with(|c| c.public_url_base = Some(server.url.clone())).await;
+    config.public_url_base = Some(server.url.clone());
+    let emu = common::loopback_emulator(config).await;
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&emu, dir.path());
     for round in 1..=2 {
@@ -444,6 +461,21 @@ async fn writes_never_follow_a_link_inside_the_download_dir() {
         assert!(f.message.contains("link"), "{f:?}");
     }
     not_published(&data, TGZ);
+    let qp_gets = || {
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(folder(&data, QP).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        let file = m["file"].as_str().unwrap().to_string();
+        emu.stats().gets_by_object.get(&file).copied().unwrap_or(0)
+    };
+    let before = qp_gets();
+    let again = pass(&s).await;
+    assert_eq!(qp_gets(), before, "no GET for the published copy: {again}");
+    assert!(
+        intact(&linked) && intact(&hard),
+        "still untouched on a second pass"
+    );
 
     // A symlinked lock file is refused, and its target left alone.
     let tmp2 = tempfile::tempdir().unwrap();
@@ -483,9 +515,11 @@ async fn the_download_dir_may_itself_be_a_symlink() {
     let real = tmp.path().join("real");
     std::fs::create_dir_all(&real).unwrap();
     std::os::unix::fs::symlink(&real, tmp.path().join("data")).unwrap();
-    let summary = pass(&settings(&emu, &tmp.path().join("data"))).await;
+    let s = settings(&emu, &tmp.path().join("data"));
+    let summary = pass(&s).await;
     assert_eq!((summary.fetched, summary.failed), (3, 0), "{summary}");
     assert!(real.join(REPLICA).join(QP).join("manifest.json").is_file());
+    second_pass_gets_nothing(&s, || emu.stats().file_gets).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -558,9 +592,11 @@ async fn names_that_collide_with_the_tools_own_files_are_skipped_at_the_plan() {
         ));
     }
     let dir = tempfile::tempdir().unwrap();
-    let summary = pass(&settings(&emu, dir.path())).await;
+    let s = settings(&emu, dir.path());
+    let summary = pass(&s).await;
     assert_eq!((summary.fetched, summary.failed), (3, 0), "{summary}");
     assert_eq!(summary.skipped, 4 + 3, "{summary}");
+    second_pass_gets_nothing(&s, || emu.stats().file_gets).await;
     for id in ["32109971", "32109972", "32109973"] {
         assert!(!folder(dir.path(), id).exists(), "{id}");
     }
