@@ -10,7 +10,6 @@ use time::OffsetDateTime;
 
 use crate::api::client::ApiClient;
 use crate::api::credentials::{CredentialError, CredentialProvider};
-use crate::api::model::Backup;
 use crate::config::Settings;
 use crate::config::{
     ApiSettings, DownloadSettings, InstanceSettings, LogFormat, Network, PruneSettings,
@@ -19,6 +18,7 @@ use crate::config::{
 use crate::exit;
 use crate::http;
 use crate::listing::{self, TargetListing};
+use crate::model::Backup;
 use crate::progress::{self, Progress};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;

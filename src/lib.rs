@@ -2,12 +2,13 @@
 //!
 //! Architecture (a pure core inside a thin I/O shell):
 //! - [`api`]: the `DescribeBackups` client. [`api::sign`] is the pure signature V1;
-//!   [`api::model`] turns lenient wire JSON into domain [`api::model::Backup`]s;
+//!   [`api::model`] turns lenient wire JSON into domain [`model::Backup`]s;
 //!   [`api::client`] builds, signs, sends with bounded retry and pages;
 //!   [`api::credentials`] finds credentials (env, config, aliyun CLI profile, ECS RAM role).
 //! - [`config`]: TOML + env layering into validated, immutable [`config::Settings`].
 //! - [`names`]: ids and file names that become path segments (nothing escapes the download dir).
 //! - [`retry`]: the bounded backoff policy shared by API calls and downloads.
+//! - [`hex`]: lowercase hex for digests.
 //! - [`http`]: the one HTTP client builder (rustls + webpki roots).
 //! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
 //! - [`secret`]: redaction of secrets and presigned URLs.
@@ -21,9 +22,11 @@ pub mod config;
 pub mod daemon;
 pub mod emulator;
 pub mod exit;
+pub mod hex;
 pub mod http;
 pub mod listing;
 pub mod metrics;
+pub mod model;
 pub mod names;
 pub mod progress;
 pub mod retry;

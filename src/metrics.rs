@@ -169,7 +169,7 @@ fn escape(v: &str) -> String {
 /// Fills the store-derived parts of a snapshot: newest verified copy per instance/node and
 /// free disk space.
 pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
-    use crate::verify::verdict::Verdict;
+    use crate::model::Verdict;
     snapshot.newest.clear();
     snapshot.verdicts.clear();
     for copy in store.scan() {

@@ -15,16 +15,13 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-
-use crate::api::model::Backup;
+pub use crate::model::{BackupKey, LocalCopy, LocalState, Manifest};
 use crate::names;
 pub use safe::{
     DIR_MODE, FILE_MODE, free_space, open_partial, sync_dir, write_atomic, write_atomic_mode,
 };
 
-pub const MANIFEST: &str = "manifest.json";
+pub use crate::model::MANIFEST;
 const LOCK_FILE: &str = ".dds-backup-sync.lock";
 const PART_SUFFIX: &str = ".part";
 const SIDECAR_SUFFIX: &str = ".part.json";
@@ -59,70 +56,6 @@ pub fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreE
     move |source| StoreError::Io { op, path, source }
 }
 
-/// Which backup a local copy belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct BackupKey {
-    pub instance_id: String,
-    pub node_id: Option<String>,
-    pub backup_id: String,
-}
-
-impl BackupKey {
-    /// `instance[/node]/backup`, for messages. The backup id comes from the API and is not
-    /// checked yet when a skipped backup is reported, so every part is shown as data.
-    pub fn label(&self) -> String {
-        use crate::text::shown;
-        match &self.node_id {
-            Some(n) => format!(
-                "{}/{}/{}",
-                shown(&self.instance_id),
-                shown(n),
-                shown(&self.backup_id)
-            ),
-            None => format!("{}/{}", shown(&self.instance_id), shown(&self.backup_id)),
-        }
-    }
-}
-
-/// What is recorded beside every published file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: u32,
-    pub instance_id: String,
-    pub node_id: Option<String>,
-    /// The backup's API fields as listed (download URLs excluded: they carry signatures).
-    pub backup: Backup,
-    pub file: String,
-    pub size: u64,
-    /// Lowercase hex.
-    pub sha256: String,
-    /// CRC-64/XZ of the file, as OSS's `x-oss-hash-crc64ecma` (decimal).
-    pub crc64: String,
-    /// Whether OSS sent a CRC header that was checked.
-    pub crc64_checked: bool,
-    /// What the format check says of the bytes; absent in manifests written before verdicts
-    /// existed (the next `--verify` records one).
-    #[serde(default)]
-    pub format_verdict: Option<crate::verify::verdict::Verdict>,
-    /// For `damaged` and `unrecognised`: what the check found, and at which byte.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format_detail: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub downloaded_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub verified_at: OffsetDateTime,
-}
-
-impl Manifest {
-    pub fn key(&self) -> BackupKey {
-        BackupKey {
-            instance_id: self.instance_id.clone(),
-            node_id: self.node_id.clone(),
-            backup_id: self.backup.backup_id.clone(),
-        }
-    }
-}
-
 /// Where everything of one backup lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupPaths {
@@ -131,16 +64,6 @@ pub struct BackupPaths {
     pub part: PathBuf,
     pub sidecar: PathBuf,
     pub manifest: PathBuf,
-}
-
-/// What is on disk for one backup.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LocalState {
-    /// Published with a readable manifest and the recorded size.
-    Complete(Box<Manifest>),
-    /// A partial file of this many bytes.
-    Partial(u64),
-    Missing,
 }
 
 /// Why a data file may not have this (sanitised) name: it would collide with the manifest, a
@@ -305,7 +228,7 @@ impl Store {
             .into_iter()
             .filter(|d| is_real_file(&d.join(MANIFEST)))
             .map(|d| {
-                let copy = LocalCopy::read(d);
+                let copy = read_copy(d);
                 self.checked_against_path(copy)
             })
             .collect()
@@ -418,19 +341,10 @@ pub struct RunLock {
     _file: File,
 }
 
-/// A folder of this tool's, found by [`Store::scan`].
-#[derive(Debug)]
-pub struct LocalCopy {
-    pub dir: PathBuf,
-    /// The manifest, or why it could not be read (a corrupt manifest is reported, never pruned).
-    pub manifest: Result<Manifest, String>,
-}
-
-impl LocalCopy {
-    fn read(dir: PathBuf) -> Self {
-        let manifest = read_manifest(&dir.join(MANIFEST));
-        LocalCopy { dir, manifest }
-    }
+/// The copy in `dir`, with its manifest or why it could not be read.
+fn read_copy(dir: PathBuf) -> LocalCopy {
+    let manifest = read_manifest(&dir.join(MANIFEST));
+    LocalCopy { dir, manifest }
 }
 
 /// The real sub-folders of `dir` that are this run's to look into: symlinks are skipped

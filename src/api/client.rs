@@ -92,12 +92,7 @@ pub fn minute(t: OffsetDateTime) -> String {
 }
 
 /// `yyyy-MM-ddTHH:mm:ssZ`, the Timestamp format.
-pub fn timestamp(t: OffsetDateTime) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .expect("invariant: a UTC date formats")
-}
+pub use crate::model::timestamp;
 
 /// The lookback window ending now: `[now - lookback, now + 1 minute)`, minute precision.
 /// The end is rounded up so a backup that started this minute is included.

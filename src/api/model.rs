@@ -6,11 +6,12 @@
 //! hold raw JSON values and the conversion names the field that is wrong. One malformed backup is
 //! rejected on its own and does not hide the others. No I/O here.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+pub use crate::model::Backup;
 use crate::text::shown;
 
 /// A backup whose `BackupExpireTime` is this value is retained forever.
@@ -57,48 +58,6 @@ pub struct WireBackup {
     pub backup_scale: Option<Value>,
     pub is_avail: Option<Value>,
     pub engine_version: Option<Value>,
-}
-
-/// A backup as the rest of the program sees it. Serialises with the API's field names (for the
-/// manifest and `--list --json`); download URLs are deliberately not serialised, since they carry
-/// a presigned signature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Backup {
-    pub backup_id: String,
-    pub backup_job_id: Option<String>,
-    pub backup_status: String,
-    pub backup_type: Option<String>,
-    pub backup_method: Option<String>,
-    pub backup_mode: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub backup_start_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub backup_end_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub backup_expire_time: Option<OffsetDateTime>,
-    pub backup_size: Option<u64>,
-    #[serde(skip)]
-    pub download_url: Option<String>,
-    #[serde(skip)]
-    pub intranet_download_url: Option<String>,
-    #[serde(rename = "BackupDBNames")]
-    pub backup_db_names: Option<String>,
-    pub backup_name: Option<String>,
-    pub backup_scale: Option<String>,
-    pub is_avail: bool,
-    pub engine_version: Option<String>,
-}
-
-impl Backup {
-    pub fn is_success(&self) -> bool {
-        self.backup_status == "Success"
-    }
-
-    /// True when `BackupExpireTime` is the "kept forever" marker (year 9999).
-    pub fn is_kept_forever(&self) -> bool {
-        self.backup_expire_time.is_some_and(|t| t.year() >= 9999)
-    }
 }
 
 /// A decoded page: the backups that made sense, and a reason for each one that did not.

@@ -26,14 +26,15 @@ use tracing::{info, warn};
 
 pub use super::body::Pace;
 pub use super::error::DownloadError;
-use super::identity::{Identity, Likeness};
 use super::oss::{Step, error_response, header};
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
-pub use super::publish::{Sidecar, read_sidecar};
+pub use super::publish::read_sidecar;
 use super::publish::{publish, write_sidecar};
 use super::sink::Sink;
 use super::space::{Claim, SpaceBook};
+use crate::model::Sidecar;
+use crate::model::{Identity, Likeness};
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::store::{self, BackupPaths, Manifest};

@@ -100,7 +100,7 @@ impl DownloadError {
         DownloadError::Transfer {
             backup: backup.to_string(),
             url: crate::secret::redact_url(url),
-            reason: format!("{kind}: {}", super::oss::error_chain(&e.without_url())),
+            reason: format!("{kind}: {}", crate::text::error_chain(&e.without_url())),
         }
     }
 

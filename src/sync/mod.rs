@@ -6,7 +6,6 @@
 pub mod body;
 pub mod download;
 pub mod error;
-pub mod identity;
 pub mod oss;
 pub mod plan;
 pub mod prune;

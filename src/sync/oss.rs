@@ -1,5 +1,5 @@
 //! Reading OSS responses: `Content-Range`, a presigned URL's `Expires`, the XML error body's
-//! `Code`, and error chains for messages, all pure and table-tested; and reading an error
+//! `Code`, all pure and table-tested; and reading an error
 //! response (a bounded part of its body, which never reaches the file) into the next step.
 
 use super::error::DownloadError;
@@ -28,17 +28,6 @@ pub fn url_expires(url: &str) -> Option<i64> {
         .query_pairs()
         .find(|(k, _)| k == "Expires")
         .and_then(|(_, v)| v.parse().ok())
-}
-
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
 }
 
 /// The text of the first `<tag>…</tag>` in an XML error body, as sent (at most 100

@@ -8,10 +8,10 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::api::model::Backup;
 use crate::config::Network;
+use crate::model::Backup;
+use crate::model::{BackupKey, LocalState};
 use crate::names;
-use crate::store::{BackupKey, LocalState};
 use crate::text::shown;
 
 /// Which URL a download uses.

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::api::model::Backup;
-use crate::store::{BackupKey, LocalCopy, MANIFEST, StoreError, io_err};
+use crate::model::Backup;
+use crate::model::{BackupKey, LocalCopy, MANIFEST};
+use crate::store::{StoreError, io_err};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PruneItem {

@@ -4,26 +4,14 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::download::Downloaded;
 use super::error::DownloadError;
-use super::identity::Identity;
 use super::plan::{Fetch, Via};
 use super::sink::Written;
+use crate::model::Sidecar;
 use crate::store::{self, BackupPaths, Manifest, StoreError};
-
-/// Beside the partial file: what a later run needs to resume safely.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sidecar {
-    pub size: u64,
-    /// What the responses said the object is: only ever narrowed (see [`Identity`]).
-    #[serde(flatten)]
-    pub identity: Identity,
-    /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
-    pub url_expires: Option<i64>,
-}
 
 /// Checks size and CRC, then fsync, rename to the final name, fsync the folder, and write
 /// the manifest. A file that fails a check is removed, never published; the format verdict is

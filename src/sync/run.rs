@@ -18,9 +18,9 @@ use super::plan::{self, Action, Fetch, UrlPolicy, Via};
 use super::prune;
 use super::report::{self, Failure, Summary};
 use crate::api::client::{ApiClient, ListQuery};
-use crate::api::model::Backup;
 use crate::config::{Network, Settings};
 use crate::listing;
+use crate::model::Backup;
 use crate::progress::Progress;
 use crate::store::{BackupKey, Store, StoreError};
 
@@ -279,8 +279,8 @@ async fn download_all(
 
 /// A published copy's format verdict, said where an operator looks: `damaged` is an ERROR and
 /// named in the summary (the pass exits 1), `unrecognised` a WARN.
-fn report_verdict(label: &str, m: &crate::store::Manifest, summary: &mut Summary) {
-    use crate::verify::verdict::Verdict;
+fn report_verdict(label: &str, m: &crate::model::Manifest, summary: &mut Summary) {
+    use crate::model::Verdict;
     let detail = m.format_detail.as_deref().unwrap_or("no detail");
     match m.format_verdict {
         Some(Verdict::Damaged) => {

@@ -16,8 +16,10 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::hex::hex;
+use crate::model::FormatVerdict;
 use crate::verify::format::{Format, XbstreamCheck};
-use crate::verify::verdict::{self, FormatVerdict};
+use crate::verify::verdict;
 
 /// Batches in flight per stage; with ~128 KiB batches that is about 1 MiB per download.
 const DEPTH: usize = 4;
@@ -355,27 +357,17 @@ fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Writte
     Ok(state.finish())
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// sha256 and CRC-64/XZ of a whole file, read in large chunks (for `--verify` and for checking
-/// a partial file that is already complete).
-pub fn hash_file(path: &Path) -> io::Result<Written> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
-    hash_prefix(file, len, None).map(HashState::finish)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Verdict;
+
+    /// sha256 and CRC-64/XZ of a whole file, read back.
+    fn hash_file(path: &Path) -> io::Result<Written> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        hash_prefix(file, len, None).map(HashState::finish)
+    }
 
     fn reference(data: &[u8]) -> Written {
         Written {
@@ -383,7 +375,7 @@ mod tests {
             sha256: hex(&Sha256::digest(data)),
             crc64: crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, data),
             verdict: FormatVerdict {
-                verdict: crate::verify::verdict::Verdict::NotChecked,
+                verdict: Verdict::NotChecked,
                 detail: None,
             },
         }

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{BackupKey, LocalCopy, MANIFEST, Manifest, Store};
+use crate::model::{BackupKey, LocalCopy, MANIFEST, Manifest};
+use crate::store::Store;
 use verdict::{FormatVerdict, Verdict};
 
 /// One problem with one local copy.
@@ -240,7 +241,7 @@ pub fn check_copy(dir: &Path, manifest: &Manifest) -> CopyCheck {
     if let Err(e) = std::io::copy(&mut tee, &mut std::io::sink()) {
         return only(Problem::Unreadable(e.to_string()));
     }
-    let got = crate::sync::sink::hex(&tee.sha.finalize());
+    let got = crate::hex::hex(&tee.sha.finalize());
     let rotted = !problems.is_empty() || got != manifest.sha256;
     if rotted {
         if let Err(reason) = outcome {

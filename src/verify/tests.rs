@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::api::model::Backup;
+use crate::model::Backup;
 
 fn key(node: Option<&str>, id: &str) -> BackupKey {
     BackupKey {
@@ -38,7 +38,7 @@ fn manifest(key: &BackupKey, file: &str, content: &[u8]) -> Manifest {
         },
         file: file.into(),
         size: content.len() as u64,
-        sha256: crate::sync::sink::hex(&Sha256::digest(content)),
+        sha256: crate::hex::hex(&Sha256::digest(content)),
         crc64: "0".into(),
         crc64_checked: false,
         format_verdict: None,

@@ -5,38 +5,8 @@
 //! backup itself is broken, and a copy of exactly those bytes is still the best there is);
 //! `not_checked` (no format check for this name). Pure.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use super::format::Format;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Ok,
-    Unrecognised,
-    Damaged,
-    NotChecked,
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Verdict::Ok => "ok",
-            Verdict::Unrecognised => "unrecognised",
-            Verdict::Damaged => "damaged",
-            Verdict::NotChecked => "not checked",
-        })
-    }
-}
-
-/// A verdict and, for `unrecognised` and `damaged`, what the check found and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormatVerdict {
-    pub verdict: Verdict,
-    pub detail: Option<String>,
-}
+pub use crate::model::{FormatVerdict, Verdict};
 
 /// How many leading bytes [`classify`] needs to tell `unrecognised` from `damaged`.
 pub const HEAD: usize = 8;

@@ -1,7 +1,7 @@
 use time::macros::datetime;
 
 use super::*;
-use crate::store::Manifest;
+use crate::model::Manifest;
 
 const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 

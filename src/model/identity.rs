@@ -2,9 +2,20 @@
 //! RELIABILITY.md): what the responses said (ETag, CRC-64, Last-Modified), fixed by the first
 //! response and only ever narrowed, so a later response that omits a header cannot switch a
 //! check off, and one that cannot be matched to the object is never spliced onto its bytes.
-//! Pure.
+//! Also the resume sidecar kept beside a partial file, which carries it across runs. Pure.
 
 use serde::{Deserialize, Serialize};
+
+/// Beside the partial file: what a later run needs to resume safely.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub size: u64,
+    /// What the responses said the object is: only ever narrowed (see [`Identity`]).
+    #[serde(flatten)]
+    pub identity: Identity,
+    /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
+    pub url_expires: Option<i64>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {

@@ -1,0 +1,186 @@
+//! The domain's values, shared by the pure core and the I/O shell: a [`Backup`] as the program
+//! sees it, which backup a copy belongs to ([`BackupKey`], fixed once per listing in
+//! [`Listed`]), what is on disk for it ([`LocalState`], [`LocalCopy`], [`Manifest`]), the
+//! object's [`Identity`] and the resume [`Sidecar`], and the format [`Verdict`]. No I/O, no
+//! clock: everything else imports these, and this module imports nothing of the program's but
+//! [`crate::text`].
+
+mod identity;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+pub use identity::{Identity, Likeness, Sidecar};
+
+/// The file beside every published copy.
+pub const MANIFEST: &str = "manifest.json";
+
+/// A backup as the rest of the program sees it. Serialises with the API's field names (for the
+/// manifest and `--list --json`); download URLs are deliberately not serialised, since they carry
+/// a presigned signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Backup {
+    pub backup_id: String,
+    pub backup_job_id: Option<String>,
+    pub backup_status: String,
+    pub backup_type: Option<String>,
+    pub backup_method: Option<String>,
+    pub backup_mode: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub backup_start_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub backup_end_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub backup_expire_time: Option<OffsetDateTime>,
+    pub backup_size: Option<u64>,
+    #[serde(skip)]
+    pub download_url: Option<String>,
+    #[serde(skip)]
+    pub intranet_download_url: Option<String>,
+    #[serde(rename = "BackupDBNames")]
+    pub backup_db_names: Option<String>,
+    pub backup_name: Option<String>,
+    pub backup_scale: Option<String>,
+    pub is_avail: bool,
+    pub engine_version: Option<String>,
+}
+
+impl Backup {
+    pub fn is_success(&self) -> bool {
+        self.backup_status == "Success"
+    }
+
+    /// True when `BackupExpireTime` is the "kept forever" marker (year 9999).
+    pub fn is_kept_forever(&self) -> bool {
+        self.backup_expire_time.is_some_and(|t| t.year() >= 9999)
+    }
+}
+
+/// Which backup a local copy belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BackupKey {
+    pub instance_id: String,
+    pub node_id: Option<String>,
+    pub backup_id: String,
+}
+
+impl BackupKey {
+    /// `instance[/node]/backup`, for messages. The backup id comes from the API and is not
+    /// checked yet when a skipped backup is reported, so every part is shown as data.
+    pub fn label(&self) -> String {
+        use crate::text::shown;
+        match &self.node_id {
+            Some(n) => format!(
+                "{}/{}/{}",
+                shown(&self.instance_id),
+                shown(n),
+                shown(&self.backup_id)
+            ),
+            None => format!("{}/{}", shown(&self.instance_id), shown(&self.backup_id)),
+        }
+    }
+}
+
+/// One listed backup with its identity, computed once per listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub key: BackupKey,
+    pub backup: Backup,
+}
+
+/// What is recorded beside every published file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub instance_id: String,
+    pub node_id: Option<String>,
+    /// The backup's API fields as listed (download URLs excluded: they carry signatures).
+    pub backup: Backup,
+    pub file: String,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+    /// CRC-64/XZ of the file, as OSS's `x-oss-hash-crc64ecma` (decimal).
+    pub crc64: String,
+    /// Whether OSS sent a CRC header that was checked.
+    pub crc64_checked: bool,
+    /// What the format check says of the bytes; absent in manifests written before verdicts
+    /// existed (the next `--verify` records one).
+    #[serde(default)]
+    pub format_verdict: Option<Verdict>,
+    /// For `damaged` and `unrecognised`: what the check found, and at which byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_detail: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub downloaded_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub verified_at: OffsetDateTime,
+}
+
+impl Manifest {
+    pub fn key(&self) -> BackupKey {
+        BackupKey {
+            instance_id: self.instance_id.clone(),
+            node_id: self.node_id.clone(),
+            backup_id: self.backup.backup_id.clone(),
+        }
+    }
+}
+
+/// What is on disk for one backup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalState {
+    /// Published with a readable manifest and the recorded size.
+    Complete(Box<Manifest>),
+    /// A partial file of this many bytes.
+    Partial(u64),
+    Missing,
+}
+
+/// A folder of this tool's, found by `Store::scan`.
+#[derive(Debug)]
+pub struct LocalCopy {
+    pub dir: PathBuf,
+    /// The manifest, or why it could not be read (a corrupt manifest is reported, never pruned).
+    pub manifest: Result<Manifest, String>,
+}
+
+/// A time as the API and the logs spell it: `yyyy-MM-ddTHH:mm:ssZ` (UTC).
+pub fn timestamp(t: OffsetDateTime) -> String {
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .expect("invariant: a UTC date formats")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    Unrecognised,
+    Damaged,
+    NotChecked,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Ok => "ok",
+            Verdict::Unrecognised => "unrecognised",
+            Verdict::Damaged => "damaged",
+            Verdict::NotChecked => "not checked",
+        })
+    }
+}
+
+/// A verdict and, for `unrecognised` and `damaged`, what the check found and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatVerdict {
+    pub verdict: Verdict,
+    pub detail: Option<String>,
+}
