@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::api::client::{self, ApiClient, ListQuery, Listing};
 use crate::api::error::ApiError;
 use crate::config::InstanceSettings;
+use crate::model::{BackupKey, Listed, Remote, Target};
 
 /// One query per instance, or per shard node, with the lookback window ending at `now`.
 pub fn queries(instances: &[InstanceSettings], now: OffsetDateTime) -> Vec<ListQuery> {
@@ -51,6 +52,46 @@ pub async fn list_targets(api: &ApiClient, queries: Vec<ListQuery>) -> Vec<Targe
             tracing::error!(target = %query.target(), "listing failed: {e}");
         }
         out.push(TargetListing { query, result });
+    }
+    out
+}
+
+/// The listings as the planner sees them, and what went wrong on the way.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// Every listed backup once with its key, and the targets that listed.
+    pub remote: Remote,
+    /// Targets whose listing failed (`instance[/node]`, why).
+    pub failures: Vec<(String, ApiError)>,
+    /// Entries the API described badly (skipped, each with a reason logged by the client).
+    pub rejected: usize,
+}
+
+/// Turns the listings into [`Listed`] backups, each keyed once here (instance, node and
+/// BackupId), and the targets that listed successfully.
+pub fn gather(listings: Vec<TargetListing>) -> Gathered {
+    let mut out = Gathered::default();
+    for l in listings {
+        match l.result {
+            Ok(listing) => {
+                out.rejected += listing.rejected.len();
+                out.remote.targets.insert(Target {
+                    instance_id: l.query.instance_id.clone(),
+                    node_id: l.query.node_id.clone(),
+                });
+                out.remote
+                    .listed
+                    .extend(listing.backups.into_iter().map(|backup| Listed {
+                        key: BackupKey {
+                            instance_id: l.query.instance_id.clone(),
+                            node_id: l.query.node_id.clone(),
+                            backup_id: backup.backup_id.clone(),
+                        },
+                        backup,
+                    }));
+            }
+            Err(e) => out.failures.push((l.query.target(), e)),
+        }
     }
     out
 }

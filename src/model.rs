@@ -1,11 +1,14 @@
 //! The domain's values, shared by the pure core and the I/O shell: a [`Backup`] as the program
 //! sees it, which backup a copy belongs to ([`BackupKey`], fixed once per listing in
 //! [`Listed`]), what is on disk for it ([`LocalState`], [`LocalCopy`], [`Manifest`]), the
-//! object's [`Identity`] and the resume [`Sidecar`], and the format [`Verdict`]. No I/O, no
+//! the scan of the download dir as a value ([`LocalSnapshot`]) and what the cloud listed
+//! ([`Remote`]), the object's [`Identity`] and the resume [`Sidecar`], and the format
+//! [`Verdict`]. No I/O, no
 //! clock: everything else imports these, and this module imports nothing of the program's but
 //! [`crate::text`].
 
 mod identity;
+mod local;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,6 +18,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 pub use identity::{Identity, Likeness, Sidecar};
+pub use local::{LocalSnapshot, Remote, StalePartial, Target};
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";
@@ -143,7 +147,7 @@ pub enum LocalState {
 }
 
 /// A folder of this tool's, found by `Store::scan`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LocalCopy {
     pub dir: PathBuf,
     /// The manifest, or why it could not be read (a corrupt manifest is reported, never pruned).

@@ -9,13 +9,15 @@
 //! manifest only in the folder its own instance/node/BackupId give (rules 3 and 4 of the
 //! integrity contract, RELIABILITY.md).
 
+mod apply;
 mod safe;
+mod scan;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use crate::model::{BackupKey, LocalCopy, LocalState, Manifest};
+pub use crate::model::{BackupKey, LocalCopy, LocalState, Manifest, StalePartial};
 use crate::names;
 pub use safe::{
     DIR_MODE, FILE_MODE, free_space, open_partial, sync_dir, write_atomic, write_atomic_mode,
@@ -131,36 +133,6 @@ impl Store {
         })
     }
 
-    /// What is on disk for one backup. Only reads: planning (and so `--dry-run`) changes
-    /// nothing. A file under its final name without a readable manifest (a crash between the
-    /// rename and the manifest write) counts as a partial of its length, to be verified again;
-    /// [`recover_unpublished`] moves it back to the partial name before a download.
-    pub fn local_state(&self, paths: &BackupPaths) -> LocalState {
-        // A copy behind a linked folder is not in the download dir: the download says why.
-        if safe::real_dirs_below(&self.root, &paths.dir, false).is_err() {
-            return LocalState::Missing;
-        }
-        let manifest = read_manifest(&paths.manifest);
-        if let Ok(manifest) = &manifest {
-            let published = paths.dir.join(&manifest.file);
-            match fs::symlink_metadata(&published) {
-                Ok(m) if m.is_file() && m.len() == manifest.size => {
-                    return LocalState::Complete(Box::new(manifest.clone()));
-                }
-                _ => {}
-            }
-        }
-        match fs::symlink_metadata(&paths.part) {
-            Ok(m) if m.is_file() => return LocalState::Partial(m.len()),
-            Ok(_) => return LocalState::Missing,
-            Err(_) => {}
-        }
-        match fs::symlink_metadata(&paths.file) {
-            Ok(m) if m.is_file() && manifest.is_err() => LocalState::Partial(m.len()),
-            _ => LocalState::Missing,
-        }
-    }
-
     /// Takes the run lock (flock on a file in `dir`); the kernel drops it if this process dies.
     ///
     /// # Errors
@@ -220,147 +192,12 @@ impl Store {
     pub fn check_real(&self, dir: &Path) -> Result<(), StoreError> {
         safe::real_dirs_below(&self.root, dir, false)
     }
-
-    /// Every folder under `dir` that holds a manifest, at the depths the layout uses; symlinks
-    /// are never followed and folders without a manifest are not this tool's.
-    pub fn scan(&self) -> Vec<LocalCopy> {
-        self.layout_dirs()
-            .into_iter()
-            .filter(|d| is_real_file(&d.join(MANIFEST)))
-            .map(|d| {
-                let copy = read_copy(d);
-                self.checked_against_path(copy)
-            })
-            .collect()
-    }
-
-    /// A manifest counts only in the folder its key gives: one copied elsewhere by hand (or
-    /// another tool's) is reported as unusable, so it is never pruned or trusted.
-    fn checked_against_path(&self, mut copy: LocalCopy) -> LocalCopy {
-        if let Ok(m) = &copy.manifest {
-            let at = self.key_of_dir(&copy.dir);
-            if at.as_ref() != Some(&m.key()) {
-                copy.manifest = Err(format!(
-                    "{} describes {}, which does not belong in this folder",
-                    copy.dir.join(MANIFEST).display(),
-                    m.key().label()
-                ));
-            }
-        }
-        copy
-    }
-
-    /// The backup a folder at the layout's depths stands for, read from its path.
-    fn key_of_dir(&self, dir: &Path) -> Option<BackupKey> {
-        let rel: Vec<String> = dir
-            .strip_prefix(&self.root)
-            .ok()?
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        match rel.as_slice() {
-            [inst, backup] => Some(BackupKey {
-                instance_id: inst.clone(),
-                node_id: None,
-                backup_id: backup.clone(),
-            }),
-            [inst, node, backup] => Some(BackupKey {
-                instance_id: inst.clone(),
-                node_id: Some(node.clone()),
-                backup_id: backup.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// The folders where the layout keeps backups, `<dir>/<instance>/<x>` and
-    /// `<dir>/<instance>/<node>/<x>`: real folders only, symlinks never entered.
-    fn layout_dirs(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for inst in real_dirs(&self.root) {
-            for dir2 in real_dirs(&inst) {
-                // A folder with a manifest is a backup; one without may be a shard node.
-                if !is_real_file(&dir2.join(MANIFEST)) {
-                    out.extend(real_dirs(&dir2));
-                }
-                out.push(dir2);
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-/// Partial files in a folder without a manifest, found by [`Store::scan_partials`].
-#[derive(Debug)]
-pub struct StalePartial {
-    pub key: BackupKey,
-    pub dir: PathBuf,
-    pub files: Vec<PathBuf>,
-}
-
-impl Store {
-    /// Folders at the layout's depths that hold `*.part` files but no manifest.
-    pub fn scan_partials(&self) -> Vec<StalePartial> {
-        self.layout_dirs()
-            .iter()
-            .filter_map(|d| self.partials_in(d))
-            .collect()
-    }
-
-    fn partials_in(&self, dir: &Path) -> Option<StalePartial> {
-        if fs::symlink_metadata(dir.join(MANIFEST)).is_ok() {
-            return None;
-        }
-        let files: Vec<PathBuf> = fs::read_dir(dir)
-            .ok()?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(PART_SUFFIX) || n.ends_with(SIDECAR_SUFFIX))
-            })
-            .collect();
-        if files.is_empty() {
-            return None;
-        }
-        let key = self.key_of_dir(dir)?;
-        Some(StalePartial {
-            key,
-            dir: dir.to_path_buf(),
-            files,
-        })
-    }
 }
 
 /// Held for the length of a run; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-}
-
-/// The copy in `dir`, with its manifest or why it could not be read.
-fn read_copy(dir: PathBuf) -> LocalCopy {
-    let manifest = read_manifest(&dir.join(MANIFEST));
-    LocalCopy { dir, manifest }
-}
-
-/// The real sub-folders of `dir` that are this run's to look into: symlinks are skipped
-/// (`file_type` does not follow them), and so is a folder holding a run lock, which is the
-/// download dir of another configuration nested in this one.
-fn real_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .filter(|p| fs::symlink_metadata(p.join(LOCK_FILE)).is_err())
-        .collect();
-    out.sort();
-    out
 }
 
 fn is_real_file(path: &Path) -> bool {

@@ -98,7 +98,7 @@ fn local_state_and_partials() {
     fs::create_dir_all(&p.dir).unwrap();
     fs::write(&p.part, b"abc").unwrap();
     assert_eq!(store.local_state(&p), LocalState::Partial(3));
-    let stale = store.scan_partials();
+    let stale = store.snapshot().partials;
     assert_eq!(stale.len(), 1);
     assert_eq!(stale[0].key, key(None, "1"));
     // A published file without a manifest counts as a partial, to be checked again; reading
@@ -146,4 +146,67 @@ fn recovery_removes_temp_files_a_killed_run_left_and_nothing_else() {
 fn free_space_is_reported() {
     assert!(free_space(Path::new("/")).unwrap() > 0);
     assert!(free_space(Path::new("/nonexistent/x")).is_err());
+}
+
+fn write_copy(store: &Store, k: &BackupKey) -> PathBuf {
+    let dir = store.backup_dir(k).unwrap();
+    fs::create_dir_all(&dir).unwrap();
+    let m = Manifest {
+        format: 1,
+        instance_id: k.instance_id.clone(),
+        node_id: k.node_id.clone(),
+        backup: serde_json::from_value(serde_json::json!({
+            "BackupId": k.backup_id, "BackupStatus": "Success", "IsAvail": true
+        }))
+        .unwrap(),
+        file: "f.ar".into(),
+        size: 1,
+        sha256: "00".into(),
+        crc64: "0".into(),
+        crc64_checked: false,
+        format_verdict: None,
+        format_detail: None,
+        downloaded_at: time::OffsetDateTime::UNIX_EPOCH,
+        verified_at: time::OffsetDateTime::UNIX_EPOCH,
+    };
+    write_manifest(&dir.join(MANIFEST), &m).unwrap();
+    fs::write(dir.join("f.ar"), "x").unwrap();
+    dir
+}
+
+#[test]
+fn prune_removes_only_this_tools_copy_of_that_very_backup() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let ours = write_copy(&store, &key(None, "100"));
+    // No manifest: not this tool's.
+    let foreign = root.path().join("dds-1/foreign");
+    fs::create_dir_all(&foreign).unwrap();
+    fs::write(foreign.join("keep.txt"), "x").unwrap();
+    // A symlinked backup folder, pointing at a copy outside.
+    let away = write_copy(&Store::new(outside.path()), &key(None, "200"));
+    std::os::unix::fs::symlink(&away, root.path().join("dds-1/200")).unwrap();
+    // A manifest that names another backup.
+    let other = write_copy(&store, &key(None, "300"));
+    fs::copy(ours.join(MANIFEST), other.join(MANIFEST)).unwrap();
+
+    let keys = [
+        key(None, "100"),
+        key(None, "foreign"),
+        key(None, "200"),
+        key(None, "300"),
+    ];
+    let results = store.prune(&keys);
+    assert_eq!(results[0].as_ref().unwrap(), &ours);
+    assert!(!ours.exists());
+    for (r, why) in results[1..]
+        .iter()
+        .zip(["no manifest", "symlink", "another backup's manifest"])
+    {
+        assert!(r.is_err(), "{why} must be refused");
+    }
+    assert!(foreign.join("keep.txt").exists());
+    assert!(away.join(MANIFEST).exists() && away.join("f.ar").exists());
+    assert!(other.join("f.ar").exists());
 }

@@ -1,16 +1,20 @@
-//! The sync plan: which listed backups to fetch, resume, leave alone or skip (with a reason).
+//! The sync plan: which listed backups to fetch, resume, leave alone or skip (with a reason),
+//! which local copies retention removes, and which stale partial files go.
 //!
-//! Pure: the listings, `now`, the network choice and a lookup of what is on disk come in as
-//! arguments, so every rule is a table test. `--dry-run` prints this plan and stops.
+//! Pure: what the cloud listed ([`Remote`]), a snapshot of the disk ([`LocalSnapshot`]), `now`
+//! and the [`Policy`] come in as values, a [`Plan`] comes out; every rule is a table test.
+//! `--dry-run` renders the plan, a pass applies it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::prune::PruneItem;
 use crate::config::Network;
 use crate::model::Backup;
-use crate::model::{BackupKey, LocalState};
+use crate::model::{BackupKey, Listed, LocalSnapshot, LocalState, Remote, StalePartial};
 use crate::names;
 use crate::text::shown;
 
@@ -99,24 +103,90 @@ pub struct UrlPolicy {
     pub intranet_reachable: bool,
 }
 
-/// Decides what to do with every listed backup of one target (instance or shard node).
-pub fn plan_target(
-    instance_id: &str,
-    node_id: Option<&str>,
-    backups: &[Backup],
+/// How to plan: which URLs to use this run, and the retention rules (`None`: prune is off).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    pub urls: UrlPolicy,
+    pub retention: Option<Retention>,
+}
+
+/// Keep a copy until its `BackupExpireTime` + `grace`, and always the newest `keep_last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub grace: Duration,
+    pub keep_last: usize,
+}
+
+/// Everything a pass will do, decided before anything is done (rustic's `PrunePlan` is the
+/// model): `--dry-run` renders it, a pass applies it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// One per listed backup, in listing order.
+    pub actions: Vec<Action>,
+    pub prune: Vec<PruneItem>,
+    /// Partial files of backups that a successful listing of their target no longer shows.
+    pub stale: Vec<StalePartial>,
+}
+
+impl Plan {
+    pub fn fetches(&self) -> impl Iterator<Item = &Fetch> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Fetch(f) => Some(f.as_ref()),
+            _ => None,
+        })
+    }
+
+    pub fn into_fetches(self) -> Vec<Fetch> {
+        self.actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Fetch(f) => Some(*f),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The plan for what the cloud listed and what the disk holds.
+pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy: &Policy) -> Plan {
+    let actions = decide(&remote.listed, local, now, policy.urls);
+    let prune = match policy.retention {
+        Some(r) => {
+            let listed: HashMap<BackupKey, Backup> = remote
+                .listed
+                .iter()
+                .map(|l| (l.key.clone(), l.backup.clone()))
+                .collect();
+            super::prune::plan(&local.copies, &listed, now, r.grace, r.keep_last)
+        }
+        None => Vec::new(),
+    };
+    let current: HashSet<&BackupKey> = remote.listed.iter().map(|l| &l.key).collect();
+    let stale = local
+        .partials
+        .iter()
+        .filter(|p| remote.targets.contains(&p.key.target()) && !current.contains(&p.key))
+        .cloned()
+        .collect();
+    Plan {
+        actions,
+        prune,
+        stale,
+    }
+}
+
+/// What to do with every listed backup: fetch, resume, leave alone, or skip with a reason.
+pub fn decide(
+    listed: &[Listed],
+    local: &LocalSnapshot,
     now: OffsetDateTime,
     urls: UrlPolicy,
-    local: &mut dyn FnMut(&BackupKey, &str) -> LocalState,
 ) -> Vec<Action> {
     let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(backups.len());
-    for b in backups {
-        let key = BackupKey {
-            instance_id: instance_id.to_string(),
-            node_id: node_id.map(str::to_string),
-            backup_id: b.backup_id.clone(),
-        };
-        if !seen.insert(b.backup_id.clone()) {
+    let mut out = Vec::with_capacity(listed.len());
+    for Listed { key, backup: b } in listed {
+        let key = key.clone();
+        if !seen.insert(key.clone()) {
             out.push(Action::Skip {
                 key,
                 reason: SkipReason::Duplicate,
@@ -126,7 +196,7 @@ pub fn plan_target(
         match select(b, now, urls) {
             Err(reason) => out.push(Action::Skip { key, reason }),
             Ok(sel) => {
-                let action = match local(&key, &sel.file_name) {
+                let action = match local.state(&key, &sel.file_name) {
                     LocalState::Complete(m) if m.size == sel.size => Action::UpToDate {
                         key,
                         file_name: sel.file_name,
@@ -174,7 +244,7 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
         .backup_expire_time
         .filter(|t| *t <= now && !b.is_kept_forever())
     {
-        return Err(SkipReason::Expired(crate::api::client::timestamp(t)));
+        return Err(SkipReason::Expired(crate::model::timestamp(t)));
     }
     let public = b.download_url.as_deref();
     let intranet = b.intranet_download_url.as_deref();

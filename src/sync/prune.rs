@@ -3,18 +3,17 @@
 //! [`plan`] is pure (`now` comes in): a copy goes when its `BackupExpireTime` plus the grace is
 //! past, except backups kept forever, the newest `keep_last` copies of each instance/node, and
 //! anything without a readable manifest (not provably ours, or damaged: reported, never deleted).
-//! [`apply`] deletes only folders under the download dir that hold a manifest, never following
-//! symlinks, and does nothing under `--dry-run`.
+//! The store applies the plan (`Store::prune`), deleting only folders under the download dir that
+//! hold this tool's manifest for that very backup, never through a link.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::model::Backup;
-use crate::model::{BackupKey, LocalCopy, MANIFEST};
-use crate::store::{StoreError, io_err};
+use crate::model::{BackupKey, LocalCopy};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PruneItem {
@@ -71,46 +70,6 @@ pub fn plan(
         }
     }
     out
-}
-
-/// Deletes the planned folders (unless `dry_run`). Each must sit inside `root`, be a real
-/// folder (not a symlink) and still hold a manifest. Returns what was removed.
-pub fn apply(root: &Path, items: &[PruneItem], dry_run: bool) -> Vec<Result<PathBuf, StoreError>> {
-    items
-        .iter()
-        .map(|item| {
-            check_removable(root, &item.dir)?;
-            if !dry_run {
-                std::fs::remove_dir_all(&item.dir).map_err(io_err("remove", &item.dir))?;
-            }
-            Ok(item.dir.clone())
-        })
-        .collect()
-}
-
-fn check_removable(root: &Path, dir: &Path) -> Result<(), StoreError> {
-    let refuse = |reason: &str| StoreError::UnsafeName {
-        what: format!("pruning {}", dir.display()),
-        reason: reason.to_string(),
-    };
-    if !dir.starts_with(root)
-        || dir == root
-        || dir
-            .components()
-            .any(|c| c == std::path::Component::ParentDir)
-    {
-        return Err(refuse("it is not inside the download directory"));
-    }
-    // Every folder on the way must be real: `<dir>/<instance>` could be a link to elsewhere.
-    crate::store::Store::new(root).check_real(dir)?;
-    let meta = std::fs::symlink_metadata(dir).map_err(io_err("inspect", dir))?;
-    if !meta.is_dir() {
-        return Err(refuse("it is not a real folder (a symlink?)"));
-    }
-    if !std::fs::symlink_metadata(dir.join(MANIFEST)).is_ok_and(|m| m.is_file()) {
-        return Err(refuse("it holds no manifest of this tool"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! One sync pass, end to end: take the lock, list every target, decide the network, plan,
-//! download concurrently, prune, and return the [`Summary`].
+//! One sync pass, end to end: take the lock, list every target, snapshot the disk, decide the
+//! network, plan (a value), download concurrently (each download checked, then committed by
+//! the store), prune, and return the [`Summary`].
 //!
 //! Per-backup failures are collected, never fatal to the pass; only the lock and the setup
 //! (credentials) stop it early.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,15 +14,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::download::{DownloadError, Downloader, Pace, Refresh};
-use super::plan::{self, Action, Fetch, UrlPolicy, Via};
-use super::prune;
+use super::plan::{self, Action, Fetch, Plan, Policy, Retention, UrlPolicy, Via};
+use super::prune::PruneItem;
 use super::report::{self, Failure, Summary};
 use crate::api::client::{ApiClient, ListQuery};
 use crate::config::{Network, Settings};
 use crate::listing;
-use crate::model::Backup;
+use crate::model::{BackupKey, Remote};
 use crate::progress::Progress;
-use crate::store::{BackupKey, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -49,7 +49,8 @@ pub struct PassOptions {
     pub cancel: CancellationToken,
 }
 
-/// Runs one pass with the given settings and API client.
+/// Runs one pass with the given settings and API client: list → plan → download (check,
+/// commit) → prune → report.
 ///
 /// # Errors
 /// The lock is held by another run, or the download directory cannot be used at all.
@@ -67,80 +68,74 @@ pub async fn run_pass(
         dry_run: opts.dry_run,
         ..Summary::default()
     };
-
     let listings = listing::list_targets(api, listing::queries(&settings.instances, now)).await;
-    let mut listed_ok: Vec<(ListQuery, Vec<Backup>)> = Vec::new();
-    for l in listings {
-        match l.result {
-            Ok(listing) => {
-                summary.skipped += listing.rejected.len();
-                listed_ok.push((l.query, listing.backups));
-            }
-            Err(e) => {
-                summary.listing_errors += 1;
-                summary.setup_error |= e.is_auth_or_setup();
-                summary.failures.push(Failure {
-                    backup: l.query.target(),
-                    kind: "listing",
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-    summary.listed = listed_ok.iter().map(|(_, b)| b.len()).sum();
-
-    let urls = UrlPolicy {
-        network: settings.download.network,
-        intranet_reachable: settings.download.network == Network::Auto
-            && probe_intranet(&listed_ok, settings.download.probe_timeout).await,
-    };
-    let mut actions = Vec::new();
-    for (query, backups) in &listed_ok {
-        let mut local = |key: &BackupKey, file: &str| match store.paths(key, file) {
-            Ok(paths) => store.local_state(&paths),
-            Err(_) => crate::store::LocalState::Missing,
-        };
-        actions.extend(plan::plan_target(
-            &query.instance_id,
-            query.node_id.as_deref(),
-            backups,
-            now,
-            urls,
-            &mut local,
-        ));
-    }
-    let listed: HashMap<BackupKey, Backup> = listed_ok
-        .iter()
-        .flat_map(|(q, backups)| {
-            backups.iter().map(|b| {
-                let key = BackupKey {
-                    instance_id: q.instance_id.clone(),
-                    node_id: q.node_id.clone(),
-                    backup_id: b.backup_id.clone(),
-                };
-                (key, b.clone())
-            })
-        })
-        .collect();
-    let copies = store.scan();
-    for c in &copies {
+    let gathered = listing::gather(listings);
+    count_listing(&gathered, &mut summary);
+    let remote = gathered.remote;
+    let local = store.snapshot();
+    for c in &local.copies {
         if let Err(reason) = &c.manifest {
             warn!(dir = %c.dir.display(), "local copy with an unreadable manifest is kept and treated as unverified: {reason}");
         }
     }
-    let prune_items = if settings.prune.enabled {
-        prune::plan(
-            &copies,
-            &listed,
-            now,
-            settings.prune.grace,
-            settings.prune.keep_last,
-        )
-    } else {
-        Vec::new()
+    let policy = Policy {
+        urls: UrlPolicy {
+            network: settings.download.network,
+            intranet_reachable: settings.download.network == Network::Auto
+                && probe_intranet(&remote, settings.download.probe_timeout).await,
+        },
+        retention: settings.prune.enabled.then_some(Retention {
+            grace: settings.prune.grace,
+            keep_last: settings.prune.keep_last,
+        }),
     };
+    let plan = plan::plan(&remote, &local, now, &policy);
+    count_plan(&plan, &mut summary);
+    if opts.dry_run {
+        print!("{}", report::render_plan(&plan.actions, &plan.prune));
+        summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
+        summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
+        summary.pruned = plan.prune.len();
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+    let Plan { prune, stale, .. } = plan.clone();
+    download_all(
+        settings,
+        api,
+        &store,
+        plan.into_fetches(),
+        progress,
+        opts,
+        &mut summary,
+    )
+    .await?;
+    if !opts.cancel.is_cancelled() {
+        apply_prune(&store, &prune, &mut summary);
+        for file in store.remove_stale_partials(&stale) {
+            info!(file = %file.display(), "removed the partial file of a backup that is no longer listed");
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
 
-    for a in &actions {
+fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {
+    summary.skipped += gathered.rejected;
+    summary.listed = gathered.remote.listed.len();
+    for (target, e) in &gathered.failures {
+        summary.listing_errors += 1;
+        summary.setup_error |= e.is_auth_or_setup();
+        summary.failures.push(Failure {
+            backup: target.clone(),
+            kind: "listing",
+            message: e.to_string(),
+        });
+    }
+}
+
+fn count_plan(plan: &Plan, summary: &mut Summary) {
+    for a in &plan.actions {
         match a {
             Action::Skip { key, reason } => {
                 summary.skipped += 1;
@@ -150,44 +145,20 @@ pub async fn run_pass(
             Action::Fetch(_) => {}
         }
     }
-    if opts.dry_run {
-        print!("{}", report::render_plan(&actions, &prune_items));
-        summary.fetched = actions
-            .iter()
-            .filter(|a| matches!(a, Action::Fetch(f) if f.resume_from == 0))
-            .count();
-        summary.resumed = actions
-            .iter()
-            .filter(|a| matches!(a, Action::Fetch(f) if f.resume_from > 0))
-            .count();
-        summary.pruned = prune_items.len();
-        summary.seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
-    }
+}
 
-    let fetches: Vec<Fetch> = actions
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Fetch(f) => Some(*f),
-            _ => None,
-        })
-        .collect();
-    download_all(settings, api, &store, fetches, progress, opts, &mut summary).await?;
-
-    if !opts.cancel.is_cancelled() {
-        for result in prune::apply(store.root(), &prune_items, false) {
-            match result {
-                Ok(dir) => {
-                    summary.pruned += 1;
-                    info!(dir = %dir.display(), "pruned an expired local copy");
-                }
-                Err(e) => warn!("not pruned: {e}"),
+/// Removes the copies retention planned to remove; the store checks each one again.
+fn apply_prune(store: &Store, prune: &[PruneItem], summary: &mut Summary) {
+    let keys: Vec<BackupKey> = prune.iter().map(|p| p.key.clone()).collect();
+    for (key, result) in keys.iter().zip(store.prune(&keys)) {
+        match result {
+            Ok(dir) => {
+                summary.pruned += 1;
+                info!(backup = %key.label(), dir = %dir.display(), "pruned an expired local copy");
             }
+            Err(e) => warn!(backup = %key.label(), "not pruned: {e}"),
         }
-        clean_stale_partials(&store, &listed_ok);
     }
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
 }
 
 async fn download_all(
@@ -334,11 +305,11 @@ fn refresher(api: ApiClient) -> Refresh {
 }
 
 /// `auto`: is the intranet download host reachable from here? One TCP connect per run.
-async fn probe_intranet(listed: &[(ListQuery, Vec<Backup>)], timeout: Duration) -> bool {
-    let Some(url) = listed
+async fn probe_intranet(remote: &Remote, timeout: Duration) -> bool {
+    let Some(url) = remote
+        .listed
         .iter()
-        .flat_map(|(_, b)| b.iter())
-        .find_map(|b| b.intranet_download_url.as_deref())
+        .find_map(|l| l.backup.intranet_download_url.as_deref())
         .and_then(|u| url::Url::parse(u).ok())
     else {
         return false;
@@ -352,45 +323,4 @@ async fn probe_intranet(listed: &[(ListQuery, Vec<Backup>)], timeout: Duration) 
     );
     info!(host, port, reachable, "probed the intranet download host");
     reachable
-}
-
-/// Removes partial files (and their sidecars) of backups that a successful listing no longer
-/// shows. Only `*.part` and `*.part.json` in folders without a manifest are touched.
-fn clean_stale_partials(store: &Store, listed_ok: &[(ListQuery, Vec<Backup>)]) {
-    let current: HashSet<(String, Option<String>, String)> = listed_ok
-        .iter()
-        .flat_map(|(q, backups)| {
-            backups.iter().map(|b| {
-                (
-                    q.instance_id.clone(),
-                    q.node_id.clone(),
-                    b.backup_id.clone(),
-                )
-            })
-        })
-        .collect();
-    let targets: HashSet<(String, Option<String>)> = listed_ok
-        .iter()
-        .map(|(q, _)| (q.instance_id.clone(), q.node_id.clone()))
-        .collect();
-    for stale in store.scan_partials() {
-        let target = (stale.key.instance_id.clone(), stale.key.node_id.clone());
-        let id = (
-            stale.key.instance_id.clone(),
-            stale.key.node_id.clone(),
-            stale.key.backup_id.clone(),
-        );
-        if !targets.contains(&target) || current.contains(&id) {
-            continue;
-        }
-        for file in &stale.files {
-            match std::fs::remove_file(file) {
-                Ok(()) => {
-                    info!(file = %file.display(), "removed the partial file of a backup that is no longer listed")
-                }
-                Err(e) => warn!(file = %file.display(), "cannot remove a stale partial file: {e}"),
-            }
-        }
-        let _ = std::fs::remove_dir(&stale.dir);
-    }
 }

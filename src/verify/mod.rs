@@ -337,6 +337,8 @@ pub fn apply_repair(store: &Store, findings: &[Finding], plan: &[BackupKey]) -> 
     done
 }
 
+/// Repair acts only on the folder the findings were about, and only if it is where the layout
+/// keeps the backup; the store checks the rest again.
 fn remove_copy(store: &Store, key: &BackupKey, dir: &Path) -> Result<(), String> {
     let expected = store.backup_dir(key).map_err(|e| e.to_string())?;
     if dir != expected || !dir.starts_with(store.root()) {
@@ -345,30 +347,7 @@ fn remove_copy(store: &Store, key: &BackupKey, dir: &Path) -> Result<(), String>
             dir.display()
         ));
     }
-    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
-        return Err(format!("{} is not a real folder", dir.display()));
-    }
-    // And every folder above it: `<dir>/<instance>` could be a link to elsewhere.
-    store.check_real(dir).map_err(|e| e.to_string())?;
-    let manifest_path = dir.join(MANIFEST);
-    let manifest = crate::store::read_manifest(&manifest_path)?;
-    if manifest.key() != *key {
-        return Err(format!(
-            "{} now describes {}",
-            manifest_path.display(),
-            manifest.key().label()
-        ));
-    }
-    let name = crate::names::sanitize_file_name(&manifest.file)?;
-    let file = dir.join(name);
-    match std::fs::remove_file(&file) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot remove {}: {e}", file.display())),
-    }
-    std::fs::remove_file(&manifest_path)
-        .map_err(|e| format!("cannot remove {}: {e}", manifest_path.display()))?;
-    crate::store::sync_dir(dir).map_err(|e| e.to_string())
+    store.remove_copy(key).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

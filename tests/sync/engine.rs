@@ -9,8 +9,10 @@ use dds_backup_sync::config::Network;
 use dds_backup_sync::emulator::{
     BackupRecord, ContentFormat, DropFault, Instance, OssFaults, StallFault,
 };
+use dds_backup_sync::listing;
+use dds_backup_sync::model::LocalSnapshot;
 use dds_backup_sync::progress::{Bar, Progress, Silent};
-use dds_backup_sync::store::{LocalState, Store};
+use dds_backup_sync::store::Store;
 use dds_backup_sync::sync::download::Downloader;
 use dds_backup_sync::sync::plan::{self, Action, UrlPolicy, Via};
 use time::OffsetDateTime;
@@ -105,25 +107,14 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
     let s = settings(&emu, dir.path());
     // As if the probe had said "reachable": each download must fall back on its own.
     let api = app::api_client(&s).await.unwrap();
-    let listing = api
-        .list_all(&dds_backup_sync::api::client::ListQuery {
-            instance_id: REPLICA.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let listings = listing::list_targets(&api, listing::queries(&s.instances, now)).await;
     let urls = UrlPolicy {
         network: Network::Auto,
         intranet_reachable: true,
     };
-    let actions = plan::plan_target(
-        REPLICA,
-        None,
-        &listing.backups,
-        OffsetDateTime::now_utc(),
-        urls,
-        &mut |_, _| LocalState::Missing,
-    );
+    let remote = listing::gather(listings).remote;
+    let actions = plan::decide(&remote.listed, &LocalSnapshot::default(), now, urls);
     let store = Store::new(dir.path());
     let downloader = Downloader {
         http: http::client(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),

@@ -238,18 +238,16 @@ async fn report_plan(s: &Settings) -> String {
         dds_backup_sync::listing::queries(&s.instances, now),
     )
     .await;
-    let backups = listings.into_iter().next().unwrap().result.unwrap().backups;
+    let remote = dds_backup_sync::listing::gather(listings).remote;
     let urls = dds_backup_sync::sync::plan::UrlPolicy {
         network: Network::Public,
         intranet_reachable: false,
     };
-    let actions = dds_backup_sync::sync::plan::plan_target(
-        REPLICA,
-        None,
-        &backups,
+    let actions = dds_backup_sync::sync::plan::decide(
+        &remote.listed,
+        &dds_backup_sync::model::LocalSnapshot::default(),
         now,
         urls,
-        &mut |_, _| dds_backup_sync::store::LocalState::Missing,
     );
     dds_backup_sync::sync::report::render_plan(&actions, &[])
 }

@@ -36,8 +36,29 @@ fn policy(network: Network, intranet_reachable: bool) -> UrlPolicy {
     }
 }
 
+fn listed(instance: &str, node: Option<&str>, backups: &[Backup]) -> Vec<Listed> {
+    backups
+        .iter()
+        .map(|b| Listed {
+            key: BackupKey {
+                instance_id: instance.into(),
+                node_id: node.map(str::to_string),
+                backup_id: b.backup_id.clone(),
+            },
+            backup: b.clone(),
+        })
+        .collect()
+}
+
+/// The actions for `backups` of `dds-1` with `local` on disk for each one's `<id>_qp.xb`.
 fn plan(backups: &[Backup], urls: UrlPolicy, local: LocalState) -> Vec<Action> {
-    plan_target("dds-1", None, backups, NOW, urls, &mut |_, _| local.clone())
+    let listed = listed("dds-1", None, backups);
+    let mut snap = LocalSnapshot::default();
+    for l in &listed {
+        let file = format!("{}_qp.xb", l.key.backup_id);
+        snap.states.insert((l.key.clone(), file), local.clone());
+    }
+    decide(&listed, &snap, NOW, urls)
 }
 
 fn skip_reason(a: &Action) -> Option<&SkipReason> {
@@ -186,16 +207,11 @@ fn local_state_decides_fetch_resume_or_nothing() {
 
 #[test]
 fn keys_carry_the_node() {
-    let actions = plan_target(
-        "dds-s",
-        Some("d-0"),
-        &[backup("1")],
+    let actions = decide(
+        &listed("dds-s", Some("d-0"), &[backup("1")]),
+        &LocalSnapshot::default(),
         NOW,
         policy(Network::Public, false),
-        &mut |key, _| {
-            assert_eq!(key.node_id.as_deref(), Some("d-0"));
-            LocalState::Missing
-        },
     );
     assert_eq!(actions.len(), 1);
 }

@@ -1,0 +1,59 @@
+//! What is on disk, as a value the planner reads: the [`LocalSnapshot`] the store takes once
+//! per pass, and what the cloud listed ([`Remote`]). Pure.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use super::{BackupKey, Listed, LocalCopy, LocalState};
+
+/// One instance, or one shard node of a sharded cluster: what one listing covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    pub instance_id: String,
+    pub node_id: Option<String>,
+}
+
+impl BackupKey {
+    pub fn target(&self) -> Target {
+        Target {
+            instance_id: self.instance_id.clone(),
+            node_id: self.node_id.clone(),
+        }
+    }
+}
+
+/// What the cloud listed this pass: every backup with its key, in listing order, and the
+/// targets whose listing succeeded (a target that failed to list says nothing about its
+/// backups: nothing of it is pruned or cleaned).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Remote {
+    pub listed: Vec<Listed>,
+    pub targets: BTreeSet<Target>,
+}
+
+/// Partial files in a folder without a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePartial {
+    pub key: BackupKey,
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+/// The download dir as one scan saw it: per backup and file name what is there, every copy
+/// with a manifest, and the folders that hold only partial files.
+#[derive(Debug, Clone, Default)]
+pub struct LocalSnapshot {
+    pub states: HashMap<(BackupKey, String), LocalState>,
+    pub copies: Vec<LocalCopy>,
+    pub partials: Vec<StalePartial>,
+}
+
+impl LocalSnapshot {
+    /// What is on disk for `file_name` of backup `key` (nothing recorded: missing).
+    pub fn state(&self, key: &BackupKey, file_name: &str) -> LocalState {
+        self.states
+            .get(&(key.clone(), file_name.to_string()))
+            .cloned()
+            .unwrap_or(LocalState::Missing)
+    }
+}
