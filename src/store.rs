@@ -10,6 +10,7 @@
 //! integrity contract, RELIABILITY.md).
 
 mod apply;
+mod partial;
 mod safe;
 mod scan;
 

@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::download::{Downloader, State};
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
 use super::error::DownloadError;
-use super::plan::Fetch;
 use super::sink::Sink;
+use super::space::Claim;
 use crate::progress::Bar;
-use crate::store::BackupPaths;
 
 /// Network chunks are batched up to this size and written with one `writev` (see crates.md:
 /// large writes are much slower, tiny ones waste syscalls); batching, not copying them
@@ -53,81 +55,101 @@ impl Pace {
     }
 }
 
-impl Downloader {
-    pub(super) async fn stream_body(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        st: &mut State,
-        sink: &mut Sink,
-        bar: &dyn Bar,
-        mut resp: reqwest::Response,
-    ) -> Result<(), DownloadError> {
-        let backup = fetch.key.label();
-        let mut batch: Vec<Bytes> = Vec::new();
-        let mut batched = 0usize;
-        let mut window = Window {
-            start: Instant::now(),
-            bytes: 0,
+/// Where a download stands: the bytes in the partial file, the bytes fetched in this run, and
+/// the disk space it may still fill.
+pub struct Progressed {
+    pub offset: u64,
+    pub fetched: u64,
+    pub claim: Claim,
+}
+
+/// What bounds one body: the object's size, the rate floor, a shutdown, and the names for
+/// messages.
+pub struct Limits<'a> {
+    pub size: u64,
+    pub pace: Pace,
+    pub cancel: &'a CancellationToken,
+    pub backup: &'a str,
+    pub url: &'a str,
+    pub part: &'a Path,
+}
+
+/// Streams `resp` into `sink` after `at.offset`, never past `lim.size`.
+///
+/// # Errors
+/// The body broke off, ran past or short of the size, fell below the rate floor, or a
+/// shutdown came; what arrived until then is written and counted in `at`.
+pub async fn stream(
+    mut resp: reqwest::Response,
+    lim: &Limits<'_>,
+    at: &mut Progressed,
+    sink: &mut Sink,
+    bar: &dyn Bar,
+) -> Result<(), DownloadError> {
+    let backup = lim.backup.to_string();
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
+    let mut window = Window {
+        start: Instant::now(),
+        bytes: 0,
+    };
+    let result = loop {
+        let next = tokio::select! {
+            biased;
+            () = lim.cancel.cancelled() => break Err(DownloadError::Cancelled { backup: backup.clone() }),
+            next = resp.chunk() => next,
         };
-        let result = loop {
-            let next = tokio::select! {
-                biased;
-                () = self.cancel.cancelled() => break Err(DownloadError::Cancelled { backup: backup.clone() }),
-                next = resp.chunk() => next,
-            };
-            match next {
-                Ok(Some(chunk)) => {
-                    if st.offset + chunk.len() as u64 > fetch.size {
-                        break Err(DownloadError::Size {
-                            backup: backup.clone(),
-                            what: "the server sent more than BackupSize",
-                            expected: fetch.size,
-                            got: st.offset + chunk.len() as u64,
-                        });
-                    }
-                    st.offset += chunk.len() as u64;
-                    st.claim.wrote(chunk.len() as u64);
-                    st.fetched += chunk.len() as u64;
-                    bar.inc(chunk.len() as u64);
-                    let n = chunk.len() as u64;
-                    batched += chunk.len();
-                    batch.push(chunk);
-                    if batched >= CHUNK || batch.len() >= MAX_PIECES {
-                        batched = 0;
-                        sink.write(std::mem::take(&mut batch))
-                            .await
-                            .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
-                    }
-                    if let Some(rate) = self.pace.too_slow(&mut window, n) {
-                        break Err(DownloadError::TooSlow {
-                            backup: backup.clone(),
-                            url: crate::secret::redact_url(&st.url),
-                            rate,
-                            min_rate: self.pace.min_rate,
-                            window: self.pace.window,
-                            offset: st.offset,
-                        });
-                    }
-                }
-                Ok(None) if st.offset < fetch.size => {
+        match next {
+            Ok(Some(chunk)) => {
+                if at.offset + chunk.len() as u64 > lim.size {
                     break Err(DownloadError::Size {
                         backup: backup.clone(),
-                        what: "the object ended before BackupSize",
-                        expected: fetch.size,
-                        got: st.offset,
+                        what: "the server sent more than BackupSize",
+                        expected: lim.size,
+                        got: at.offset + chunk.len() as u64,
                     });
                 }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(DownloadError::transfer(&backup, &st.url, e)),
+                at.offset += chunk.len() as u64;
+                at.claim.wrote(chunk.len() as u64);
+                at.fetched += chunk.len() as u64;
+                bar.inc(chunk.len() as u64);
+                let n = chunk.len() as u64;
+                batched += chunk.len();
+                batch.push(chunk);
+                if batched >= CHUNK || batch.len() >= MAX_PIECES {
+                    batched = 0;
+                    sink.write(std::mem::take(&mut batch))
+                        .await
+                        .map_err(|()| DownloadError::writer_stopped(&backup, lim.part))?;
+                }
+                if let Some(rate) = lim.pace.too_slow(&mut window, n) {
+                    break Err(DownloadError::TooSlow {
+                        backup: backup.clone(),
+                        url: crate::secret::redact_url(lim.url),
+                        rate,
+                        min_rate: lim.pace.min_rate,
+                        window: lim.pace.window,
+                        offset: at.offset,
+                    });
+                }
             }
-        };
-        // Whatever happened, what arrived is kept: it is exactly the bytes up to `offset`.
-        if !batch.is_empty() {
-            sink.write(batch)
-                .await
-                .map_err(|()| DownloadError::writer_stopped(&backup, &paths.part))?;
+            Ok(None) if at.offset < lim.size => {
+                break Err(DownloadError::Size {
+                    backup: backup.clone(),
+                    what: "the object ended before BackupSize",
+                    expected: lim.size,
+                    got: at.offset,
+                });
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(DownloadError::transfer(&backup, lim.url, e)),
         }
-        result
+    };
+    // Whatever happened, what arrived is kept: it is exactly the bytes up to `offset`.
+    if !batch.is_empty() {
+        sink.write(batch)
+            .await
+            .map_err(|()| DownloadError::writer_stopped(&backup, lim.part))?;
     }
+    result
 }

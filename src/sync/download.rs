@@ -25,12 +25,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use super::body::Pace;
+use super::body::{self, Limits, Progressed};
+use super::check;
 pub use super::error::DownloadError;
 use super::oss::{Step, error_response, header};
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
-pub use super::publish::read_sidecar;
-use super::publish::{publish, write_sidecar};
 use super::sink::Sink;
 use super::space::{Claim, SpaceBook};
 use crate::model::Sidecar;
@@ -83,15 +83,13 @@ pub(super) struct State {
     /// The URL is still the listing's, which may have sat in the queue until it expired. Once
     /// refreshed, only the server says when a URL has expired: this host's clock may be off.
     pub(super) from_listing: bool,
-    pub(super) offset: u64,
-    /// The space this download may still fill; shrinks as bytes arrive.
-    pub(super) claim: Claim,
+    /// The offset, the bytes fetched this run, and the space still claimed.
+    pub(super) at: Progressed,
     /// Bytes of an earlier run's partial that end up in the file (0 once it restarts).
     pub(super) resumed_from: u64,
     pub(super) sidecar: Sidecar,
     /// Fresh URLs asked for since bytes last arrived.
     pub(super) refreshes: u32,
-    pub(super) fetched: u64,
 }
 
 impl Downloader {
@@ -143,8 +141,10 @@ impl Downloader {
         store::recover_unpublished(paths).map_err(store_err)?;
         // A partial is only trusted with its sidecar: without the ETag a changed object could
         // not be told apart from the one we started.
-        let old =
-            read_sidecar(&paths.sidecar).filter(|s| s.size == fetch.size && fetch.resume_from > 0);
+        let old = self
+            .store
+            .read_sidecar(paths)
+            .filter(|s| s.size == fetch.size && fetch.resume_from > 0);
         let keep = if old.as_ref().is_some_and(|s| s.identity.etag.is_some()) {
             fetch.resume_from
         } else {
@@ -166,15 +166,17 @@ impl Downloader {
             via: fetch.via,
             fallback: fetch.fallback.clone(),
             from_listing: true,
-            offset: keep,
-            claim,
+            at: Progressed {
+                offset: keep,
+                fetched: 0,
+                claim,
+            },
             resumed_from: keep,
             sidecar: old.unwrap_or(Sidecar {
                 size: fetch.size,
                 ..Sidecar::default()
             }),
             refreshes: 0,
-            fetched: 0,
         };
         if keep > 0 {
             info!(backup = %backup, offset = keep, "resuming");
@@ -190,34 +192,54 @@ impl Downloader {
         drop(slot);
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
         let written = match (outcome, sink.finish().await) {
-            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.claim, e)),
+            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.at.claim, e)),
             (Err(e), Ok(w)) => {
                 // Bytes of a response that disagreed with BackupSize are never resumed or
                 // published (a later pass would otherwise publish them without a request).
                 if w.len == 0 || e.discards_partial() {
                     // Nothing arrived: an empty partial would only be clutter for the next pass.
-                    let _ = std::fs::remove_file(&paths.part);
-                    let _ = std::fs::remove_file(&paths.sidecar);
+                    self.store.discard(paths);
                 }
                 return Err(e);
             }
             (Ok(()), Ok(w)) => w,
         };
-        // fsync, rename and the manifest write block: keep them off the async workers, where they
+        // The facts are in: a pure check decides, the store commits (or discards). fsync,
+        // rename and the manifest write block: keep them off the async workers, where they
         // would stall every other download's network reads.
         let backup = fetch.key.label();
-        let (fetch, paths) = (fetch.clone(), paths.clone());
-        let (crc, via) = (st.sidecar.identity.crc64, st.via);
-        let counts = (st.fetched, st.resumed_from);
-        tokio::task::spawn_blocking(move || publish(&fetch, &paths, crc, counts, via, written))
-            .await
-            .unwrap_or_else(|e| {
-                Err(DownloadError::Transfer {
-                    backup,
-                    url: String::new(),
-                    reason: format!("the publish task failed: {e}"),
-                })
+        let (fetch, paths, store) = (fetch.clone(), paths.clone(), self.store.clone());
+        let crc = st.sidecar.identity.crc64;
+        let (fetched, resumed_from, via) = (st.at.fetched, st.resumed_from, st.via);
+        tokio::task::spawn_blocking(move || {
+            let manifest = match check::check(&fetch, &written, crc, OffsetDateTime::now_utc()) {
+                Ok(m) => m,
+                Err(e) => {
+                    store.discard(&paths);
+                    return Err(e);
+                }
+            };
+            store
+                .commit(&paths, &manifest)
+                .map_err(|source| DownloadError::Store {
+                    backup: fetch.key.label(),
+                    source,
+                })?;
+            Ok(Downloaded {
+                manifest,
+                fetched,
+                resumed_from,
+                via,
             })
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(DownloadError::Transfer {
+                backup,
+                url: String::new(),
+                reason: format!("the publish task failed: {e}"),
+            })
+        })
     }
 
     /// Requests and streams until the partial file holds `fetch.size` bytes.
@@ -234,7 +256,7 @@ impl Downloader {
         // download: a body that flowed for an hour and then dropped starts a fresh budget.
         let mut started = Instant::now();
         let mut attempt = 0u32;
-        while st.offset < fetch.size {
+        while st.at.offset < fetch.size {
             if self.cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled { backup });
             }
@@ -245,12 +267,12 @@ impl Downloader {
                 self.refresh_url(fetch, st).await?;
             }
             attempt += 1;
-            let fetched_before = st.fetched;
+            let fetched_before = st.at.fetched;
             let result = self.one_request(fetch, paths, st, sink, bar).await;
             // Bytes that trickled in below the floor are no progress: the budget still counts
             // down, so a server that only ever trickles fails the backup for this pass.
             let slow = matches!(&result, Err(Step::Fail(DownloadError::TooSlow { .. })));
-            if st.fetched > fetched_before && !slow {
+            if st.at.fetched > fetched_before && !slow {
                 attempt = 1;
                 started = Instant::now();
                 st.refreshes = 0;
@@ -271,7 +293,7 @@ impl Downloader {
                 .next_delay(attempt, started.elapsed(), retry::jitter())
             {
                 Some(delay) => {
-                    warn!(backup = %backup, offset = st.offset, attempt, "download interrupted, retrying in {delay:?}: {err}");
+                    warn!(backup = %backup, offset = st.at.offset, attempt, "download interrupted, retrying in {delay:?}: {err}");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         () = self.cancel.cancelled() => return Err(DownloadError::Cancelled { backup }),
@@ -334,8 +356,8 @@ impl Downloader {
     ) -> Result<(), Step> {
         let backup = fetch.key.label();
         let mut req = self.http.get(&st.url);
-        if st.offset > 0 {
-            req = req.header(RANGE, format!("bytes={}-", st.offset));
+        if st.at.offset > 0 {
+            req = req.header(RANGE, format!("bytes={}-", st.at.offset));
             if let Some(etag) = &st.sidecar.identity.etag {
                 req = req.header(IF_RANGE, etag.as_str());
             }
@@ -371,7 +393,8 @@ impl Downloader {
                 let likeness = st.sidecar.identity.compare(&got);
                 match range {
                     Some((start, total))
-                        if start == st.offset && (st.offset == 0 || likeness == Likeness::Same) =>
+                        if start == st.at.offset
+                            && (st.at.offset == 0 || likeness == Likeness::Same) =>
                     {
                         total
                     }
@@ -380,15 +403,15 @@ impl Downloader {
                         // object the partial came from (another ETag, or none at all: If-Range
                         // not honoured on the way): its bytes must not be spliced onto the
                         // partial. Start over with a plain GET.
-                        warn!(backup = %backup, offset = st.offset, ?likeness, "unusable 206 answer; restarting from zero");
+                        warn!(backup = %backup, offset = st.at.offset, ?likeness, "unusable 206 answer; restarting from zero");
                         self.restart(sink, st, bar, &backup, paths).await?;
                         return Ok(());
                     }
                 }
             }
             _ => {
-                if st.offset > 0 {
-                    info!(backup = %backup, offset = st.offset, "server sent the whole object (range ignored or object changed); restarting from zero");
+                if st.at.offset > 0 {
+                    info!(backup = %backup, offset = st.at.offset, "server sent the whole object (range ignored or object changed); restarting from zero");
                     self.restart(sink, st, bar, &backup, paths).await?;
                 }
                 length.unwrap_or(fetch.size)
@@ -404,15 +427,15 @@ impl Downloader {
         }
         // Fixed by the first response, only ever narrowed: a response that omits the CRC or
         // the ETag never switches a check off.
-        if st.offset == 0 {
+        if st.at.offset == 0 {
             st.sidecar.identity.restart_with(&got);
         } else {
             st.sidecar.identity.narrow(&got);
         }
         st.sidecar.size = fetch.size;
         st.sidecar.url_expires = url_expires(&st.url);
-        let (path, sidecar) = (paths.sidecar.clone(), st.sidecar.clone());
-        tokio::task::spawn_blocking(move || write_sidecar(&path, &sidecar))
+        let (store, for_store, sidecar) = (self.store.clone(), paths.clone(), st.sidecar.clone());
+        tokio::task::spawn_blocking(move || store.write_sidecar(&for_store, &sidecar))
             .await
             .unwrap_or_else(|e| {
                 Err(store::io_err("write", &paths.sidecar)(
@@ -425,7 +448,15 @@ impl Downloader {
                     source,
                 })
             })?;
-        self.stream_body(fetch, paths, st, sink, bar, resp)
+        let lim = Limits {
+            size: fetch.size,
+            pace: self.pace,
+            cancel: &self.cancel,
+            backup: &backup,
+            url: &st.url,
+            part: &paths.part,
+        };
+        body::stream(resp, &lim, &mut st.at, sink, bar)
             .await
             .map_err(Step::Fail)
     }
@@ -442,9 +473,9 @@ impl Downloader {
         sink.restart()
             .await
             .map_err(|()| Step::Fail(DownloadError::writer_stopped(backup, &paths.part)))?;
-        st.offset = 0;
+        st.at.offset = 0;
         st.resumed_from = 0;
-        st.claim.restart(st.sidecar.size);
+        st.at.claim.restart(st.sidecar.size);
         bar.set_position(0);
         Ok(())
     }
@@ -458,7 +489,7 @@ impl Downloader {
     ) -> DownloadError {
         let backup = fetch.key.label();
         if e.kind() == std::io::ErrorKind::StorageFull {
-            let have = std::fs::metadata(&paths.part).map(|m| m.len()).unwrap_or(0);
+            let have = self.store.partial_len(paths);
             return DownloadError::DiskFull {
                 backup,
                 dir: paths.dir.clone(),

@@ -4,12 +4,12 @@
 //! [`run`] wires a pass together and [`report`] says what happened.
 
 pub mod body;
+pub mod check;
 pub mod download;
 pub mod error;
 pub mod oss;
 pub mod plan;
 pub mod prune;
-pub mod publish;
 pub mod report;
 pub mod run;
 pub mod sink;

@@ -1,0 +1,66 @@
+//! The partial file's life beside its backup: the resume sidecar, the length on disk, the
+//! commit that publishes a checked file (fsync, rename, fsync the folder, the manifest written
+//! atomically, the sidecar removed) and the discard of bytes that are not the object's.
+//! Blocking file I/O: callers run it off the async workers.
+
+use std::fs;
+
+use super::{BackupPaths, Store, StoreError, io_err, is_real_file, write_atomic, write_manifest};
+use crate::model::{Manifest, Sidecar};
+
+impl Store {
+    /// The sidecar beside a partial file, if it is a real file that parses.
+    pub fn read_sidecar(&self, paths: &BackupPaths) -> Option<Sidecar> {
+        // Never through a link: a planted sidecar could claim any identity.
+        if !is_real_file(&paths.sidecar) {
+            return None;
+        }
+        fs::read(&paths.sidecar)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// Writes the sidecar atomically.
+    ///
+    /// # Errors
+    /// I/O errors, naming the path.
+    pub fn write_sidecar(&self, paths: &BackupPaths, sidecar: &Sidecar) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(sidecar).expect("invariant: a sidecar serialises");
+        write_atomic(&paths.sidecar, &bytes)
+    }
+
+    /// The partial file's length (0 when there is none).
+    pub fn partial_len(&self, paths: &BackupPaths) -> u64 {
+        fs::symlink_metadata(&paths.part)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Publishes a checked partial file under its final name with `manifest`: fsync, rename,
+    /// fsync the folder, the manifest written atomically, then the sidecar removed. A reader
+    /// never sees the final name with other bytes than the manifest's.
+    ///
+    /// # Errors
+    /// I/O errors, naming the path; the partial stays for the next pass to check again.
+    pub fn commit(&self, paths: &BackupPaths, manifest: &Manifest) -> Result<(), StoreError> {
+        fs::File::open(&paths.part)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("fsync", &paths.part))?;
+        fs::rename(&paths.part, &paths.file).map_err(io_err("rename", &paths.part))?;
+        super::sync_dir(&paths.dir)?;
+        write_manifest(&paths.manifest, manifest)?;
+        let _ = fs::remove_file(&paths.sidecar);
+        Ok(())
+    }
+
+    /// Removes a partial file and its sidecar (best effort: a leftover is checked again, and
+    /// then discarded, by the next pass).
+    pub fn discard(&self, paths: &BackupPaths) {
+        for p in [&paths.part, &paths.sidecar] {
+            if is_real_file(p) {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
+}
