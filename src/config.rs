@@ -67,16 +67,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Which download URL to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// The intranet URL when it is reachable from this host, else the public one.
-    #[default]
-    Auto,
-    Intranet,
-    Public,
-}
+pub use crate::model::Network;
 
 // ---- validated -------------------------------------------------------------------------------
 

@@ -22,6 +22,29 @@ pub use local::{LocalSnapshot, Remote, StalePartial, Target};
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";
+/// Data sits under `<file>.part` until it is verified ...
+pub const PART_SUFFIX: &str = ".part";
+/// ... with the resume sidecar `<file>.part.json` beside it.
+pub const SIDECAR_SUFFIX: &str = ".part.json";
+
+/// Why a data file may not have this (sanitised) name: it would collide with the manifest, a
+/// partial file, a sidecar or a temp file of this tool's. Pure, for the planner.
+pub fn own_file_collision(name: &str) -> Option<String> {
+    let temp = name.starts_with('.') && name.contains(".tmp-");
+    (name == MANIFEST || name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX) || temp)
+        .then(|| format!("file name {name:?} collides with this tool's own files"))
+}
+
+/// Which download URL to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The intranet URL when it is reachable from this host, else the public one.
+    #[default]
+    Auto,
+    Intranet,
+    Public,
+}
 
 /// A backup as the rest of the program sees it. Serialises with the API's field names (for the
 /// manifest and `--list --json`); download URLs are deliberately not serialised, since they carry

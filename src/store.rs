@@ -11,6 +11,7 @@
 
 mod apply;
 mod partial;
+pub use partial::DataError;
 mod safe;
 mod scan;
 
@@ -24,10 +25,9 @@ pub use safe::{
     DIR_MODE, FILE_MODE, free_space, open_partial, sync_dir, write_atomic, write_atomic_mode,
 };
 
-pub use crate::model::MANIFEST;
+pub use crate::model::{MANIFEST, own_file_collision};
+use crate::model::{PART_SUFFIX, SIDECAR_SUFFIX};
 const LOCK_FILE: &str = ".dds-backup-sync.lock";
-const PART_SUFFIX: &str = ".part";
-const SIDECAR_SUFFIX: &str = ".part.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,14 +67,6 @@ pub struct BackupPaths {
     pub part: PathBuf,
     pub sidecar: PathBuf,
     pub manifest: PathBuf,
-}
-
-/// Why a data file may not have this (sanitised) name: it would collide with the manifest, a
-/// partial file, a sidecar or a temp file of this tool's. Pure, for the planner.
-pub fn own_file_collision(name: &str) -> Option<String> {
-    let temp = name.starts_with('.') && name.contains(".tmp-");
-    (name == MANIFEST || name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX) || temp)
-        .then(|| format!("file name {name:?} collides with this tool's own files"))
 }
 
 #[derive(Debug, Clone)]

@@ -1,14 +1,42 @@
 //! The partial file's life beside its backup: the resume sidecar, the length on disk, the
 //! commit that publishes a checked file (fsync, rename, fsync the folder, the manifest written
 //! atomically, the sidecar removed) and the discard of bytes that are not the object's.
-//! Blocking file I/O: callers run it off the async workers.
+//! Also opening a copy's data file for `--verify`. Blocking file I/O: callers run it off the
+//! async workers.
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 
 use super::{BackupPaths, Store, StoreError, io_err, is_real_file, write_atomic, write_manifest};
 use crate::model::{Manifest, Sidecar};
 
+/// Why a copy's data file cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataError {
+    Missing,
+    /// A symlink, a folder or anything but a regular file: never followed.
+    NotAFile,
+    Unreadable(String),
+}
+
 impl Store {
+    /// Opens a copy's data file for reading (never through a link) with its length.
+    ///
+    /// # Errors
+    /// What is wrong with the file.
+    pub fn open_data(&self, path: &std::path::Path) -> Result<(fs::File, u64), DataError> {
+        let meta = fs::symlink_metadata(path).map_err(|_| DataError::Missing)?;
+        if !meta.is_file() {
+            return Err(DataError::NotAFile);
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| DataError::Unreadable(e.to_string()))?;
+        Ok((file, meta.len()))
+    }
+
     /// The sidecar beside a partial file, if it is a real file that parses.
     pub fn read_sidecar(&self, paths: &BackupPaths) -> Option<Sidecar> {
         // Never through a link: a planted sidecar could claim any identity.

@@ -17,24 +17,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use reqwest::StatusCode;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use super::body::Pace;
-use super::body::{self, Limits, Progressed};
+use super::body::Progressed;
 use super::check;
 pub use super::error::DownloadError;
-use super::oss::{Step, error_response, header};
+use super::oss::Step;
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
-use super::sink::Sink;
+use super::request::{self, Link, State};
+use super::sink::{Sink, Written};
 use super::space::{Claim, SpaceBook};
 use crate::model::Sidecar;
-use crate::model::{Identity, Likeness};
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::store::{self, BackupPaths, Manifest};
@@ -76,23 +74,16 @@ pub struct Downloader {
     pub pace: Pace,
 }
 
-pub(super) struct State {
-    pub(super) url: String,
-    pub(super) via: Via,
-    pub(super) fallback: Option<String>,
-    /// The URL is still the listing's, which may have sat in the queue until it expired. Once
-    /// refreshed, only the server says when a URL has expired: this host's clock may be off.
-    pub(super) from_listing: bool,
-    /// The offset, the bytes fetched this run, and the space still claimed.
-    pub(super) at: Progressed,
-    /// Bytes of an earlier run's partial that end up in the file (0 once it restarts).
-    pub(super) resumed_from: u64,
-    pub(super) sidecar: Sidecar,
-    /// Fresh URLs asked for since bytes last arrived.
-    pub(super) refreshes: u32,
-}
-
 impl Downloader {
+    fn link(&self) -> Link<'_> {
+        Link {
+            http: &self.http,
+            cancel: &self.cancel,
+            pace: self.pace,
+            store: &self.store,
+        }
+    }
+
     /// Waits for a download slot; `None` if the run is cancelled first.
     pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
         tokio::select! {
@@ -132,6 +123,41 @@ impl Downloader {
         paths: &BackupPaths,
         bar: &dyn Bar,
     ) -> Result<Downloaded, DownloadError> {
+        let store_err = |source| DownloadError::Store {
+            backup: fetch.key.label(),
+            source,
+        };
+        let mut st = self.prepare(fetch, paths)?;
+        let keep = st.at.offset;
+        bar.set_position(keep);
+        let format = crate::verify::format::Format::for_name(&fetch.file_name);
+        let file = store::open_partial(&paths.part).map_err(store_err)?;
+        let mut sink = Sink::open(file, &paths.part, keep, format)
+            .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
+        let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
+        // The network part is over: the next download's request goes out while this one's
+        // last batches are hashed and it publishes.
+        drop(slot);
+        // A write error (disk full) explains a failed transfer better than "the writer stopped".
+        let written = match (outcome, sink.finish().await) {
+            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.at.claim, e)),
+            (Err(e), Ok(w)) => {
+                // Nothing arrived (an empty partial would only be clutter for the next pass),
+                // or the bytes came from a response that disagreed with BackupSize: never
+                // resumed or published (a later pass would otherwise publish them unasked).
+                if w.len == 0 || e.discards_partial() {
+                    self.store.discard(paths);
+                }
+                return Err(e);
+            }
+            (Ok(()), Ok(w)) => w,
+        };
+        self.check_and_commit(fetch, paths, &st, written).await
+    }
+
+    /// Readies one download: its folder (real folders only), a crash's leftovers recovered,
+    /// the partial kept only with a sidecar that names the object, and the disk space claimed.
+    fn prepare(&self, fetch: &Fetch, paths: &BackupPaths) -> Result<State, DownloadError> {
         let backup = fetch.key.label();
         let store_err = |source| DownloadError::Store {
             backup: backup.clone(),
@@ -161,7 +187,10 @@ impl Downloader {
                 available: short.free,
                 promised: short.promised,
             })?;
-        let mut st = State {
+        if keep > 0 {
+            info!(backup = %backup, offset = keep, "resuming");
+        }
+        Ok(State {
             url: fetch.url.clone(),
             via: fetch.via,
             fallback: fetch.fallback.clone(),
@@ -177,36 +206,19 @@ impl Downloader {
                 ..Sidecar::default()
             }),
             refreshes: 0,
-        };
-        if keep > 0 {
-            info!(backup = %backup, offset = keep, "resuming");
-        }
-        bar.set_position(keep);
-        let format = crate::verify::format::Format::for_name(&fetch.file_name);
-        let file = store::open_partial(&paths.part).map_err(store_err)?;
-        let mut sink = Sink::open(file, &paths.part, keep, format)
-            .map_err(|e| store_err(store::io_err("open", &paths.part)(e)))?;
-        let outcome = self.transfer(fetch, paths, &mut st, &mut sink, bar).await;
-        // The network part is over: the next download's request goes out while this one's
-        // last batches are hashed and it publishes.
-        drop(slot);
-        // A write error (disk full) explains a failed transfer better than "the writer stopped".
-        let written = match (outcome, sink.finish().await) {
-            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.at.claim, e)),
-            (Err(e), Ok(w)) => {
-                // Bytes of a response that disagreed with BackupSize are never resumed or
-                // published (a later pass would otherwise publish them without a request).
-                if w.len == 0 || e.discards_partial() {
-                    // Nothing arrived: an empty partial would only be clutter for the next pass.
-                    self.store.discard(paths);
-                }
-                return Err(e);
-            }
-            (Ok(()), Ok(w)) => w,
-        };
-        // The facts are in: a pure check decides, the store commits (or discards). fsync,
-        // rename and the manifest write block: keep them off the async workers, where they
-        // would stall every other download's network reads.
+        })
+    }
+
+    /// The facts are in: a pure check decides, the store commits (or discards). fsync, rename
+    /// and the manifest write block: they run off the async workers, where they would stall
+    /// every other download's network reads.
+    async fn check_and_commit(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        st: &State,
+        written: Written,
+    ) -> Result<Downloaded, DownloadError> {
         let backup = fetch.key.label();
         let (fetch, paths, store) = (fetch.clone(), paths.clone(), self.store.clone());
         let crc = st.sidecar.identity.crc64;
@@ -268,7 +280,7 @@ impl Downloader {
             }
             attempt += 1;
             let fetched_before = st.at.fetched;
-            let result = self.one_request(fetch, paths, st, sink, bar).await;
+            let result = request::one_request(&self.link(), fetch, paths, st, sink, bar).await;
             // Bytes that trickled in below the floor are no progress: the budget still counts
             // down, so a server that only ever trickles fails the backup for this pass.
             let slow = matches!(&result, Err(Step::Fail(DownloadError::TooSlow { .. })));
@@ -323,160 +335,15 @@ impl Downloader {
             });
         }
         info!(backup = %backup, via = %st.via, "download URL expired; asking DescribeBackups for a fresh one");
-        let url = self
-            .unless_cancelled(&backup, (self.refresh)(fetch.key.clone(), st.via))
-            .await?
-            .map_err(|reason| DownloadError::Refresh { backup, reason })?;
+        let url = request::unless_cancelled(
+            &self.cancel,
+            &backup,
+            (self.refresh)(fetch.key.clone(), st.via),
+        )
+        .await?
+        .map_err(|reason| DownloadError::Refresh { backup, reason })?;
         st.url = url;
         st.from_listing = false;
-        Ok(())
-    }
-
-    /// Runs `fut` unless a shutdown comes first: a server that never answers must not hold up
-    /// a stop until the read timeout.
-    async fn unless_cancelled<T>(
-        &self,
-        backup: &str,
-        fut: impl std::future::Future<Output = T>,
-    ) -> Result<T, DownloadError> {
-        tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => Err(DownloadError::Cancelled { backup: backup.to_string() }),
-            out = fut => Ok(out),
-        }
-    }
-
-    async fn one_request(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        st: &mut State,
-        sink: &mut Sink,
-        bar: &dyn Bar,
-    ) -> Result<(), Step> {
-        let backup = fetch.key.label();
-        let mut req = self.http.get(&st.url);
-        if st.at.offset > 0 {
-            req = req.header(RANGE, format!("bytes={}-", st.at.offset));
-            if let Some(etag) = &st.sidecar.identity.etag {
-                req = req.header(IF_RANGE, etag.as_str());
-            }
-        }
-        let sent = self
-            .unless_cancelled(&backup, req.send())
-            .await
-            .map_err(Step::Fail)?;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_connect() && st.via == Via::Intranet && st.fallback.is_some() => {
-                warn!(backup = %backup, "intranet URL unreachable ({}); falling back to the public URL", e.without_url());
-                st.url = st.fallback.take().unwrap_or_default();
-                st.via = Via::Public;
-                return Ok(());
-            }
-            Err(e) => return Err(Step::Fail(DownloadError::transfer(&backup, &st.url, e))),
-        };
-        let status = resp.status();
-        if !status.is_success() {
-            let step = self.unless_cancelled(&backup, error_response(&backup, &st.url, resp));
-            return Err(step.await.map_err(Step::Fail)?);
-        }
-        let got = Identity {
-            etag: header(&resp, ETAG),
-            crc64: header(&resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok()),
-            last_modified: header(&resp, LAST_MODIFIED),
-        };
-        let length = header(&resp, CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-        let total = match status {
-            StatusCode::PARTIAL_CONTENT => {
-                let range = header(&resp, CONTENT_RANGE).and_then(|v| parse_content_range(&v));
-                let likeness = st.sidecar.identity.compare(&got);
-                match range {
-                    Some((start, total))
-                        if start == st.at.offset
-                            && (st.at.offset == 0 || likeness == Likeness::Same) =>
-                    {
-                        total
-                    }
-                    _ => {
-                        // A range we did not ask for, or one that cannot be matched to the
-                        // object the partial came from (another ETag, or none at all: If-Range
-                        // not honoured on the way): its bytes must not be spliced onto the
-                        // partial. Start over with a plain GET.
-                        warn!(backup = %backup, offset = st.at.offset, ?likeness, "unusable 206 answer; restarting from zero");
-                        self.restart(sink, st, bar, &backup, paths).await?;
-                        return Ok(());
-                    }
-                }
-            }
-            _ => {
-                if st.at.offset > 0 {
-                    info!(backup = %backup, offset = st.at.offset, "server sent the whole object (range ignored or object changed); restarting from zero");
-                    self.restart(sink, st, bar, &backup, paths).await?;
-                }
-                length.unwrap_or(fetch.size)
-            }
-        };
-        if total != fetch.size {
-            return Err(Step::Fail(DownloadError::Size {
-                backup,
-                what: "the object's size differs from BackupSize",
-                expected: fetch.size,
-                got: total,
-            }));
-        }
-        // Fixed by the first response, only ever narrowed: a response that omits the CRC or
-        // the ETag never switches a check off.
-        if st.at.offset == 0 {
-            st.sidecar.identity.restart_with(&got);
-        } else {
-            st.sidecar.identity.narrow(&got);
-        }
-        st.sidecar.size = fetch.size;
-        st.sidecar.url_expires = url_expires(&st.url);
-        let (store, for_store, sidecar) = (self.store.clone(), paths.clone(), st.sidecar.clone());
-        tokio::task::spawn_blocking(move || store.write_sidecar(&for_store, &sidecar))
-            .await
-            .unwrap_or_else(|e| {
-                Err(store::io_err("write", &paths.sidecar)(
-                    std::io::Error::other(e),
-                ))
-            })
-            .map_err(|source| {
-                Step::Fail(DownloadError::Store {
-                    backup: backup.clone(),
-                    source,
-                })
-            })?;
-        let lim = Limits {
-            size: fetch.size,
-            pace: self.pace,
-            cancel: &self.cancel,
-            backup: &backup,
-            url: &st.url,
-            part: &paths.part,
-        };
-        body::stream(resp, &lim, &mut st.at, sink, bar)
-            .await
-            .map_err(Step::Fail)
-    }
-
-    /// Empties the partial file (and the hashes) and starts the count from zero.
-    async fn restart(
-        &self,
-        sink: &mut Sink,
-        st: &mut State,
-        bar: &dyn Bar,
-        backup: &str,
-        paths: &BackupPaths,
-    ) -> Result<(), Step> {
-        sink.restart()
-            .await
-            .map_err(|()| Step::Fail(DownloadError::writer_stopped(backup, &paths.part)))?;
-        st.at.offset = 0;
-        st.resumed_from = 0;
-        st.at.claim.restart(st.sidecar.size);
-        bar.set_position(0);
         Ok(())
     }
 

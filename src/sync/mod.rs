@@ -11,6 +11,7 @@ pub mod oss;
 pub mod plan;
 pub mod prune;
 pub mod report;
+pub mod request;
 pub mod run;
 pub mod sink;
 pub mod space;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::prune::PruneItem;
-use crate::config::Network;
 use crate::model::Backup;
+use crate::model::Network;
 use crate::model::{BackupKey, Listed, LocalSnapshot, LocalState, Remote, StalePartial};
 use crate::names;
 use crate::text::shown;
@@ -271,7 +271,7 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
         check_url(f)?;
     }
     let file_name = names::file_name_from_url(&parsed).map_err(SkipReason::BadName)?;
-    if let Some(reason) = crate::store::own_file_collision(&file_name) {
+    if let Some(reason) = crate::model::own_file_collision(&file_name) {
         return Err(SkipReason::BadName(reason));
     }
     let size = b.backup_size.ok_or(SkipReason::NoSize)?;

@@ -163,7 +163,7 @@ pub fn render_plan(actions: &[Action], prune: &[PruneItem]) -> String {
         out.push_str(&format!(
             "prune   {}  expired at {}\n",
             p.key.label(),
-            crate::api::client::timestamp(p.expired_at)
+            crate::model::timestamp(p.expired_at)
         ));
     }
     out

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::download::{DownloadError, Downloader, Pace, Refresh};
+use super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh};
 use super::plan::{self, Action, Fetch, Plan, Policy, Retention, UrlPolicy, Via};
 use super::prune::PruneItem;
 use super::report::{self, Failure, Summary};
@@ -213,39 +213,40 @@ async fn download_all(
         .buffer_unordered(settings.download.concurrency * 2);
     futures::pin_mut!(results);
     while let Some((label, result)) = results.next().await {
-        match result {
-            Ok(done) => {
-                summary.bytes += done.fetched;
-                if done.resumed_from > 0 {
-                    summary.resumed += 1;
-                } else {
-                    summary.fetched += 1;
-                }
-                info!(backup = %label, size = done.manifest.size, sha256 = %done.manifest.sha256, via = %done.via, "verified and published");
-                report_verdict(&label, &done.manifest, summary);
+        record(label, result, summary);
+    }
+    Ok(())
+}
+
+/// Counts one download's outcome in the summary and says it in the log.
+fn record(label: String, result: Result<Downloaded, DownloadError>, summary: &mut Summary) {
+    match result {
+        Ok(done) => {
+            summary.bytes += done.fetched;
+            if done.resumed_from > 0 {
+                summary.resumed += 1;
+            } else {
+                summary.fetched += 1;
             }
-            Err(e @ DownloadError::Cancelled { .. }) => {
+            info!(backup = %label, size = done.manifest.size, sha256 = %done.manifest.sha256, via = %done.via, "verified and published");
+            report_verdict(&label, &done.manifest, summary);
+        }
+        Err(e) => {
+            if matches!(e, DownloadError::Cancelled { .. }) {
                 // Not a failure: named in the summary, resumed by the next pass.
                 summary.stopped += 1;
                 warn!(backup = %label, "{e}; the next pass resumes it");
-                summary.failures.push(Failure {
-                    backup: label,
-                    kind: e.kind(),
-                    message: e.to_string(),
-                });
-            }
-            Err(e) => {
+            } else {
                 summary.failed += 1;
                 error!(backup = %label, kind = e.kind(), "download failed: {e}");
-                summary.failures.push(Failure {
-                    backup: label,
-                    kind: e.kind(),
-                    message: e.to_string(),
-                });
             }
+            summary.failures.push(Failure {
+                backup: label,
+                kind: e.kind(),
+                message: e.to_string(),
+            });
         }
     }
-    Ok(())
 }
 
 /// A published copy's format verdict, said where an operator looks: `damaged` is an ERROR and

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::model::{BackupKey, LocalCopy, MANIFEST, Manifest};
-use crate::store::Store;
+use crate::store::{DataError, Store};
 use verdict::{FormatVerdict, Verdict};
 
 /// One problem with one local copy.
@@ -159,7 +159,7 @@ pub fn verify_store(store: &Store) -> VerifyReport {
             }
         };
         let key = manifest.key();
-        let check = check_copy(&dir, &manifest);
+        let check = check_copy(store, &dir, &manifest);
         if let Some(v) = &check.verdict {
             record_verdict(&dir, &manifest, v, &key, &mut report);
         }
@@ -183,15 +183,11 @@ pub struct CopyCheck {
     pub verdict: Option<FormatVerdict>,
 }
 
-/// Size, sha256 and format of one copy, from one read of the file.
-pub fn verify_copy(dir: &Path, manifest: &Manifest) -> Vec<Problem> {
-    check_copy(dir, manifest).problems
-}
-
-/// [`verify_copy`], also returning the verdict for the manifest. A format finding on bytes
+/// Size, sha256 and format of one copy, from one read of the file, and the verdict for its
+/// manifest. A format finding on bytes
 /// that differ from the manifest is rot ([`Problem::Format`]); on the bytes the manifest
 /// vouches for it is the cloud's: `damaged` (a problem) or `unrecognised` (a note).
-pub fn check_copy(dir: &Path, manifest: &Manifest) -> CopyCheck {
+pub fn check_copy(store: &Store, dir: &Path, manifest: &Manifest) -> CopyCheck {
     let only = |p| CopyCheck {
         problems: vec![p],
         verdict: None,
@@ -205,25 +201,19 @@ pub fn check_copy(dir: &Path, manifest: &Manifest) -> CopyCheck {
             manifest.file
         )));
     };
-    let path = dir.join(name);
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(_) => return only(Problem::Missing),
+    let (file, len) = match store.open_data(&dir.join(name)) {
+        Ok(opened) => opened,
+        Err(DataError::Missing) => return only(Problem::Missing),
+        Err(DataError::NotAFile) => return only(Problem::NotAFile),
+        Err(DataError::Unreadable(e)) => return only(Problem::Unreadable(e)),
     };
-    if !meta.is_file() {
-        return only(Problem::NotAFile);
-    }
     let mut problems = Vec::new();
-    if meta.len() != manifest.size {
+    if len != manifest.size {
         problems.push(Problem::Size {
             expected: manifest.size,
-            got: meta.len(),
+            got: len,
         });
     }
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) => return only(Problem::Unreadable(e.to_string())),
-    };
     let mut head = [0u8; verdict::HEAD];
     let head_len = {
         use std::os::unix::fs::FileExt;
