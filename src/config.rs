@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::api::client::PAGE_SIZES;
 use crate::api::credentials::CredentialOptions;
-use crate::api::endpoint;
-use crate::names;
 use crate::retry::RetryPolicy;
 
 pub const DEFAULT_PATH: &str = "/etc/dds-backup-sync/config.toml";
@@ -236,125 +233,8 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
                 )
             })
         };
-    let api = raw.api;
-    let region_id = api
-        .region_id
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| bad("api.region_id", "is required (e.g. \"cn-hangzhou\")".into()))?;
-    if !region_id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(bad(
-            "api.region_id",
-            format!("{region_id:?} is not a region id like \"cn-hangzhou\""),
-        ));
-    }
-    let endpoint = match api.endpoint.filter(|e| !e.trim().is_empty()) {
-        Some(e) => check_endpoint(&e).map_err(|r| bad("api.endpoint", r))?,
-        None => endpoint::for_region(&region_id).ok_or_else(|| {
-            bad(
-                "api.region_id",
-                format!("no known MongoDB API endpoint for region {region_id:?}; set api.endpoint"),
-            )
-        })?,
-    };
-    let page_size = match api.page_size {
-        None => 100,
-        Some(n) if PAGE_SIZES.iter().any(|&p| i64::from(p) == n) => n as u32,
-        Some(n) => {
-            return Err(bad(
-                "api.page_size",
-                format!("must be 30, 50 or 100 (got {n})"),
-            ));
-        }
-    };
-    let max_attempts = match api.max_attempts {
-        None => RetryPolicy::default().max_attempts,
-        Some(n @ 1..=100) => n as u32,
-        Some(n) => {
-            return Err(bad(
-                "api.max_attempts",
-                format!("must be between 1 and 100 (got {n})"),
-            ));
-        }
-    };
-    let retry = RetryPolicy {
-        max_attempts,
-        max_elapsed: duration("api.max_retry_time", api.max_retry_time, "2m")?,
-        ..RetryPolicy::default()
-    };
-    let timeout = positive(
-        duration("api.timeout", api.timeout, "30s")?,
-        "api.timeout",
-        &bad,
-    )?;
-    let ecs_metadata_url = match api.ecs_metadata_url {
-        Some(u) => check_endpoint(&u).map_err(|r| bad("api.ecs_metadata_url", r))?,
-        None => "http://100.100.100.200".to_string(),
-    };
-    let credentials = CredentialOptions {
-        access_key_id: api.access_key_id.filter(|s| !s.is_empty()),
-        access_key_secret: api.access_key_secret.filter(|s| !s.is_empty()),
-        security_token: api.security_token.filter(|s| !s.is_empty()),
-        profile_path: api.profile_path,
-        profile_name: api.profile.filter(|s| !s.is_empty()),
-        ecs_metadata_url,
-        ecs_role_name: api.ecs_ram_role.filter(|s| !s.is_empty()),
-        allow_ecs: api.use_ecs_ram_role.unwrap_or(true),
-    };
-    if credentials.access_key_id.is_some() != credentials.access_key_secret.is_some() {
-        return Err(bad(
-            "api.access_key_id",
-            "api.access_key_id and api.access_key_secret must be set together".into(),
-        ));
-    }
-
-    if raw.instances.is_empty() {
-        return Err(bad(
-            "instances",
-            "at least one [[instances]] entry with an id is required".into(),
-        ));
-    }
-    let mut instances = Vec::with_capacity(raw.instances.len());
-    for (i, inst) in raw.instances.into_iter().enumerate() {
-        let key = |k: &str| format!("instances[{i}].{k}");
-        let id = inst
-            .id
-            .ok_or_else(|| bad(&key("id"), "is required".into()))?;
-        names::check_id("instance id", &id).map_err(|r| bad(&key("id"), r))?;
-        if instances.iter().any(|x: &InstanceSettings| x.id == id) {
-            return Err(bad(&key("id"), format!("instance {id:?} is listed twice")));
-        }
-        let mut node_ids: Vec<String> = Vec::new();
-        for node in inst.node_ids {
-            names::check_id("node id", &node).map_err(|r| bad(&key("node_ids"), r))?;
-            if node_ids.contains(&node) {
-                return Err(bad(
-                    &key("node_ids"),
-                    format!("node {node:?} is listed twice"),
-                ));
-            }
-            node_ids.push(node);
-        }
-        let lookback = positive(
-            duration(&key("lookback"), inst.lookback, "7d")?,
-            &key("lookback"),
-            &bad,
-        )?;
-        if lookback > Duration::from_secs(3650 * 86400) {
-            return Err(bad(&key("lookback"), "must be at most 3650d".into()));
-        }
-        instances.push(InstanceSettings {
-            id,
-            node_ids,
-            lookback,
-            src_region: inst.src_region.filter(|s| !s.is_empty()),
-            dest_region: inst.dest_region.filter(|s| !s.is_empty()),
-            resource_group_id: inst.resource_group_id.filter(|s| !s.is_empty()),
-        });
-    }
-
+    let (api, credentials) = sections::api(raw.api, &bad, &duration)?;
+    let instances = sections::instances(raw.instances, &bad, &duration)?;
     let download = download::validate(raw.download, &bad, &duration)?;
 
     let keep_last = match raw.prune.keep_last {
@@ -372,24 +252,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         grace: duration("prune.grace", raw.prune.grace, "0s")?,
         keep_last,
     };
-    let cron = raw
-        .schedule
-        .cron
-        .unwrap_or_else(|| "0 0 3 * * *".to_string());
-    let timezone = raw.schedule.timezone.filter(|t| !t.trim().is_empty());
-    crate::schedule::Schedule::parse(&cron, timezone.as_deref()).map_err(|r| {
-        let key = if r.contains("time zone") {
-            "schedule.timezone"
-        } else {
-            "schedule.cron"
-        };
-        bad(key, r)
-    })?;
-    let verify_cron = raw.verify.cron.filter(|c| !c.trim().is_empty());
-    if let Some(c) = &verify_cron {
-        crate::schedule::Schedule::parse(c, timezone.as_deref())
-            .map_err(|r| bad("verify.cron", r))?;
-    }
+    let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     if let Some(p) = &textfile
         && (p.is_relative() || p.file_name().is_none())
@@ -402,27 +265,14 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
 
     Ok(Settings {
         file: file.to_path_buf(),
-        api: ApiSettings {
-            region_id,
-            endpoint,
-            page_size,
-            timeout,
-            retry,
-        },
+        api,
         credentials,
         instances,
         download,
         prune,
-        schedule: ScheduleSettings {
-            cron,
-            timezone,
-            run_on_start: raw.schedule.run_on_start.unwrap_or(false),
-        },
+        schedule,
         metrics: MetricsSettings { textfile },
-        verify: VerifySettings {
-            cron: verify_cron,
-            repair: raw.verify.repair.unwrap_or(false),
-        },
+        verify,
         logging: raw.logging.format.unwrap_or_default(),
     })
 }
@@ -458,5 +308,6 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
 
 mod download;
 mod raw;
+mod sections;
 #[cfg(test)]
 mod tests;
