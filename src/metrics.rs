@@ -37,13 +37,39 @@ pub struct Snapshot {
 /// The file's text.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP dds_backup_sync_{name} {help}");
-        let _ = writeln!(out, "# TYPE dds_backup_sync_{name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "dds_backup_sync_{name}{labels} {value}");
-        }
-    };
+    pass_gauges(s, &mut out);
+    copy_gauges(s, &mut out);
+    let one = |v: f64| vec![(String::new(), v)];
+    gauge(
+        &mut out,
+        "verify_mismatches",
+        "Problems found by the last --verify scrub.",
+        &one(s.verify_mismatches as f64),
+    );
+    if let Some(free) = s.disk_free_bytes {
+        gauge(
+            &mut out,
+            "disk_free_bytes",
+            "Free bytes on the download directory's file system.",
+            &one(free as f64),
+        );
+    }
+    out
+}
+
+/// One gauge: its help, its type, and one line per sample (labels, value).
+fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP dds_backup_sync_{name} {help}");
+    let _ = writeln!(out, "# TYPE dds_backup_sync_{name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "dds_backup_sync_{name}{labels} {value}");
+    }
+}
+
+/// What the last pass did.
+fn pass_gauges(s: &Snapshot, out: &mut String) {
+    let mut gauge =
+        |name: &str, help: &str, samples: &[(String, f64)]| gauge(out, name, help, samples);
     let one = |v: f64| vec![(String::new(), v)];
     gauge(
         "last_pass_start_timestamp_seconds",
@@ -93,6 +119,12 @@ pub fn render(s: &Snapshot) -> String {
         "Failures in the last pass, by reason.",
         &reasons,
     );
+}
+
+/// Per instance/node: the newest verified copy, the copies, their format verdicts.
+fn copy_gauges(s: &Snapshot, out: &mut String) {
+    let mut gauge =
+        |name: &str, help: &str, samples: &[(String, f64)]| gauge(out, name, help, samples);
     let labels = |(inst, node): &(String, String)| {
         format!(
             "{{instance=\"{}\",node=\"{}\"}}",
@@ -145,19 +177,6 @@ pub fn render(s: &Snapshot) -> String {
         "Local copies that do not start like their file name's format.",
         &by_verdict(|v| v.1),
     );
-    gauge(
-        "verify_mismatches",
-        "Problems found by the last --verify scrub.",
-        &one(s.verify_mismatches as f64),
-    );
-    if let Some(free) = s.disk_free_bytes {
-        gauge(
-            "disk_free_bytes",
-            "Free bytes on the download directory's file system.",
-            &one(free as f64),
-        );
-    }
-    out
 }
 
 fn escape(v: &str) -> String {
