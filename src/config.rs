@@ -291,18 +291,14 @@ fn positive(
 
 /// An endpoint must be an absolute http(s) URL without user info; http is allowed for emulators.
 fn check_endpoint(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "{raw:?} must start with https:// (or http:// for an emulator)"
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials; use api.access_key_id/secret".into());
-    }
-    if url.host_str().is_none() {
-        return Err(format!("{raw:?} has no host"));
-    }
+    crate::urls::check(raw).map_err(|reason| {
+        let fix = if reason.contains("credentials") {
+            "an endpoint must not contain credentials; use api.access_key_id/secret"
+        } else {
+            "use https:// (or http:// for an emulator) and a host"
+        };
+        format!("{:?}: {reason}; {fix}", crate::text::shown(raw))
+    })?;
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -127,7 +127,7 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
         pass(&running, &control, &mut metrics).await;
     }
     while !control.shutdown.is_cancelled() {
-        let Some(next) = running.schedule.next_after(Utc::now()) else {
+        let Some(next) = running.schedule.next_after(OffsetDateTime::now_utc()) else {
             error!(
                 cron = running.schedule.expr(),
                 "the schedule never fires again; stopping"
@@ -137,9 +137,9 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
         let next_verify = running
             .verify
             .as_ref()
-            .and_then(|v| v.next_after(Utc::now()));
+            .and_then(|v| v.next_after(OffsetDateTime::now_utc()));
         if let Some(v) = next_verify.filter(|v| *v < next) {
-            let wait = (v - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let wait = until(v);
             tokio::select! {
                 () = tokio::time::sleep(wait) => scrub(&running, &mut metrics).await,
                 () = control.reload.notified() => reload(&config_path, &mut running).await,
@@ -147,13 +147,13 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
             }
             continue;
         }
-        info!(at = %next.to_rfc3339(), "next pass scheduled");
-        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        info!(at = %crate::model::timestamp(next), "next pass scheduled");
+        let wait = until(next);
         tokio::select! {
             () = tokio::time::sleep(wait) => {
                 pass(&running, &control, &mut metrics).await;
-                for tick in running.schedule.missed(next, Utc::now()) {
-                    warn!(tick = %tick.to_rfc3339(), "scheduled tick skipped: the previous pass was still running");
+                for tick in running.schedule.missed(next, OffsetDateTime::now_utc()) {
+                    warn!(tick = %crate::model::timestamp(tick), "scheduled tick skipped: the previous pass was still running");
                 }
             }
             () = control.reload.notified() => reload(&config_path, &mut running).await,
@@ -241,4 +241,11 @@ fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// How long until `at` (zero when it has passed).
+fn until(at: OffsetDateTime) -> Duration {
+    (at - OffsetDateTime::now_utc())
+        .try_into()
+        .unwrap_or(Duration::ZERO)
 }

@@ -12,6 +12,7 @@
 //! - [`http`]: the one HTTP client builder (rustls + webpki roots).
 //! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
 //! - [`secret`]: redaction of secrets and presigned URLs.
+//! - [`urls`]: the one rule for a URL a request goes to.
 //! - [`units`]: byte sizes as operators write them (`64KiB`, `400MiB`).
 //! - [`text`]: network text shown as data (controls and bidi escaped) in logs, errors and `--list`.
 
@@ -36,4 +37,5 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod units;
+pub mod urls;
 pub mod verify;

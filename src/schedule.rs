@@ -59,7 +59,23 @@ impl Schedule {
     }
 
     /// The first fire time strictly after `now`.
-    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_after(&self, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        self.next_after_chrono(to_chrono(now)).map(from_chrono)
+    }
+
+    /// Fire times in `(after, until]`: the ticks a long pass made the daemon miss.
+    pub fn missed(
+        &self,
+        after: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Vec<time::OffsetDateTime> {
+        self.missed_chrono(to_chrono(after), to_chrono(until))
+            .into_iter()
+            .map(from_chrono)
+            .collect()
+    }
+
+    fn next_after_chrono(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self.tz {
             None => self.cron.find_next_occurrence(&now, false).ok(),
             Some(tz) => self
@@ -70,11 +86,10 @@ impl Schedule {
         }
     }
 
-    /// Fire times in `(after, until]`: the ticks a long pass made the daemon miss.
-    pub fn missed(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    fn missed_chrono(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         let mut out = Vec::new();
         let mut cursor = after;
-        while let Some(next) = self.next_after(cursor) {
+        while let Some(next) = self.next_after_chrono(cursor) {
             if next > until || out.len() >= 1000 {
                 break;
             }
@@ -85,19 +100,26 @@ impl Schedule {
     }
 }
 
-/// Converts a `time` instant (used elsewhere in the program) to chrono's.
-pub fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
+/// Converts a `time` instant (used everywhere else in the program) to chrono's, which croner
+/// speaks: chrono stays inside this module.
+fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
     Utc.timestamp_opt(t.unix_timestamp(), t.nanosecond())
         .single()
         .unwrap_or_default()
+}
+
+fn from_chrono(t: DateTime<Utc>) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(t.timestamp())
+        .map(|s| s + time::Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos())))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    fn at(s: &str) -> time::OffsetDateTime {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
     }
 
     #[test]

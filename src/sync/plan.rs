@@ -287,22 +287,9 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
     })
 }
 
-/// Only plain http(s) URLs without user info are fetched.
+/// Only plain http(s) URLs without user info are fetched (the one rule: [`crate::urls`]).
 pub fn check_url(raw: &str) -> Result<url::Url, SkipReason> {
-    let url = url::Url::parse(raw).map_err(|e| SkipReason::BadUrl(format!("not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(SkipReason::BadUrl(format!(
-            "scheme {:?} is not http or https",
-            url.scheme()
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(SkipReason::BadUrl("it carries user credentials".into()));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(SkipReason::BadUrl("it has no host".into()));
-    }
-    Ok(url)
+    crate::urls::check(raw).map_err(SkipReason::BadUrl)
 }
 
 #[cfg(test)]

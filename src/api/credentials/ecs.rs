@@ -162,8 +162,8 @@ impl MetadataClient {
             url: redact_url(base),
             reason: reason.to_string(),
         };
-        let parsed = url::Url::parse(base).map_err(|e| bad(&e.to_string()))?;
-        if parsed.cannot_be_a_base() || !matches!(parsed.scheme(), "http" | "https") {
+        let parsed = crate::urls::check(base).map_err(|r| bad(&r))?;
+        if parsed.cannot_be_a_base() {
             return Err(bad("must be an http:// or https:// URL"));
         }
         crate::http::install_crypto_provider();
