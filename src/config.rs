@@ -112,6 +112,10 @@ pub struct DownloadSettings {
     pub probe_timeout: Duration,
     /// Bytes per second a transfer must keep up, averaged over `read_timeout`; 0: no floor.
     pub min_rate: u64,
+    pub connect_timeout: Duration,
+    /// Attempts and time for a stretch of a download without progress (its own budget, not
+    /// the API's: a download may wait out a flaky link longer than a listing).
+    pub retry: crate::retry::RetryPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -302,6 +306,7 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
+mod demo;
 mod download;
 mod raw;
 mod sections;

@@ -2,22 +2,20 @@
 //! point and exit 0; SIGHUP reloads the config (a bad one is logged and the old one kept);
 //! systemd `Type=notify` (READY, STATUS, STOPPING, WATCHDOG) when run under systemd.
 //!
-//! The schedule math is in [`crate::schedule`]; a pass is [`crate::app::pass_and_report`]. This
+//! The schedule math is in [`crate::schedule`]; a pass is [`crate::commands::pass_and_report`]. This
 //! module only waits, dispatches and reports. Passes run one after another in this loop, so a
 //! tick that comes while a pass still runs is skipped (and logged), never started twice; the
 //! run lock keeps a cron-started `--sync-now` on the same directory out as well.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::api::client::ApiClient;
-use crate::app;
+use crate::commands;
 use crate::config::{self, Settings};
 use crate::exit;
 use crate::metrics::Snapshot;
@@ -26,41 +24,7 @@ use crate::schedule::Schedule;
 use crate::store::StoreError;
 use crate::sync::{PassOptions, SyncError};
 
-/// What the signal handler hands the loop.
-#[derive(Clone, Default)]
-pub struct Control {
-    pub shutdown: CancellationToken,
-    pub reload: Arc<Notify>,
-}
-
-impl Control {
-    /// Routes SIGTERM/SIGINT to `shutdown` and SIGHUP to `reload`.
-    pub fn install() -> std::io::Result<Control> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let control = Control::default();
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        let c = control.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = term.recv() => break,
-                    _ = int.recv() => break,
-                    _ = hup.recv() => {
-                        info!("SIGHUP: reloading the configuration");
-                        c.reload.notify_one();
-                    }
-                }
-            }
-            warn!(
-                "shutdown requested: stopping at a safe point (partial files are kept for resume)"
-            );
-            c.shutdown.cancel();
-        });
-        Ok(control)
-    }
-}
+pub use crate::signals::Control;
 
 /// systemd's notify protocol; every call is a no-op when `NOTIFY_SOCKET` is unset.
 fn notify(state: &[sd_notify::NotifyState<'_>]) {
@@ -86,7 +50,7 @@ impl Running {
             .as_deref()
             .map(|c| Schedule::parse(c, tz))
             .transpose()?;
-        let api = app::api_client(&settings)
+        let api = commands::api_client(&settings)
             .await
             .map_err(|e| e.to_string())?;
         Ok(Running {
@@ -173,7 +137,7 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
         cancel: control.shutdown.child_token(),
     };
     let progress = LogLines::new(Duration::from_secs(30));
-    let status = match app::pass_and_report(
+    let status = match commands::pass_and_report(
         &running.settings,
         &running.api,
         &progress,
@@ -199,7 +163,9 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
 async fn scrub(running: &Running, metrics: &mut Snapshot) {
     notify(&[sd_notify::NotifyState::Status("verify running")]);
     let status =
-        match app::verify_and_repair(&running.settings, &mut std::io::sink(), metrics).await {
+        match commands::verify::verify_and_repair(&running.settings, &mut std::io::sink(), metrics)
+            .await
+        {
             Ok(0) => "last verify: no problems".to_string(),
             Ok(n) => format!("last verify: {n} problems"),
             Err(e) => {
@@ -207,7 +173,7 @@ async fn scrub(running: &Running, metrics: &mut Snapshot) {
                 format!("last verify failed: {e}")
             }
         };
-    app::write_metrics_file(&running.settings, metrics);
+    commands::pass::write_metrics_file(&running.settings, metrics);
     info!("{status}");
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }

@@ -26,8 +26,43 @@ fn tls_config() -> rustls::ClientConfig {
     config
 }
 
-/// A client with the given connect and read timeouts (a read timeout, not a whole-request
-/// timeout, so multi-gigabyte downloads are not cut off while data still flows).
+/// How one client behaves. Every client of the program (the API, the downloads, the ECS
+/// metadata service) is built here, so TLS, the user agent and the redirect rule are the same.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub connect_timeout: Duration,
+    /// Between two reads, not for the whole request: multi-gigabyte downloads are not cut off
+    /// while data still flows.
+    pub read_timeout: Duration,
+    /// For the whole request (small answers only, such as the metadata service's).
+    pub total_timeout: Option<Duration>,
+    /// Never go through `HTTP_PROXY` (the metadata service is this host's, not a proxy's).
+    pub no_proxy: bool,
+}
+
+impl Options {
+    /// # Errors
+    /// Only when the TLS backend cannot be initialised, which is a build problem.
+    pub fn build(self) -> reqwest::Result<reqwest::Client> {
+        install_crypto_provider();
+        let mut b = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config())
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .user_agent(concat!("dds-backup-sync/", env!("CARGO_PKG_VERSION")))
+            // Presigned URLs must be fetched exactly as given; OSS does not redirect them.
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(t) = self.total_timeout {
+            b = b.timeout(t);
+        }
+        if self.no_proxy {
+            b = b.no_proxy();
+        }
+        b.build()
+    }
+}
+
+/// A client with the given connect and read timeouts.
 ///
 /// # Errors
 /// Only when the TLS backend cannot be initialised, which is a build problem.
@@ -35,13 +70,11 @@ pub fn client(
     connect_timeout: Duration,
     read_timeout: Duration,
 ) -> reqwest::Result<reqwest::Client> {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls_config())
-        .connect_timeout(connect_timeout)
-        .read_timeout(read_timeout)
-        .user_agent(concat!("dds-backup-sync/", env!("CARGO_PKG_VERSION")))
-        // Presigned URLs must be fetched exactly as given; OSS does not redirect them.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    Options {
+        connect_timeout,
+        read_timeout,
+        total_timeout: None,
+        no_proxy: false,
+    }
+    .build()
 }

@@ -1,24 +1,41 @@
 //! dds-backup-sync keeps a verified local copy of every ApsaraDB for MongoDB backup.
 //!
-//! Architecture (a pure core inside a thin I/O shell):
-//! - [`api`]: the `DescribeBackups` client. [`api::sign`] is the pure signature V1;
-//!   [`api::model`] turns lenient wire JSON into domain [`model::Backup`]s;
-//!   [`api::client`] builds, signs, sends with bounded retry and pages;
-//!   [`api::credentials`] finds credentials (env, config, aliyun CLI profile, ECS RAM role).
-//! - [`config`]: TOML + env layering into validated, immutable [`config::Settings`].
-//! - [`names`]: ids and file names that become path segments (nothing escapes the download dir).
-//! - [`retry`]: the bounded backoff policy shared by API calls and downloads.
-//! - [`hex`]: lowercase hex for digests.
-//! - [`http`]: the one HTTP client builder (rustls + webpki roots).
+//! The data path of one backup, each step in one module, none importing one that imports it
+//! (`tests/architecture.rs` checks it):
+//!
+//! listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value) → download
+//! ([`sync::download`], [`sync::request`], [`sync::body`], [`sync::sink`]) → check
+//! ([`sync::check`], pure) → commit ([`store`]) → prune ([`sync::prune`], applied by the store)
+//! → report ([`sync::report`], [`metrics`]).
+//!
+//! The pure core (no clock, disk or network; `now` comes in):
+//! - [`model`]: the domain's values: `Backup`, `BackupKey`, `Listed`, `Manifest`, the local
+//!   snapshot, the object's `Identity`, the format `Verdict`.
+//! - [`sync::plan`], [`sync::prune`], [`sync::check`]: what to fetch, keep and publish.
+//! - [`verify::format`], [`verify::verdict`]: archive format checks and their verdicts.
+//! - [`api::sign`] (signature V1), [`api::model`] (wire JSON → `Backup`), [`names`] (ids and
+//!   file names as path segments), [`urls`] (the one URL rule), [`units`] (`64KiB`),
+//!   [`text`] (network text shown as data), [`hex`], [`retry`] (the backoff policy).
+//!
+//! The I/O shell:
+//! - [`store`]: the only module that opens, renames, deletes or stats under `download.dir`
+//!   (paths, lock, scan and snapshot, sidecar, partial file, commit, prune and repair), never
+//!   through a link.
+//! - [`api::client`] and [`api::credentials`]: `DescribeBackups` over HTTP; env, config,
+//!   aliyun CLI profile and ECS RAM role credentials.
+//! - [`sync::run`]: one pass wired together; [`sync::download`] and its helpers move bytes.
+//! - [`verify`]: the scrub over the store's copies.
+//! - [`commands`]: one file per command (pass, list, verify, demo); [`daemon`]: the schedule,
+//!   SIGHUP reload and sd_notify; [`signals`]: the one signal source; [`metrics`]: the textfile.
+//! - [`config`]: TOML + env layering into validated, immutable [`config::Settings`];
+//!   [`schedule`]: DST-correct cron (chrono stays inside it); [`http`]: the one HTTP client
+//!   builder (rustls + webpki roots); [`progress`]: bars on a TTY, log lines otherwise;
+//!   [`secret`]: redaction; [`exit`]: the exit codes; [`cli`]: the flags.
 //! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
-//! - [`secret`]: redaction of secrets and presigned URLs.
-//! - [`urls`]: the one rule for a URL a request goes to.
-//! - [`units`]: byte sizes as operators write them (`64KiB`, `400MiB`).
-//! - [`text`]: network text shown as data (controls and bidi escaped) in logs, errors and `--list`.
 
 pub mod api;
-pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod emulator;
@@ -33,6 +50,7 @@ pub mod progress;
 pub mod retry;
 pub mod schedule;
 pub mod secret;
+pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod text;

@@ -5,6 +5,7 @@
 //! thin I/O around it. A target that fails does not stop the others.
 
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::client::{self, ApiClient, ListQuery, Listing};
 use crate::api::error::ApiError;
@@ -45,9 +46,23 @@ pub struct TargetListing {
 /// Lists every target, one after another (the API throttles per account; listing is cheap
 /// next to downloading).
 pub async fn list_targets(api: &ApiClient, queries: Vec<ListQuery>) -> Vec<TargetListing> {
+    list_targets_until(api, queries, &CancellationToken::new()).await
+}
+
+/// [`list_targets`], stopping at once when `cancel` fires, even in the middle of a retry wait:
+/// the targets not listed by then are left out (and so nothing of theirs is pruned).
+pub async fn list_targets_until(
+    api: &ApiClient,
+    queries: Vec<ListQuery>,
+    cancel: &CancellationToken,
+) -> Vec<TargetListing> {
     let mut out = Vec::with_capacity(queries.len());
     for query in queries {
-        let result = api.list_all(&query).await;
+        let result = tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            result = api.list_all(&query) => result,
+        };
         if let Err(e) = &result {
             tracing::error!(target = %query.target(), "listing failed: {e}");
         }

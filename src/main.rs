@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dds_backup_sync::cli::{Cli, Mode};
 use dds_backup_sync::config::{self, LogFormat};
-use dds_backup_sync::{app, exit, http, progress};
+use dds_backup_sync::{commands, exit, http, progress};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -37,7 +37,7 @@ async fn run(cli: Cli) -> u8 {
     if let Mode::Demo { dir } = &mode {
         // The in-process emulator logs every request; the demo is about the sync.
         init_logging_with(LogFormat::Text, "info,dds_backup_sync::emulator=warn");
-        return app::demo(dir).await.unwrap_or_else(|e| {
+        return commands::demo::demo(dir).await.unwrap_or_else(|e| {
             eprintln!("dds-backup-sync: {e}");
             e.exit_code()
         });
@@ -56,16 +56,18 @@ async fn run(cli: Cli) -> u8 {
     let outcome: anyhow::Result<u8> = match mode {
         Mode::List { json } => {
             let mut stdout = std::io::stdout().lock();
-            app::list(&settings, json, &mut stdout).await.or_else(|e| {
-                eprintln!("dds-backup-sync: {e}");
-                Ok(e.exit_code())
-            })
+            commands::list::list(&settings, json, &mut stdout)
+                .await
+                .or_else(|e| {
+                    eprintln!("dds-backup-sync: {e}");
+                    Ok(e.exit_code())
+                })
         }
         Mode::SyncNow { dry_run } => {
             let progress = progress::for_stderr();
             Ok(
-                match app::sync_now(&settings, dry_run, progress.as_ref()).await {
-                    Ok(summary) => app::exit_code(&summary),
+                match commands::sync_now(&settings, dry_run, progress.as_ref()).await {
+                    Ok(summary) => commands::exit_code(&summary),
                     Err(e) => {
                         eprintln!("dds-backup-sync: {e}");
                         e.exit_code()
@@ -75,12 +77,14 @@ async fn run(cli: Cli) -> u8 {
         }
         Mode::Verify => {
             let mut stdout = std::io::stdout().lock();
-            app::verify(&settings, &mut stdout).await.or_else(|e| {
-                eprintln!("dds-backup-sync: {e}");
-                Ok(e.exit_code())
-            })
+            commands::verify::verify(&settings, &mut stdout)
+                .await
+                .or_else(|e| {
+                    eprintln!("dds-backup-sync: {e}");
+                    Ok(e.exit_code())
+                })
         }
-        Mode::Daemon => match dds_backup_sync::daemon::Control::install() {
+        Mode::Daemon => match dds_backup_sync::signals::Control::install() {
             Ok(control) => Ok(dds_backup_sync::daemon::run(path.clone(), settings, control).await),
             Err(e) => Err(anyhow::anyhow!("cannot install signal handlers: {e}")),
         },

@@ -34,6 +34,26 @@ pub struct Snapshot {
     pub now: i64,
 }
 
+impl Snapshot {
+    /// Records a pass that ran from `start` to `end` (Unix seconds).
+    pub fn record_pass(&mut self, summary: &Summary, start: i64, end: i64) {
+        self.pass_start = start;
+        self.pass_end = end;
+        self.pass_ok = summary.ok();
+        if summary.ok() {
+            self.last_success = end;
+        }
+        self.failures_by_reason.clear();
+        for f in &summary.failures {
+            *self
+                .failures_by_reason
+                .entry(f.kind.to_string())
+                .or_default() += 1;
+        }
+        self.summary = summary.clone();
+    }
+}
+
 /// The file's text.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();

@@ -12,7 +12,7 @@ use axum::routing::any;
 use dds_backup_sync::config::Network;
 use dds_backup_sync::progress::Silent;
 use dds_backup_sync::sync::{PassOptions, run_pass};
-use dds_backup_sync::{app, http};
+use dds_backup_sync::{commands, http};
 
 fn backup(id: serde_json::Value, url: &str, size: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
@@ -84,12 +84,13 @@ async fn hostile_ids_names_and_urls_are_skipped_with_reasons() {
     let endpoint = server(body).await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut s = app::demo_settings(&endpoint, "id", "secret", &data);
+    let mut s = dds_backup_sync::config::Settings::demo(&endpoint, "id", "secret", &data);
     s.instances.truncate(1);
     s.download.network = Network::Public;
     s.download.read_timeout = Duration::from_secs(2);
     s.api.retry.max_attempts = 1;
-    let api = app::api_client(&s).await.unwrap();
+    s.download.retry.max_attempts = 1;
+    let api = commands::api_client(&s).await.unwrap();
     let summary = run_pass(&s, &api, &Silent, &PassOptions::default())
         .await
         .unwrap();
@@ -124,15 +125,16 @@ async fn duplicate_backup_ids_are_fetched_once() {
     let body = serde_json::json!({"TotalCount": 2, "Backups": {"Backup": backups}}).to_string();
     let endpoint = server(body).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut s = app::demo_settings(&endpoint, "id", "secret", dir.path());
+    let mut s = dds_backup_sync::config::Settings::demo(&endpoint, "id", "secret", dir.path());
     s.instances.truncate(1);
     s.download.network = Network::Public;
     s.api.retry.max_attempts = 1;
+    s.download.retry.max_attempts = 1;
     let opts = PassOptions {
         dry_run: true,
         ..PassOptions::default()
     };
-    let api = app::api_client(&s).await.unwrap();
+    let api = commands::api_client(&s).await.unwrap();
     let summary = run_pass(&s, &api, &Silent, &opts).await.unwrap();
     assert_eq!((summary.fetched, summary.skipped), (1, 1), "{summary}");
 }

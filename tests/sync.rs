@@ -36,7 +36,7 @@ use dds_backup_sync::progress::Silent;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::sync::report::Summary;
 use dds_backup_sync::sync::{PassOptions, run_pass};
-use dds_backup_sync::{app, http};
+use dds_backup_sync::{commands, http};
 
 const ID: &str = "sync-key-id";
 const SECRET: &str = "sync-key-secret";
@@ -59,7 +59,7 @@ async fn emulator_with(config: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
 /// The replica set only, public URLs, and a fast retry policy (5 ms first delay).
 fn settings(emu: &Emulator, dir: &Path) -> Settings {
     http::install_crypto_provider();
-    let mut s = app::demo_settings(&emu.base_url(), ID, SECRET, dir);
+    let mut s = dds_backup_sync::config::Settings::demo(&emu.base_url(), ID, SECRET, dir);
     s.instances.truncate(1);
     s.download.network = Network::Public;
     s.api.retry = RetryPolicy {
@@ -68,6 +68,7 @@ fn settings(emu: &Emulator, dir: &Path) -> Settings {
         max_delay: Duration::from_millis(50),
         max_elapsed: Duration::from_secs(10),
     };
+    s.download.retry = s.api.retry;
     s
 }
 
@@ -95,7 +96,7 @@ async fn pass(s: &Settings) -> Summary {
 }
 
 async fn pass_with(s: &Settings, opts: &PassOptions) -> Summary {
-    let api = app::api_client(s).await.unwrap();
+    let api = commands::api_client(s).await.unwrap();
     run_pass(s, &api, &Silent, opts).await.unwrap()
 }
 

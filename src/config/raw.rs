@@ -68,6 +68,9 @@ pub(super) struct RawDownload {
     pub(super) read_timeout: Option<String>,
     pub(super) probe_timeout: Option<String>,
     pub(super) min_rate: Option<String>,
+    pub(super) connect_timeout: Option<String>,
+    pub(super) max_attempts: Option<i64>,
+    pub(super) max_retry_time: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -68,7 +68,16 @@ pub async fn run_pass(
         dry_run: opts.dry_run,
         ..Summary::default()
     };
-    let listings = listing::list_targets(api, listing::queries(&settings.instances, now)).await;
+    let queries = listing::queries(&settings.instances, now);
+    let listings = listing::list_targets_until(api, queries, &opts.cancel).await;
+    if opts.cancel.is_cancelled() {
+        // Stopped while listing (maybe in a long retry wait): nothing is planned on half a
+        // listing; the next pass starts over.
+        warn!("stopped by a shutdown request while listing; nothing downloaded or pruned");
+        summary.stopped = 1;
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
     let gathered = listing::gather(listings);
     count_listing(&gathered, &mut summary);
     let remote = gathered.remote;
@@ -171,11 +180,14 @@ async fn download_all(
     summary: &mut Summary,
 ) -> Result<(), SyncError> {
     progress.set_total(fetches.iter().map(|f| f.size - f.resume_from).sum());
-    let http = crate::http::client(Duration::from_secs(10), settings.download.read_timeout)
-        .map_err(SyncError::Http)?;
+    let http = crate::http::client(
+        settings.download.connect_timeout,
+        settings.download.read_timeout,
+    )
+    .map_err(SyncError::Http)?;
     let downloader = Downloader {
         http,
-        retry: settings.api.retry,
+        retry: settings.download.retry,
         refresh: refresher(api.clone()),
         cancel: opts.cancel.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),

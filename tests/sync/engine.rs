@@ -106,7 +106,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&emu, dir.path());
     // As if the probe had said "reachable": each download must fall back on its own.
-    let api = app::api_client(&s).await.unwrap();
+    let api = commands::api_client(&s).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let listings = listing::list_targets(&api, listing::queries(&s.instances, now)).await;
     let urls = UrlPolicy {
@@ -118,7 +118,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
     let store = Store::new(dir.path());
     let downloader = Downloader {
         http: http::client(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),
-        retry: s.api.retry,
+        retry: s.download.retry,
         refresh: Arc::new(|_, _| Box::pin(async { Err("no refresh in this test".to_string()) })),
         cancel: Default::default(),
         slots: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -282,6 +282,7 @@ async fn stale_partials_of_unlisted_backups_go_and_those_of_listed_backups_stay(
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.api.retry.max_attempts = 1;
+    s.download.retry.max_attempts = 1;
     let plant = |rel: &str, files: &[&str]| {
         let d = dir.path().join(rel);
         std::fs::create_dir_all(&d).unwrap();
@@ -375,7 +376,7 @@ async fn with_concurrency_two_and_drops_every_file_ends_correct() {
         made: AtomicUsize::new(0),
         early: std::sync::Mutex::new(Vec::new()),
     };
-    let api = app::api_client(&s).await.unwrap();
+    let api = commands::api_client(&s).await.unwrap();
     let summary = run_pass(&s, &api, &bars, &PassOptions::default())
         .await
         .unwrap();
@@ -436,6 +437,7 @@ async fn a_watcher_never_sees_an_incomplete_or_wrong_file_under_a_final_name() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.api.retry.max_attempts = 10;
+    s.download.retry.max_attempts = 10;
     let watcher = Watcher::start(dir.path().to_path_buf(), expected.clone());
     let summary = pass(&s).await;
     let seen = watcher.finish();
@@ -507,4 +509,44 @@ impl Progress for CountingBars<'_> {
     }
 
     fn set_total(&self, _total: u64) {}
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_during_a_long_api_retry_wait_stops_the_pass_at_once() {
+    let emu = emulator_with(|c| {
+        c.faults.api.throttle_next = 100;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    // A throttled listing waits seconds between attempts.
+    s.api.retry = RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_secs(5),
+        max_delay: Duration::from_secs(10),
+        max_elapsed: Duration::from_secs(60),
+    };
+    let opts = PassOptions::default();
+    let cancel = opts.cancel.clone();
+    let stats = || emu.stats().describe_calls;
+    let run = pass_with(&s, &opts);
+    let canceller = async {
+        assert!(common::poll(Duration::from_secs(10), || stats() >= 1).await);
+        cancel.cancel();
+        std::time::Instant::now()
+    };
+    let (summary, cancelled_at) = tokio::join!(run, canceller);
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(2),
+        "the pass went on for {:?} after the stop",
+        cancelled_at.elapsed()
+    );
+    assert_eq!(
+        (summary.failed, summary.listing_errors),
+        (0, 0),
+        "{summary}"
+    );
+    assert_eq!(summary.stopped, 1, "{summary}");
+    assert_eq!(commands::exit_code(&summary), 0, "a stop is not a failure");
+    assert!(emu.stats().file_gets == 0);
 }

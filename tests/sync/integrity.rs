@@ -155,7 +155,7 @@ async fn format_verdicts_are_recorded_and_the_clouds_bytes_are_always_published(
         !first.ok(),
         "a pass that published a damaged copy is not ok"
     );
-    assert_eq!(app::exit_code(&first), 1);
+    assert_eq!(commands::exit_code(&first), 1);
     let named = first
         .failures
         .iter()
@@ -231,7 +231,7 @@ async fn a_backup_size_of_zero_is_skipped_at_the_plan_with_a_reason() {
 
 /// The plan lines `--dry-run` prints for the replica set's listing, nothing on disk.
 async fn report_plan(s: &Settings) -> String {
-    let api = app::api_client(s).await.unwrap();
+    let api = commands::api_client(s).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let listings = dds_backup_sync::listing::list_targets(
         &api,
@@ -480,7 +480,7 @@ async fn writes_never_follow_a_link_inside_the_download_dir() {
     let lock_victim = victim("lock");
     std::fs::create_dir_all(tmp2.path()).unwrap();
     std::os::unix::fs::symlink(&lock_victim, tmp2.path().join(".dds-backup-sync.lock")).unwrap();
-    let api = app::api_client(&s).await.unwrap();
+    let api = commands::api_client(&s).await.unwrap();
     let s2 = settings(&emu, tmp2.path());
     let err = run_pass(&s2, &api, &Silent, &PassOptions::default())
         .await
@@ -617,7 +617,7 @@ async fn a_trickling_server_is_cut_below_min_rate_and_the_backup_fails_within_it
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.download.read_timeout = Duration::from_secs(1);
-    s.api.retry.max_attempts = 2;
+    s.download.retry.max_attempts = 2;
     let started = std::time::Instant::now();
     let summary = tokio::time::timeout(Duration::from_secs(30), pass(&s))
         .await

@@ -224,6 +224,7 @@ async fn a_partial_of_an_object_that_changed_restarts_with_the_new_version() {
     let s = settings(&emu, dir.path());
     let mut quick = s.clone();
     quick.api.retry.max_attempts = 1;
+    quick.download.retry.max_attempts = 1;
     let old = emu.object_summary(QP).await.unwrap();
     let first = pass(&quick).await;
     assert_eq!(first.failed, 1, "{first}");
@@ -504,6 +505,7 @@ async fn a_download_that_never_got_a_byte_leaves_no_partial_and_one_that_did_kee
     emu.set_faults(drop_faults(100_000, 1, Some(QP)));
     s.download.read_timeout = Duration::from_secs(5);
     s.api.retry.max_attempts = 1;
+    s.download.retry.max_attempts = 1;
     let summary = pass(&s).await;
     assert_eq!((summary.fetched, summary.failed), (2, 1), "{summary}");
     let part = common::files_ending(&folder(dir.path(), QP), ".part");

@@ -166,15 +166,15 @@ impl MetadataClient {
         if parsed.cannot_be_a_base() {
             return Err(bad("must be an http:// or https:// URL"));
         }
-        crate::http::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(METADATA_TIMEOUT)
+        let http = crate::http::Options {
+            connect_timeout: METADATA_TIMEOUT,
+            read_timeout: METADATA_TIMEOUT,
+            total_timeout: Some(METADATA_TIMEOUT),
             // HTTP_PROXY must not capture 100.100.100.200: a proxy is not this instance.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dds-backup-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(CredentialError::Client)?;
+            no_proxy: true,
+        }
+        .build()
+        .map_err(CredentialError::Client)?;
         Ok(MetadataClient { http, base: parsed })
     }
 

@@ -1,0 +1,76 @@
+//! A pass as a command: `--sync-now` and `--dry-run`, and [`pass_and_report`], which the
+//! daemon runs on its schedule: the pass, then the metrics file, then the summary in the log.
+
+use time::OffsetDateTime;
+
+use super::{AppError, api_client};
+use crate::api::client::ApiClient;
+use crate::config::Settings;
+use crate::exit;
+use crate::progress::Progress;
+use crate::sync::{self, PassOptions};
+
+/// `--sync-now` (and `--dry-run`): one pass; Ctrl-C or SIGTERM stops it at a safe point.
+pub async fn sync_now(
+    settings: &Settings,
+    dry_run: bool,
+    progress: &dyn Progress,
+) -> Result<sync::report::Summary, AppError> {
+    let api = api_client(settings).await?;
+    let opts = PassOptions {
+        dry_run,
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    let control = crate::signals::Control::install().map_err(AppError::Signals)?;
+    let opts = PassOptions {
+        cancel: control.shutdown.child_token(),
+        ..opts
+    };
+    let mut metrics = crate::metrics::Snapshot::default();
+    Ok(pass_and_report(settings, &api, progress, &opts, &mut metrics).await?)
+}
+
+/// One pass, then its report: the summary in the log and, when configured, the metrics file.
+/// Shared by `--sync-now` and the daemon; `metrics` carries state between passes.
+pub async fn pass_and_report(
+    settings: &Settings,
+    api: &ApiClient,
+    progress: &dyn Progress,
+    opts: &PassOptions,
+    metrics: &mut crate::metrics::Snapshot,
+) -> Result<sync::report::Summary, sync::SyncError> {
+    let start = OffsetDateTime::now_utc().unix_timestamp();
+    let summary = sync::run_pass(settings, api, progress, opts).await?;
+    // Metrics first: whoever reads the log line can rely on the file being current.
+    if !opts.dry_run && settings.metrics.textfile.is_some() {
+        let end = OffsetDateTime::now_utc().unix_timestamp();
+        metrics.record_pass(&summary, start, end);
+        write_metrics_file(settings, metrics);
+    }
+    summary.log();
+    Ok(summary)
+}
+
+/// Refreshes the store-derived figures and rewrites the metrics file, when one is configured.
+pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Snapshot) {
+    let Some(path) = &settings.metrics.textfile else {
+        return;
+    };
+    crate::metrics::observe_store(&crate::store::Store::new(&settings.download.dir), snapshot);
+    if let Err(e) = crate::metrics::write(path, snapshot) {
+        tracing::warn!("cannot write the metrics file: {e}");
+    }
+}
+
+/// The exit code a pass's summary calls for.
+pub fn exit_code(summary: &sync::report::Summary) -> u8 {
+    if summary.setup_error {
+        exit::SETUP
+    } else if summary.stopped_cleanly() {
+        // Also a pass stopped at a safe point by SIGTERM: the daemon exits 0 then too, and
+        // `systemctl stop` of the one-shot unit must not mark it failed.
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}

@@ -1,0 +1,70 @@
+//! The settings `--demo` runs with: the bundled emulator's demo data set, every key spelled out.
+
+use super::{
+    ApiSettings, DownloadSettings, InstanceSettings, LogFormat, Network, PruneSettings,
+    ScheduleSettings, Settings,
+};
+use crate::retry::RetryPolicy;
+use crate::secret::Secret;
+
+impl Settings {
+    /// Settings for the demo data set of the bundled emulator at `endpoint` (`--demo`, and
+    /// the tests' starting point).
+    pub fn demo(endpoint: &str, id: &str, secret: &str, dir: &std::path::Path) -> Settings {
+        let instance = |id: &str, nodes: &[&str]| InstanceSettings {
+            id: id.to_string(),
+            node_ids: nodes.iter().map(|s| s.to_string()).collect(),
+            lookback: std::time::Duration::from_secs(30 * 86400),
+            src_region: None,
+            dest_region: None,
+            resource_group_id: None,
+        };
+        Settings {
+            file: "<demo>".into(),
+            api: ApiSettings {
+                region_id: "cn-hangzhou".into(),
+                endpoint: endpoint.to_string(),
+                page_size: 30,
+                timeout: std::time::Duration::from_secs(10),
+                retry: RetryPolicy::default(),
+            },
+            credentials: crate::api::credentials::CredentialOptions {
+                access_key_id: Some(id.to_string()),
+                access_key_secret: Some(Secret::new(secret)),
+                security_token: None,
+                profile_path: None,
+                profile_name: None,
+                ecs_metadata_url: "http://127.0.0.1:9".into(),
+                ecs_role_name: None,
+                allow_ecs: false,
+            },
+            instances: vec![
+                instance("dds-demo-replica", &[]),
+                instance("dds-demo-sharded", &["d-demo-shard-0", "d-demo-shard-1"]),
+            ],
+            download: DownloadSettings {
+                dir: dir.to_path_buf(),
+                network: Network::Auto,
+                concurrency: 4,
+                read_timeout: std::time::Duration::from_secs(30),
+                probe_timeout: std::time::Duration::from_secs(1),
+                min_rate: 64 * 1024,
+                connect_timeout: std::time::Duration::from_secs(10),
+                retry: RetryPolicy::default(),
+            },
+            prune: PruneSettings {
+                enabled: true,
+                grace: std::time::Duration::ZERO,
+                keep_last: 1,
+            },
+            schedule: ScheduleSettings {
+                cron: "0 0 3 * * *".into(),
+                timezone: None,
+                run_on_start: false,
+            },
+            metrics: crate::config::MetricsSettings::default(),
+            verify: crate::config::VerifySettings::default(),
+            logging: LogFormat::Text,
+        }
+    }
+}
