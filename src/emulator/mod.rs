@@ -10,6 +10,7 @@
 //! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range;
 //! - `content`: deterministic object bytes of any size, generated per range;
 //! - `wire`: response shapes (JSON/XML bodies, dates);
+//! - [`sign`]: its own check of the RPC signature (never the client's signer);
 //! - [`faults`]: what to break; [`stats`]: what was served.
 //!
 //! It must never be pointed at real credentials: it logs nothing secret, but it is a test tool.
@@ -19,6 +20,7 @@ mod content;
 pub mod data;
 pub mod faults;
 mod oss;
+pub mod sign;
 pub mod stats;
 mod wire;
 
@@ -312,7 +314,7 @@ async fn not_found() -> Response {
 /// One line per request; the query (signatures, keys) never reaches the log.
 async fn log_request(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let url = crate::secret::redact_url(&format!("{}{}", shared.public_base, req.uri()));
+    let url = redact_url(&format!("{}{}", shared.public_base, req.uri()));
     let started = Instant::now();
     let resp = next.run(req).await;
     tracing::info!(
@@ -323,6 +325,25 @@ async fn log_request(State(shared): State<Arc<Shared>>, req: Request, next: Next
         "emulator request"
     );
     resp
+}
+
+/// The URL without its query (presigned signatures, keys) or user info.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let had_query = u.query().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?<redacted>");
+            }
+            s
+        }
+        Err(_) => raw.split(['?', '#']).next().unwrap_or_default().to_string(),
+    }
 }
 
 impl Emulator {
