@@ -9,17 +9,18 @@
 //! - [`names`]: ids and file names that become path segments (nothing escapes the download dir).
 //! - [`retry`]: the bounded backoff policy shared by API calls and downloads.
 //! - [`http`]: the one HTTP client builder (rustls + webpki roots).
-//! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
 //! - [`secret`]: redaction of secrets and presigned URLs.
 //! - [`units`]: byte sizes as operators write them (`64KiB`, `400MiB`).
 //! - [`text`]: network text shown as data (controls and bidi escaped) in logs, errors and `--list`.
+//!
+//! The fake DescribeBackups API + OSS used by the tests, the benchmark and `--demo` is its own
+//! crate, `dds-emulator` (folder `dds-emulator/`), which never depends on this one.
 
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod emulator;
 pub mod exit;
 pub mod http;
 pub mod listing;

@@ -36,7 +36,7 @@ async fn run(cli: Cli) -> u8 {
     let mode = cli.mode();
     if let Mode::Demo { dir } = &mode {
         // The in-process emulator logs every request; the demo is about the sync.
-        init_logging_with(LogFormat::Text, "info,dds_backup_sync::emulator=warn");
+        init_logging_with(LogFormat::Text, "info,dds_emulator=warn");
         return app::demo(dir).await.unwrap_or_else(|e| {
             eprintln!("dds-backup-sync: {e}");
             e.exit_code()
