@@ -177,6 +177,7 @@ pub fn spawn_signal_handler(
 }
 
 /// `--demo DIR`: the bundled emulator on a free loopback port, then a real pass into DIR.
+#[cfg(feature = "demo")]
 pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
     let (id, secret) = ("demo-access-key-id", "demo-access-key-secret");
     let config = dds_emulator::EmulatorConfig::demo(id, secret);
@@ -200,7 +201,8 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
     Ok(exit_code(&summary))
 }
 
-/// Settings for the demo data set of the bundled emulator at `endpoint`.
+/// Settings for the demo data set of the bundled emulator at `endpoint` (also without the `demo`
+/// feature: it only builds [`Settings`]).
 pub fn demo_settings(endpoint: &str, id: &str, secret: &str, dir: &std::path::Path) -> Settings {
     let instance = |id: &str, nodes: &[&str]| InstanceSettings {
         id: id.to_string(),
