@@ -16,8 +16,9 @@ ROUNDS=${1:-3}
 RATE_MIB=${BENCH_RATE_MIB:-400}
 WORK=${BENCH_DIR:-$(mktemp -d)}
 export CARGO_TERM_COLOR=never
-cargo build --release --quiet
-BIN=$PWD/target/release
+# The daemon and the dds-emulator binary (a workspace member): both land in target/release.
+cargo build --release --quiet --workspace
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench: needs GNU time (apt-get install time)"; exit 2; }
 command -v curl >/dev/null || { echo "bench: needs curl"; exit 2; }

@@ -31,14 +31,16 @@
 //!   [`schedule`]: DST-correct cron (chrono stays inside it); [`http`]: the one HTTP client
 //!   builder (rustls + webpki roots); [`progress`]: bars on a TTY, log lines otherwise;
 //!   [`secret`]: redaction; [`exit`]: the exit codes; [`cli`]: the flags.
-//! - [`emulator`]: the bundled fake DescribeBackups API + OSS used by tests and `--demo`.
+//!
+//! The fake DescribeBackups API + OSS used by the tests, the benchmark and `--demo` is its own
+//! crate, `dds-emulator` (folder `dds-emulator/`), which never depends on this one; the daemon
+//! links it only through the default `demo` feature.
 
 pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
-pub mod emulator;
 pub mod exit;
 pub mod hex;
 pub mod http;

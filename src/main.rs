@@ -35,12 +35,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> u8 {
     let mode = cli.mode();
     if let Mode::Demo { dir } = &mode {
-        // The in-process emulator logs every request; the demo is about the sync.
-        init_logging_with(LogFormat::Text, "info,dds_backup_sync::emulator=warn");
-        return commands::demo::demo(dir).await.unwrap_or_else(|e| {
-            eprintln!("dds-backup-sync: {e}");
-            e.exit_code()
-        });
+        return demo(dir).await;
     }
     let path = config::resolve_path(cli.config.as_deref(), std::env::var(config::ENV_PATH).ok());
     let settings = match config::load(&path) {
@@ -97,6 +92,28 @@ async fn run(cli: Cli) -> u8 {
         eprintln!("dds-backup-sync: {e:#}");
         exit::FAILED
     })
+}
+
+/// `--demo DIR`: the emulator in-process, then one real pass into DIR.
+#[cfg(feature = "demo")]
+async fn demo(dir: &std::path::Path) -> u8 {
+    // The in-process emulator logs every request; the demo is about the sync.
+    init_logging_with(LogFormat::Text, "info,dds_emulator=warn");
+    commands::demo::demo(dir).await.unwrap_or_else(|e| {
+        eprintln!("dds-backup-sync: {e}");
+        e.exit_code()
+    })
+}
+
+/// `--demo` in a build without the `demo` feature (no emulator, no HTTP server inside).
+#[cfg(not(feature = "demo"))]
+async fn demo(_dir: &std::path::Path) -> u8 {
+    eprintln!(
+        "dds-backup-sync: this build has no demo: it was built without the `demo` feature; \
+         build with the default features (cargo build --release), or run the emulator on its own \
+         (cargo run -p dds-emulator -- --help)"
+    );
+    exit::SETUP
 }
 
 /// Logs go to stderr always (stdout is for `--list --json`); colour only on a terminal, so

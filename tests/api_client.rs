@@ -14,10 +14,10 @@ use axum::routing::any;
 use dds_backup_sync::api::client::{ApiClient, ListQuery};
 use dds_backup_sync::api::credentials::{CredentialProvider, Credentials};
 use dds_backup_sync::api::error::{ApiError, Class};
-use dds_backup_sync::emulator::{ApiFaults, Emulator, EmulatorConfig, Faults, Instance};
 use dds_backup_sync::http;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::secret::Secret;
+use dds_emulator::{ApiFaults, Emulator, EmulatorConfig, Faults, Instance};
 use futures::StreamExt;
 
 const ID: &str = "api-key-id";

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use dds_backup_sync::emulator::{self, Emulator, EmulatorConfig};
+use dds_emulator::{self as emulator, Emulator, EmulatorConfig};
 
 const ID: &str = "cli-key-id";
 const SECRET: &str = "cli-key-secret";

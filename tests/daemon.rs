@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::emulator::{Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+use dds_emulator::{Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 

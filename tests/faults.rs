@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::emulator::{
+use dds_emulator::{
     ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
 };
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use dds_backup_sync::emulator::{Emulator, EmulatorConfig};
+use dds_emulator::{Emulator, EmulatorConfig};
 
 const ID: &str = "sec-key-id";
 const SECRET: &str = "Sup3rS3cretValue-do-not-print";

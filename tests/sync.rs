@@ -31,12 +31,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dds_backup_sync::config::{Network, Settings};
-use dds_backup_sync::emulator::{DropFault, Emulator, EmulatorConfig, Faults, OssFaults};
 use dds_backup_sync::progress::Silent;
 use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::sync::report::Summary;
 use dds_backup_sync::sync::{PassOptions, run_pass};
 use dds_backup_sync::{commands, http};
+use dds_emulator::{DropFault, Emulator, EmulatorConfig, Faults, OssFaults};
 
 const ID: &str = "sync-key-id";
 const SECRET: &str = "sync-key-secret";

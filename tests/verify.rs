@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use dds_backup_sync::emulator::{Emulator, EmulatorConfig};
 use dds_backup_sync::store::Store;
 use dds_backup_sync::verify::format::{self, FormatOutcome};
+use dds_emulator::{Emulator, EmulatorConfig};
 
 const ID: &str = "verify-key-id";
 const SECRET: &str = "verify-key-secret";

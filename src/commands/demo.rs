@@ -7,8 +7,8 @@ use crate::config::Settings;
 /// `--demo DIR`: the bundled emulator on a free loopback port, then a real pass into DIR.
 pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
     let (id, secret) = ("demo-access-key-id", "demo-access-key-secret");
-    let config = crate::emulator::EmulatorConfig::demo(id, secret);
-    let emulator = crate::emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+    let config = dds_emulator::EmulatorConfig::demo(id, secret);
+    let emulator = dds_emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(AppError::Emulator)?;
     let dir = std::path::absolute(dir).map_err(AppError::Output)?;

@@ -3,6 +3,7 @@
 //! an exit code (see [`crate::exit`]); per-target failures are reported and counted, never fatal
 //! to the other targets. This file holds what they share: the error type and the API client.
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod list;
 pub mod pass;

@@ -74,11 +74,9 @@ pub async fn poll(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// Starts the bundled emulator on a free loopback port; it stops when the handle is dropped.
-pub async fn loopback_emulator(
-    config: dds_backup_sync::emulator::EmulatorConfig,
-) -> dds_backup_sync::emulator::Emulator {
+pub async fn loopback_emulator(config: dds_emulator::EmulatorConfig) -> dds_emulator::Emulator {
     dds_backup_sync::http::install_crypto_provider();
-    dds_backup_sync::emulator::start(config, "127.0.0.1:0".parse().unwrap())
+    dds_emulator::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }

@@ -6,15 +6,13 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use dds_backup_sync::config::Network;
-use dds_backup_sync::emulator::{
-    BackupRecord, ContentFormat, DropFault, Instance, OssFaults, StallFault,
-};
 use dds_backup_sync::listing;
 use dds_backup_sync::model::LocalSnapshot;
 use dds_backup_sync::progress::{Bar, Progress, Silent};
 use dds_backup_sync::store::Store;
 use dds_backup_sync::sync::download::Downloader;
 use dds_backup_sync::sync::plan::{self, Action, UrlPolicy, Via};
+use dds_emulator::{BackupRecord, ContentFormat, DropFault, Instance, OssFaults, StallFault};
 use time::OffsetDateTime;
 
 use super::*;

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicU64;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dds_backup_sync::emulator::{BackupRecord, ContentFormat};
+use dds_emulator::{BackupRecord, ContentFormat};
 use time::OffsetDateTime;
 
 use super::servers::Scripted;

@@ -4,7 +4,7 @@
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use dds_backup_sync::emulator::StallFault;
+use dds_emulator::StallFault;
 
 use super::*;
 

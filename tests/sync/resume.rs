@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dds_backup_sync::emulator::{ApiFaults, DropFault, StallFault};
+use dds_emulator::{ApiFaults, DropFault, StallFault};
 
 use super::servers::{ApiProxy, Mute, Scripted};
 use super::*;

@@ -3,8 +3,8 @@
 //! Owns the checks the real service makes, in the order a gateway makes them (routing, then
 //! authentication, then the product's parameters), the real error codes and bodies, filtering,
 //! sorting and paging, and presigning fresh URLs in every response. Signatures are verified with
-//! the project's own signer (`crate::api::sign`), so a bug there cannot hide behind a second
-//! implementation. Reference: `shared/spec/DescribeBackups.txt`, `shared/docs/alibaba-facts.md`.
+//! the emulator's own code ([`super::sign`]), never the client's signer, so a signing bug in the
+//! client fails against it. Reference: `shared/spec/DescribeBackups.txt`, `shared/docs/alibaba-facts.md`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use time::OffsetDateTime;
 
 use super::data::{BackupRecord, Instance, InstanceKind, parse_minutes, parse_seconds};
 use super::faults::ApiFault;
+use super::sign::{signature, signatures_match, string_to_sign};
 use super::wire::{BackupJson, Backups, DescribeResponse, render};
 use super::{Shared, oss};
-use crate::api::sign::{signature, signatures_match, string_to_sign};
 
 const ACTION: &str = "DescribeBackups";
 const VERSION: &str = "2015-12-01";

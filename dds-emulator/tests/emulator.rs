@@ -1,5 +1,10 @@
 //! The emulator against real HTTP on 127.0.0.1:0 with real signatures: the API checks, paging,
 //! the OSS range rules, every fault knob, the binary, and the official Python SDK.
+//!
+//! Requests are signed here with the emulator's own [`dds_emulator::sign`] (this crate must not
+//! depend on the daemon): what anchors that code to the real service is its unit tests on the
+//! published vectors and `official_python_sdk_is_compatible` below. The daemon's signer meets
+//! the emulator in every integration test of the daemon.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -7,13 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::api::sign::{Common, sign_request};
-use dds_backup_sync::emulator::data::{
-    DEMO_REPLICA, DEMO_SHARDED, DEMO_SHARDS, fmt_minutes, fmt_seconds,
-};
-use dds_backup_sync::emulator::{
-    self, ApiFaults, BackupRecord, DropFault, Emulator, EmulatorConfig, Faults, Instance,
-    OssFaults, StallFault,
+use dds_emulator::data::{DEMO_REPLICA, DEMO_SHARDED, DEMO_SHARDS, fmt_minutes, fmt_seconds};
+use dds_emulator::{
+    self as emulator, ApiFaults, BackupRecord, DropFault, Emulator, EmulatorConfig, Faults,
+    Instance, OssFaults, StallFault,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -64,22 +66,31 @@ impl Default for Sig<'_> {
     }
 }
 
+/// `params` plus the common parameters of a `DescribeBackups` call, signed (`Signature` last).
 fn signed(params: &[(&str, &str)], sig: &Sig<'_>) -> Vec<(String, String)> {
     let ts = fmt_seconds(sig.timestamp);
-    let common = Common {
-        action: "DescribeBackups",
-        version: "2015-12-01",
-        access_key_id: sig.key_id,
-        security_token: sig.token,
-        region_id: Some("cn-hangzhou"),
-        nonce: &sig.nonce,
-        timestamp: &ts,
-    };
-    let params: Vec<(String, String)> = params
+    let mut all: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    sign_request(sig.method, common, sig.secret, &params)
+    let common = [
+        ("Action", "DescribeBackups"),
+        ("Version", "2015-12-01"),
+        ("Format", "JSON"),
+        ("AccessKeyId", sig.key_id),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", &sig.nonce),
+        ("Timestamp", &ts),
+    ];
+    all.extend(common.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if let Some(token) = sig.token {
+        all.push(("SecurityToken".into(), token.into()));
+    }
+    all.push(("RegionId".into(), "cn-hangzhou".into()));
+    let signature = dds_emulator::sign::signature(sig.secret, sig.method, &all);
+    all.push(("Signature".into(), signature));
+    all
 }
 
 async fn send(emu: &Emulator, all: &[(String, String)], method: &str) -> (u16, Value) {
@@ -293,7 +304,7 @@ async fn authentication_errors_match_the_real_service() {
     let mut all = signed(&p, &Sig::default());
     all.retain(|(k, _)| k != "Signature" && k != "Timestamp");
     all.push(("Timestamp".into(), "2026-01-01 00:00:00".into()));
-    let sig = dds_backup_sync::api::sign::signature(SECRET, "GET", &all);
+    let sig = dds_emulator::sign::signature(SECRET, "GET", &all);
     all.push(("Signature".into(), sig));
     let (status, body) = send(&emu, &all, "GET").await;
     assert_eq!((status, code(&body)), (400, "InvalidTimeStamp.Format"));
@@ -322,7 +333,7 @@ async fn without_format_json_the_answer_is_xml_like_the_real_default() {
     let emu = demo().await;
     let mut all = signed(&[("DBInstanceId", DEMO_REPLICA)], &Sig::default());
     all.retain(|(k, _)| k != "Format" && k != "Signature");
-    let sig = dds_backup_sync::api::sign::signature(SECRET, "GET", &all);
+    let sig = dds_emulator::sign::signature(SECRET, "GET", &all);
     all.push(("Signature".into(), sig));
     let resp = client()
         .get(emu.base_url())
@@ -456,7 +467,7 @@ async fn parameter_errors() {
     let mut all = signed(&[], &Sig::default());
     all.retain(|(k, _)| k != "Action" && k != "Signature");
     all.push(("Action".into(), "DescribeRegions".into()));
-    let sig = dds_backup_sync::api::sign::signature(SECRET, "GET", &all);
+    let sig = dds_emulator::sign::signature(SECRET, "GET", &all);
     all.push(("Signature".into(), sig));
     let (status, body) = send(&emu, &all, "GET").await;
     assert_eq!((status, code(&body)), (404, "InvalidAction.NotFound"));

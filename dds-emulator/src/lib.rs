@@ -1,29 +1,40 @@
-//! The bundled emulator: a local stand-in for the `DescribeBackups` API and the OSS objects its
-//! download URLs point at, used by integration tests, by `dds-backup-sync --demo` and by operators
-//! (`dds-emulator`).
+//! `dds-emulator`: a local stand-in for the ApsaraDB for MongoDB `DescribeBackups` API and the OSS
+//! objects its download URLs point at. It exists so that `dds-backup-sync` can be tested and shown
+//! without a cloud account: the daemon's integration tests and benchmark run against it, its
+//! `--demo` mode (the `demo` feature) starts it in-process, and operators can run the
+//! `dds-emulator` binary to try a configuration.
 //!
 //! Owns the server lifecycle ([`start`] → [`Emulator`] → [`Emulator::shutdown`] or drop), the
 //! shared state the handlers read (credentials, data set, faults, clock, object cache, counters)
 //! and the runtime knobs tests turn. The pieces:
 //! - [`data`]: instances, backups and the demo data set;
 //! - `api`: `DescribeBackups` on `/` (GET query or POST form), with the real checks and errors;
+//! - [`sign`]: its own check of the RPC signature V1;
 //! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range;
 //! - `content`: deterministic object bytes of any size, generated per range;
 //! - `wire`: response shapes (JSON/XML bodies, dates);
-//! - [`faults`]: what to break; [`stats`]: what was served.
+//! - [`faults`]: what to break; [`stats`]: what was served; `config`: how to run one.
 //!
-//! It must never be pointed at real credentials: it logs nothing secret, but it is a test tool.
+//! What it must not do:
+//! - depend on the `dds-backup-sync` crate, or share its signer. A fake server that verifies with
+//!   the client's own signing code agrees with every bug in it and can never catch one; [`sign`]
+//!   is written from the provider's rules alone, reproduces the published test vectors, and the
+//!   official-SDK compatibility test (`tests/sdk_compat.py`, run from `tests/emulator.rs`) keeps
+//!   it honest.
+//! - be pointed at real credentials: it logs nothing secret (never a query string), but it is a
+//!   test tool.
 
 mod api;
+mod config;
 mod content;
 pub mod data;
 pub mod faults;
 mod oss;
+pub mod sign;
 pub mod stats;
 mod wire;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
@@ -42,84 +53,12 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use config::EmulatorConfig;
 use content::{ObjectInfo, ObjectKey};
 pub use data::{BackupRecord, ContentFormat, Dataset, Instance, InstanceKind, ObjectSpec};
 use faults::FaultState;
 pub use faults::{ApiFaults, DropFault, Faults, OssFaults, ScenarioError, StallFault};
 pub use stats::Stats;
-
-/// How to run an emulator. Build it with [`EmulatorConfig::demo`] or [`EmulatorConfig::new`] and
-/// adjust the public fields.
-#[derive(Clone)]
-pub struct EmulatorConfig {
-    pub access_key_id: String,
-    pub access_key_secret: String,
-    /// When set, every request must carry this `SecurityToken` (STS credentials).
-    pub security_token: Option<String>,
-    pub dataset: Dataset,
-    pub faults: Faults,
-    /// Lifetime of the presigned URLs in each response (default 1 h).
-    pub url_ttl: Duration,
-    /// Base of `BackupDownloadURL` (default: this server, e.g. `http://127.0.0.1:PORT`).
-    pub public_url_base: Option<String>,
-    /// Base of `BackupIntranetDownloadURL` (default: this server); point it at a closed port to
-    /// simulate "intranet unreachable".
-    pub intranet_url_base: Option<String>,
-    /// Added to the system clock: simulates a server whose clock differs from the client's.
-    pub clock_offset: time::Duration,
-    /// Goes into the URLs' `Region` parameter.
-    pub region: String,
-    /// Paces every file body to this many bytes per second (a link slower than loopback, for
-    /// benchmarks and the demo); `None`: as fast as the socket takes it.
-    pub body_rate: Option<u64>,
-}
-
-impl EmulatorConfig {
-    pub fn new(access_key_id: &str, access_key_secret: &str, dataset: Dataset) -> Self {
-        EmulatorConfig {
-            access_key_id: access_key_id.to_string(),
-            access_key_secret: access_key_secret.to_string(),
-            security_token: None,
-            dataset,
-            faults: Faults::default(),
-            url_ttl: Duration::from_secs(3600),
-            public_url_base: None,
-            intranet_url_base: None,
-            clock_offset: time::Duration::ZERO,
-            region: "cn-hangzhou".into(),
-            body_rate: None,
-        }
-    }
-
-    /// The default data set ([`Dataset::demo`]) relative to the current time.
-    pub fn demo(access_key_id: &str, access_key_secret: &str) -> Self {
-        EmulatorConfig::new(
-            access_key_id,
-            access_key_secret,
-            Dataset::demo(OffsetDateTime::now_utc()),
-        )
-    }
-}
-
-impl fmt::Debug for EmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmulatorConfig")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"******")
-            .field(
-                "security_token",
-                &self.security_token.as_ref().map(|_| "******"),
-            )
-            .field("instances", &self.dataset.instances.len())
-            .field("faults", &self.faults)
-            .field("url_ttl", &self.url_ttl)
-            .field("body_rate", &self.body_rate)
-            .field("public_url_base", &self.public_url_base)
-            .field("intranet_url_base", &self.intranet_url_base)
-            .field("clock_offset", &self.clock_offset)
-            .finish()
-    }
-}
 
 /// Name, size and checksums of an object as the emulator serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,7 +251,7 @@ async fn not_found() -> Response {
 /// One line per request; the query (signatures, keys) never reaches the log.
 async fn log_request(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let url = crate::secret::redact_url(&format!("{}{}", shared.public_base, req.uri()));
+    let url = redact_url(&format!("{}{}", shared.public_base, req.uri()));
     let started = Instant::now();
     let resp = next.run(req).await;
     tracing::info!(
@@ -323,6 +262,25 @@ async fn log_request(State(shared): State<Arc<Shared>>, req: Request, next: Next
         "emulator request"
     );
     resp
+}
+
+/// The URL without its query (presigned signatures, keys) or user info.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let had_query = u.query().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?<redacted>");
+            }
+            s
+        }
+        Err(_) => raw.split(['?', '#']).next().unwrap_or_default().to_string(),
+    }
 }
 
 impl Emulator {

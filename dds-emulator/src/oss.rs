@@ -14,16 +14,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
 use time::OffsetDateTime;
 
 use super::content::ObjectInfo;
 use super::faults::BodyPlan;
+use super::sign::{hmac_sha1_b64, percent_encode, signatures_match};
 use super::wire::{OssError, http_date, iso_millis, oss_error, oss_request_id};
 use super::{Resolved, Shared};
-use crate::api::sign::{percent_encode, signatures_match};
 
 /// The bucket name in the canonical resource (the URL path carries only instance and object).
 const BUCKET: &str = "rdsbak-emulator";
@@ -31,13 +28,6 @@ const BUCKET: &str = "rdsbak-emulator";
 const CHUNK: usize = 256 * 1024;
 /// How long a dropped body waits so the bytes before the cut reach the socket.
 const DROP_GRACE: Duration = Duration::from_millis(100);
-
-fn hmac_sha1_b64(key: &str, msg: &str) -> String {
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("invariant: HMAC accepts any key size");
-    mac.update(msg.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
 
 /// The emulator's OSS secret, derived from the API secret so URLs survive a restart of an
 /// emulator with the same configuration (and the API secret itself never signs a URL).

@@ -1,6 +1,6 @@
 //! `dds-emulator`: the bundled fake DescribeBackups API + OSS as a standalone server.
 //!
-//! A thin shell over `dds_backup_sync::emulator`: parse flags, load the scenario, start, print the
+//! A thin shell over the `dds_emulator` library: parse flags, load the scenario, start, print the
 //! URL (one line on stdout, flushed, so scripts and tests can read it), log requests to stderr and
 //! stop on SIGINT/SIGTERM.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use dds_backup_sync::emulator::{self, EmulatorConfig, Faults};
+use dds_emulator::{self as emulator, EmulatorConfig, Faults};
 
 /// Serves a fake ApsaraDB for MongoDB DescribeBackups API and the OSS objects it points at.
 #[derive(Debug, Parser)]
@@ -79,11 +79,32 @@ fn parse_generate(s: &str) -> Result<(String, u64, u64), String> {
     Ok((id.to_string(), count, size))
 }
 
-/// A positive byte count, bare or with a KiB/MiB/GiB suffix.
+/// A positive byte count, bare or with a B/KiB/MiB/GiB/TiB suffix (the daemon's `units` spelling;
+/// a copy, since this crate must not depend on the daemon).
 fn parse_size(s: &str) -> Result<u64, String> {
-    match dds_backup_sync::units::parse_size(s)? {
-        0 => Err(format!("{s:?} must be more than zero")),
-        n => Ok(n),
+    let text = s.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a size such as \"64KiB\" or \"400MiB\""
+            ));
+        }
+    };
+    match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) {
+        None => Err(format!(
+            "{s:?} is not a size such as \"64KiB\" or \"400MiB\""
+        )),
+        Some(0) => Err(format!("{s:?} must be more than zero")),
+        Some(n) => Ok(n),
     }
 }
 
