@@ -315,8 +315,8 @@ async fn loose_wire_types_parse() {
 }
 
 /// A scripted server: each request gets the next (status, body) of the script; the last one
-/// repeats. Stops when the test's runtime ends.
-async fn scripted(script: Vec<(u16, String)>) -> (String, Arc<AtomicU32>) {
+/// repeats. Stops when the handle is dropped.
+async fn scripted(script: Vec<(u16, String)>) -> (common::Served, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let script = Arc::new(script);
@@ -328,10 +328,7 @@ async fn scripted(script: Vec<(u16, String)>) -> (String, Arc<AtomicU32>) {
             async move { (StatusCode::from_u16(status).unwrap(), body).into_response() }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), calls)
+    (common::serve(app).await, calls)
 }
 
 fn page(total: u64, ids: std::ops::Range<u64>) -> String {
@@ -569,7 +566,7 @@ async fn a_failure_on_a_later_page_is_retried_on_that_page() {
 /// A server that answers each DescribeBackups call with `answer(PageNumber, PageSize)`.
 async fn paged(
     answer: impl Fn(u64, u64) -> (u16, String) + Clone + Send + Sync + 'static,
-) -> (String, Arc<AtomicU32>) {
+) -> (common::Served, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let app = Router::new().route(
@@ -586,10 +583,7 @@ async fn paged(
             async move { (StatusCode::from_u16(status).unwrap(), body).into_response() }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), calls)
+    (common::serve(app).await, calls)
 }
 
 #[tokio::test]
@@ -714,11 +708,8 @@ async fn an_endless_body_is_cut_off_without_reading_it_all() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let api = client(&format!("http://{addr}"), SECRET, retry(3), 30);
+    let server = common::serve(app).await;
+    let api = client(&server, SECRET, retry(3), 30);
     let err = tokio::time::timeout(Duration::from_secs(60), api.list_all(&query("dds-x")))
         .await
         .expect("the client stops reading an endless body")
@@ -743,12 +734,10 @@ async fn debug_output_never_shows_a_secret() {
     let path = dir.path().join("config.toml");
     std::fs::write(
         &path,
-        format!(
-            "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{}\"\naccess_key_id = \"{ID}\"\n\
-             access_key_secret = \"{KEY_SECRET}\"\nsecurity_token = \"{TOKEN}\"\n\
-             use_ecs_ram_role = false\n[[instances]]\nid = \"dds-demo-replica\"\n",
-            emu.base_url()
-        ),
+        common::ConfigText::api(&emu.base_url(), ID, KEY_SECRET)
+            .with(&format!("security_token = \"{TOKEN}\""))
+            .with("[[instances]]\nid = \"dds-demo-replica\"")
+            .text(),
     )
     .unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();

@@ -16,23 +16,11 @@ async fn emulator() -> Emulator {
 }
 
 fn config_text(endpoint: &str, secret: &str) -> String {
-    format!(
-        r#"[api]
-region_id = "cn-hangzhou"
-endpoint = "{endpoint}"
-access_key_id = "{ID}"
-access_key_secret = "{secret}"
-use_ecs_ram_role = false
-max_attempts = 2
-[[instances]]
-id = "dds-demo-replica"
-lookback = "30d"
-[[instances]]
-id = "dds-demo-sharded"
-node_ids = ["d-demo-shard-0", "d-demo-shard-1"]
-lookback = "30d"
-"#
-    )
+    common::ConfigText::api(endpoint, ID, secret)
+        .with("max_attempts = 2")
+        .instance("dds-demo-replica", &[])
+        .instance("dds-demo-sharded", &["d-demo-shard-0", "d-demo-shard-1"])
+        .text()
 }
 
 async fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -363,11 +351,10 @@ async fn off_a_terminal_logs_are_plain_and_json_when_asked() {
 }
 
 fn instance_only(endpoint: &str, id: &str) -> String {
-    format!(
-        "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{endpoint}\"\naccess_key_id = \"{ID}\"\n\
-         access_key_secret = \"{SECRET}\"\nuse_ecs_ram_role = false\nmax_attempts = 2\n\
-         [[instances]]\nid = \"{id}\"\nlookback = \"30d\"\n"
-    )
+    common::ConfigText::api(endpoint, ID, SECRET)
+        .with("max_attempts = 2")
+        .instance(id, &[])
+        .text()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,8 @@
 //! role discovery, refresh before expiry, the no-token fallback, failures, and the profile
 //! file. The environment is injected through a closure (never `set_var`).
 
+mod common;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -148,11 +150,11 @@ async fn role_creds(
     ([(header::CONTENT_TYPE, "text/plain")], body.to_string()).into_response()
 }
 
-/// A running fake; dropping it stops the server (graceful shutdown on the dropped sender).
+/// A running fake; dropping it stops the server.
 struct Server {
     url: String,
     fake: Arc<Fake>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _served: common::Served,
 }
 
 async fn serve(fake: Fake) -> Server {
@@ -169,22 +171,11 @@ async fn serve(fake: Fake) -> Server {
             get(role_creds),
         )
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .unwrap();
-    });
+    let served = common::serve(app).await;
     Server {
-        url,
+        url: served.url.clone(),
         fake,
-        _stop: stop,
+        _served: served,
     }
 }
 

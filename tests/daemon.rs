@@ -24,29 +24,17 @@ async fn emulator() -> Emulator {
 }
 
 fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf {
-    let text = format!(
-        r#"[api]
-region_id = "cn-hangzhou"
-endpoint = "{endpoint}"
-access_key_id = "{ID}"
-access_key_secret = "{SECRET}"
-use_ecs_ram_role = false
-max_retry_time = "5s"
-[[instances]]
-id = "dds-demo-replica"
-lookback = "30d"
-[download]
-dir = "{data}"
-network = "public"
-[schedule]
-cron = "{cron}"
-[metrics]
-textfile = "{metrics}"
-{extra}
-"#,
-        data = dir.join("data").display(),
-        metrics = dir.join("metrics/dds.prom").display(),
-    );
+    let text = common::ConfigText::api(endpoint, ID, SECRET)
+        .with("max_retry_time = \"5s\"")
+        .instance("dds-demo-replica", &[])
+        .download(&dir.join("data"))
+        .with(&format!("[schedule]\ncron = \"{cron}\""))
+        .with(&format!(
+            "[metrics]\ntextfile = \"{}\"",
+            dir.join("metrics/dds.prom").display()
+        ))
+        .with(extra)
+        .text();
     common::write_config(dir, &text, 0o600)
 }
 

@@ -47,24 +47,12 @@ fn many_instance(count: u64, size: u64) -> Instance {
 fn write_config(dir: &Path, endpoint: &str, instance: &str, data: &Path, extra: &str) -> PathBuf {
     common::write_config(
         dir,
-        &format!(
-            r#"[api]
-region_id = "cn-hangzhou"
-endpoint = "{endpoint}"
-access_key_id = "{ID}"
-access_key_secret = "{SECRET}"
-use_ecs_ram_role = false
-max_retry_time = "20s"
-[[instances]]
-id = "{instance}"
-lookback = "30d"
-[download]
-dir = "{}"
-network = "public"
-{extra}
-"#,
-            data.display()
-        ),
+        &common::ConfigText::api(endpoint, ID, SECRET)
+            .with("max_retry_time = \"20s\"")
+            .instance(instance, &[])
+            .download(data)
+            .with(extra)
+            .text(),
         0o600,
     )
 }

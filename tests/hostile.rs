@@ -24,7 +24,7 @@ fn backup(id: serde_json::Value, url: &str, size: serde_json::Value) -> serde_js
 }
 
 /// Serves one DescribeBackups body for every request (and 404 for anything else).
-async fn server(body: String) -> String {
+async fn server(body: String) -> common::Served {
     let app = Router::new().route(
         "/",
         any(move || {
@@ -32,10 +32,7 @@ async fn server(body: String) -> String {
             async move { body }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    common::serve(app).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

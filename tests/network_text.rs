@@ -51,9 +51,8 @@ fn backups(base: &str) -> serde_json::Value {
 
 /// DescribeBackups for `dds-net`, an API error full of controls for any other instance, and an
 /// OSS-style XML error for every download.
-async fn server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+async fn server() -> common::Served {
+    let (listener, base) = common::loopback().await;
     let listing = serde_json::json!({
         "TotalCount": 4, "RequestId": "R-1", "PageSize": 30, "PageNumber": 1,
         "Backups": {"Backup": backups(&base)}
@@ -85,20 +84,17 @@ async fn server() -> String {
         )
     });
     let app = Router::new().route("/", api).route("/oss/{name}", oss);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+    common::serve_on(listener, base, app)
 }
 
 fn config(endpoint: &str, data: &Path, format: &str) -> String {
-    format!(
-        "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{endpoint}\"\naccess_key_id = \"{ID}\"\n\
-         access_key_secret = \"{SECRET}\"\nuse_ecs_ram_role = false\nmax_attempts = 1\n\
-         [[instances]]\nid = \"dds-net\"\nlookback = \"30d\"\n\
-         [[instances]]\nid = \"dds-err\"\nlookback = \"30d\"\n\
-         [download]\ndir = \"{}\"\nnetwork = \"public\"\n\
-         [logging]\nformat = \"{format}\"\n",
-        data.display()
-    )
+    common::ConfigText::api(endpoint, ID, SECRET)
+        .with("max_attempts = 1")
+        .instance("dds-net", &[])
+        .instance("dds-err", &[])
+        .download(data)
+        .with(&format!("[logging]\nformat = \"{format}\""))
+        .text()
 }
 
 async fn run(home: &Path, format: &str, args: &[&str]) -> Output {

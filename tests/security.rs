@@ -23,24 +23,12 @@ fn config(dir: &Path, endpoint: &str, secret: &str) -> PathBuf {
     let path = dir.join("config.toml");
     std::fs::write(
         &path,
-        format!(
-            r#"[api]
-region_id = "cn-hangzhou"
-endpoint = "{endpoint}"
-access_key_id = "{ID}"
-access_key_secret = "{secret}"
-security_token = "{TOKEN}"
-use_ecs_ram_role = false
-max_attempts = 2
-[[instances]]
-id = "dds-demo-replica"
-lookback = "30d"
-[download]
-dir = "{}"
-network = "public"
-"#,
-            dir.join("data").display()
-        ),
+        common::ConfigText::api(endpoint, ID, secret)
+            .with(&format!("security_token = \"{TOKEN}\""))
+            .with("max_attempts = 2")
+            .instance("dds-demo-replica", &[])
+            .download(&dir.join("data"))
+            .text(),
     )
     .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -21,11 +21,12 @@ async fn setup(extra: &str) -> (Emulator, tempfile::TempDir, PathBuf) {
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
-        format!(
-            "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{}\"\naccess_key_id = \"{ID}\"\naccess_key_secret = \"{SECRET}\"\nuse_ecs_ram_role = false\n[[instances]]\nid = \"dds-demo-replica\"\nlookback = \"30d\"\n[[instances]]\nid = \"dds-demo-sharded\"\nnode_ids = [\"d-demo-shard-0\", \"d-demo-shard-1\"]\nlookback = \"30d\"\n[download]\ndir = \"{}\"\nnetwork = \"public\"\n{extra}\n",
-            emu.base_url(),
-            dir.path().join("data").display()
-        ),
+        common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .instance("dds-demo-replica", &[])
+            .instance("dds-demo-sharded", &["d-demo-shard-0", "d-demo-shard-1"])
+            .download(&dir.path().join("data"))
+            .with(extra)
+            .text(),
     )
     .unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();

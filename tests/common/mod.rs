@@ -80,3 +80,97 @@ pub async fn loopback_emulator(config: dds_emulator::EmulatorConfig) -> dds_emul
         .await
         .unwrap()
 }
+
+/// The text of a test config: the `[api]` block every test starts with (the endpoint and key
+/// pair it is given, no ECS role), then what the test adds, line by line or section by section.
+/// Add `[api]` keys with [`ConfigText::with`] before any section.
+pub struct ConfigText(String);
+
+impl ConfigText {
+    pub fn api(endpoint: &str, id: &str, secret: &str) -> ConfigText {
+        ConfigText(format!(
+            "[api]\nregion_id = \"cn-hangzhou\"\nendpoint = \"{endpoint}\"\n\
+             access_key_id = \"{id}\"\naccess_key_secret = \"{secret}\"\nuse_ecs_ram_role = false\n"
+        ))
+    }
+
+    /// One more line of the section written last (an `[api]` key right after [`Self::api`]).
+    pub fn with(mut self, line: &str) -> ConfigText {
+        self.0.push_str(line);
+        self.0.push('\n');
+        self
+    }
+
+    /// An `[[instances]]` entry with a 30-day lookback (and its shard nodes, if any).
+    pub fn instance(self, id: &str, nodes: &[&str]) -> ConfigText {
+        let mut s = self.with(&format!("[[instances]]\nid = \"{id}\"\nlookback = \"30d\""));
+        if !nodes.is_empty() {
+            let list: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+            s = s.with(&format!("node_ids = [{}]", list.join(", ")));
+        }
+        s
+    }
+
+    /// `[download]` into `dir`, public URLs.
+    pub fn download(self, dir: &Path) -> ConfigText {
+        self.with(&format!(
+            "[download]\ndir = \"{}\"\nnetwork = \"public\"",
+            dir.display()
+        ))
+    }
+
+    pub fn text(self) -> String {
+        self.0
+    }
+}
+
+/// A test server on a free loopback port; it stops when dropped.
+pub struct Served {
+    pub url: String,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The server's base URL, where a `&str` is wanted.
+impl std::ops::Deref for Served {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// A free loopback port and its base URL, for an app that must know its own address.
+pub async fn loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Serves `app` on 127.0.0.1:0 until the returned handle is dropped.
+pub async fn serve(app: axum::Router) -> Served {
+    let (listener, url) = loopback().await;
+    serve_on(listener, url, app)
+}
+
+/// Serves `app` on `listener` (bound by [`loopback`]) until the handle is dropped.
+pub fn serve_on(listener: tokio::net::TcpListener, url: String, app: axum::Router) -> Served {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(token.cancelled_owned())
+            .await;
+    });
+    Served { url, stop }
+}

@@ -12,26 +12,13 @@ use super::*;
 fn config(home: &Path, emu: &Emulator, data: &Path, extra: &str) -> PathBuf {
     common::write_config(
         home,
-        &format!(
-            r#"[api]
-region_id = "cn-hangzhou"
-endpoint = "{}"
-access_key_id = "{ID}"
-access_key_secret = "{SECRET}"
-use_ecs_ram_role = false
-max_attempts = 3
-max_retry_time = "20s"
-[[instances]]
-id = "{REPLICA}"
-lookback = "30d"
-[download]
-dir = "{}"
-network = "public"
-{extra}
-"#,
-            emu.base_url(),
-            data.display()
-        ),
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .with("max_attempts = 3")
+            .with("max_retry_time = \"20s\"")
+            .instance(REPLICA, &[])
+            .download(data)
+            .with(extra)
+            .text(),
         0o600,
     )
 }

@@ -5,7 +5,7 @@
 //!   `If-Range`, with no CRC header), recording the `Range`/`If-Range` it saw;
 //! - [`Mute`] accepts connections and never answers (a server that hangs before the headers).
 //!
-//! Both stop by themselves when dropped.
+//! Each stops by itself when dropped (the HTTP ones through `common::serve`).
 
 use std::sync::{Arc, Mutex};
 
@@ -16,26 +16,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
-type Params = Vec<(String, String)>;
+use crate::common::{Served, serve};
 
-/// Serves `app` on a free loopback port until the token is cancelled; returns the base URL.
-async fn serve(app: Router, stop: CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-    });
-    format!("http://{addr}")
-}
+type Params = Vec<(String, String)>;
 
 /// A recording proxy in front of the emulator's API. The RPC signature covers the parameters
 /// and the method, not the host, so forwarding keeps it valid.
 pub struct ApiProxy {
     pub url: String,
     calls: Arc<Mutex<Vec<Params>>>,
-    stop: CancellationToken,
+    _server: Served,
 }
 
 #[derive(Clone)]
@@ -57,10 +47,13 @@ impl ApiProxy {
             .unwrap(),
             calls: calls.clone(),
         };
-        let stop = CancellationToken::new();
         let app = Router::new().fallback(forward).with_state(state);
-        let url = serve(app, stop.clone()).await;
-        ApiProxy { url, calls, stop }
+        let server = serve(app).await;
+        ApiProxy {
+            url: server.url.clone(),
+            calls,
+            _server: server,
+        }
     }
 
     /// The `BackupId` parameter of every call that had one, in order.
@@ -75,12 +68,6 @@ impl ApiProxy {
                     .map(|(_, v)| v.clone())
             })
             .collect()
-    }
-}
-
-impl Drop for ApiProxy {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
@@ -134,7 +121,7 @@ type Script = Arc<dyn Fn(&str, &HeaderMap) -> Response + Send + Sync>;
 pub struct Scripted {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: CancellationToken,
+    _server: Served,
 }
 
 impl Scripted {
@@ -143,20 +130,17 @@ impl Scripted {
     ) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state: (Script, Arc<Mutex<Vec<Seen>>>) = (Arc::new(script), seen.clone());
-        let stop = CancellationToken::new();
         let app = Router::new().fallback(scripted).with_state(state);
-        let url = serve(app, stop.clone()).await;
-        Scripted { url, seen, stop }
+        let server = serve(app).await;
+        Scripted {
+            url: server.url.clone(),
+            seen,
+            _server: server,
+        }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Scripted {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 
