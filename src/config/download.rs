@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::raw::RawDownload;
 use super::{ConfigError, DownloadSettings, positive};
-use crate::retry::RetryPolicy;
 
 /// The floor under which a transfer counts as stalled: slow enough that a 300 GB backup would
 /// take two months, fast enough for any real link.
@@ -36,21 +35,14 @@ pub(super) fn validate(
             ));
         }
     };
-    let max_attempts = match d.max_attempts {
-        None => RetryPolicy::default().max_attempts,
-        Some(n @ 1..=100) => n as u32,
-        Some(n) => {
-            return Err(bad(
-                "download.max_attempts",
-                format!("must be between 1 and 100 (got {n})"),
-            ));
-        }
-    };
-    let retry = RetryPolicy {
-        max_attempts,
-        max_elapsed: duration("download.max_retry_time", d.max_retry_time, "5m")?,
-        ..RetryPolicy::default()
-    };
+    let retry = super::sections::retry(
+        "download",
+        d.max_attempts,
+        d.max_retry_time,
+        "5m",
+        bad,
+        duration,
+    )?;
     let min_rate = crate::units::parse_size(d.min_rate.as_deref().unwrap_or(DEFAULT_MIN_RATE))
         .map_err(|r| {
             bad(

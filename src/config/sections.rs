@@ -56,21 +56,14 @@ pub(super) fn api(
             ));
         }
     };
-    let max_attempts = match api.max_attempts {
-        None => RetryPolicy::default().max_attempts,
-        Some(n @ 1..=100) => n as u32,
-        Some(n) => {
-            return Err(bad(
-                "api.max_attempts",
-                format!("must be between 1 and 100 (got {n})"),
-            ));
-        }
-    };
-    let retry = RetryPolicy {
-        max_attempts,
-        max_elapsed: duration("api.max_retry_time", api.max_retry_time, "2m")?,
-        ..RetryPolicy::default()
-    };
+    let retry = retry(
+        "api",
+        api.max_attempts,
+        api.max_retry_time,
+        "2m",
+        bad,
+        duration,
+    )?;
     let timeout = positive(
         duration("api.timeout", api.timeout, "30s")?,
         "api.timeout",
@@ -86,6 +79,32 @@ pub(super) fn api(
         },
         credentials,
     ))
+}
+
+/// `<section>.max_attempts` (1 to 100) and `<section>.max_retry_time` into a retry budget.
+pub(super) fn retry(
+    section: &str,
+    attempts: Option<i64>,
+    time: Option<String>,
+    default_time: &str,
+    bad: Bad<'_>,
+    duration: DurationOf<'_>,
+) -> Result<RetryPolicy, ConfigError> {
+    let max_attempts = match attempts {
+        None => RetryPolicy::default().max_attempts,
+        Some(n @ 1..=100) => n as u32,
+        Some(n) => {
+            return Err(bad(
+                &format!("{section}.max_attempts"),
+                format!("must be between 1 and 100 (got {n})"),
+            ));
+        }
+    };
+    Ok(RetryPolicy {
+        max_attempts,
+        max_elapsed: duration(&format!("{section}.max_retry_time"), time, default_time)?,
+        ..RetryPolicy::default()
+    })
 }
 
 /// The `[api]` keys that say where credentials come from.

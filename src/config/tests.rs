@@ -82,6 +82,18 @@ fn bad_values_name_key_and_file() {
         ),
         (MINIMAL.replace("[api]", "[api]\nbogus = 1"), "bogus"),
         (
+            format!("{MINIMAL}[download]\nmax_attempts = 0\n"),
+            "download.max_attempts: must be between 1 and 100 (got 0)",
+        ),
+        (
+            format!("{MINIMAL}[download]\nmin_rate = \"fast\"\n"),
+            "download.min_rate: \"fast\" is not a size",
+        ),
+        (
+            format!("{MINIMAL}[download]\nconnect_timeout = \"0s\"\n"),
+            "download.connect_timeout: must be greater than zero",
+        ),
+        (
             MINIMAL.replace("cn-hangzhou", "mars-1"),
             "api.region_id: no known MongoDB API endpoint",
         ),
