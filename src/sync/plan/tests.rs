@@ -214,6 +214,10 @@ fn keys_carry_the_node() {
         policy(Network::Public, false),
     );
     assert_eq!(actions.len(), 1);
+    assert!(
+        matches!(&actions[0], Action::Fetch(f) if f.key.node_id.as_deref() == Some("d-0")),
+        "{actions:?}"
+    );
 }
 
 #[test]
