@@ -97,8 +97,12 @@ async fn run(cli: Cli) -> u8 {
 /// `--demo DIR`: the emulator in-process, then one real pass into DIR.
 #[cfg(feature = "demo")]
 async fn demo(dir: &std::path::Path) -> u8 {
-    // The in-process emulator logs every request; the demo is about the sync.
-    init_logging_with(LogFormat::Text, "info,dds_emulator=warn");
+    // The in-process emulator logs every request (the demo is about the sync), and the
+    // machine summary line would only repeat the pass's own summary line.
+    init_logging_with(
+        LogFormat::Text,
+        "info,dds_emulator=warn,dds_backup_sync::summary=off",
+    );
     commands::demo::demo(dir).await.unwrap_or_else(|e| {
         eprintln!("dds-backup-sync: {e}");
         e.exit_code()

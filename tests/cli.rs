@@ -348,6 +348,23 @@ async fn off_a_terminal_logs_are_plain_and_json_when_asked() {
             .is_some_and(|m| m.contains("pass finished"))),
         "{stderr}"
     );
+    // The pass summary's counts are fields of their own, not a JSON text inside `message`.
+    let summary = lines
+        .iter()
+        .find(|v| v["target"] == "dds_backup_sync::summary")
+        .unwrap_or_else(|| panic!("no summary line: {stderr}"));
+    // (A second run in the same directory: everything is up to date.)
+    assert_eq!(summary["fields"]["listed"], 13, "{summary}");
+    assert_eq!(summary["fields"]["up_to_date"], 9, "{summary}");
+    assert_eq!(summary["fields"]["failed"], 0, "{summary}");
+    assert_eq!(summary["fields"]["bytes"], 0, "{summary}");
+    assert!(
+        !summary["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains('{'),
+        "{summary}"
+    );
 }
 
 fn instance_only(endpoint: &str, id: &str) -> String {
@@ -534,4 +551,29 @@ async fn config_flag_wins_over_the_environment_path() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(missing), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = common::binary(dir.path())
+        .arg("--demo")
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(
+        all.matches("listed 13, fetched 9").count(),
+        1,
+        "the summary once:\n{all}"
+    );
+    assert!(
+        !all.contains("\"listed\":13"),
+        "no JSON summary line in the demo:\n{all}"
+    );
+    assert_eq!(common::files_ending(&data, "manifest.json").len(), 9);
 }

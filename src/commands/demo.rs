@@ -19,7 +19,6 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
         dir.display()
     );
     let summary = super::sync_now(&settings, false, crate::progress::for_stderr().as_ref()).await?;
-    println!("demo: {summary}");
     println!(
         "demo: look at {} (each backup has its file and a manifest.json); run again to see that nothing is downloaded twice",
         dir.display()

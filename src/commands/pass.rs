@@ -47,7 +47,7 @@ pub async fn pass_and_report(
         metrics.record_pass(&summary, start, end);
         write_metrics_file(settings, metrics);
     }
-    summary.log();
+    summary.log(settings.logging);
     Ok(summary)
 }
 

@@ -52,8 +52,8 @@ impl Summary {
     }
 
     /// Logs the failures (a stop at a safe point as a WARN), the one-line summary, and the
-    /// summary as one JSON line, easy to grep or ship.
-    pub fn log(&self) {
+    /// counts for machines: as fields with JSON logs, as one JSON line with text logs.
+    pub fn log(&self, format: crate::config::LogFormat) {
         for f in &self.failures {
             if f.kind == "cancelled" {
                 tracing::warn!(backup = %f.backup, kind = f.kind, "{}", f.message);
@@ -66,8 +66,33 @@ impl Summary {
         } else {
             tracing::warn!("pass finished with problems: {self}");
         }
-        if let Ok(json) = serde_json::to_string(self) {
-            tracing::info!(target: "dds_backup_sync::summary", "{}", crate::text::json_safe(&json));
+        match format {
+            // JSON logs: the counts as fields of their own (a JSON text inside `message` would
+            // be encoded twice); each failure has its line above.
+            crate::config::LogFormat::Json => tracing::info!(
+                target: "dds_backup_sync::summary",
+                listed = self.listed,
+                fetched = self.fetched,
+                resumed = self.resumed,
+                up_to_date = self.up_to_date,
+                skipped = self.skipped,
+                failed = self.failed,
+                damaged = self.damaged,
+                stopped = self.stopped,
+                pruned = self.pruned,
+                listing_errors = self.listing_errors,
+                bytes = self.bytes,
+                seconds = self.seconds,
+                failures = self.failures.len(),
+                dry_run = self.dry_run,
+                "pass summary"
+            ),
+            // Text logs: one JSON line, easy to grep or ship.
+            crate::config::LogFormat::Text => {
+                if let Ok(json) = serde_json::to_string(self) {
+                    tracing::info!(target: "dds_backup_sync::summary", "{}", crate::text::json_safe(&json));
+                }
+            }
         }
     }
 
