@@ -577,3 +577,52 @@ async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     );
     assert_eq!(common::files_ending(&data, "manifest.json").len(), 9);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_shows_human_sizes_and_which_backups_have_a_verified_local_copy() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let text_cfg = common::ConfigText::api(&emu.base_url(), ID, SECRET)
+        .instance("dds-demo-replica", &[])
+        .download(&data)
+        .text();
+    let cfg = common::write_config(dir.path(), &text_cfg, 0o600);
+    let cfg = cfg.to_str().unwrap();
+    let out = run(dir.path(), &["--sync-now", "--config", cfg], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(dir.path(), &["--list", "--config", cfg], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let row = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for {id} in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(stdout.contains("LOCAL"), "{stdout}");
+    assert!(row("32102001").contains("2.5 MiB"), "{stdout}");
+    assert!(
+        row("32102001").contains(" yes "),
+        "verified copy present:\n{stdout}"
+    );
+    assert!(
+        row("32102004").contains(" no "),
+        "a failed backup has none:\n{stdout}"
+    );
+    let out = run(dir.path(), &["--list", "--json", "--config", cfg], &[]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let backups = v[0]["backups"].as_array().unwrap();
+    let qp = backups
+        .iter()
+        .find(|b| b["BackupId"] == "32102001")
+        .unwrap();
+    assert_eq!(qp["BackupSize"], 2_621_440, "raw bytes in JSON");
+    assert_eq!(qp["local_copy"], true);
+    let failed = backups
+        .iter()
+        .find(|b| b["BackupId"] == "32102004")
+        .unwrap();
+    assert_eq!(failed["local_copy"], false);
+}

@@ -1,6 +1,8 @@
-//! `--list [--json]`: the remote backups per instance/node, as a table or as JSON, with every
-//! network-sourced text shown as data.
+//! `--list [--json]`: the remote backups per instance/node, as a table (human sizes) or as
+//! JSON (raw bytes), each with whether a verified local copy exists, every network-sourced
+//! text shown as data.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use serde::Serialize;
@@ -10,7 +12,9 @@ use super::{AppError, api_client};
 use crate::config::Settings;
 use crate::exit;
 use crate::listing::{self, TargetListing};
-use crate::model::Backup;
+use crate::model::{Backup, BackupKey, LocalState};
+use crate::store::Store;
+use crate::sync::report::human_bytes;
 use crate::text::shown;
 
 /// `--list`: a table (or JSON) of the remote backups per instance/node.
@@ -18,10 +22,18 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
     let api = api_client(settings).await?;
     let queries = listing::queries(&settings.instances, OffsetDateTime::now_utc());
     let listings = listing::list_targets(&api, queries).await;
+    // Which backups have a verified copy here: the store's snapshot only reads.
+    let local: Local = Store::new(&settings.download.dir)
+        .snapshot()
+        .states
+        .into_iter()
+        .filter(|(_, state)| matches!(state, LocalState::Complete(_)))
+        .map(|((key, _), _)| key)
+        .collect();
     if json {
-        write_json(&listings, out)?;
+        write_json(&listings, &local, out)?;
     } else {
-        write_table(&listings, out)?;
+        write_table(&listings, &local, out)?;
     }
     let auth = listings
         .iter()
@@ -34,6 +46,17 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
         exit::FAILED
     } else {
         exit::OK
+    })
+}
+
+/// The backups with a verified local copy.
+type Local = HashSet<BackupKey>;
+
+fn has_copy(local: &Local, l: &TargetListing, b: &Backup) -> bool {
+    local.contains(&BackupKey {
+        instance_id: l.query.instance_id.clone(),
+        node_id: l.query.node_id.clone(),
+        backup_id: b.backup_id.clone(),
     })
 }
 
@@ -53,9 +76,15 @@ struct JsonBackup<'a> {
     backup: &'a Backup,
     has_public_url: bool,
     has_intranet_url: bool,
+    /// A verified copy of it is in `download.dir`.
+    local_copy: bool,
 }
 
-fn write_json(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Result<()> {
+fn write_json(
+    listings: &[TargetListing],
+    local: &Local,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let targets: Vec<JsonTarget<'_>> = listings
         .iter()
         .map(|l| {
@@ -68,6 +97,7 @@ fn write_json(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resul
                             backup: b,
                             has_public_url: b.download_url.is_some(),
                             has_intranet_url: b.intranet_download_url.is_some(),
+                            local_copy: has_copy(local, l, b),
                         })
                         .collect(),
                     listing.rejected.iter().map(ToString::to_string).collect(),
@@ -90,7 +120,11 @@ fn write_json(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resul
 }
 
 /// Every text the API sent is shown as data: a status or method must not drive the terminal.
-fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Result<()> {
+fn write_table(
+    listings: &[TargetListing],
+    local: &Local,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let time = |t: Option<OffsetDateTime>| {
         t.map(crate::api::client::timestamp)
             .unwrap_or_else(|| "-".into())
@@ -109,8 +143,8 @@ fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resu
         } else {
             writeln!(
                 out,
-                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>14}  URLS",
-                "BACKUP_ID", "STATUS", "AVAIL", "METHOD", "TYPE", "END", "EXPIRES", "SIZE"
+                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>10} {:<5}  URLS",
+                "BACKUP_ID", "STATUS", "AVAIL", "METHOD", "TYPE", "END", "EXPIRES", "SIZE", "LOCAL"
             )?;
         }
         for b in &listing.backups {
@@ -122,7 +156,7 @@ fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resu
             };
             writeln!(
                 out,
-                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>14}  {}",
+                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>10} {:<5}  {}",
                 shown(&b.backup_id),
                 shown(&b.backup_status),
                 if b.is_avail { "yes" } else { "no" },
@@ -134,9 +168,8 @@ fn write_table(listings: &[TargetListing], out: &mut dyn Write) -> std::io::Resu
                 } else {
                     time(b.backup_expire_time)
                 },
-                b.backup_size
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
+                b.backup_size.map(human_bytes).unwrap_or_else(|| "-".into()),
+                if has_copy(local, l, b) { "yes" } else { "no" },
                 urls,
             )?;
         }

@@ -191,6 +191,18 @@ pub fn render_plan(actions: &[Action], prune: &[PruneItem]) -> String {
             crate::model::timestamp(p.expired_at)
         ));
     }
+    let (count, bytes) = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Fetch(f) => Some(f.size - f.resume_from),
+            _ => None,
+        })
+        .fold((0, 0u64), |(n, b), size| (n + 1, b + size));
+    out.push_str(&format!(
+        "total   {count} downloads, {} ({bytes} bytes) to fetch, {} copies to prune\n",
+        human_bytes(bytes),
+        prune.len()
+    ));
     out
 }
 

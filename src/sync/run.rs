@@ -62,7 +62,13 @@ pub async fn run_pass(
 ) -> Result<Summary, SyncError> {
     let started = Instant::now();
     let store = Store::new(&settings.download.dir);
-    let _lock = store.lock()?;
+    // A dry run only reads (a missing dir is an empty one): it takes no lock and creates
+    // nothing, so it runs beside a pass, and as a user who cannot write the dir.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(store.lock()?)
+    };
     let now = OffsetDateTime::now_utc();
     let mut summary = Summary {
         dry_run: opts.dry_run,

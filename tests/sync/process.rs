@@ -124,16 +124,18 @@ async fn a_run_on_a_locked_directory_exits_75_naming_the_holder() {
     let data = home.path().join("data");
     let cfg = config(home.path(), &emu, &data, "");
     let held = dds_backup_sync::store::Store::new(&data).lock().unwrap();
-    for args in [&["--sync-now"][..], &["--dry-run"][..]] {
-        let out = run(home.path(), &cfg, args).await;
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(75), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(&format!("pid {}", std::process::id())),
-            "{stderr}"
-        );
-    }
+    let out = run(home.path(), &cfg, &["--sync-now"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", std::process::id())),
+        "{stderr}"
+    );
     assert_eq!(emu.stats().describe_calls + emu.stats().file_gets, 0);
+    // A dry run only reads: it takes no lock, so it runs beside the holder.
+    let out = run(home.path(), &cfg, &["--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(emu.stats().file_gets, 0);
     drop(held);
     let out = run(home.path(), &cfg, &["--sync-now"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -316,5 +318,26 @@ async fn the_root_folder_and_the_lock_file_are_private() {
         mode(&data.join(".dds-backup-sync.lock")),
         0o600,
         "the lock holds the pid"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_only_reads_and_says_what_it_would_download_in_total() {
+    let emu = emulator_with(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    // A download dir that does not exist yet (or could not be written): a dry run creates
+    // nothing, not even the dir or the lock file.
+    let data = home.path().join("not-yet");
+    let cfg = config(home.path(), &emu, &data, "");
+    let out = run(home.path(), &cfg, &["--dry-run"]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!data.exists(), "a dry run wrote {}", data.display());
+    let total = QP_SIZE + 1_048_576 + 307_200;
+    assert!(
+        stdout.lines().any(|l| l.starts_with("total")
+            && l.contains("3 downloads")
+            && l.contains(&format!("{total} bytes"))),
+        "{stdout}"
     );
 }
