@@ -141,10 +141,21 @@ pub struct VerifySettings {
     pub repair: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MetricsSettings {
     /// node_exporter textfile-collector file, rewritten atomically after each pass.
     pub textfile: Option<PathBuf>,
+    /// The file's mode: node_exporter runs as another user, and the file holds no secret.
+    pub file_mode: u32,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            textfile: None,
+            file_mode: 0o644,
+        }
+    }
 }
 
 /// The config file to read: `--config`, else `DDS_BACKUP_SYNC_CONFIG`, else the default path.
@@ -258,6 +269,18 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
     };
     let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
+    let mode_text = raw.metrics.file_mode.unwrap_or_else(|| "0644".into());
+    let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)
+        .ok_or_else(|| {
+            bad(
+                "metrics.file_mode",
+                format!(
+                    "{mode_text:?} is not a file mode like \"0644\" (octal, owner read and write)"
+                ),
+            )
+        })?;
     if let Some(p) = &textfile
         && (p.is_relative() || p.file_name().is_none())
     {
@@ -275,7 +298,10 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         download,
         prune,
         schedule,
-        metrics: MetricsSettings { textfile },
+        metrics: MetricsSettings {
+            textfile,
+            file_mode,
+        },
         verify,
         logging: raw.logging.format.unwrap_or_default(),
     })

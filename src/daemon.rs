@@ -64,6 +64,10 @@ impl Running {
 
 /// Runs until `control.shutdown`; returns the exit code (0 after a clean stop).
 pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> u8 {
+    if let Err(e) = commands::check_metrics(&settings) {
+        error!("cannot start: {e}");
+        return exit::SETUP;
+    }
     let mut running = match Running::new(settings).await {
         Ok(r) => r,
         Err(e) => {

@@ -21,7 +21,11 @@ pub struct Snapshot {
     pub pass_end: i64,
     /// When the last pass that ended without any failure ended (0: never, in this process).
     pub last_success: i64,
-    pub pass_ok: bool,
+    /// Whether the last pass that ran to its end had no failures (`None`: none has, in this
+    /// process); a pass stopped by a shutdown request leaves it as it was.
+    pub pass_ok: Option<bool>,
+    /// The last pass was stopped at a safe point by a shutdown request: its own outcome.
+    pub cancelled: bool,
     pub summary: Summary,
     /// Failures of the last pass, by reason.
     pub failures_by_reason: BTreeMap<String, u64>,
@@ -39,7 +43,10 @@ impl Snapshot {
     pub fn record_pass(&mut self, summary: &Summary, start: i64, end: i64) {
         self.pass_start = start;
         self.pass_end = end;
-        self.pass_ok = summary.ok();
+        self.cancelled = summary.stopped > 0 && summary.stopped_cleanly();
+        if !self.cancelled {
+            self.pass_ok = Some(summary.ok());
+        }
         if summary.ok() {
             self.last_success = end;
         }
@@ -106,10 +113,17 @@ fn pass_gauges(s: &Snapshot, out: &mut String) {
         "End of the last pass without failures.",
         &one(s.last_success as f64),
     );
+    if let Some(ok) = s.pass_ok {
+        gauge(
+            "last_pass_success",
+            "1 if the last pass that ran to its end had no failures.",
+            &one(if ok { 1.0 } else { 0.0 }),
+        );
+    }
     gauge(
-        "last_pass_success",
-        "1 if the last pass had no failures.",
-        &one(if s.pass_ok { 1.0 } else { 0.0 }),
+        "last_pass_cancelled",
+        "1 if the last pass was stopped at a safe point by a shutdown request.",
+        &one(if s.cancelled { 1.0 } else { 0.0 }),
     );
     gauge(
         "last_pass_bytes_downloaded",
@@ -238,11 +252,31 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
 }
 
 /// Writes the file atomically (node_exporter must never read half a file).
-pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), StoreError> {
+pub fn write(path: &Path, mode: u32, snapshot: &Snapshot) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(store::io_err("create", dir))?;
     }
-    store::write_atomic(path, render(snapshot).as_bytes())
+    store::write_atomic_mode(path, render(snapshot).as_bytes(), mode)
+}
+
+/// Checks at start that the metrics file can be written (its folder made, a file created in
+/// it), so a wrong path is a setup error once, not a warning every pass.
+///
+/// # Errors
+/// What failed, naming the path.
+pub fn check_writable(path: &Path, mode: u32) -> Result<(), StoreError> {
+    let probe = path.with_file_name(format!(
+        ".{}.probe-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("metrics"),
+        std::process::id()
+    ));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(store::io_err("create", dir))?;
+    }
+    store::write_atomic_mode(&probe, b"", mode)?;
+    std::fs::remove_file(&probe).map_err(store::io_err("remove", &probe))
 }
 
 #[cfg(test)]
@@ -255,7 +289,7 @@ mod tests {
             pass_start: 100,
             pass_end: 160,
             last_success: 160,
-            pass_ok: true,
+            pass_ok: Some(true),
             now: 1000,
             ..Snapshot::default()
         };

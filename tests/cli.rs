@@ -626,3 +626,31 @@ async fn list_shows_human_sizes_and_which_backups_have_a_verified_local_copy() {
         .unwrap();
     assert_eq!(failed["local_copy"], false);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritable_metrics_path_stops_the_run_at_start_with_exit_2() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where the metrics folder should be: no user, root included, can write.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let text_cfg = common::ConfigText::api(&emu.base_url(), ID, SECRET)
+        .instance("dds-demo-replica", &[])
+        .download(&dir.path().join("data"))
+        .with(&format!(
+            "[metrics]\ntextfile = \"{}\"",
+            blocker.join("dds.prom").display()
+        ))
+        .text();
+    let cfg = common::write_config(dir.path(), &text_cfg, 0o600);
+    let out = run(
+        dir.path(),
+        &["--sync-now", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("metrics.textfile"), "{stderr}");
+    assert_eq!(emu.stats().file_gets, 0, "nothing downloaded");
+}

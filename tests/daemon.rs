@@ -129,6 +129,13 @@ async fn a_tick_runs_a_pass_and_sigterm_exits_zero() {
         metrics.contains("dds_backup_sync_last_pass_success 1"),
         "{metrics}"
     );
+    // node_exporter runs as another user: the file holds no secret and is world-readable.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("metrics/dds.prom"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o644, "metrics.file_mode defaults to 0644");
     assert!(metrics.contains("dds_backup_sync_newest_verified_backup_age_seconds{instance=\"dds-demo-replica\",node=\"\"}"));
     // The next tick finds nothing to do.
     daemon
@@ -218,6 +225,16 @@ async fn sigterm_mid_download_keeps_the_partial_and_the_next_pass_resumes() {
     assert!(stopped_at.elapsed() < Duration::from_secs(10));
     let log = log_handle.lock().unwrap().clone();
     assert!(log.contains("stopped by a shutdown request"), "{log}");
+    // A stop is its own outcome, not a failed pass.
+    let metrics = std::fs::read_to_string(dir.path().join("metrics/dds.prom")).unwrap();
+    assert!(
+        metrics.contains("dds_backup_sync_last_pass_cancelled 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("dds_backup_sync_last_pass_success 0"),
+        "{metrics}"
+    );
     let part = part().expect("the partial file is kept");
     let kept = std::fs::metadata(&part).unwrap().len();
     assert!(kept >= 100_000);

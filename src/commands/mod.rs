@@ -16,6 +16,19 @@ use crate::{exit, http, sync};
 
 pub use pass::{exit_code, pass_and_report, sync_now};
 
+/// At start, a metrics file that cannot be written is a setup error (once), not a warning
+/// every pass.
+///
+/// # Errors
+/// [`AppError::Metrics`].
+pub fn check_metrics(settings: &Settings) -> Result<(), AppError> {
+    match &settings.metrics.textfile {
+        Some(path) => crate::metrics::check_writable(path, settings.metrics.file_mode)
+            .map_err(AppError::Metrics),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("credentials: {0}")]
@@ -30,12 +43,16 @@ pub enum AppError {
     Emulator(#[source] std::io::Error),
     #[error("cannot install the signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    #[error(
+        "metrics.textfile cannot be written: {0}; fix the path or its folder's permissions (under systemd, ReadWritePaths= must include it)"
+    )]
+    Metrics(#[source] crate::store::StoreError),
 }
 
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Credentials(_) => exit::SETUP,
+            AppError::Credentials(_) | AppError::Metrics(_) => exit::SETUP,
             AppError::Sync(e) => e.exit_code(),
             AppError::Http(_)
             | AppError::Output(_)

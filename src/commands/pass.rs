@@ -16,6 +16,9 @@ pub async fn sync_now(
     dry_run: bool,
     progress: &dyn Progress,
 ) -> Result<sync::report::Summary, AppError> {
+    if !dry_run {
+        super::check_metrics(settings)?;
+    }
     let api = api_client(settings).await?;
     let opts = PassOptions {
         dry_run,
@@ -57,7 +60,7 @@ pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Sn
         return;
     };
     crate::metrics::observe_store(&crate::store::Store::new(&settings.download.dir), snapshot);
-    if let Err(e) = crate::metrics::write(path, snapshot) {
+    if let Err(e) = crate::metrics::write(path, settings.metrics.file_mode, snapshot) {
         tracing::warn!("cannot write the metrics file: {e}");
     }
 }

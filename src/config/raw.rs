@@ -100,6 +100,7 @@ pub(super) struct RawVerify {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub(super) textfile: Option<PathBuf>,
+    pub(super) file_mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

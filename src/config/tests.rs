@@ -82,6 +82,14 @@ fn bad_values_name_key_and_file() {
         ),
         (MINIMAL.replace("[api]", "[api]\nbogus = 1"), "bogus"),
         (
+            format!("{MINIMAL}[metrics]\nfile_mode = \"0400\"\n"),
+            "metrics.file_mode: \"0400\" is not a file mode",
+        ),
+        (
+            format!("{MINIMAL}[metrics]\nfile_mode = \"rw-r--r--\"\n"),
+            "metrics.file_mode",
+        ),
+        (
             format!("{MINIMAL}[download]\nmax_attempts = 0\n"),
             "download.max_attempts: must be between 1 and 100 (got 0)",
         ),
