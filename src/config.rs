@@ -80,6 +80,7 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub metrics: MetricsSettings,
     pub verify: VerifySettings,
+    pub hooks: crate::hooks::HookSettings,
     pub logging: LogFormat,
 }
 
@@ -268,6 +269,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         keep_last,
     };
     let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad)?;
+    let hooks = sections::hooks(raw.hooks, &bad, &duration)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     let mode_text = raw.metrics.file_mode.unwrap_or_else(|| "0644".into());
     let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
@@ -303,6 +305,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
             file_mode,
         },
         verify,
+        hooks,
         logging: raw.logging.format.unwrap_or_default(),
     })
 }

@@ -30,7 +30,8 @@
 //! - [`config`]: TOML + env layering into validated, immutable [`config::Settings`];
 //!   [`schedule`]: DST-correct cron (chrono stays inside it); [`http`]: the one HTTP client
 //!   builder (rustls + webpki roots); [`progress`]: bars on a TTY, log lines otherwise;
-//!   [`secret`]: redaction; [`exit`]: the exit codes; [`cli`]: the flags.
+//!   [`secret`]: redaction; [`exit`]: the exit codes; [`cli`]: the flags; [`hooks`]: commands
+//!   and pings after a pass.
 //!
 //! The fake DescribeBackups API + OSS used by the tests, the benchmark and `--demo` is its own
 //! crate, `dds-emulator` (folder `dds-emulator/`), which never depends on this one; the daemon
@@ -43,6 +44,7 @@ pub mod config;
 pub mod daemon;
 pub mod exit;
 pub mod hex;
+pub mod hooks;
 pub mod http;
 pub mod listing;
 pub mod metrics;

@@ -43,6 +43,9 @@ pub async fn pass_and_report(
     metrics: &mut crate::metrics::Snapshot,
 ) -> Result<sync::report::Summary, sync::SyncError> {
     let start = OffsetDateTime::now_utc().unix_timestamp();
+    if !opts.dry_run {
+        settings.hooks.started();
+    }
     let summary = sync::run_pass(settings, api, progress, opts).await?;
     // Metrics first: whoever reads the log line can rely on the file being current.
     if !opts.dry_run && settings.metrics.textfile.is_some() {
@@ -51,6 +54,9 @@ pub async fn pass_and_report(
         write_metrics_file(settings, metrics);
     }
     summary.log(settings.logging);
+    if !opts.dry_run {
+        settings.hooks.finished(&summary).await;
+    }
     Ok(summary)
 }
 

@@ -64,6 +64,7 @@ impl Settings {
             },
             metrics: crate::config::MetricsSettings::default(),
             verify: crate::config::VerifySettings::default(),
+            hooks: crate::hooks::HookSettings::default(),
             logging: LogFormat::Text,
         }
     }

@@ -26,6 +26,8 @@ pub(super) struct Raw {
     pub(super) metrics: RawMetrics,
     #[serde(default)]
     pub(super) verify: RawVerify,
+    #[serde(default)]
+    pub(super) hooks: RawHooks,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +96,15 @@ pub(super) struct RawSchedule {
 pub(super) struct RawVerify {
     pub(super) cron: Option<String>,
     pub(super) repair: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHooks {
+    pub(super) on_success: Option<String>,
+    pub(super) on_failure: Option<String>,
+    pub(super) ping_url: Option<String>,
+    pub(super) timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::raw::{RawApi, RawInstance, RawSchedule, RawVerify};
+use super::raw::{RawApi, RawHooks, RawInstance, RawSchedule, RawVerify};
 use super::{
     ApiSettings, ConfigError, InstanceSettings, ScheduleSettings, VerifySettings, check_endpoint,
     positive,
@@ -218,4 +218,27 @@ pub(super) fn schedule(
             repair: verify.repair.unwrap_or(false),
         },
     ))
+}
+
+/// `[hooks]`: commands and a ping URL around every pass.
+pub(super) fn hooks(
+    raw: RawHooks,
+    bad: Bad<'_>,
+    duration: DurationOf<'_>,
+) -> Result<crate::hooks::HookSettings, ConfigError> {
+    let ping_url = raw.ping_url.filter(|u| !u.trim().is_empty());
+    if let Some(u) = &ping_url {
+        crate::urls::check(u).map_err(|r| bad("hooks.ping_url", r))?;
+    }
+    let command = |c: Option<String>| c.filter(|c| !c.trim().is_empty());
+    Ok(crate::hooks::HookSettings {
+        on_success: command(raw.on_success),
+        on_failure: command(raw.on_failure),
+        ping_url,
+        timeout: positive(
+            duration("hooks.timeout", raw.timeout, "30s")?,
+            "hooks.timeout",
+            bad,
+        )?,
+    })
 }
