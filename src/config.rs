@@ -80,7 +80,7 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub metrics: MetricsSettings,
     pub verify: VerifySettings,
-    pub hooks: crate::hooks::HookSettings,
+    pub hooks: HookSettings,
     pub logging: LogFormat,
 }
 
@@ -148,6 +148,16 @@ pub struct MetricsSettings {
     pub textfile: Option<PathBuf>,
     /// The file's mode: node_exporter runs as another user, and the file holds no secret.
     pub file_mode: u32,
+}
+
+/// `[hooks]`: what to run around a pass (see [`crate::hooks`]).
+#[derive(Debug, Clone, Default)]
+pub struct HookSettings {
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    pub ping_url: Option<String>,
+    /// For each command and each ping.
+    pub timeout: Duration,
 }
 
 impl Default for MetricsSettings {

@@ -11,17 +11,8 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
+pub use crate::config::HookSettings;
 use crate::sync::report::Summary;
-
-/// What to run around a pass.
-#[derive(Debug, Clone, Default)]
-pub struct HookSettings {
-    pub on_success: Option<String>,
-    pub on_failure: Option<String>,
-    pub ping_url: Option<String>,
-    /// For each command and each ping.
-    pub timeout: Duration,
-}
 
 impl HookSettings {
     fn client(&self) -> Option<reqwest::Client> {

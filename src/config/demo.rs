@@ -64,7 +64,7 @@ impl Settings {
             },
             metrics: crate::config::MetricsSettings::default(),
             verify: crate::config::VerifySettings::default(),
-            hooks: crate::hooks::HookSettings::default(),
+            hooks: super::HookSettings::default(),
             logging: LogFormat::Text,
         }
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::raw::{RawApi, RawHooks, RawInstance, RawSchedule, RawVerify};
 use super::{
-    ApiSettings, ConfigError, InstanceSettings, ScheduleSettings, VerifySettings, check_endpoint,
-    positive,
+    ApiSettings, ConfigError, HookSettings, InstanceSettings, ScheduleSettings, VerifySettings,
+    check_endpoint, positive,
 };
 use crate::api::client::PAGE_SIZES;
 use crate::api::credentials::CredentialOptions;
@@ -225,13 +225,13 @@ pub(super) fn hooks(
     raw: RawHooks,
     bad: Bad<'_>,
     duration: DurationOf<'_>,
-) -> Result<crate::hooks::HookSettings, ConfigError> {
+) -> Result<HookSettings, ConfigError> {
     let ping_url = raw.ping_url.filter(|u| !u.trim().is_empty());
     if let Some(u) = &ping_url {
         crate::urls::check(u).map_err(|r| bad("hooks.ping_url", r))?;
     }
     let command = |c: Option<String>| c.filter(|c| !c.trim().is_empty());
-    Ok(crate::hooks::HookSettings {
+    Ok(HookSettings {
         on_success: command(raw.on_success),
         on_failure: command(raw.on_failure),
         ping_url,
