@@ -19,11 +19,20 @@ const ENV_PREFIX: &str = "DDS_BACKUP_SYNC";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("config {}: {}", file.display(), one_line(&source.to_string()))]
-    Load {
+    #[error("config {}: cannot read it: {source}", file.display())]
+    Read {
         file: PathBuf,
         #[source]
-        source: config::ConfigError,
+        source: std::io::Error,
+    },
+    #[error("config {}{}{}: {message}", file.display(),
+        line.map(|l| format!(" line {l}")).unwrap_or_default(),
+        key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default())]
+    Parse {
+        file: PathBuf,
+        line: Option<usize>,
+        key: Option<String>,
+        message: String,
     },
     #[error("config {}: {key}: {reason}", file.display())]
     Invalid {
@@ -191,38 +200,29 @@ pub fn load_with_env(
     file: &Path,
     env: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Settings, ConfigError> {
-    let load_err = |source| ConfigError::Load {
+    let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
-    };
-    let file_source = config::File::from(file)
-        .format(config::FileFormat::Toml)
-        .required(true);
-    let from_file = config::Config::builder()
-        .add_source(file_source.clone())
-        .build()
-        .map_err(load_err)?;
-    check_permissions(file, &from_file)?;
-    let env = config::Environment::with_prefix(ENV_PREFIX)
-        .prefix_separator("__")
-        .separator("__")
-        .try_parsing(true)
-        .ignore_empty(true)
-        .source(env);
-    let raw: raw::Raw = config::Config::builder()
-        .add_source(file_source)
-        .add_source(env)
-        .build()
-        .and_then(config::Config::try_deserialize)
-        .map_err(load_err)?;
+    })?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| load::parse_error(file, &text, &e))?;
+    check_permissions(file, &table)?;
+    let env = env.unwrap_or_else(|| std::env::vars().collect());
+    let raw = load::raw(file, &text, table, &env)?;
     validate(raw, file)
 }
 
-fn check_permissions(file: &Path, from_file: &config::Config) -> Result<(), ConfigError> {
+fn check_permissions(file: &Path, table: &toml::Table) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt;
+    let api = table.get("api").and_then(toml::Value::as_table);
     let secret_key = ["api.access_key_secret", "api.security_token"]
         .into_iter()
-        .find(|k| from_file.get_string(k).is_ok_and(|v| !v.is_empty()));
+        .find(|k| {
+            let name = k.trim_start_matches("api.");
+            api.and_then(|t| t.get(name))
+                .and_then(toml::Value::as_str)
+                .is_some_and(|v| !v.is_empty())
+        });
     let Some(key) = secret_key else {
         return Ok(());
     };
@@ -347,6 +347,7 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
 
 mod demo;
 mod download;
+mod load;
 mod raw;
 mod sections;
 #[cfg(test)]

@@ -19,6 +19,66 @@ pub struct Schedule {
     expr: String,
 }
 
+/// The cron macros operators know, as the 6-field expressions they mean.
+const MACROS: [(&str, &str); 7] = [
+    ("@yearly", "0 0 0 1 1 *"),
+    ("@annually", "0 0 0 1 1 *"),
+    ("@monthly", "0 0 0 1 * *"),
+    ("@weekly", "0 0 0 * * 0"),
+    ("@daily", "0 0 0 * * *"),
+    ("@midnight", "0 0 0 * * *"),
+    ("@hourly", "0 0 * * * *"),
+];
+
+/// The six fields, their names and ranges, for messages.
+const FIELDS: [(&str, u32, u32); 6] = [
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+];
+
+/// `expr` with a macro (`@daily`, ...) written out as its 6 fields; other text as it is.
+///
+/// # Errors
+/// An `@` word that is not one of the supported macros.
+pub fn expand(expr: &str) -> Result<String, String> {
+    let trimmed = expr.trim();
+    if !trimmed.starts_with('@') {
+        return Ok(trimmed.to_string());
+    }
+    MACROS
+        .iter()
+        .find(|(m, _)| m.eq_ignore_ascii_case(trimmed))
+        .map(|(_, e)| e.to_string())
+        .ok_or_else(|| {
+            let known: Vec<&str> = MACROS.iter().map(|(m, _)| *m).collect();
+            format!(
+                "{trimmed:?} is not supported; use 6 fields or one of {}",
+                known.join(", ")
+            )
+        })
+}
+
+/// Which field of a cron expression holds a number out of its range, said in words.
+fn out_of_range(expr: &str) -> Option<String> {
+    for (field, (name, lo, hi)) in expr.split_whitespace().zip(FIELDS) {
+        let numbers = field
+            .split([',', '-', '/'])
+            .filter_map(|t| t.parse::<u32>().ok());
+        for (i, n) in numbers.enumerate() {
+            // After a `/`, a number is a step, not a value.
+            let is_step = field.contains('/') && i > 0;
+            if !is_step && !(lo..=hi).contains(&n) {
+                return Some(format!("the {name} field is {n}, outside {lo}-{hi}"));
+            }
+        }
+    }
+    None
+}
+
 impl Schedule {
     /// Parses `expr` (6 fields, seconds first) in `timezone` (IANA name; `None` or "UTC" = UTC).
     ///
@@ -40,7 +100,10 @@ impl Schedule {
             .seconds(Seconds::Required)
             .build()
             .parse(expr)
-            .map_err(|e| format!("{expr:?} is not a valid cron expression: {e}"))?;
+            .map_err(|e| match out_of_range(expr) {
+                Some(why) => format!("{expr:?} is not a valid cron expression: {why}"),
+                None => format!("{expr:?} is not a valid cron expression: {e}"),
+            })?;
         let tz = match timezone.map(str::trim).filter(|t| !t.is_empty()) {
             None | Some("UTC") => None,
             Some(name) => Some(name.parse::<Tz>().map_err(|_| {

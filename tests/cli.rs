@@ -188,7 +188,7 @@ async fn config_errors_exit_2_before_any_request() {
         (
             base.replace("lookback = \"30d\"", "lookback = \"a while\""),
             0o600,
-            "instances[0].lookback",
+            "instances[dds-demo-replica].lookback",
         ),
     ] {
         let cfg = common::write_config(dir.path(), &text_in, mode);

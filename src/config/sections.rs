@@ -154,6 +154,8 @@ pub(super) fn instances(
         if instances.iter().any(|x: &InstanceSettings| x.id == id) {
             return Err(bad(&key("id"), format!("instance {id:?} is listed twice")));
         }
+        // From here on the entry has a good id: messages name it, not its position.
+        let key = |k: &str| format!("instances[{id}].{k}");
         let mut node_ids: Vec<String> = Vec::new();
         for node in inst.node_ids {
             names::check_id("node id", &node).map_err(|r| bad(&key("node_ids"), r))?;
@@ -192,7 +194,8 @@ pub(super) fn schedule(
     verify: RawVerify,
     bad: Bad<'_>,
 ) -> Result<(ScheduleSettings, VerifySettings), ConfigError> {
-    let cron = raw.cron.unwrap_or_else(|| "0 0 3 * * *".to_string());
+    let cron = crate::schedule::expand(&raw.cron.unwrap_or_else(|| "0 0 3 * * *".to_string()))
+        .map_err(|r| bad("schedule.cron", r))?;
     let timezone = raw.timezone.filter(|t| !t.trim().is_empty());
     crate::schedule::Schedule::parse(&cron, timezone.as_deref()).map_err(|r| {
         let key = if r.contains("time zone") {
@@ -202,7 +205,12 @@ pub(super) fn schedule(
         };
         bad(key, r)
     })?;
-    let verify_cron = verify.cron.filter(|c| !c.trim().is_empty());
+    let verify_cron = verify
+        .cron
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| crate::schedule::expand(&c))
+        .transpose()
+        .map_err(|r| bad("verify.cron", r))?;
     if let Some(c) = &verify_cron {
         crate::schedule::Schedule::parse(c, timezone.as_deref())
             .map_err(|r| bad("verify.cron", r))?;

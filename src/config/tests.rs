@@ -123,7 +123,7 @@ fn bad_values_name_key_and_file() {
         ),
         (
             format!("{MINIMAL}lookback = \"soon\""),
-            "instances[0].lookback",
+            "instances[dds-bp1].lookback",
         ),
         (
             format!("{MINIMAL}lookback = \"0s\""),
@@ -281,4 +281,116 @@ fn path_resolution_order() {
         PathBuf::from(DEFAULT_PATH)
     );
     assert_eq!(resolve_path(None, None), PathBuf::from(DEFAULT_PATH));
+}
+
+#[test]
+fn messages_say_what_to_fix() {
+    for (text, needles) in [
+        (
+            format!("{MINIMAL}[download]\nnetwork = \"internal\"\n"),
+            vec![
+                "line 7",
+                "download.network",
+                "`auto`",
+                "`intranet`",
+                "`public`",
+            ],
+        ),
+        (
+            format!("{MINIMAL}[download]\nconcurrency = \"4\"\n"),
+            vec!["line 7", "download.concurrency", "string \"4\""],
+        ),
+        (
+            format!("{MINIMAL}[download]\nconcurrency = 4.7\n"),
+            vec!["line 7", "download.concurrency", "float"],
+        ),
+        (
+            format!("{MINIMAL}[schedule]\nrun_on_start = \"yes\"\n"),
+            vec!["line 7", "schedule.run_on_start", "string \"yes\""],
+        ),
+        (
+            format!("{MINIMAL}[download]\nconcurency = 4\n"),
+            vec!["line 7", "unknown field `concurency`", "concurrency"],
+        ),
+        (
+            format!("{MINIMAL}[schedule]\ncron = \"0 0 25 * * *\"\n"),
+            vec!["schedule.cron", "hour", "0-23", "25"],
+        ),
+        (
+            MINIMAL.replace("id = \"dds-bp1\"", "id = \"dds-bp1\"\nnode_ids = [\"a/b\"]"),
+            vec!["instances[dds-bp1].node_ids"],
+        ),
+    ] {
+        let e = load_text(&text).unwrap_err().to_string();
+        for needle in needles {
+            assert!(e.contains(needle), "{needle:?} not in {e}");
+        }
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn cron_macros_work() {
+    for (text, cron) in [
+        ("@daily", "0 0 0 * * *"),
+        ("@hourly", "0 0 * * * *"),
+        ("@weekly", "0 0 0 * * 0"),
+        ("@monthly", "0 0 0 1 * *"),
+        ("@yearly", "0 0 0 1 1 *"),
+    ] {
+        let s = load_text(&format!("{MINIMAL}[schedule]\ncron = \"{text}\"\n")).unwrap();
+        assert_eq!(s.schedule.cron, cron, "{text}");
+    }
+    let e = load_text(&format!("{MINIMAL}[schedule]\ncron = \"@reboot\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("@reboot") && e.contains("@daily"), "{e}");
+}
+
+#[test]
+fn environment_overrides_are_strict_and_name_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, MINIMAL, 0o600);
+    for (var, value, needles) in [
+        (
+            "DDS_BACKUP_SYNC__DOWNLOAD__CONCURENCY",
+            "4",
+            vec![
+                "environment DDS_BACKUP_SYNC__DOWNLOAD__CONCURENCY",
+                "unknown field",
+            ],
+        ),
+        (
+            "DDS_BACKUP_SYNC__DOWNLOAD__CONCURRENCY",
+            "4.7",
+            vec!["DDS_BACKUP_SYNC__DOWNLOAD__CONCURRENCY", "a whole number"],
+        ),
+        (
+            "DDS_BACKUP_SYNC__SCHEDULE__RUN_ON_START",
+            "yes",
+            vec!["DDS_BACKUP_SYNC__SCHEDULE__RUN_ON_START", "true or false"],
+        ),
+    ] {
+        let env: HashMap<String, String> = [(var.to_string(), value.to_string())].into();
+        let e = load_with_env(&path, Some(env)).unwrap_err().to_string();
+        assert!(
+            !e.contains(&path.display().to_string()) || e.contains("environment"),
+            "{e}"
+        );
+        for needle in needles {
+            assert!(e.contains(needle), "{needle:?} not in {e}");
+        }
+    }
+    let env: HashMap<String, String> = [(
+        "DDS_BACKUP_SYNC__DOWNLOAD__CONCURRENCY".to_string(),
+        "8".to_string(),
+    )]
+    .into();
+    assert_eq!(
+        load_with_env(&path, Some(env))
+            .unwrap()
+            .download
+            .concurrency,
+        8
+    );
 }
