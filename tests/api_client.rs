@@ -485,6 +485,13 @@ async fn unreachable_endpoint_is_a_transport_error_after_retries() {
         "{err}"
     );
     assert!(err.to_string().contains("cannot reach"), "{err}");
+    // Says what happened in words an operator can act on, with the host.
+    let text = err.to_string();
+    assert!(
+        text.contains("connection refused") && text.contains(&closed.to_string()),
+        "{err}"
+    );
+    assert!(!text.contains("error sending request"), "{err}");
 }
 
 #[tokio::test]

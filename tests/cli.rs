@@ -228,6 +228,11 @@ async fn wrong_credentials_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
     let stdout = text(&out.stdout);
+    // Which credential source was used, never the secret.
+    assert!(
+        stdout.contains("the credentials came from config file"),
+        "{stdout}"
+    );
     assert!(
         !stderr.contains("wrong-secret") && !stdout.contains("wrong-secret"),
         "the secret is never printed"

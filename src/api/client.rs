@@ -311,6 +311,11 @@ impl ApiClient {
         }
         let mut err = self.error_from(status, &body, server_date, now);
         scrub(&mut err, &creds);
+        if err.class() == super::error::Class::Auth
+            && let ApiError::Service { credentials, .. } = &mut err
+        {
+            *credentials = Some(self.credentials.source_name().to_string());
+        }
         Err(err)
     }
 
@@ -350,6 +355,7 @@ impl ApiClient {
             code,
             message: message.unwrap_or_default(),
             request_id,
+            credentials: None,
         }
     }
 }

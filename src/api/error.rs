@@ -50,10 +50,11 @@ pub fn classify(status: u16, code: &str) -> Class {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(
-        "{action} failed with {}: {} (HTTP {status}, RequestId {})",
+        "{action} failed with {}: {} (HTTP {status}, RequestId {}){}",
         shown(code),
         shown(message),
-        shown(request_id)
+        shown(request_id),
+        credentials.as_ref().map(|c| format!("; the credentials came from {c}: check that key id and secret belong together and may call {action}")).unwrap_or_default()
     )]
     Service {
         action: &'static str,
@@ -61,6 +62,8 @@ pub enum ApiError {
         code: String,
         message: String,
         request_id: String,
+        /// For a refused signature or key: which credential source was used (never the secret).
+        credentials: Option<String>,
     },
     #[error(
         "the host clock is off by {} compared with the API server, which refused the request (InvalidTimeStamp.Expired, RequestId {}); fix the clock (NTP) and retry",
@@ -81,7 +84,7 @@ pub enum ApiError {
         endpoint: String,
         snippet: String,
     },
-    #[error("cannot reach {endpoint}: {source}")]
+    #[error("cannot reach {endpoint}: {}", describe_transport(source))]
     Transport {
         endpoint: String,
         #[source]
@@ -150,6 +153,33 @@ impl ApiError {
     }
 }
 
+/// What a failed request ran into, in words an operator can act on (reqwest says only "error
+/// sending request"; the cause is further down its chain).
+pub fn describe_transport(e: &reqwest::Error) -> String {
+    let chain = crate::text::error_chain(e).to_ascii_lowercase();
+    let what = if e.is_timeout() || chain.contains("timed out") {
+        "timed out"
+    } else if chain.contains("connection refused") {
+        "connection refused (nothing listens there: check the endpoint and any firewall)"
+    } else if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        "DNS lookup failed (check the endpoint's host name and the resolver)"
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake")
+    {
+        "TLS handshake failed (a proxy or a wrong endpoint?)"
+    } else if chain.contains("reset") || chain.contains("closed") {
+        "connection closed by the other side"
+    } else {
+        "request failed"
+    };
+    // The deepest cause says it best ("Connection refused (os error 111)"); reqwest's own
+    // layers above it add nothing.
+    let mut deepest: &dyn std::error::Error = e;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    format!("{what}: {deepest}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +221,7 @@ mod tests {
             code: "Bad\u{1b}[2J".into(),
             message: "no\nERROR forged".into(),
             request_id: "R\r1".into(),
+            credentials: None,
         };
         assert_eq!(
             e.to_string(),
