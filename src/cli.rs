@@ -32,6 +32,10 @@ pub struct Cli {
     #[arg(long, group = "mode")]
     pub verify: bool,
 
+    /// Check the setup without downloading: config, credentials, API, download.dir, metrics,
+    /// the intranet host. One line per check; exit 0 when all pass, 2 otherwise.
+    #[arg(long, group = "mode")]
+    pub check: bool,
     /// List the remote backups of every configured instance/node.
     #[arg(long, group = "mode")]
     pub list: bool,
@@ -52,6 +56,7 @@ pub enum Mode {
     SyncNow { dry_run: bool },
     Verify,
     List { json: bool },
+    Check,
     Demo { dir: PathBuf },
 }
 
@@ -59,6 +64,8 @@ impl Cli {
     pub fn mode(&self) -> Mode {
         if let Some(dir) = &self.demo {
             Mode::Demo { dir: dir.clone() }
+        } else if self.check {
+            Mode::Check
         } else if self.list {
             Mode::List { json: self.json }
         } else if self.verify {
@@ -103,6 +110,8 @@ mod tests {
             Mode::List { json: true }
         );
         assert_eq!(mode(&["--verify"]).unwrap(), Mode::Verify);
+        assert_eq!(mode(&["--check"]).unwrap(), Mode::Check);
+        assert!(mode(&["--check", "--list"]).is_err(), "one mode at a time");
         assert_eq!(
             mode(&["--demo"]).unwrap(),
             Mode::Demo {

@@ -41,6 +41,10 @@ async fn run(cli: Cli) -> u8 {
     let settings = match config::load(&path) {
         Ok(s) => s,
         Err(e) => {
+            if mode == Mode::Check {
+                println!("FAIL config: {e}");
+                return exit::SETUP;
+            }
             init_logging(LogFormat::Text);
             tracing::error!("{e}");
             eprintln!("dds-backup-sync: {e}");
@@ -49,6 +53,15 @@ async fn run(cli: Cli) -> u8 {
     };
     init_logging(settings.logging);
     let outcome: anyhow::Result<u8> = match mode {
+        Mode::Check => {
+            let mut stdout = std::io::stdout().lock();
+            commands::check::check(&settings, &mut stdout)
+                .await
+                .or_else(|e| {
+                    eprintln!("dds-backup-sync: {e}");
+                    Ok(e.exit_code())
+                })
+        }
         Mode::List { json } => {
             let mut stdout = std::io::stdout().lock();
             commands::list::list(&settings, json, &mut stdout)

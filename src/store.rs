@@ -169,6 +169,29 @@ impl Store {
         Ok(RunLock { _file: file })
     }
 
+    /// Checks that the download dir can be used: created if missing (0750), a file created
+    /// and removed in it. Used by `--check`; a pass finds the same through its lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Root`] saying what failed.
+    pub fn probe_writable(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let root_err = |source| StoreError::Root {
+            path: self.root.clone(),
+            source: Box::new(source),
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&self.root)
+            .map_err(|e| root_err(io_err("create", &self.root)(e)))?;
+        let probe = self
+            .root
+            .join(format!(".dds-backup-sync.probe-{}", std::process::id()));
+        write_atomic(&probe, b"").map_err(root_err)?;
+        fs::remove_file(&probe).map_err(|e| root_err(io_err("remove", &probe)(e)))
+    }
+
     /// Makes the backup's folder (and its parents below the root, 0750), refusing any that is a
     /// link or not a folder.
     ///

@@ -659,3 +659,82 @@ async fn an_unwritable_metrics_path_stops_the_run_at_start_with_exit_2() {
     assert!(stderr.contains("metrics.textfile"), "{stderr}");
     assert_eq!(emu.stats().file_gets, 0, "nothing downloaded");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_says_ok_or_what_to_fix_one_line_each_and_downloads_nothing() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let good = common::ConfigText::api(&emu.base_url(), ID, SECRET)
+        .instance("dds-demo-replica", &[])
+        .instance("dds-demo-sharded", &["d-demo-shard-0", "d-demo-shard-1"])
+        .download(&data)
+        .text();
+    let cfg = common::write_config(dir.path(), &good, 0o600);
+    let out = run(
+        dir.path(),
+        &["--check", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for needle in [
+        "OK   config:",
+        "OK   credentials: from config file",
+        "OK   api dds-demo-replica: signature accepted",
+        "OK   api dds-demo-sharded/d-demo-shard-0: signature accepted",
+        "OK   download.dir:",
+        "OK   intranet download host:",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} missing:\n{stdout}");
+    }
+    assert!(stdout.lines().all(|l| l.starts_with("OK ")), "{stdout}");
+    assert_eq!(emu.stats().file_gets, 0, "a check downloads nothing");
+
+    // A wrong secret and a download dir under a regular file: both say what to fix, exit 2.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let bad = common::ConfigText::api(&emu.base_url(), ID, "wrong-secret")
+        .instance("dds-demo-replica", &[])
+        .download(&blocker.join("data"))
+        .text();
+    let cfg = common::write_config(dir.path(), &bad, 0o600);
+    let out = run(
+        dir.path(),
+        &["--check", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL api dds-demo-replica")
+                && l.contains("SignatureDoesNotMatch")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL download.dir") && l.contains("ReadWritePaths=")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("wrong-secret"), "never the secret");
+
+    // A config that does not load is a FAIL line too.
+    let cfg = common::write_config(dir.path(), "[api]\nbogus = 1\n", 0o600);
+    let out = run(
+        dir.path(),
+        &["--check", "--config", cfg.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).starts_with("FAIL config:"),
+        "{}",
+        text(&out.stdout)
+    );
+}

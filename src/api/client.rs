@@ -158,6 +158,11 @@ impl ApiClient {
         &self.endpoint
     }
 
+    /// Where the credentials come from (for messages; never the secret).
+    pub fn credentials_source(&self) -> &str {
+        self.credentials.source_name()
+    }
+
     /// One page, retried per the policy.
     pub async fn page(&self, query: &ListQuery, page_number: u64) -> Result<Page, ApiError> {
         let params = query.params(page_number, self.page_size);

@@ -4,6 +4,7 @@
 //! to the other targets. This file holds what they share: the error type and the API client.
 
 #[cfg(feature = "demo")]
+pub mod check;
 pub mod demo;
 pub mod list;
 pub mod pass;
