@@ -1,5 +1,7 @@
 //! Progress reporting behind a trait: indicatif bars on a terminal, periodic log lines
-//! otherwise (systemd, cron), so no escape codes reach a journal or a mail.
+//! otherwise (systemd, cron), so no escape codes reach a journal or a mail. On a terminal the
+//! bars fit its width (a long label is cut, the bar takes what is left), and log lines go
+//! through [`log_writer`], which prints them whole above the bars instead of into them.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,15 +34,60 @@ pub fn for_stderr() -> Box<dyn Progress> {
     }
 }
 
+/// The bars on screen, if any: log lines are printed above them.
+static ON_SCREEN: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Where log lines go: stderr, above the bars when bars are drawn.
+pub fn log_writer() -> LogWriter {
+    LogWriter
+}
+
+/// An `io::Write` for the log subscriber (see [`log_writer`]).
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    /// One log event arrives as one call: printed whole, with the bars out of the way.
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let multi = ON_SCREEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match multi {
+            Some(multi) => multi.suspend(|| std::io::stderr().write_all(buf)),
+            None => std::io::stderr().write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// indicatif: one bar per active download plus an overall bar with bytes, rate and ETA.
 pub struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
 }
 
+impl Drop for Bars {
+    fn drop(&mut self) {
+        *ON_SCREEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
 impl Bars {
     fn new() -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        *ON_SCREEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(multi.clone());
         let overall = multi.add(ProgressBar::new(0));
         overall.set_style(
             ProgressStyle::with_template(
@@ -59,11 +106,13 @@ impl Progress for Bars {
             .insert_before(&self.overall, ProgressBar::new(total));
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix:40} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} [{bar:30}]",
+                // The label fits 32 columns and the bar takes what the terminal has left: a
+                // fixed-width bar wrapped (and left stale lines) in 100 columns.
+                "{prefix:32} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>11} [{wide_bar}]",
             )
             .expect("invariant: the template is valid"),
         );
-        bar.set_prefix(label.to_string());
+        bar.set_prefix(keep_tail(label, 32));
         Box::new(IndicatifBar {
             bar,
             overall: self.overall.clone(),
@@ -73,6 +122,17 @@ impl Progress for Bars {
     fn set_total(&self, total: u64) {
         self.overall.set_length(total);
     }
+}
+
+/// `label` in at most `width` characters, cut at the front: the backup id at its end is what
+/// tells two bars apart.
+fn keep_tail(label: &str, width: usize) -> String {
+    let n = label.chars().count();
+    if n <= width {
+        return label.to_string();
+    }
+    let tail: String = label.chars().skip(n - (width - 1)).collect();
+    format!("…{tail}")
 }
 
 struct IndicatifBar {
@@ -181,4 +241,17 @@ impl Bar for Silent {
     fn set_position(&self, _pos: u64) {}
     fn inc(&self, _delta: u64) {}
     fn finish(&self, _message: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_labels_keep_their_tail() {
+        assert_eq!(keep_tail("dds-1/123", 32), "dds-1/123");
+        let cut = keep_tail("dds-tty-with-a-rather-long-instance-name/90000004", 32);
+        assert_eq!(cut.chars().count(), 32);
+        assert!(cut.starts_with('…') && cut.ends_with("/90000004"), "{cut}");
+    }
 }

@@ -1,0 +1,104 @@
+//! What a person sees on a terminal, through tmux (a real pty, 100 columns): the progress bars
+//! fit the width (no wrapped bar lines), and log lines print whole above the bars. Skips with
+//! a note when tmux is not installed (`.ci/run` installs it).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use dds_emulator::{Dataset, EmulatorConfig};
+
+const ID: &str = "tty-key-id";
+const SECRET: &str = "tty-key-secret";
+const INSTANCE: &str = "dds-tty-with-a-rather-long-instance-name";
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Command::new("tmux").args(args).output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bars_fit_a_100_column_terminal_and_logs_print_whole_above_them() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIP: tmux is not installed");
+        return;
+    }
+    let mut config = EmulatorConfig::new(ID, SECRET, Dataset::new());
+    let newest = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    config.dataset.add_instance(
+        dds_emulator::Instance::replica_set(INSTANCE).with_generated(
+            6,
+            90_000_000,
+            newest,
+            8 << 20,
+        ),
+    );
+    config.body_rate = Some(6 << 20);
+    let emu = common::loopback_emulator(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = common::ConfigText::api(&emu.base_url(), ID, SECRET)
+        .instance(INSTANCE, &[])
+        .download(&dir.path().join("data"))
+        .with("concurrency = 2")
+        .text();
+    let cfg = common::write_config(dir.path(), &text, 0o600);
+    let session = format!("dds-tty-{}", std::process::id());
+    let command = format!(
+        "HOME={} {} --sync-now --config {}; sleep 60",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_dds-backup-sync"),
+        cfg.display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    // Read the screen until bars and at least one published line are on it: as the rows are
+    // (a bar that wrapped leaves a row that does not end with `]`, or one that starts inside a
+    // bar), and with wrapped rows joined (a log line cut by a bar redraw would not end whole).
+    let capture = |join: bool| {
+        let mut args = vec!["capture-pane", "-p", "-t", session.as_str()];
+        if join {
+            args.push("-J");
+        }
+        String::from_utf8_lossy(&tmux(&args).stdout).into_owned()
+    };
+    let (mut rows, mut joined) = (String::new(), String::new());
+    let seen = common::poll(Duration::from_secs(30), || {
+        rows = capture(false);
+        joined = capture(true);
+        rows.contains("total ") && joined.contains("verified and published")
+    })
+    .await;
+    let _ = tmux(&["kill-session", "-t", &session]);
+    assert!(seen, "no bars and log lines on screen:\n{rows}");
+    for row in rows.lines().filter(|l| l.contains("/s [")) {
+        assert!(
+            row.chars().count() <= 100 && row.trim_end().ends_with(']'),
+            "a bar that does not fit the terminal: {row}\n{rows}"
+        );
+    }
+    assert!(
+        !rows
+            .lines()
+            .any(|l| l.starts_with('░') || l.starts_with('█')),
+        "a bar wrapped onto the next row:\n{rows}"
+    );
+    for line in joined
+        .lines()
+        .filter(|l| l.contains("verified and published"))
+    {
+        assert!(
+            line.trim_end().ends_with("via=public"),
+            "a log line cut by a bar: {line}\n{joined}"
+        );
+    }
+}
