@@ -116,6 +116,9 @@ pub struct DownloadSettings {
     /// Attempts and time for a stretch of a download without progress (its own budget, not
     /// the API's: a download may wait out a flaky link longer than a listing).
     pub retry: crate::retry::RetryPolicy,
+    /// Bytes per second over all downloads of a pass together (`bandwidth_limit`, or the
+    /// `bandwidth_schedule` timetable read in `schedule.timezone`).
+    pub bandwidth: crate::bucket::Limit,
 }
 
 #[derive(Debug, Clone)]

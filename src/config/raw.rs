@@ -71,6 +71,8 @@ pub(super) struct RawDownload {
     pub(super) connect_timeout: Option<String>,
     pub(super) max_attempts: Option<i64>,
     pub(super) max_retry_time: Option<String>,
+    pub(super) bandwidth_limit: Option<String>,
+    pub(super) bandwidth_schedule: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
