@@ -142,6 +142,10 @@ pub struct VerifySettings {
     pub cron: Option<String>,
     /// Remove corrupt copies whose backup is still listed, so the next pass fetches them again.
     pub repair: bool,
+    /// The daemon's scrub checks only copies not verified for this long (a slice per run).
+    pub max_age: Option<Duration>,
+    /// Bytes per second the scrub reads at most; `None`: no limit.
+    pub bandwidth_limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -259,7 +263,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         grace: duration("prune.grace", raw.prune.grace, "0s")?,
         keep_last,
     };
-    let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad)?;
+    let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad, &duration)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     if let Some(p) = &textfile
         && (p.is_relative() || p.file_name().is_none())

@@ -30,6 +30,8 @@ pub enum AppError {
     Emulator(#[source] std::io::Error),
     #[error("cannot install the signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    #[error("the scrub thread failed: {0}")]
+    Scrub(String),
 }
 
 impl AppError {
@@ -40,7 +42,8 @@ impl AppError {
             AppError::Http(_)
             | AppError::Output(_)
             | AppError::Emulator(_)
-            | AppError::Signals(_) => exit::FAILED,
+            | AppError::Signals(_)
+            | AppError::Scrub(_) => exit::FAILED,
         }
     }
 }

@@ -96,6 +96,8 @@ pub(super) struct RawSchedule {
 pub(super) struct RawVerify {
     pub(super) cron: Option<String>,
     pub(super) repair: Option<bool>,
+    pub(super) max_age: Option<String>,
+    pub(super) bandwidth_limit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

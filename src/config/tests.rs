@@ -82,6 +82,34 @@ fn bandwidth_keys_parse_and_say_which_key_is_wrong() {
 }
 
 #[test]
+fn verify_slice_keys_parse_and_say_which_key_is_wrong() {
+    let with = |keys: &str| format!("{MINIMAL}[verify]\n{keys}\n");
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!((s.verify.max_age, s.verify.bandwidth_limit), (None, None));
+    let s = load_text(&with("max_age = \"30d\"\nbandwidth_limit = \"100MiB\"")).unwrap();
+    assert_eq!(s.verify.max_age, Some(Duration::from_secs(30 * 86400)));
+    assert_eq!(s.verify.bandwidth_limit, Some(100 << 20));
+    for (keys, needle) in [
+        (
+            "max_age = \"soon\"",
+            "verify.max_age: \"soon\" is not a duration",
+        ),
+        (
+            "max_age = \"0s\"",
+            "verify.max_age: must be greater than zero",
+        ),
+        (
+            "bandwidth_limit = \"lots\"",
+            "verify.bandwidth_limit: \"lots\" is not a size",
+        ),
+    ] {
+        let e = err(&with(keys));
+        assert!(e.contains(needle), "{keys}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
 fn example_config_is_valid() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
         .unwrap();
