@@ -48,11 +48,15 @@ impl Throttle {
 
     /// One bucket for `limit`, a timetable read on `zone`'s wall clock.
     pub fn new(limit: Limit, zone: Zone) -> Throttle {
+        Throttle::starting(limit, zone, Instant::now(), time::OffsetDateTime::now_utc())
+    }
+
+    /// [`Throttle::new`] at the given monotonic and wall-clock instants.
+    fn starting(limit: Limit, zone: Zone, now: Instant, wall: time::OffsetDateTime) -> Throttle {
         if limit.is_off() {
             return Throttle::unlimited();
         }
-        let now = Instant::now();
-        let rate = limit.at_minute(zone.minute_of_day(time::OffsetDateTime::now_utc()));
+        let rate = limit.at_minute(zone.minute_of_day(wall));
         Throttle {
             inner: Some(Arc::new(Inner {
                 limit,
@@ -73,15 +77,20 @@ impl Throttle {
 
     /// Books `n` bytes and says how long to wait before they may pass.
     fn book(&self, n: u64) -> Duration {
+        self.book_at(n, Instant::now(), time::OffsetDateTime::now_utc())
+    }
+
+    /// [`Throttle::book`] at the given instants: a timetable's rate is looked up again when a
+    /// second has passed since the last look.
+    fn book_at(&self, n: u64, now: Instant, wall: time::OffsetDateTime) -> Duration {
         let Some(inner) = &self.inner else {
             return Duration::ZERO;
         };
-        let now = Instant::now();
         // The lock is never held across a wait; a panic inside it cannot leave the bucket
         // half-updated in a way that matters, so a poisoned lock is used as it is.
         let mut st = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(inner.limit, Limit::Timetable(_)) && now >= st.checked + RECHECK {
-            let rate = self.rate_at(time::OffsetDateTime::now_utc());
+            let rate = self.rate_at(wall);
             if rate != st.bucket.rate() {
                 tracing::info!(rate = ?rate, "bandwidth timetable: new limit");
             }
@@ -137,6 +146,33 @@ mod tests {
         assert_eq!(t.rate_at(at("2026-12-01T00:00:00Z")), Some(50 << 20));
         assert_eq!(t.rate_at(at("2026-12-01T11:59:59Z")), Some(50 << 20));
         assert_eq!(t.rate_at(at("2026-12-01T12:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_running_bucket_changes_rate_when_the_clock_crosses_a_boundary() {
+        const MIB: u64 = 1 << 20;
+        let table = Timetable::parse("08:00,1MiB 20:00,off").unwrap();
+        let t0 = Instant::now();
+        let after = |ms: u64| t0 + Duration::from_millis(ms);
+        let t = Throttle::starting(
+            Limit::Timetable(table),
+            Zone::default(),
+            t0,
+            at("2026-12-01T07:59:59Z"),
+        );
+        // (monotonic ms, wall clock, bytes, wait ms)
+        for (ms, wall, n, wait) in [
+            (0, "2026-12-01T07:59:59Z", 10 * MIB, 0), // before 08:00: off
+            (1000, "2026-12-01T08:00:00Z", MIB, 1000), // crossed: 1 MiB/s, from empty
+            (1500, "2026-12-01T20:00:00Z", 0, 500),   // looked up less than 1 s ago: still on
+            (2000, "2026-12-01T20:00:00Z", 100 * MIB, 0), // a second on: 20:00 is off
+        ] {
+            let got = t.book_at(n, after(ms), at(wall));
+            assert!(
+                got.abs_diff(Duration::from_millis(wait)) < Duration::from_millis(2),
+                "at {wall}: waited {got:?}, want {wait} ms"
+            );
+        }
     }
 
     #[tokio::test]

@@ -182,3 +182,23 @@ async fn repair(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_daemons_scrub_checks_the_slice_verify_max_age_gives() {
+        let mut s = Settings::demo(
+            "http://127.0.0.1:1",
+            "id",
+            "secret",
+            std::path::Path::new("/tmp/x"),
+        );
+        assert_eq!(daemon_scope(&s).max_age, None, "no max_age: every copy");
+        s.verify.max_age = Some(std::time::Duration::from_secs(30 * 86400));
+        let scope = daemon_scope(&s);
+        assert_eq!(scope.max_age, s.verify.max_age);
+        assert_eq!(scope.sample, None, "the daemon never samples");
+    }
+}
