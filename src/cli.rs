@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// The modes `--max-age` and `--sample` make no sense with.
+const OTHER_MODES: [&str; 5] = ["sync_now", "dry_run", "list", "demo", "check"];
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dds-backup-sync",
@@ -36,6 +39,17 @@ pub struct Cli {
     /// the intranet host. One line per check; exit 0 when all pass, 2 otherwise.
     #[arg(long, group = "mode")]
     pub check: bool,
+    /// With --verify: only copies whose manifest was last verified longer ago than DURATION
+    /// (e.g. "30d").
+    // `requires` alone lets `--sync-now --max-age` through: clap does not require an arg that
+    // conflicts with one present (the mode group), so the other modes are refused by name.
+    #[arg(long, requires = "verify", conflicts_with_all = OTHER_MODES, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_age: Option<std::time::Duration>,
+
+    /// With --verify: a random PERCENT (1-100) of the copies (after --max-age).
+    #[arg(long, requires = "verify", conflicts_with_all = OTHER_MODES, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub sample: Option<u8>,
+
     /// List the remote backups of every configured instance/node.
     #[arg(long, group = "mode")]
     pub list: bool,
@@ -53,11 +67,20 @@ pub struct Cli {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Daemon,
-    SyncNow { dry_run: bool },
-    Verify,
-    List { json: bool },
+    SyncNow {
+        dry_run: bool,
+    },
+    Verify {
+        max_age: Option<std::time::Duration>,
+        sample: Option<u8>,
+    },
+    List {
+        json: bool,
+    },
     Check,
-    Demo { dir: PathBuf },
+    Demo {
+        dir: PathBuf,
+    },
 }
 
 impl Cli {
@@ -69,7 +92,10 @@ impl Cli {
         } else if self.list {
             Mode::List { json: self.json }
         } else if self.verify {
-            Mode::Verify
+            Mode::Verify {
+                max_age: self.max_age,
+                sample: self.sample,
+            }
         } else if self.sync_now || self.dry_run {
             Mode::SyncNow {
                 dry_run: self.dry_run,
@@ -77,6 +103,14 @@ impl Cli {
         } else {
             Mode::Daemon
         }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => Err("must be greater than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{text:?} is not a duration like \"30d\" ({e})")),
     }
 }
 
@@ -109,9 +143,33 @@ mod tests {
             mode(&["--list", "--json"]).unwrap(),
             Mode::List { json: true }
         );
-        assert_eq!(mode(&["--verify"]).unwrap(), Mode::Verify);
+        assert_eq!(
+            mode(&["--verify"]).unwrap(),
+            Mode::Verify {
+                max_age: None,
+                sample: None
+            }
+        );
+        assert_eq!(
+            mode(&["--verify", "--max-age", "30d", "--sample", "10"]).unwrap(),
+            Mode::Verify {
+                max_age: Some(std::time::Duration::from_secs(30 * 86400)),
+                sample: Some(10)
+            }
+        );
         assert_eq!(mode(&["--check"]).unwrap(), Mode::Check);
         assert!(mode(&["--check", "--list"]).is_err(), "one mode at a time");
+        for bad in [
+            &["--verify", "--sample", "0"][..],
+            &["--verify", "--sample", "101"],
+            &["--verify", "--max-age", "soon"],
+            &["--verify", "--max-age", "0s"],
+            &["--sample", "50"],
+            &["--sync-now", "--max-age", "1d"],
+            &["--list", "--sample", "5"],
+        ] {
+            assert!(mode(bad).is_err(), "{bad:?}");
+        }
         assert_eq!(
             mode(&["--demo"]).unwrap(),
             Mode::Demo {

@@ -126,6 +126,9 @@ pub struct DownloadSettings {
     /// Attempts and time for a stretch of a download without progress (its own budget, not
     /// the API's: a download may wait out a flaky link longer than a listing).
     pub retry: crate::retry::RetryPolicy,
+    /// Bytes per second over all downloads of a pass together (`bandwidth_limit`, or the
+    /// `bandwidth_schedule` timetable read in `schedule.timezone`).
+    pub bandwidth: crate::bucket::Limit,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +152,10 @@ pub struct VerifySettings {
     pub cron: Option<String>,
     /// Remove corrupt copies whose backup is still listed, so the next pass fetches them again.
     pub repair: bool,
+    /// The daemon's scrub checks only copies not verified for this long (a slice per run).
+    pub max_age: Option<Duration>,
+    /// Bytes per second the scrub reads at most; `None`: no limit.
+    pub bandwidth_limit: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,7 +285,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         grace: duration("prune.grace", raw.prune.grace, "0s")?,
         keep_last,
     };
-    let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad)?;
+    let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad, &duration)?;
     let hooks = sections::hooks(raw.hooks, &bad, &duration)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     let mode_text = raw.metrics.file_mode.unwrap_or_else(|| "0644".into());

@@ -166,17 +166,21 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
 /// The `verify.cron` scrub (with repair when configured); findings go to the log and metrics.
 async fn scrub(running: &Running, metrics: &mut Snapshot) {
     notify(&[sd_notify::NotifyState::Status("verify running")]);
-    let status =
-        match commands::verify::verify_and_repair(&running.settings, &mut std::io::sink(), metrics)
-            .await
-        {
-            Ok(0) => "last verify: no problems".to_string(),
-            Ok(n) => format!("last verify: {n} problems"),
-            Err(e) => {
-                warn!("verify skipped: {e}");
-                format!("last verify failed: {e}")
-            }
-        };
+    let status = match commands::verify::verify_and_repair(
+        &running.settings,
+        commands::verify::daemon_scope(&running.settings),
+        &mut std::io::sink(),
+        metrics,
+    )
+    .await
+    {
+        Ok(0) => "last verify: no problems".to_string(),
+        Ok(n) => format!("last verify: {n} problems"),
+        Err(e) => {
+            warn!("verify skipped: {e}");
+            format!("last verify failed: {e}")
+        }
+    };
     commands::pass::write_metrics_file(&running.settings, metrics);
     info!("{status}");
     notify(&[sd_notify::NotifyState::Status(&status)]);

@@ -15,7 +15,8 @@
 //! - [`verify::format`], [`verify::verdict`]: archive format checks and their verdicts.
 //! - [`api::sign`] (signature V1), [`api::model`] (wire JSON → `Backup`), [`names`] (ids and
 //!   file names as path segments), [`urls`] (the one URL rule), [`units`] (`64KiB`),
-//!   [`text`] (network text shown as data), [`hex`], [`retry`] (the backoff policy).
+//!   [`text`] (network text shown as data), [`hex`], [`retry`] (the backoff policy),
+//!   [`bucket`] (token-bucket arithmetic and the bandwidth timetable).
 //!
 //! The I/O shell:
 //! - [`store`]: the only module that opens, renames, deletes or stats under `download.dir`
@@ -31,13 +32,15 @@
 //!   [`schedule`]: DST-correct cron (chrono stays inside it); [`http`]: the one HTTP client
 //!   builder (rustls + webpki roots); [`progress`]: bars on a TTY, log lines otherwise;
 //!   [`secret`]: redaction; [`exit`]: the exit codes; [`cli`]: the flags; [`hooks`]: commands
-//!   and pings after a pass.
+//!   and pings after a pass; [`throttle`]: the shared bandwidth limit that downloads and the
+//!   scrub wait on.
 //!
 //! The fake DescribeBackups API + OSS used by the tests, the benchmark and `--demo` is its own
 //! crate, `dds-emulator` (folder `dds-emulator/`), which never depends on this one; the daemon
 //! links it only through the default `demo` feature.
 
 pub mod api;
+pub mod bucket;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -58,6 +61,7 @@ pub mod signals;
 pub mod store;
 pub mod sync;
 pub mod text;
+pub mod throttle;
 pub mod units;
 pub mod urls;
 pub mod verify;

@@ -83,9 +83,14 @@ async fn run(cli: Cli) -> u8 {
                 },
             )
         }
-        Mode::Verify => {
+        Mode::Verify { max_age, sample } => {
             let mut stdout = std::io::stdout().lock();
-            commands::verify::verify(&settings, &mut stdout)
+            let scope = dds_backup_sync::verify::Scope {
+                max_age,
+                sample,
+                seed: commands::verify::clock_seed(),
+            };
+            commands::verify::verify(&settings, scope, &mut stdout)
                 .await
                 .or_else(|e| {
                     eprintln!("dds-backup-sync: {e}");

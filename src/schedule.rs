@@ -163,6 +163,40 @@ impl Schedule {
     }
 }
 
+/// A time zone to read wall-clock times of day in (the bandwidth timetable's), parsed once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Zone(Option<Tz>);
+
+impl Zone {
+    /// `None`, empty or "UTC" is UTC.
+    ///
+    /// # Errors
+    /// An unknown zone, in one line.
+    pub fn parse(timezone: Option<&str>) -> Result<Zone, String> {
+        match timezone.map(str::trim).filter(|t| !t.is_empty()) {
+            None | Some("UTC") => Ok(Zone(None)),
+            Some(name) => name
+                .parse::<Tz>()
+                .map(|tz| Zone(Some(tz)))
+                .map_err(|_| format!("{name:?} is not an IANA time zone like \"Asia/Shanghai\"")),
+        }
+    }
+
+    /// The minute of the day (0..1440) that `now` is on the zone's wall clock.
+    pub fn minute_of_day(&self, now: time::OffsetDateTime) -> u32 {
+        use chrono::Timelike;
+        let utc = to_chrono(now);
+        let (h, m) = match self.0 {
+            None => (utc.hour(), utc.minute()),
+            Some(tz) => {
+                let local = utc.with_timezone(&tz);
+                (local.hour(), local.minute())
+            }
+        };
+        h * 60 + m
+    }
+}
+
 /// Converts a `time` instant (used everywhere else in the program) to chrono's, which croner
 /// speaks: chrono stays inside this module.
 fn to_chrono(t: time::OffsetDateTime) -> DateTime<Utc> {
@@ -223,6 +257,23 @@ mod tests {
         let missed = s.missed(at("2026-11-28T00:00:00Z"), at("2026-11-28T00:00:35Z"));
         assert_eq!(missed.len(), 3);
         assert_eq!(missed[0], at("2026-11-28T00:00:10Z"));
+    }
+
+    #[test]
+    fn zones_give_the_local_minute_of_the_day() {
+        let berlin = Zone::parse(Some("Europe/Berlin")).unwrap();
+        // Summer (UTC+2) and winter (UTC+1).
+        assert_eq!(
+            berlin.minute_of_day(at("2026-07-01T06:30:00Z")),
+            8 * 60 + 30
+        );
+        assert_eq!(
+            berlin.minute_of_day(at("2026-12-01T06:30:00Z")),
+            7 * 60 + 30
+        );
+        let utc = Zone::parse(None).unwrap();
+        assert_eq!(utc.minute_of_day(at("2026-12-01T23:59:59Z")), 23 * 60 + 59);
+        assert!(Zone::parse(Some("Mars/Olympus")).is_err());
     }
 
     #[test]

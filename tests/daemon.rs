@@ -405,3 +405,72 @@ async fn the_verify_schedule_scrubs_and_reports_in_metrics() {
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
 }
+
+/// `(fetched, MiB/s)` of every "pass finished" line so far.
+fn passes(log: &str) -> Vec<(usize, f64)> {
+    log.lines()
+        .filter_map(|l| l.split_once("pass finished: ").map(|(_, rest)| rest))
+        .filter_map(|rest| {
+            let fetched = rest
+                .split("fetched ")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            let rate = rest.rsplit_once('(')?.1.split(' ').next()?.parse().ok()?;
+            Some((fetched, rate))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_applies_a_new_bandwidth_limit_from_the_next_pass_on() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "*/2 * * * * *", "");
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    let log = daemon.log.clone();
+    let fetched_passes = move || {
+        passes(&log.lock().unwrap())
+            .into_iter()
+            .filter(|p| p.0 == 3)
+            .count()
+    };
+    let f = fetched_passes.clone();
+    assert!(
+        common::poll(Duration::from_secs(15), move || f() >= 1).await,
+        "{}",
+        daemon.log()
+    );
+
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "network = \"public\"",
+        "network = \"public\"\nbandwidth_limit = \"1MiB\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log("configuration reloaded", 1, Duration::from_secs(10))
+        .await;
+    // Make the next pass download everything again.
+    std::fs::remove_dir_all(dir.path().join("data/dds-demo-replica")).unwrap();
+    let f = fetched_passes.clone();
+    assert!(
+        common::poll(Duration::from_secs(30), move || f() >= 2).await,
+        "{}",
+        daemon.log()
+    );
+    let (_, unlimited) = passes(&daemon.log())[0];
+    let (_, limited) = *passes(&daemon.log()).iter().rfind(|p| p.0 == 3).unwrap();
+    eprintln!(
+        "daemon: first pass {unlimited} MiB/s, after the reload {limited} MiB/s (limit 1 MiB/s)"
+    );
+    assert!(
+        (0.5..=1.2).contains(&limited),
+        "after the reload: {limited} MiB/s\n{}",
+        daemon.log()
+    );
+    daemon.signal(libc::SIGINT);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}

@@ -3,6 +3,7 @@
 //! prune, report), the faults that matter on the way, and the binary as cron or systemd run it.
 //!
 //! One test target, split by concern (each file under `tests/sync/`):
+//! - `bandwidth`: the shared bandwidth limit, measured, and a shutdown while waiting on it;
 //! - `engine`: a whole pass, idempotence, the network choice, prune, stale partials,
 //!   concurrency, and a watcher that nothing complete-looking is ever wrong;
 //! - `resume`: dropped connections, expired URLs, a 200 to a Range, a changed object, a wrong
@@ -12,6 +13,8 @@
 //! - `servers`: small scripted servers for what the emulator cannot do (record the
 //!   `DescribeBackups` parameters, answer a Range while ignoring `If-Range`).
 
+#[path = "sync/bandwidth.rs"]
+mod bandwidth;
 mod common;
 #[path = "sync/engine.rs"]
 mod engine;

@@ -75,3 +75,23 @@ fn units_are_hardened_as_documented() {
         assert!(text.lines().any(|l| l == line), "missing {line:?}");
     }
 }
+
+#[test]
+fn units_yield_cpu_and_disk_to_the_host() {
+    for unit in ["dds-backup-sync.service", "dds-backup-sync-oneshot.service"] {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("systemd")
+                .join(unit),
+        )
+        .unwrap();
+        for line in [
+            "Nice=10",
+            "IOSchedulingClass=best-effort",
+            "IOSchedulingPriority=7",
+            "CPUWeight=20",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{unit}: missing {line:?}");
+        }
+    }
+}

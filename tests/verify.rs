@@ -338,3 +338,121 @@ async fn damage_at_the_source_is_a_problem_unrecognised_a_note_and_repair_remove
         "a verdict never brings a copy back"
     );
 }
+
+async fn run_args(config: &Path, home: &Path, args: &[&str]) -> Output {
+    common::binary(home)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .await
+        .unwrap()
+}
+
+/// `verified N copies` from the count line.
+fn checked_count(stdout: &str) -> usize {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("verified "))
+        .unwrap_or_else(|| panic!("no count line in {stdout}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn verified_at(manifest: &Path) -> String {
+    read_json(manifest)["verified_at"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn set_verified_at(manifest: &Path, at: &str) {
+    let mut m = read_json(manifest);
+    m["verified_at"] = serde_json::Value::String(at.into());
+    std::fs::write(manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_age_checks_only_copies_not_verified_for_that_long_and_stamps_them() {
+    let (_emu, dir, config) = setup("").await;
+    let mut manifests = common::files_ending(&dir.path().join("data"), "manifest.json");
+    manifests.sort();
+    assert!(manifests.len() >= 4, "{manifests:?}");
+    let (old, recent) = manifests.split_at(manifests.len() / 2);
+    for m in old {
+        set_verified_at(m, "2020-01-01T00:00:00Z");
+    }
+    let recent_before: Vec<String> = recent.iter().map(|m| verified_at(m)).collect();
+    let out = run_args(&config, dir.path(), &["--verify", "--max-age", "7d"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(checked_count(&stdout), old.len(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} verified within 7days skipped", recent.len())),
+        "{stdout}"
+    );
+    for m in old {
+        assert!(
+            !verified_at(m).starts_with("2020-"),
+            "{}: verified_at not updated",
+            m.display()
+        );
+    }
+    let recent_after: Vec<String> = recent.iter().map(|m| verified_at(m)).collect();
+    assert_eq!(recent_before, recent_after, "recent copies were re-checked");
+    // Now every copy is fresh: nothing to check.
+    let out = run_args(&config, dir.path(), &["--verify", "--max-age", "7d"]).await;
+    assert_eq!(checked_count(&String::from_utf8_lossy(&out.stdout)), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sample_checks_that_share_of_the_copies() {
+    let (_emu, dir, config) = setup("").await;
+    let n = common::files_ending(&dir.path().join("data"), "manifest.json").len();
+    let out = run_args(&config, dir.path(), &["--verify", "--sample", "50"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let got = checked_count(&stdout);
+    assert!(
+        (n / 2..=n.div_ceil(2)).contains(&got),
+        "{got} of {n}: {stdout}"
+    );
+    assert!(stdout.contains("sample 50%"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("PICKED ")).count(),
+        got,
+        "{stdout}"
+    );
+    let out = run_args(&config, dir.path(), &["--verify", "--sample", "100"]).await;
+    assert_eq!(checked_count(&String::from_utf8_lossy(&out.stdout)), n);
+    for bad in ["0", "101", "half"] {
+        let out = run_args(&config, dir.path(), &["--verify", "--sample", bad]).await;
+        assert_eq!(out.status.code(), Some(2), "--sample {bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scrub_reads_no_faster_than_its_bandwidth_limit() {
+    let (_emu, dir, config) = setup("").await;
+    let total: u64 = common::files_ending(&dir.path().join("data"), "manifest.json")
+        .iter()
+        .map(|m| read_json(m)["size"].as_u64().unwrap())
+        .sum();
+    // About 1.5 s of reading at the limit.
+    let limit = total * 2 / 3;
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[verify]\nbandwidth_limit = \"{limit}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = run(&config, dir.path(), "--verify").await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let expected = total as f64 / limit as f64;
+    eprintln!(
+        "scrub: {total} bytes in {elapsed:.2} s at a limit of {limit} B/s (expected {expected:.2} s)"
+    );
+    assert!(
+        (0.7 * expected..=2.0 * expected).contains(&elapsed),
+        "{total} bytes took {elapsed:.2} s; at the limit they take {expected:.2} s"
+    );
+}

@@ -48,6 +48,8 @@ pub enum AppError {
         "metrics.textfile cannot be written: {0}; fix the path or its folder's permissions (under systemd, ReadWritePaths= must include it)"
     )]
     Metrics(#[source] crate::store::StoreError),
+    #[error("the scrub thread failed: {0}")]
+    Scrub(String),
 }
 
 impl AppError {
@@ -58,7 +60,8 @@ impl AppError {
             AppError::Http(_)
             | AppError::Output(_)
             | AppError::Emulator(_)
-            | AppError::Signals(_) => exit::FAILED,
+            | AppError::Signals(_)
+            | AppError::Scrub(_) => exit::FAILED,
         }
     }
 }

@@ -51,6 +51,7 @@ impl Settings {
                 min_rate: 64 * 1024,
                 connect_timeout: std::time::Duration::from_secs(10),
                 retry: RetryPolicy::default(),
+                bandwidth: crate::bucket::Limit::Off,
             },
             prune: PruneSettings {
                 enabled: true,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::raw::RawDownload;
 use super::{ConfigError, DownloadSettings, positive};
+use crate::bucket::{Limit, Timetable};
 
 /// The floor under which a transfer counts as stalled: slow enough that a 300 GB backup would
 /// take two months, fast enough for any real link.
@@ -50,7 +51,9 @@ pub(super) fn validate(
                 format!("{r} (\"0\" turns the floor off)"),
             )
         })?;
+    let bandwidth = bandwidth(d.bandwidth_limit, d.bandwidth_schedule, bad)?;
     Ok(DownloadSettings {
+        bandwidth,
         dir,
         network: d.network.unwrap_or_default(),
         concurrency,
@@ -72,4 +75,30 @@ pub(super) fn validate(
         )?,
         retry,
     })
+}
+
+/// `download.bandwidth_limit` (one rate) or `download.bandwidth_schedule` (a timetable), not both.
+fn bandwidth(
+    limit: Option<String>,
+    schedule: Option<String>,
+    bad: Bad<'_>,
+) -> Result<Limit, ConfigError> {
+    let limit = limit.filter(|l| !l.trim().is_empty());
+    let schedule = schedule.filter(|s| !s.trim().is_empty());
+    match (limit, schedule) {
+        (None, None) => Ok(Limit::Off),
+        (Some(_), Some(_)) => Err(bad(
+            "download.bandwidth_schedule",
+            "set either download.bandwidth_limit or download.bandwidth_schedule, not both".into(),
+        )),
+        (Some(l), None) => crate::units::parse_size(&l).map(Limit::Fixed).map_err(|r| {
+            bad(
+                "download.bandwidth_limit",
+                format!("{r} (bytes per second; empty = no limit)"),
+            )
+        }),
+        (None, Some(s)) => Timetable::parse(&s)
+            .map(Limit::Timetable)
+            .map_err(|r| bad("download.bandwidth_schedule", r)),
+    }
 }

@@ -73,6 +73,8 @@ pub(super) struct RawDownload {
     pub(super) connect_timeout: Option<String>,
     pub(super) max_attempts: Option<i64>,
     pub(super) max_retry_time: Option<String>,
+    pub(super) bandwidth_limit: Option<String>,
+    pub(super) bandwidth_schedule: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +98,8 @@ pub(super) struct RawSchedule {
 pub(super) struct RawVerify {
     pub(super) cron: Option<String>,
     pub(super) repair: Option<bool>,
+    pub(super) max_age: Option<String>,
+    pub(super) bandwidth_limit: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

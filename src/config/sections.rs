@@ -193,6 +193,7 @@ pub(super) fn schedule(
     raw: RawSchedule,
     verify: RawVerify,
     bad: Bad<'_>,
+    duration: DurationOf<'_>,
 ) -> Result<(ScheduleSettings, VerifySettings), ConfigError> {
     let cron = crate::schedule::expand(&raw.cron.unwrap_or_else(|| "0 0 3 * * *".to_string()))
         .map_err(|r| bad("schedule.cron", r))?;
@@ -215,6 +216,24 @@ pub(super) fn schedule(
         crate::schedule::Schedule::parse(c, timezone.as_deref())
             .map_err(|r| bad("verify.cron", r))?;
     }
+    let max_age = match verify.max_age.filter(|a| !a.trim().is_empty()) {
+        None => None,
+        Some(a) => Some(positive(
+            duration("verify.max_age", Some(a), "")?,
+            "verify.max_age",
+            bad,
+        )?),
+    };
+    let bandwidth_limit = match verify.bandwidth_limit.filter(|l| !l.trim().is_empty()) {
+        None => None,
+        Some(l) => Some(crate::units::parse_size(&l).map_err(|r| {
+            bad(
+                "verify.bandwidth_limit",
+                format!("{r} (bytes per second; empty = no limit)"),
+            )
+        })?)
+        .filter(|&n| n > 0),
+    };
     Ok((
         ScheduleSettings {
             cron,
@@ -224,6 +243,8 @@ pub(super) fn schedule(
         VerifySettings {
             cron: verify_cron,
             repair: verify.repair.unwrap_or(false),
+            max_age,
+            bandwidth_limit,
         },
     ))
 }

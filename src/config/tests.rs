@@ -49,6 +49,67 @@ fn minimal_config_gets_the_documented_defaults() {
 }
 
 #[test]
+fn bandwidth_keys_parse_and_say_which_key_is_wrong() {
+    let with = |keys: &str| format!("{MINIMAL}[download]\n{keys}\n");
+    assert_eq!(
+        load_text(MINIMAL).unwrap().download.bandwidth,
+        crate::bucket::Limit::Off
+    );
+    let s = load_text(&with("bandwidth_limit = \"200MiB\"")).unwrap();
+    assert_eq!(s.download.bandwidth, crate::bucket::Limit::Fixed(200 << 20));
+    let s = load_text(&with("bandwidth_limit = \"\"")).unwrap();
+    assert_eq!(s.download.bandwidth, crate::bucket::Limit::Off);
+    let s = load_text(&with("bandwidth_schedule = \"08:00,50MiB 20:00,off\"")).unwrap();
+    assert_eq!(s.download.bandwidth.at_minute(9 * 60), Some(50 << 20));
+    for (keys, needle) in [
+        (
+            "bandwidth_limit = \"fast\"",
+            "download.bandwidth_limit: \"fast\" is not a size",
+        ),
+        (
+            "bandwidth_schedule = \"8am,1MiB\"",
+            "download.bandwidth_schedule: \"8am,1MiB\" is not HH:MM,RATE",
+        ),
+        (
+            "bandwidth_limit = \"1MiB\"\nbandwidth_schedule = \"08:00,off\"",
+            "download.bandwidth_schedule: set either",
+        ),
+    ] {
+        let e = err(&with(keys));
+        assert!(e.contains(needle), "{keys}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn verify_slice_keys_parse_and_say_which_key_is_wrong() {
+    let with = |keys: &str| format!("{MINIMAL}[verify]\n{keys}\n");
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!((s.verify.max_age, s.verify.bandwidth_limit), (None, None));
+    let s = load_text(&with("max_age = \"30d\"\nbandwidth_limit = \"100MiB\"")).unwrap();
+    assert_eq!(s.verify.max_age, Some(Duration::from_secs(30 * 86400)));
+    assert_eq!(s.verify.bandwidth_limit, Some(100 << 20));
+    for (keys, needle) in [
+        (
+            "max_age = \"soon\"",
+            "verify.max_age: \"soon\" is not a duration",
+        ),
+        (
+            "max_age = \"0s\"",
+            "verify.max_age: must be greater than zero",
+        ),
+        (
+            "bandwidth_limit = \"lots\"",
+            "verify.bandwidth_limit: \"lots\" is not a size",
+        ),
+    ] {
+        let e = err(&with(keys));
+        assert!(e.contains(needle), "{keys}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
 fn example_config_is_valid() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
         .unwrap();

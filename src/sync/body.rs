@@ -15,6 +15,7 @@ use super::error::DownloadError;
 use super::sink::Sink;
 use super::space::Claim;
 use crate::progress::Bar;
+use crate::throttle::Throttle;
 
 /// Network chunks are batched up to this size and written with one `writev` (see crates.md:
 /// large writes are much slower, tiny ones waste syscalls); batching, not copying them
@@ -68,10 +69,36 @@ pub struct Progressed {
 pub struct Limits<'a> {
     pub size: u64,
     pub pace: Pace,
+    /// The pass's shared bandwidth limit: a chunk waits for its tokens before it counts.
+    pub throttle: &'a Throttle,
     pub cancel: &'a CancellationToken,
     pub backup: &'a str,
     pub url: &'a str,
     pub part: &'a Path,
+}
+
+/// Waits until the pass's bandwidth limit lets `n` more bytes through.
+async fn admit(lim: &Limits<'_>, window: &mut Window, n: u64) -> Result<(), DownloadError> {
+    let waiting = Instant::now();
+    lim.throttle
+        .take(n, lim.cancel)
+        .await
+        .map_err(|_| DownloadError::Cancelled {
+            backup: lim.backup.to_string(),
+        })?;
+    // Time held back by our own limit is not the server's slowness: the rate floor's window
+    // does not count it.
+    window.start += waiting.elapsed();
+    Ok(())
+}
+
+fn overrun(lim: &Limits<'_>, got: u64) -> DownloadError {
+    DownloadError::Size {
+        backup: lim.backup.to_string(),
+        what: "the server sent more than BackupSize",
+        expected: lim.size,
+        got,
+    }
 }
 
 /// Streams `resp` into `sink` after `at.offset`, never past `lim.size`.
@@ -102,12 +129,12 @@ pub async fn stream(
         match next {
             Ok(Some(chunk)) => {
                 if at.offset + chunk.len() as u64 > lim.size {
-                    break Err(DownloadError::Size {
-                        backup: backup.clone(),
-                        what: "the server sent more than BackupSize",
-                        expected: lim.size,
-                        got: at.offset + chunk.len() as u64,
-                    });
+                    break Err(overrun(lim, at.offset + chunk.len() as u64));
+                }
+                // Tokens first: a shutdown during the wait drops this chunk unwritten, and the
+                // offset still says exactly what is in the file.
+                if let Err(e) = admit(lim, &mut window, chunk.len() as u64).await {
+                    break Err(e);
                 }
                 at.offset += chunk.len() as u64;
                 at.claim.wrote(chunk.len() as u64);

@@ -36,6 +36,7 @@ use crate::model::Sidecar;
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
 use crate::store::{self, BackupPaths, Manifest};
+use crate::throttle::Throttle;
 
 /// At most this many fresh URLs per download: an API that keeps handing out expired URLs
 /// must not loop.
@@ -72,6 +73,8 @@ pub struct Downloader {
     pub store: store::Store,
     /// The floor under which a transfer is cut and retried (see [`Pace`]).
     pub pace: Pace,
+    /// The pass's bandwidth limit, one bucket shared by every download.
+    pub throttle: Throttle,
 }
 
 impl Downloader {
@@ -80,6 +83,7 @@ impl Downloader {
             http: &self.http,
             cancel: &self.cancel,
             pace: self.pace,
+            throttle: &self.throttle,
             store: &self.store,
         }
     }

@@ -23,6 +23,7 @@ pub(super) struct Link<'a> {
     pub http: &'a reqwest::Client,
     pub cancel: &'a CancellationToken,
     pub pace: Pace,
+    pub throttle: &'a crate::throttle::Throttle,
     pub store: &'a Store,
 }
 
@@ -90,6 +91,7 @@ pub(super) async fn one_request(
     let lim = Limits {
         size: fetch.size,
         pace: link.pace,
+        throttle: link.throttle,
         cancel: link.cancel,
         backup: &backup,
         url: &st.url,

@@ -203,6 +203,12 @@ async fn download_all(
             min_rate: settings.download.min_rate,
             window: settings.download.read_timeout,
         },
+        // One bucket per pass, from this pass's settings: a SIGHUP reload takes effect at the
+        // next pass. The zone was validated with the settings.
+        throttle: crate::throttle::Throttle::new(
+            settings.download.bandwidth.clone(),
+            crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default(),
+        ),
     };
     let results = futures::stream::iter(fetches)
         .map(|fetch| {

@@ -13,6 +13,7 @@
 //! picked, in the folder the layout gives their backup.
 
 pub mod format;
+pub mod select;
 pub mod verdict;
 
 use std::collections::HashSet;
@@ -24,6 +25,9 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{BackupKey, LocalCopy, MANIFEST, Manifest};
 use crate::store::{DataError, Store};
+use crate::throttle::Throttle;
+pub use select::Scope;
+use time::OffsetDateTime;
 use verdict::{FormatVerdict, Verdict};
 
 /// One problem with one local copy.
@@ -105,6 +109,12 @@ pub struct VerifyReport {
     pub findings: Vec<Finding>,
     /// Manifests whose verdict the scrub recorded or changed.
     pub verdicts_recorded: usize,
+    /// Copies skipped because they were verified within `max_age`.
+    pub recent: usize,
+    /// Due copies the sample left out.
+    pub unsampled: usize,
+    /// With a sample: the labels of the copies picked, in the order read.
+    pub picked: Vec<String>,
 }
 
 impl VerifyReport {
@@ -117,62 +127,113 @@ impl VerifyReport {
     }
 }
 
-/// Writes the scrub's verdict into the manifest when it has none (written before verdicts
-/// existed) or a different one (the download checks gzip only by its header; the scrub inflates
-/// it). Only for bytes the manifest vouches for; the caller holds the run lock.
-fn record_verdict(
+/// Brings the manifest up to date after a check of bytes it vouches for: the verdict, when it
+/// has none (written before verdicts existed) or a different one (the download checks gzip only
+/// by its header; the scrub inflates it), and `verified_at`, when the check found no problem (a
+/// damaged or rotted copy stays due, so every scrub reports it). The caller holds the run lock.
+fn update_manifest(
     dir: &Path,
     manifest: &Manifest,
-    v: &FormatVerdict,
-    key: &BackupKey,
+    check: &CopyCheck,
+    now: OffsetDateTime,
     report: &mut VerifyReport,
 ) {
-    if manifest.format_verdict == Some(v.verdict) && manifest.format_detail == v.detail {
+    let Some(v) = &check.verdict else { return };
+    let new_verdict =
+        manifest.format_verdict != Some(v.verdict) || manifest.format_detail != v.detail;
+    let clean = check.problems.iter().all(Problem::is_note);
+    if !new_verdict && !clean {
         return;
     }
     let mut updated = manifest.clone();
     updated.format_verdict = Some(v.verdict);
     updated.format_detail.clone_from(&v.detail);
+    if clean {
+        updated.verified_at = now;
+    }
     match crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
-        Ok(()) => report.verdicts_recorded += 1,
-        Err(e) => tracing::warn!(backup = %key.label(), "cannot record the format verdict: {e}"),
+        Ok(()) => report.verdicts_recorded += usize::from(new_verdict),
+        Err(e) => {
+            tracing::warn!(backup = %manifest.key().label(), "cannot update the manifest: {e}");
+        }
     }
 }
 
-/// Checks every copy in the store.
+/// Checks every copy in the store, at full speed.
 pub fn verify_store(store: &Store) -> VerifyReport {
+    verify_scoped(
+        store,
+        &Scope::default(),
+        OffsetDateTime::now_utc(),
+        &Throttle::unlimited(),
+    )
+}
+
+/// Checks the copies `scope` picks at `now`, reading no faster than `throttle` allows.
+pub fn verify_scoped(
+    store: &Store,
+    scope: &Scope,
+    now: OffsetDateTime,
+    throttle: &Throttle,
+) -> VerifyReport {
     let mut report = VerifyReport::default();
-    for copy in store.scan() {
-        report.checked += 1;
-        let LocalCopy { dir, manifest } = copy;
-        let manifest = match manifest {
-            Ok(m) => m,
-            Err(reason) => {
-                let label = dir.strip_prefix(store.root()).unwrap_or(&dir);
-                report.findings.push(Finding {
-                    label: label.display().to_string(),
-                    key: None,
-                    dir,
-                    problem: Problem::BadManifest(reason),
-                });
-                continue;
-            }
+    let copies = store.scan();
+    let labelled: Vec<(String, Option<OffsetDateTime>)> = copies
+        .iter()
+        .map(|c| match &c.manifest {
+            Ok(m) => (m.key().label(), Some(m.verified_at)),
+            Err(_) => (c.dir.display().to_string(), None),
+        })
+        .collect();
+    let selection = select::select(&labelled, now, scope);
+    report.recent = selection.recent;
+    report.unsampled = selection.unsampled;
+    let mut copies: Vec<Option<LocalCopy>> = copies.into_iter().map(Some).collect();
+    for i in selection.picked {
+        let Some(copy) = copies[i].take() else {
+            continue;
         };
-        let key = manifest.key();
-        let check = check_copy(store, &dir, &manifest);
-        if let Some(v) = &check.verdict {
-            record_verdict(&dir, &manifest, v, &key, &mut report);
+        if scope.sample.is_some() {
+            report.picked.push(labelled[i].0.clone());
         }
-        for problem in check.problems {
-            report.findings.push(Finding {
-                label: key.label(),
-                key: Some(key.clone()),
-                dir: dir.clone(),
-                problem,
-            });
-        }
+        check_one(store, copy, now, throttle, &mut report);
     }
     report
+}
+
+fn check_one(
+    store: &Store,
+    copy: LocalCopy,
+    now: OffsetDateTime,
+    throttle: &Throttle,
+    report: &mut VerifyReport,
+) {
+    report.checked += 1;
+    let LocalCopy { dir, manifest } = copy;
+    let manifest = match manifest {
+        Ok(m) => m,
+        Err(reason) => {
+            let label = dir.strip_prefix(store.root()).unwrap_or(&dir);
+            report.findings.push(Finding {
+                label: label.display().to_string(),
+                key: None,
+                dir,
+                problem: Problem::BadManifest(reason),
+            });
+            return;
+        }
+    };
+    let key = manifest.key();
+    let check = check_copy_limited(store, &dir, &manifest, throttle);
+    update_manifest(&dir, &manifest, &check, now, report);
+    for problem in check.problems {
+        report.findings.push(Finding {
+            label: key.label(),
+            key: Some(key.clone()),
+            dir: dir.clone(),
+            problem,
+        });
+    }
 }
 
 /// What one copy's check found: its problems, and (when its bytes are the ones the manifest
@@ -188,6 +249,16 @@ pub struct CopyCheck {
 /// that differ from the manifest is rot ([`Problem::Format`]); on the bytes the manifest
 /// vouches for it is the cloud's: `damaged` (a problem) or `unrecognised` (a note).
 pub fn check_copy(store: &Store, dir: &Path, manifest: &Manifest) -> CopyCheck {
+    check_copy_limited(store, dir, manifest, &Throttle::unlimited())
+}
+
+/// [`check_copy`], reading no faster than `throttle` allows.
+fn check_copy_limited(
+    store: &Store,
+    dir: &Path,
+    manifest: &Manifest,
+    throttle: &Throttle,
+) -> CopyCheck {
     let only = |p| CopyCheck {
         problems: vec![p],
         verdict: None,
@@ -222,6 +293,7 @@ pub fn check_copy(store: &Store, dir: &Path, manifest: &Manifest) -> CopyCheck {
     let mut tee = Tee {
         inner: file,
         sha: Sha256::new(),
+        throttle,
     };
     let format = format::Format::for_name(&manifest.file);
     let outcome = format::check_format(&manifest.file, &mut tee)
@@ -261,15 +333,18 @@ pub fn check_copy(store: &Store, dir: &Path, manifest: &Manifest) -> CopyCheck {
     }
 }
 
-/// Hashes every byte read through it.
-struct Tee<R> {
+/// Hashes every byte read through it, and holds the reads to the scrub's bandwidth limit
+/// (`verify.bandwidth_limit`): this runs on a blocking thread, so it waits by sleeping.
+struct Tee<'t, R> {
     inner: R,
     sha: Sha256,
+    throttle: &'t Throttle,
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.throttle.take_blocking(n as u64);
         self.sha.update(&buf[..n]);
         Ok(n)
     }

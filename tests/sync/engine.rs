@@ -126,6 +126,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
             min_rate: 0,
             window: Duration::from_secs(60),
         },
+        throttle: Default::default(),
     };
     let mut done = 0;
     for a in actions {
