@@ -1,10 +1,11 @@
 //! The commands, one file each: a pass ([`pass`]: `--sync-now`, `--dry-run`, and the one
-//! the daemon runs), [`list`], [`verify`] (the scrub and its repair) and [`demo`]. Each returns
+//! the daemon runs), [`list`], [`verify`] (the scrub and its repair), [`check`] and `demo` (with
+//! the `demo` feature). Each returns
 //! an exit code (see [`crate::exit`]); per-target failures are reported and counted, never fatal
 //! to the other targets. This file holds what they share: the error type and the API client.
 
-#[cfg(feature = "demo")]
 pub mod check;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod list;
 pub mod pass;
