@@ -70,7 +70,7 @@ pub fn render(s: &Snapshot) -> String {
     gauge(
         &mut out,
         "verify_mismatches",
-        "Problems found by the last --verify scrub.",
+        "Copies a scrub found rotted (not yet fetched again) or damaged at the source.",
         &one(s.verify_mismatches as f64),
     );
     if let Some(free) = s.disk_free_bytes {
@@ -225,6 +225,7 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
     use crate::model::Verdict;
     snapshot.newest.clear();
     snapshot.verdicts.clear();
+    let mut problems = 0u64;
     for copy in store.scan() {
         let Ok(m) = copy.manifest else { continue };
         let at = (m.instance_id.clone(), m.node_id.clone().unwrap_or_default());
@@ -234,6 +235,8 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
             Some(Verdict::Unrecognised) => v.1 += 1,
             _ => {}
         }
+        // What the scrubs found and no pass has fixed yet: it stays in the metrics until then.
+        problems += u64::from(m.rot.is_some() || m.format_verdict == Some(Verdict::Damaged));
         let end = m
             .backup
             .backup_end_time
@@ -247,6 +250,7 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
         entry.0 = entry.0.max(end);
         entry.1 += 1;
     }
+    snapshot.verify_mismatches = problems;
     snapshot.disk_free_bytes = store::free_space(store.root()).ok();
     snapshot.now = OffsetDateTime::now_utc().unix_timestamp();
 }

@@ -143,6 +143,10 @@ pub struct Manifest {
     /// For `damaged` and `unrecognised`: what the check found, and at which byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format_detail: Option<String>,
+    /// Set by a scrub that found the bytes no longer match this manifest (rot): the copy is no
+    /// longer up to date, so the next pass fetches it again, and the metrics count it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rot: Option<Rot>,
     #[serde(with = "time::serde::rfc3339")]
     pub downloaded_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -175,6 +179,14 @@ pub struct LocalCopy {
     pub dir: PathBuf,
     /// The manifest, or why it could not be read (a corrupt manifest is reported, never pruned).
     pub manifest: Result<Manifest, String>,
+}
+
+/// What a scrub found wrong with a copy's bytes, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rot {
+    #[serde(with = "time::serde::rfc3339")]
+    pub found_at: OffsetDateTime,
+    pub problem: String,
 }
 
 /// A time as the API and the logs spell it: `yyyy-MM-ddTHH:mm:ssZ` (UTC).

@@ -456,3 +456,45 @@ async fn the_scrub_reads_no_faster_than_its_bandwidth_limit() {
         "{total} bytes took {elapsed:.2} s; at the limit they take {expected:.2} s"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_that_failed_its_scrub_is_counted_and_fetched_again_by_the_next_pass() {
+    let (emu, dir, config) = setup("").await;
+    let data = dir.path().join("data");
+    let file = data_file(&data, "32102001");
+    let good = std::fs::read(&file).unwrap();
+    let mut bad = good.clone();
+    bad[4321] ^= 0x10;
+    std::fs::write(&file, &bad).unwrap();
+    let out = run(&config, dir.path(), "--verify").await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The finding is in the store, so every later metrics file shows it ...
+    let mut snapshot = dds_backup_sync::metrics::Snapshot::default();
+    dds_backup_sync::metrics::observe_store(&Store::new(&data), &mut snapshot);
+    assert_eq!(snapshot.verify_mismatches, 1);
+    // ... and the next pass does not call the copy up to date: it fetches it again.
+    emu.reset_stats();
+    let out = run(&config, dir.path(), "--sync-now").await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(emu.stats().file_gets, 1, "only the rotted copy");
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    dds_backup_sync::metrics::observe_store(&Store::new(&data), &mut snapshot);
+    assert_eq!(snapshot.verify_mismatches, 0, "fixed by the pass");
+    let out = run(&config, dir.path(), "--verify").await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -166,7 +166,9 @@ fn record(snap: &mut LocalSnapshot, folder: Folder) {
             .entry((key.clone(), name.to_string()))
             .or_insert(state);
     };
+    // A copy a scrub found rotted is not up to date: the next pass fetches it again.
     if let Some(m) = readable
+        && m.rot.is_none()
         && files.get(&m.file) == Some(&Some(m.size))
     {
         set(&m.file, LocalState::Complete(Box::new(m.clone())));

@@ -166,6 +166,7 @@ fn write_copy(store: &Store, k: &BackupKey) -> PathBuf {
         crc64_checked: false,
         format_verdict: None,
         format_detail: None,
+        rot: None,
         downloaded_at: time::OffsetDateTime::UNIX_EPOCH,
         verified_at: time::OffsetDateTime::UNIX_EPOCH,
     };

@@ -49,6 +49,7 @@ pub fn check(
         crc64_checked: crc.is_some(),
         format_verdict: Some(written.verdict.verdict),
         format_detail: written.verdict.detail.clone(),
+        rot: None,
         downloaded_at: now,
         verified_at: now,
     })

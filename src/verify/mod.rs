@@ -138,6 +138,20 @@ fn update_manifest(
     now: OffsetDateTime,
     report: &mut VerifyReport,
 ) {
+    if let Some(rot) = check.problems.iter().find(|p| p.is_corrupt()) {
+        // Recorded once: the next pass fetches the copy again, the metrics count it.
+        if manifest.rot.is_none() {
+            let mut updated = manifest.clone();
+            updated.rot = Some(crate::model::Rot {
+                found_at: now,
+                problem: rot.to_string(),
+            });
+            if let Err(e) = crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
+                tracing::warn!(backup = %manifest.key().label(), "cannot record the rot: {e}");
+            }
+        }
+        return;
+    }
     let Some(v) = &check.verdict else { return };
     let new_verdict =
         manifest.format_verdict != Some(v.verdict) || manifest.format_detail != v.detail;
@@ -150,6 +164,7 @@ fn update_manifest(
     updated.format_detail.clone_from(&v.detail);
     if clean {
         updated.verified_at = now;
+        updated.rot = None;
     }
     match crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
         Ok(()) => report.verdicts_recorded += usize::from(new_verdict),

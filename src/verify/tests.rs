@@ -43,6 +43,7 @@ fn manifest(key: &BackupKey, file: &str, content: &[u8]) -> Manifest {
         crc64_checked: false,
         format_verdict: None,
         format_detail: None,
+        rot: None,
         downloaded_at: now,
         verified_at: now,
     }

@@ -185,6 +185,7 @@ fn local_state_decides_fetch_resume_or_nothing() {
         crc64_checked: true,
         format_verdict: None,
         format_detail: None,
+        rot: None,
         downloaded_at: NOW,
         verified_at: NOW,
     };

@@ -47,6 +47,7 @@ fn copy(
             crc64_checked: false,
             format_verdict: None,
             format_detail: None,
+            rot: None,
             downloaded_at: NOW,
             verified_at: NOW,
         }),
