@@ -236,7 +236,11 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
             _ => {}
         }
         // What the scrubs found and no pass has fixed yet: it stays in the metrics until then.
-        problems += u64::from(m.rot.is_some() || m.format_verdict == Some(Verdict::Damaged));
+        problems += match (&m.rot, m.format_verdict) {
+            (Some(rot), _) => rot.problems.max(1),
+            (None, Some(Verdict::Damaged)) => 1,
+            _ => 0,
+        };
         let end = m
             .backup
             .backup_end_time

@@ -186,7 +186,10 @@ pub struct LocalCopy {
 pub struct Rot {
     #[serde(with = "time::serde::rfc3339")]
     pub found_at: OffsetDateTime,
+    /// The first problem found, and how many there were.
     pub problem: String,
+    #[serde(default)]
+    pub problems: u64,
 }
 
 /// A time as the API and the logs spell it: `yyyy-MM-ddTHH:mm:ssZ` (UTC).

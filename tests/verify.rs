@@ -476,7 +476,10 @@ async fn a_copy_that_failed_its_scrub_is_counted_and_fetched_again_by_the_next_p
     // The finding is in the store, so every later metrics file shows it ...
     let mut snapshot = dds_backup_sync::metrics::Snapshot::default();
     dds_backup_sync::metrics::observe_store(&Store::new(&data), &mut snapshot);
-    assert_eq!(snapshot.verify_mismatches, 1);
+    assert_eq!(
+        snapshot.verify_mismatches, 2,
+        "its sha256 and its xbstream CRC"
+    );
     // ... and the next pass does not call the copy up to date: it fetches it again.
     emu.reset_stats();
     let out = run(&config, dir.path(), "--sync-now").await;

@@ -145,6 +145,7 @@ fn update_manifest(
             updated.rot = Some(crate::model::Rot {
                 found_at: now,
                 problem: rot.to_string(),
+                problems: check.problems.iter().filter(|p| !p.is_note()).count() as u64,
             });
             if let Err(e) = crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
                 tracing::warn!(backup = %manifest.key().label(), "cannot record the rot: {e}");
