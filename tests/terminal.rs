@@ -13,8 +13,30 @@ const ID: &str = "tty-key-id";
 const SECRET: &str = "tty-key-secret";
 const INSTANCE: &str = "dds-tty-with-a-rather-long-instance-name";
 
+/// tmux on this test's own server (its own socket), so nothing of anyone else's is touched.
 fn tmux(args: &[&str]) -> std::process::Output {
-    Command::new("tmux").args(args).output().unwrap()
+    let socket = format!("dds-tty-{}", std::process::id());
+    Command::new("tmux")
+        .args(["-L", &socket])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Stops this test's tmux server by its PID (and with it the pane's processes).
+fn stop_server() {
+    let pid = String::from_utf8_lossy(&tmux(&["display-message", "-p", "#{pid}"]).stdout)
+        .trim()
+        .parse::<libc::pid_t>()
+        .ok();
+    let _ = tmux(&["kill-server"]);
+    if let Some(pid) = pid.filter(|p| *p > 1) {
+        // SAFETY: signalling the tmux server this test started, by its PID; harmless if the
+        // kill-server above already ended it.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -78,7 +100,7 @@ async fn bars_fit_a_100_column_terminal_and_logs_print_whole_above_them() {
         rows.contains("total ") && joined.contains("verified and published")
     })
     .await;
-    let _ = tmux(&["kill-session", "-t", &session]);
+    stop_server();
     assert!(seen, "no bars and log lines on screen:\n{rows}");
     for row in rows.lines().filter(|l| l.contains("/s [")) {
         assert!(
