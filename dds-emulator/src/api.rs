@@ -1,10 +1,20 @@
-//! The fake `DescribeBackups` endpoint (`/`, GET with a query or POST with a form body).
+//! The fake ApsaraDB for MongoDB RPC API on `/` (GET with a query or POST with a form body):
+//! `DescribeBackups`, `DescribeDBInstances`, `DescribeDBInstanceAttribute` and
+//! `DescribeClusterBackups`, all dds version 2015-12-01.
 //!
-//! Owns the checks the real service makes, in the order a gateway makes them (routing, then
-//! authentication, then the product's parameters), the real error codes and bodies, filtering,
-//! sorting and paging, and presigning fresh URLs in every response. Signatures are verified with
-//! the emulator's own code ([`super::sign`]), never the client's signer, so a signing bug in the
-//! client fails against it. Reference: `shared/spec/DescribeBackups.txt`, `shared/docs/alibaba-facts.md`.
+//! Owns the order in which a gateway checks a call (routing and signature V1 in `auth`, then the
+//! injected faults, then the product's parameters), the real error bodies, and what the actions
+//! share: paging, the `StartTime`/`EndTime` window, finding an instance in the caller's region,
+//! presigning fresh URLs. One file per action below (`backups`, `instances`, `cluster_backups`);
+//! wire spelling is `wire`'s. Signatures are verified with the emulator's own code
+//! ([`super::sign`]), never the client's signer, so a signing bug in the client fails against it.
+//! References: `shared/spec/DescribeBackups.txt`, `shared/docs/alibaba-facts.md`,
+//! `shared/docs/alibaba-fleet.md` and the official SDK's models.
+
+mod auth;
+mod backups;
+mod cluster_backups;
+mod instances;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,22 +23,51 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::data::{BackupRecord, Instance, InstanceKind, parse_minutes, parse_seconds};
+use super::data::{BackupRecord, Dataset, Instance, parse_minutes};
 use super::faults::ApiFault;
-use super::sign::{signature, signatures_match, string_to_sign};
-use super::wire::{BackupJson, Backups, DescribeResponse, render};
+use super::wire::render;
 use super::{Shared, oss};
 
-const ACTION: &str = "DescribeBackups";
-const VERSION: &str = "2015-12-01";
 const HOST_ID: &str = "mongodb.aliyuncs.com";
-/// Both the timestamp tolerance and how long a nonce is remembered.
-const WINDOW: time::Duration = time::Duration::minutes(15);
 
 type Params = BTreeMap<String, String>;
+
+/// The actions the gateway routes to.
+// Variants spelled exactly as the API's `Action` values, prefix and all, so a grep finds both.
+#[allow(clippy::enum_variant_names)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    DescribeBackups,
+    DescribeDBInstances,
+    DescribeDBInstanceAttribute,
+    DescribeClusterBackups,
+}
+
+impl Action {
+    const ALL: [Action; 4] = [
+        Action::DescribeBackups,
+        Action::DescribeDBInstances,
+        Action::DescribeDBInstanceAttribute,
+        Action::DescribeClusterBackups,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::DescribeBackups => "DescribeBackups",
+            Action::DescribeDBInstances => "DescribeDBInstances",
+            Action::DescribeDBInstanceAttribute => "DescribeDBInstanceAttribute",
+            Action::DescribeClusterBackups => "DescribeClusterBackups",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
 
 /// An error answered with the real JSON body.
 #[derive(Debug)]
@@ -50,7 +89,15 @@ fn missing(code: &'static str, name: &str) -> ApiError {
     err(400, code, format!("{name} is mandatory for this action."))
 }
 
-pub(crate) async fn describe(
+fn instance_not_found() -> ApiError {
+    err(
+        404,
+        "InvalidDBInstanceId.NotFound",
+        "Specified instance does not exist.",
+    )
+}
+
+pub(crate) async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     RawQuery(query): RawQuery,
@@ -63,8 +110,8 @@ pub(crate) async fn describe(
         .get("Format")
         .is_none_or(|f| f.eq_ignore_ascii_case("XML"));
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
-    let (status, outcome, body) = match answer(&shared, &method, &params, &request_id) {
-        Ok(v) => (StatusCode::OK, "Success", v),
+    let (status, outcome, body, action) = match answer(&shared, &method, &params, &request_id) {
+        Ok((action, v)) => (StatusCode::OK, "Success", v, Some(action.name())),
         Err(e) => {
             let body = serde_json::json!({
                 "RequestId": request_id,
@@ -76,11 +123,12 @@ pub(crate) async fn describe(
                     e.code
                 ),
             });
-            (e.status, e.code, body)
+            (e.status, e.code, body, None)
         }
     };
-    shared.stats.describe(outcome);
-    let mut resp = render(status, &body, xml, outcome == "Success", &request_id);
+    let asked = params.get("Action").map(String::as_str).unwrap_or_default();
+    shared.stats.api_call(asked, outcome);
+    let mut resp = render(status, &body, xml, action, &request_id);
     // The server's own clock, as a real server's Date header would show it (clients use it to
     // say how far off their clock is).
     if let Ok(v) = axum::http::HeaderValue::from_str(&super::wire::http_date(shared.now())) {
@@ -110,60 +158,29 @@ fn collect_params(
     params
 }
 
-/// Routing, authentication, injected faults, then the product's own checks and the page.
+/// Routing, authentication, injected faults (the same for every action), then the action.
 fn answer(
     shared: &Shared,
     method: &Method,
     p: &Params,
     request_id: &str,
-) -> Result<Value, ApiError> {
-    route(p)?;
-    authenticate(shared, method.as_str(), p)?;
+) -> Result<(Action, Value), ApiError> {
+    let action = auth::route(p)?;
+    auth::authenticate(shared, method.as_str(), p)?;
     if let Some(fault) = shared.faults().next_api_fault() {
         return Err(fault_error(fault));
     }
-    let q = Query::parse(p)?;
-    let ds = shared.dataset();
-    let instance = ds.instance(&q.instance).ok_or_else(|| {
-        err(
-            404,
-            "InvalidDBInstanceId.NotFound",
-            "Specified instance does not exist.",
-        )
-    })?;
-    check_node(instance, q.node_id.as_deref())?;
-    let mut rows: Vec<&BackupRecord> = instance.backups.iter().filter(|b| q.matches(b)).collect();
-    rows.sort_by(|a, b| {
-        b.start
-            .cmp(&a.start)
-            .then_with(|| b.backup_id.cmp(&a.backup_id))
-    });
-    let total = rows.len();
-    let skip = (q.page_number as usize - 1).saturating_mul(q.page_size as usize);
-    let faults = shared.faults();
-    let expires = url_expiry(shared);
-    let page: Vec<BackupJson> = rows
-        .into_iter()
-        .skip(skip)
-        .take(q.page_size as usize)
-        .map(|b| {
-            let url = |intranet| {
-                b.object
-                    .as_ref()
-                    .map(|o| oss::presign(shared, intranet, &instance.id, &o.name, expires))
-                    .unwrap_or_default()
-            };
-            BackupJson::new(b, (url(false), url(true)), faults.loose_types())
-        })
-        .collect();
-    let resp = DescribeResponse {
-        total_count: total,
-        request_id: request_id.to_string(),
-        page_size: q.page_size,
-        page_number: q.page_number,
-        backups: Backups { backup: page },
-    };
-    serde_json::to_value(resp).map_err(|e| err(500, "InternalError", e.to_string()))
+    let body = match action {
+        Action::DescribeBackups => backups::answer(shared, p, request_id),
+        Action::DescribeDBInstances => instances::list(shared, p, request_id),
+        Action::DescribeDBInstanceAttribute => instances::attribute(shared, p, request_id),
+        Action::DescribeClusterBackups => cluster_backups::answer(shared, p, request_id),
+    }?;
+    Ok((action, body))
+}
+
+fn to_json(v: impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| err(500, "InternalError", e.to_string()))
 }
 
 /// What a fired API fault looks like on the wire.
@@ -199,165 +216,75 @@ fn url_expiry(shared: &Shared) -> i64 {
     }
 }
 
-/// The gateway first finds the API: `Action` and `Version`.
-fn route(p: &Params) -> Result<(), ApiError> {
-    match p.get("Action").map(String::as_str) {
-        None | Some("") => return Err(missing("MissingAction", "Action")),
-        Some(ACTION) => {}
-        Some(_) => {
-            return Err(err(
-                404,
-                "InvalidAction.NotFound",
-                "Specified api is not found, please check your url and method.",
-            ));
-        }
-    }
-    match p.get("Version").map(String::as_str) {
-        None | Some("") => Err(missing("MissingVersion", "Version")),
-        Some(VERSION) => Ok(()),
-        Some(_) => Err(err(
-            400,
-            "InvalidVersion",
-            "Specified parameter Version is not valid.",
-        )),
+/// `(public, intranet)` URLs of a backup's object; empty strings when it has none.
+fn urls(shared: &Shared, instance: &str, b: &BackupRecord, expires: i64) -> (String, String) {
+    let url = |intranet| {
+        b.object
+            .as_ref()
+            .map(|o| oss::presign(shared, intranet, instance, &o.name, expires))
+            .unwrap_or_default()
+    };
+    (url(false), url(true))
+}
+
+/// A parameter, trimmed; empty counts as absent.
+fn param<'a>(p: &'a Params, key: &str) -> Option<&'a str> {
+    p.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// `PageSize`: 30 (default), 50 or 100.
+fn page_size(p: &Params) -> Result<u32, ApiError> {
+    match param(p, "PageSize") {
+        None => Ok(30),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| [30, 50, 100].contains(n))
+            .ok_or_else(|| {
+                err(
+                    400,
+                    "InvalidPageSize.Malformed",
+                    "The specified parameter PageSize is not valid.",
+                )
+            }),
     }
 }
 
-/// Signature V1: key, method, version, timestamp, signature, token, then the nonce (recorded only
-/// once the request is authentic, so forged requests cannot burn nonces).
-fn authenticate(shared: &Shared, method: &str, p: &Params) -> Result<(), ApiError> {
-    let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    if get("AccessKeyId") != Some(shared.access_key_id.as_str()) {
-        return Err(err(
-            404,
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        ));
+/// The page number under `key` (`PageNumber`, or `PageNo` for cluster backups), from 1.
+fn page_number(p: &Params, key: &str) -> Result<u32, ApiError> {
+    match param(p, key) {
+        None => Ok(1),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1 && *n <= i32::MAX as u32)
+            .ok_or_else(|| {
+                err(
+                    400,
+                    "InvalidPageNumber.Malformed",
+                    format!("The specified parameter {key} is not valid."),
+                )
+            }),
     }
-    match get("SignatureMethod") {
-        None => return Err(missing("MissingSignatureMethod", "SignatureMethod")),
-        Some("HMAC-SHA1") => {}
-        Some(_) => {
-            return Err(err(
-                400,
-                "InvalidSignatureMethod",
-                "Specified signature method is not supported.",
-            ));
-        }
-    }
-    match get("SignatureVersion") {
-        None => return Err(missing("MissingSignatureVersion", "SignatureVersion")),
-        Some("1.0") => {}
-        Some(_) => {
-            return Err(err(
-                400,
-                "InvalidSignatureVersion",
-                "Specified signature version is not supported.",
-            ));
-        }
-    }
-    let ts = get("Timestamp").ok_or_else(|| missing("MissingTimestamp", "Timestamp"))?;
-    let ts = parse_seconds(ts).ok_or_else(|| {
-        err(
-            400,
-            "InvalidTimeStamp.Format",
-            "Specified time stamp or date value is not well formatted.",
-        )
-    })?;
-    let now = shared.now();
-    if (now - ts).abs() > WINDOW {
-        return Err(err(
-            400,
-            "InvalidTimeStamp.Expired",
-            "Specified time stamp or date value is expired.",
-        ));
-    }
-    let nonce =
-        get("SignatureNonce").ok_or_else(|| missing("MissingSignatureNonce", "SignatureNonce"))?;
-    let given = get("Signature").ok_or_else(|| missing("MissingSignature", "Signature"))?;
-    let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let expected = signature(&shared.access_key_secret, method, &pairs);
-    if !signatures_match(&expected, given) {
-        return Err(err(
-            400,
-            "SignatureDoesNotMatch",
-            format!(
-                "Specified signature is not matched with our calculation. server string to sign is:{}",
-                string_to_sign(method, &pairs)
-            ),
-        ));
-    }
-    if get("SecurityToken") != shared.security_token.as_deref() {
-        return Err(err(
-            403,
-            "InvalidSecurityToken.MismatchWithAccessKey",
-            "Specified SecurityToken mismatch with the AccessKey.",
-        ));
-    }
-    remember_nonce(shared, nonce, now)
 }
 
-fn remember_nonce(shared: &Shared, nonce: &str, now: OffsetDateTime) -> Result<(), ApiError> {
-    let mut seen = shared.nonces.lock().unwrap_or_else(|e| e.into_inner());
-    // Timestamps may be up to 15 min in the past or the future: remember twice the window.
-    seen.retain(|_, at| now - *at <= WINDOW * 2);
-    if seen.insert(nonce.to_string(), now).is_some() {
-        return Err(err(
-            400,
-            "SignatureNonceUsed",
-            "Specified signature nonce was used already.",
-        ));
-    }
-    Ok(())
+/// Rows `number` (from 1) of `size`.
+fn paged<T>(rows: Vec<T>, number: u32, size: u32) -> impl Iterator<Item = T> {
+    let skip = (number as usize - 1).saturating_mul(size as usize);
+    rows.into_iter().skip(skip).take(size as usize)
 }
 
-/// The product's parameters, validated.
-struct Query {
-    instance: String,
-    node_id: Option<String>,
-    backup_ids: Option<Vec<String>>,
-    job_id: Option<String>,
+/// `StartTime` / `EndTime` (`yyyy-MM-ddTHH:mmZ`), applied to a backup's start.
+#[derive(Clone, Copy, Debug, Default)]
+struct Window {
     start: Option<OffsetDateTime>,
     end: Option<OffsetDateTime>,
-    page_size: u32,
-    page_number: u32,
 }
 
-impl Query {
-    fn parse(p: &Params) -> Result<Query, ApiError> {
-        let get = |k: &str| p.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let instance =
-            get("DBInstanceId").ok_or_else(|| missing("MissingDBInstanceId", "DBInstanceId"))?;
-        let page_size = match get("PageSize") {
-            None => 30,
-            Some(s) => s
-                .parse::<u32>()
-                .ok()
-                .filter(|n| [30, 50, 100].contains(n))
-                .ok_or_else(|| {
-                    err(
-                        400,
-                        "InvalidPageSize.Malformed",
-                        "The specified parameter PageSize is not valid.",
-                    )
-                })?,
-        };
-        let page_number = match get("PageNumber") {
-            None => 1,
-            Some(s) => s
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n >= 1 && *n <= i32::MAX as u32)
-                .ok_or_else(|| {
-                    err(
-                        400,
-                        "InvalidPageNumber.Malformed",
-                        "The specified parameter PageNumber is not valid.",
-                    )
-                })?,
-        };
+impl Window {
+    fn parse(p: &Params) -> Result<Window, ApiError> {
         let time = |k: &str, code: &'static str| -> Result<Option<OffsetDateTime>, ApiError> {
-            get(k)
+            param(p, k)
                 .map(|s| {
                     parse_minutes(s).ok_or_else(|| {
                         err(
@@ -380,59 +307,28 @@ impl Query {
                 "The Specified parameter StartTime or EndTime is not valid.",
             ));
         }
-        Ok(Query {
-            instance: instance.to_string(),
-            node_id: get("NodeId").map(str::to_string),
-            backup_ids: get("BackupId").map(|s| {
-                s.split(',')
-                    .map(|id| id.trim().to_string())
-                    .filter(|id| !id.is_empty())
-                    .collect()
-            }),
-            job_id: get("BackupJobId").map(str::to_string),
-            start,
-            end,
-            page_size,
-            page_number,
-        })
+        Ok(Window { start, end })
     }
 
-    /// `BackupId` wins over the time window ("This parameter is invalid if you specify the
-    /// BackupId parameter"); the window is inclusive at minute precision.
-    fn matches(&self, b: &BackupRecord) -> bool {
-        if let Some(node) = &self.node_id
-            && b.node_id.as_ref().is_some_and(|n| n != node)
-        {
-            return false;
-        }
-        if self.job_id.as_ref().is_some_and(|j| *j != b.backup_job_id) {
-            return false;
-        }
-        if let Some(ids) = &self.backup_ids {
-            return ids.contains(&b.backup_id);
-        }
+    /// Inclusive at both ends, at minute precision.
+    fn contains(&self, t: OffsetDateTime) -> bool {
         let minute = time::Duration::minutes(1);
-        self.start.is_none_or(|s| b.start >= s) && self.end.is_none_or(|e| b.start < e + minute)
+        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e + minute)
     }
 }
 
-fn check_node(instance: &Instance, node: Option<&str>) -> Result<(), ApiError> {
-    let InstanceKind::Sharded { shards } = &instance.kind else {
-        return Ok(());
-    };
-    match node {
-        None => Err(err(
-            400,
-            "InvalidParameter.NodeId",
-            "NodeId is required for sharded cluster instance",
-        )),
-        Some(n) if shards.iter().any(|s| s == n) => Ok(()),
-        Some(_) => Err(err(
-            404,
-            "InvalidNodeId.NotFound",
-            "Specified node does not exist in the instance.",
-        )),
-    }
+/// The instance `id`, if it is in the caller's region. Endpoints are regional (or the central
+/// one routes by `RegionId`), so an instance in another region is simply not found; a call
+/// without `RegionId` (the official SDK sends none for these actions) sees every region.
+fn find_instance<'a>(ds: &'a Dataset, id: &str, p: &Params) -> Result<&'a Instance, ApiError> {
+    ds.instance(id)
+        .filter(|i| param(p, "RegionId").is_none_or(|r| r == i.region_id))
+        .ok_or_else(instance_not_found)
+}
+
+/// The `DBInstanceId` every per-instance action requires.
+fn instance_id(p: &Params) -> Result<&str, ApiError> {
+    param(p, "DBInstanceId").ok_or_else(|| missing("MissingDBInstanceId", "DBInstanceId"))
 }
 
 #[cfg(test)]
@@ -446,60 +342,45 @@ mod tests {
             .collect()
     }
 
-    /// Extra parameters → the expected error code.
-    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
-
     #[test]
-    fn query_validation_table() {
-        let base = [("DBInstanceId", "dds-1")];
-        let cases: &[Case] = &[
-            (&[], None),
-            (&[("PageSize", "50")], None),
-            (&[("PageSize", "10")], Some("InvalidPageSize.Malformed")),
-            (&[("PageSize", "x")], Some("InvalidPageSize.Malformed")),
-            (&[("PageNumber", "0")], Some("InvalidPageNumber.Malformed")),
-            (&[("StartTime", "2022-01-13T13:00Z")], None),
-            (
-                &[("StartTime", "2022-01-13T13:00:00Z")],
-                Some("InvalidStartTime.Malformed"),
-            ),
-            (
-                &[("EndTime", "2022-01-13")],
-                Some("InvalidEndTime.Malformed"),
-            ),
-            (
-                &[
-                    ("StartTime", "2022-01-14T13:00Z"),
-                    ("EndTime", "2022-01-13T13:00Z"),
-                ],
-                Some("InvalidStartTimeAndEndTime.Malformed"),
-            ),
-            (
-                &[
-                    ("StartTime", "2022-01-13T13:00Z"),
-                    ("EndTime", "2022-01-13T13:00Z"),
-                ],
-                Some("InvalidStartTimeAndEndTime.Malformed"),
-            ),
-        ];
-        for (extra, want) in cases {
-            let mut p = params(&base);
-            p.extend(params(extra));
-            let got = Query::parse(&p).err().map(|e| e.code);
-            assert_eq!(got, *want, "{extra:?}");
-        }
+    fn shared_parameters_table() {
+        assert_eq!(page_size(&params(&[])).unwrap(), 30);
+        assert_eq!(page_size(&params(&[("PageSize", "100")])).unwrap(), 100);
         assert_eq!(
-            Query::parse(&Params::new()).err().map(|e| e.code),
-            Some("MissingDBInstanceId")
+            page_size(&params(&[("PageSize", "20")])).unwrap_err().code,
+            "InvalidPageSize.Malformed"
         );
+        assert_eq!(
+            page_number(&params(&[("PageNo", "3")]), "PageNo").unwrap(),
+            3
+        );
+        assert_eq!(
+            page_number(&params(&[("PageNo", "0")]), "PageNo")
+                .unwrap_err()
+                .message,
+            "The specified parameter PageNo is not valid."
+        );
+        assert_eq!(paged(vec![1, 2, 3, 4, 5], 2, 2).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(paged(vec![1, 2, 3], 3, 30).count(), 0);
     }
 
     #[test]
-    fn routing_errors() {
-        let p = params(&[("Action", "DescribeRegions"), ("Version", VERSION)]);
-        assert_eq!(route(&p).unwrap_err().code, "InvalidAction.NotFound");
-        let p = params(&[("Action", ACTION), ("Version", "2014-05-26")]);
-        assert_eq!(route(&p).unwrap_err().code, "InvalidVersion");
-        assert!(route(&params(&[("Action", ACTION), ("Version", VERSION)])).is_ok());
+    fn region_hides_instances_of_other_regions() {
+        let mut ds = Dataset::new();
+        ds.add_instance(Instance::replica_set("dds-a").region("cn-shanghai"));
+        let find = |pairs: &[(&str, &str)]| {
+            find_instance(&ds, "dds-a", &params(pairs))
+                .map(|i| i.id.clone())
+                .map_err(|e| e.code)
+        };
+        assert_eq!(find(&[]), Ok("dds-a".to_string()));
+        assert_eq!(
+            find(&[("RegionId", "cn-shanghai")]),
+            Ok("dds-a".to_string())
+        );
+        assert_eq!(
+            find(&[("RegionId", "cn-hangzhou")]),
+            Err("InvalidDBInstanceId.NotFound")
+        );
     }
 }

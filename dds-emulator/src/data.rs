@@ -1,13 +1,31 @@
-//! The emulator's data set: instances, their backups and the objects behind the download URLs.
+//! The emulator's data set: instances, their backups (per node or per cluster) and the objects
+//! behind the download URLs.
 //!
-//! Owns the domain records the fake `DescribeBackups` serves and the default demo data set. It holds
-//! plain data only: no HTTP, no clock (the demo takes `now` as an argument), no content bytes
-//! (those are generated on demand by `content`).
+//! Owns the domain records the fake API serves and the default demo data set. It holds plain data
+//! only: no HTTP, no clock (the demo takes `now` as an argument), no content bytes (those are
+//! generated on demand by `content`), no wire spelling (that is `wire`'s). The pieces:
+//! [`Dataset`] and [`Instance`] here; `backup` ([`BackupRecord`], [`ObjectSpec`]); `cluster`
+//! ([`ClusterBackupRecord`]); `demo` ([`Dataset::demo`] and the `DEMO_*` names); `times`.
 
-use std::fmt;
+mod backup;
+mod cluster;
+mod demo;
+mod times;
 
-use time::macros::{datetime, format_description};
-use time::{Duration, OffsetDateTime, PrimitiveDateTime};
+use time::{Duration, OffsetDateTime};
+
+pub use backup::{BackupRecord, ContentFormat, KEEP_FOREVER, ObjectSpec, object_name};
+pub use cluster::ClusterBackupRecord;
+pub use demo::{
+    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_REGION, DEMO_REGION_2, DEMO_REPLICA, DEMO_SHARDED,
+    DEMO_SHARDS,
+};
+pub use times::{fmt_minutes, fmt_seconds, parse_minutes, parse_seconds};
+
+/// The region an instance is in unless told otherwise.
+pub const DEFAULT_REGION: &str = "cn-hangzhou";
+/// The resource group an instance is in unless told otherwise (the account's default group).
+pub const DEFAULT_RESOURCE_GROUP: &str = "rg-acfmemulator0001";
 
 /// Everything the emulated account owns.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -15,14 +33,38 @@ pub struct Dataset {
     pub instances: Vec<Instance>,
 }
 
-/// One ApsaraDB for MongoDB instance.
+/// One ApsaraDB for MongoDB instance: what `DescribeDBInstances` / `DescribeDBInstanceAttribute`
+/// report about it, and its backups.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instance {
     /// `DBInstanceId`, e.g. `dds-demo-replica`.
     pub id: String,
     pub kind: InstanceKind,
-    /// Newest first or not: the API sorts on the way out.
+    /// Per-node backups (`DescribeBackups`). Newest first or not: the API sorts on the way out.
     pub backups: Vec<BackupRecord>,
+    /// `RegionId`; calls naming another region do not see the instance.
+    pub region_id: String,
+    /// `ZoneId`, e.g. `cn-hangzhou-h`.
+    pub zone_id: String,
+    /// `DBInstanceDescription` (the console name); may be empty.
+    pub description: String,
+    /// `StorageType`: `local_ssd`, `cloud_essd1`, `cloud_essd2`, ...
+    pub storage_type: String,
+    pub resource_group_id: String,
+    /// `Tags.Tag[]` as (key, value), in order.
+    pub tags: Vec<(String, String)>,
+    /// `EngineVersion`, e.g. `4.4`.
+    pub engine_version: String,
+    /// `DBInstanceStatus`, e.g. `Running`.
+    pub status: String,
+    /// `DBInstanceClass` of a replica set, `NodeClass` of each shard of a cluster.
+    pub node_class: String,
+    /// `DBInstanceStorage` of a replica set, `NodeStorage` of each shard (GB).
+    pub storage_gb: u32,
+    /// `UseClusterBackup`: the cluster is backed up as a whole (`DescribeClusterBackups`).
+    pub use_cluster_backup: bool,
+    /// Cluster backups (`DescribeClusterBackups`); only served in cluster-backup mode.
+    pub cluster_backups: Vec<ClusterBackupRecord>,
 }
 
 /// Replica sets answer without `NodeId`; sharded clusters require one of their shard ids.
@@ -31,90 +73,6 @@ pub enum InstanceKind {
     ReplicaSet,
     Sharded { shards: Vec<String> },
 }
-
-/// One backup as `DescribeBackups` reports it, plus the object its URLs point at.
-///
-/// Status, type, method and mode are free strings so tests can serve values the spec does not list.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BackupRecord {
-    pub backup_id: String,
-    pub backup_job_id: String,
-    /// The shard this backup belongs to (sharded clusters only).
-    pub node_id: Option<String>,
-    /// `Success` or `Failed`.
-    pub status: String,
-    /// `FullBackup` or `IncrementalBackup`.
-    pub backup_type: String,
-    /// `Physical`, `Logical` or `Snapshot`.
-    pub method: String,
-    /// `Automated` or `Manual`.
-    pub mode: String,
-    pub start: OffsetDateTime,
-    pub end: OffsetDateTime,
-    /// `9999-01-01T00:00:00Z` ([`KEEP_FOREVER`]) means kept forever.
-    pub expire: OffsetDateTime,
-    /// `BackupSize` as reported; the object may differ (see the `short_objects` fault).
-    pub size: u64,
-    pub db_names: String,
-    pub backup_name: String,
-    pub scale: String,
-    pub is_avail: bool,
-    pub engine_version: String,
-    /// `None`: both download URLs are empty strings (failed or snapshot backups).
-    pub object: Option<ObjectSpec>,
-}
-
-/// The OSS object behind a backup's URLs. Its bytes are a pure function of this spec and the
-/// backup id, so two emulators with the same data serve identical files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectSpec {
-    /// The last path segment of the URL, e.g. `hins19360001_data_20220525040000_qp.xb`.
-    pub name: String,
-    /// Bytes actually served (normally equal to `BackupSize`).
-    pub size: u64,
-    /// Bumped to simulate the object being replaced: new bytes, new ETag.
-    pub version: u32,
-    pub format: ContentFormat,
-}
-
-/// How the generated bytes are framed. Payloads are pseudo-random; the framing is real, so
-/// `gzip -t`, `tar -tz` and an xbstream parser accept the files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ContentFormat {
-    /// Pseudo-random bytes, no framing (cheapest: no extra pass to build the layout).
-    Random,
-    /// A gzip stream (stored deflate blocks) of a one-member ustar archive.
-    TarGzip,
-    /// A gzip stream of a `mongodump --archive` look-alike (real magic number, random body).
-    ArchiveGzip,
-    /// An xbstream archive of a few files (payloads random, not real qpress).
-    Xbstream,
-}
-
-impl ContentFormat {
-    /// The framing that matches a file name's extension: `.tar.gz`, `.ar`, `.xb`; else random.
-    pub fn for_name(name: &str) -> ContentFormat {
-        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            ContentFormat::TarGzip
-        } else if name.ends_with(".ar") {
-            ContentFormat::ArchiveGzip
-        } else if name.ends_with(".xb") {
-            ContentFormat::Xbstream
-        } else {
-            ContentFormat::Random
-        }
-    }
-}
-
-/// `BackupExpireTime` of a backup that is kept forever.
-pub const KEEP_FOREVER: OffsetDateTime = datetime!(9999-01-01 00:00:00 UTC);
-
-/// The replica-set instance of [`Dataset::demo`].
-pub const DEMO_REPLICA: &str = "dds-demo-replica";
-/// The sharded instance of [`Dataset::demo`].
-pub const DEMO_SHARDED: &str = "dds-demo-sharded";
-/// The shard nodes of [`DEMO_SHARDED`].
-pub const DEMO_SHARDS: [&str; 2] = ["d-demo-shard-0", "d-demo-shard-1"];
 
 impl Dataset {
     pub fn new() -> Self {
@@ -137,11 +95,10 @@ impl Dataset {
         &mut self.instances[last]
     }
 
-    /// Finds a backup by id in any instance.
+    /// Finds a backup by id in any instance: per-node backups and the nodes of cluster backups.
     pub fn backup(&self, backup_id: &str) -> Option<(&Instance, &BackupRecord)> {
         self.instances.iter().find_map(|i| {
-            i.backups
-                .iter()
+            i.all_backups()
                 .find(|b| b.backup_id == backup_id)
                 .map(|b| (i, b))
         })
@@ -150,139 +107,129 @@ impl Dataset {
     pub fn backup_mut(&mut self, backup_id: &str) -> Option<&mut BackupRecord> {
         self.instances
             .iter_mut()
-            .flat_map(|i| i.backups.iter_mut())
+            .flat_map(Instance::all_backups_mut)
             .find(|b| b.backup_id == backup_id)
     }
 
     /// The backup whose object is `name` under `instance`, as the OSS side sees it.
     pub fn object(&self, instance: &str, name: &str) -> Option<&BackupRecord> {
         self.instance(instance)?
-            .backups
-            .iter()
+            .all_backups()
             .find(|b| b.object.as_ref().is_some_and(|o| o.name == name))
     }
-
-    /// The default data set; every time is relative to `now` so the demo works in any year.
-    ///
-    /// `dds-demo-replica`: physical `_qp.xb` and `.tar.gz`, a logical `.ar` kept forever, a failed
-    /// backup, an unavailable one (`IsAvail` false, URLs present), an expired one and a snapshot
-    /// without URLs. `dds-demo-sharded`: three jobs over `d-demo-shard-0` and `d-demo-shard-1`.
-    pub fn demo(now: OffsetDateTime) -> Dataset {
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        let at = |hours: i64| now - Duration::hours(hours);
-        let mut replica = Instance::replica_set(DEMO_REPLICA);
-        let host = "hins19360001";
-        let mut push = |b: BackupRecord| replica.backups.push(b);
-        push(
-            BackupRecord::new(
-                "32102001",
-                at(2),
-                &object_name(host, at(2), "_qp.xb"),
-                2_621_440,
-            )
-            .job("1123001"),
-        );
-        push(
-            BackupRecord::new(
-                "32102002",
-                at(26),
-                &object_name(host, at(26), ".tar.gz"),
-                1_048_576,
-            )
-            .job("1123002"),
-        );
-        push(
-            BackupRecord::new(
-                "32102003",
-                at(50),
-                &object_name(host, at(50), ".ar"),
-                307_200,
-            )
-            .job("1123003")
-            .logical()
-            .manual()
-            .expires(KEEP_FOREVER),
-        );
-        push(BackupRecord::failed("32102004", at(74)).job("1123004"));
-        let mut unavailable = BackupRecord::new(
-            "32102005",
-            at(98),
-            &object_name(host, at(98), "_qp.xb"),
-            65_536,
-        )
-        .job("1123005");
-        unavailable.is_avail = false;
-        push(unavailable);
-        push(
-            BackupRecord::new(
-                "32102006",
-                at(8 * 24),
-                &object_name(host, at(8 * 24), ".tar.gz"),
-                204_800,
-            )
-            .job("1123006")
-            .expires(now - Duration::hours(1)),
-        );
-        let mut snapshot = BackupRecord::new("32102007", at(5), "", 10_485_760).job("1123007");
-        snapshot.method = "Snapshot".into();
-        snapshot.object = None;
-        push(snapshot);
-
-        let mut sharded = Instance::sharded(DEMO_SHARDED, &DEMO_SHARDS);
-        let jobs: [(&str, i64, &str, [u64; 2]); 3] = [
-            ("1124001", 3, "_qp.xb", [1_572_864, 1_258_291]),
-            ("1124002", 27, ".tar.gz", [716_800, 655_360]),
-            ("1124003", 51, ".ar", [122_880, 98_304]),
-        ];
-        let mut id = 32103001u64;
-        for (job, hours, ext, sizes) in jobs {
-            for (shard_no, (shard, size)) in DEMO_SHARDS.iter().zip(sizes).enumerate() {
-                let host = format!("hins1936010{}", shard_no + 1);
-                let mut b = BackupRecord::new(
-                    &id.to_string(),
-                    at(hours),
-                    &object_name(&host, at(hours), ext),
-                    size,
-                )
-                .job(job)
-                .node(shard);
-                if ext == ".ar" {
-                    b = b.logical();
-                }
-                sharded.backups.push(b);
-                id += 1;
-            }
-        }
-        Dataset {
-            instances: vec![replica, sharded],
-        }
-    }
-}
-
-/// `hins<id>_data_<yyyyMMddHHmmss><ext>`, the object naming the real service uses.
-pub fn object_name(host: &str, start: OffsetDateTime, ext: &str) -> String {
-    let fmt = format_description!("[year][month][day][hour][minute][second]");
-    let stamp = start.format(fmt).unwrap_or_default();
-    format!("{host}_data_{stamp}{ext}")
 }
 
 impl Instance {
     pub fn replica_set(id: &str) -> Instance {
-        Instance {
-            id: id.to_string(),
-            kind: InstanceKind::ReplicaSet,
-            backups: Vec::new(),
-        }
+        Instance::with_kind(id, InstanceKind::ReplicaSet, "dds.mongo.mid")
     }
 
     pub fn sharded(id: &str, shards: &[&str]) -> Instance {
+        let shards = shards.iter().map(|s| s.to_string()).collect();
+        Instance::with_kind(
+            id,
+            InstanceKind::Sharded { shards },
+            "mdb.shard.2x.xlarge.d",
+        )
+    }
+
+    fn with_kind(id: &str, kind: InstanceKind, node_class: &str) -> Instance {
         Instance {
             id: id.to_string(),
-            kind: InstanceKind::Sharded {
-                shards: shards.iter().map(|s| s.to_string()).collect(),
-            },
+            kind,
             backups: Vec::new(),
+            region_id: DEFAULT_REGION.into(),
+            zone_id: zone_of(DEFAULT_REGION),
+            description: String::new(),
+            storage_type: "local_ssd".into(),
+            resource_group_id: DEFAULT_RESOURCE_GROUP.into(),
+            tags: Vec::new(),
+            engine_version: "4.2".into(),
+            status: "Running".into(),
+            node_class: node_class.into(),
+            storage_gb: 20,
+            use_cluster_backup: false,
+            cluster_backups: Vec::new(),
         }
+    }
+
+    /// Moves the instance to `region` (and a zone in it).
+    pub fn region(mut self, region: &str) -> Self {
+        self.region_id = region.to_string();
+        self.zone_id = zone_of(region);
+        self
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.to_string();
+        self
+    }
+
+    /// `StorageType`, e.g. `cloud_essd1`.
+    pub fn storage(mut self, storage_type: &str) -> Self {
+        self.storage_type = storage_type.to_string();
+        self
+    }
+
+    pub fn resource_group(mut self, id: &str) -> Self {
+        self.resource_group_id = id.to_string();
+        self
+    }
+
+    /// Adds a tag. Keys are not checked for uniqueness (the real service allows one value per key).
+    pub fn tag(mut self, key: &str, value: &str) -> Self {
+        self.tags.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn engine(mut self, version: &str) -> Self {
+        self.engine_version = version.to_string();
+        self
+    }
+
+    pub fn status(mut self, status: &str) -> Self {
+        self.status = status.to_string();
+        self
+    }
+
+    /// Cluster-backup mode (`UseClusterBackup` true): backups are listed by
+    /// `DescribeClusterBackups`, per-node `DescribeBackups` lists nothing. Meaningful for sharded
+    /// clusters on cloud disks only; pair it with [`Instance::storage`].
+    pub fn cluster_mode(mut self) -> Self {
+        self.use_cluster_backup = true;
+        self
+    }
+
+    pub fn cluster_backup(mut self, backup: ClusterBackupRecord) -> Self {
+        self.cluster_backups.push(backup);
+        self
+    }
+
+    /// The shard ids of a sharded cluster; empty for a replica set.
+    pub fn shards(&self) -> &[String] {
+        match &self.kind {
+            InstanceKind::ReplicaSet => &[],
+            InstanceKind::Sharded { shards } => shards,
+        }
+    }
+
+    pub fn is_sharded(&self) -> bool {
+        matches!(self.kind, InstanceKind::Sharded { .. })
+    }
+
+    /// Every backup whose object OSS may serve: per-node backups, then the nodes of cluster backups.
+    pub fn all_backups(&self) -> impl Iterator<Item = &BackupRecord> {
+        self.backups
+            .iter()
+            .chain(self.cluster_backups.iter().flat_map(|c| c.nodes.iter()))
+    }
+
+    fn all_backups_mut(&mut self) -> impl Iterator<Item = &mut BackupRecord> {
+        self.backups.iter_mut().chain(
+            self.cluster_backups
+                .iter_mut()
+                .flat_map(|c| c.nodes.iter_mut()),
+        )
     }
 
     /// Adds `count` successful physical backups an hour apart, newest at `newest`, with ids from
@@ -305,194 +252,58 @@ impl Instance {
     }
 }
 
-impl BackupRecord {
-    /// A successful, available, automated physical full backup; the end is 2 minutes after the
-    /// start, it expires 7 days after the start, and the object (format from the name) is `size`
-    /// bytes. An empty `object_name` gives a backup without URLs.
-    pub fn new(
-        backup_id: &str,
-        start: OffsetDateTime,
-        object_name: &str,
-        size: u64,
-    ) -> BackupRecord {
-        BackupRecord {
-            backup_id: backup_id.to_string(),
-            backup_job_id: backup_id.to_string(),
-            node_id: None,
-            status: "Success".into(),
-            backup_type: "FullBackup".into(),
-            method: "Physical".into(),
-            mode: "Automated".into(),
-            start,
-            end: start + Duration::minutes(2),
-            expire: start + Duration::days(7),
-            size,
-            db_names: String::new(),
-            backup_name: object_name.to_string(),
-            scale: "DBInstance".into(),
-            is_avail: true,
-            engine_version: "4.2".into(),
-            object: (!object_name.is_empty()).then(|| ObjectSpec {
-                name: object_name.to_string(),
-                size,
-                version: 0,
-                format: ContentFormat::for_name(object_name),
-            }),
-        }
-    }
-
-    /// A failed backup: no object, size 0, not available.
-    pub fn failed(backup_id: &str, start: OffsetDateTime) -> BackupRecord {
-        let mut b = BackupRecord::new(backup_id, start, "", 0);
-        b.status = "Failed".into();
-        b.is_avail = false;
-        b
-    }
-
-    pub fn job(mut self, job_id: &str) -> Self {
-        self.backup_job_id = job_id.to_string();
-        self
-    }
-
-    pub fn node(mut self, node_id: &str) -> Self {
-        self.node_id = Some(node_id.to_string());
-        self
-    }
-
-    pub fn logical(mut self) -> Self {
-        self.method = "Logical".into();
-        self.db_names = "admin,orders".into();
-        self
-    }
-
-    pub fn manual(mut self) -> Self {
-        self.mode = "Manual".into();
-        self
-    }
-
-    pub fn expires(mut self, at: OffsetDateTime) -> Self {
-        self.expire = at;
-        self
-    }
-
-    /// Overrides the framing chosen from the file name (e.g. `Random` for cheap big objects).
-    pub fn format(mut self, format: ContentFormat) -> Self {
-        if let Some(o) = self.object.as_mut() {
-            o.format = format;
-        }
-        self
-    }
-}
-
-/// `yyyy-MM-ddTHH:mm:ssZ`, the API's timestamp format.
-pub fn fmt_seconds(t: OffsetDateTime) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.format(fmt).unwrap_or_default()
-}
-
-/// `yyyy-MM-ddTHH:mmZ`, the format of `StartTime` and `EndTime`.
-pub fn fmt_minutes(t: OffsetDateTime) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
-    t.format(fmt).unwrap_or_default()
-}
-
-/// Parses `yyyy-MM-ddTHH:mm:ssZ` (UTC).
-pub fn parse_seconds(s: &str) -> Option<OffsetDateTime> {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    (s.len() == 20)
-        .then(|| PrimitiveDateTime::parse(s, fmt).ok())
-        .flatten()
-        .map(PrimitiveDateTime::assume_utc)
-}
-
-/// Parses `yyyy-MM-ddTHH:mmZ` (UTC).
-pub fn parse_minutes(s: &str) -> Option<OffsetDateTime> {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
-    (s.len() == 17)
-        .then(|| PrimitiveDateTime::parse(s, fmt).ok())
-        .flatten()
-        .map(PrimitiveDateTime::assume_utc)
-}
-
-impl fmt::Display for ContentFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContentFormat::Random => "random",
-            ContentFormat::TarGzip => "tar.gz",
-            ContentFormat::ArchiveGzip => "archive.gz",
-            ContentFormat::Xbstream => "xbstream",
-        })
-    }
+/// A zone of `region` (the real ones are `<region>-<letter>`).
+fn zone_of(region: &str) -> String {
+    format!("{region}-h")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
 
     #[test]
-    fn demo_has_the_promised_mix() {
-        let now = datetime!(2030-06-01 12:00:00 UTC);
-        let d = Dataset::demo(now);
-        let replica = d.instance(DEMO_REPLICA).unwrap();
-        let b = &replica.backups;
-        assert!(b.iter().any(|b| b.status == "Failed"));
-        assert!(b.iter().any(|b| !b.is_avail && b.object.is_some()));
-        assert!(b.iter().any(|b| b.expire == KEEP_FOREVER));
-        assert!(b.iter().any(|b| b.expire < now));
-        assert!(
-            b.iter()
-                .any(|b| b.method == "Snapshot" && b.object.is_none())
-        );
-        for ext in ["_qp.xb", ".tar.gz", ".ar"] {
-            assert!(
-                b.iter()
-                    .any(|b| b.object.as_ref().is_some_and(|o| o.name.ends_with(ext)))
-            );
-        }
-        let sharded = d.instance(DEMO_SHARDED).unwrap();
+    fn lookups_reach_cluster_backup_nodes() {
+        let t = datetime!(2030-06-01 12:00:00 UTC);
+        let node = BackupRecord::new("n1", t, "hins1_data_1.tar.gz", 10).node("d-s0");
+        let failed = BackupRecord::failed("n2", t).node("d-s1");
+        let inst = Instance::sharded("dds-c", &["d-s0", "d-s1"])
+            .cluster_mode()
+            .cluster_backup(ClusterBackupRecord::new("cb-1", t, vec![node, failed]));
+        let mut d = Dataset::new();
+        d.add_instance(inst);
+        assert_eq!(d.backup("n1").map(|(i, _)| i.id.as_str()), Some("dds-c"));
         assert_eq!(
-            sharded.kind,
-            InstanceKind::Sharded {
-                shards: DEMO_SHARDS.iter().map(|s| s.to_string()).collect()
-            }
-        );
-        assert!(sharded.backups.iter().all(|b| b.node_id.is_some()));
-        assert_eq!(
-            d.object(DEMO_REPLICA, "hins19360001_data_20300601100000_qp.xb")
+            d.object("dds-c", "hins1_data_1.tar.gz")
                 .map(|b| b.backup_id.as_str()),
-            Some("32102001")
+            Some("n1")
         );
+        assert!(d.backup_mut("n2").is_some());
+        assert!(d.backup("nope").is_none());
     }
 
     #[test]
-    fn time_formats_round_trip_and_reject_garbage() {
-        let t = datetime!(2022-01-14 03:56:17 UTC);
-        assert_eq!(fmt_seconds(t), "2022-01-14T03:56:17Z");
-        assert_eq!(parse_seconds("2022-01-14T03:56:17Z"), Some(t));
-        assert_eq!(fmt_minutes(t), "2022-01-14T03:56Z");
+    fn builders_set_the_listing_fields() {
+        let i = Instance::sharded("dds-x", &["d-a"])
+            .region("cn-shanghai")
+            .storage("cloud_essd1")
+            .tag("env", "prod")
+            .description("orders")
+            .resource_group("rg-1")
+            .cluster_mode();
         assert_eq!(
-            parse_minutes("2022-01-14T03:56Z"),
-            Some(t.replace_second(0).unwrap())
+            (i.region_id.as_str(), i.zone_id.as_str()),
+            ("cn-shanghai", "cn-shanghai-h")
         );
-        for bad in [
-            "2022-01-14T03:56:17",
-            "2022-01-14 03:56:17Z",
-            "2022-13-14T03:56:17Z",
-            "",
-        ] {
-            assert_eq!(parse_seconds(bad), None, "{bad}");
-        }
-        for bad in ["2022-01-14T03:56:00Z", "2022-01-14", "2022-01-14T3:56Z"] {
-            assert_eq!(parse_minutes(bad), None, "{bad}");
-        }
-        assert_eq!(fmt_seconds(KEEP_FOREVER), "9999-01-01T00:00:00Z");
-    }
-
-    #[test]
-    fn formats_follow_extensions() {
-        assert_eq!(ContentFormat::for_name("a_qp.xb"), ContentFormat::Xbstream);
-        assert_eq!(ContentFormat::for_name("a.tar.gz"), ContentFormat::TarGzip);
-        assert_eq!(ContentFormat::for_name("a.ar"), ContentFormat::ArchiveGzip);
-        assert_eq!(ContentFormat::for_name("a.bin"), ContentFormat::Random);
+        assert_eq!(i.storage_type, "cloud_essd1");
+        assert_eq!(i.tags, vec![("env".to_string(), "prod".to_string())]);
+        assert!(i.use_cluster_backup && i.is_sharded());
+        assert_eq!(i.shards(), ["d-a".to_string()]);
+        let r = Instance::replica_set("dds-r");
+        assert_eq!(
+            (r.region_id.as_str(), r.storage_type.as_str()),
+            (DEFAULT_REGION, "local_ssd")
+        );
+        assert!(r.shards().is_empty() && !r.use_cluster_backup);
     }
 }

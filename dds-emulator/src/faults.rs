@@ -8,7 +8,7 @@
 //! Scenario file (TOML, or JSON when the name ends in `.json`); every key is optional:
 //! ```toml
 //! [api]
-//! throttle_next = 2          # 400 Throttling.User
+//! throttle_next = 2          # 400 Throttling.User (any action)
 //! unavailable_next = 1       # 503 ServiceUnavailable
 //! internal_error_next = 0    # 500 InternalError
 //! expired_urls_next = 1      # the next responses carry URLs that already expired
@@ -46,7 +46,7 @@ pub struct Faults {
     pub oss: OssFaults,
 }
 
-/// Faults of `DescribeBackups`; counters apply to requests that passed authentication.
+/// Faults of the API, every action alike; counters apply to requests that passed authentication.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiFaults {

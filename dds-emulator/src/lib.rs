@@ -1,5 +1,6 @@
-//! `dds-emulator`: a local stand-in for the ApsaraDB for MongoDB `DescribeBackups` API and the OSS
-//! objects its download URLs point at. It exists so that `dds-backup-sync` can be tested and shown
+//! `dds-emulator`: a local stand-in for the ApsaraDB for MongoDB RPC API (`DescribeBackups`, and
+//! for reaching a whole fleet `DescribeDBInstances`, `DescribeDBInstanceAttribute` and
+//! `DescribeClusterBackups`) and the OSS objects its download URLs point at. It exists so that `dds-backup-sync` can be tested and shown
 //! without a cloud account: the daemon's integration tests and benchmark run against it, its
 //! `--demo` mode (the `demo` feature) starts it in-process, and operators can run the
 //! `dds-emulator` binary to try a configuration.
@@ -7,8 +8,9 @@
 //! Owns the server lifecycle ([`start`] → [`Emulator`] → [`Emulator::shutdown`] or drop), the
 //! shared state the handlers read (credentials, data set, faults, clock, object cache, counters)
 //! and the runtime knobs tests turn. The pieces:
-//! - [`data`]: instances, backups and the demo data set;
-//! - `api`: `DescribeBackups` on `/` (GET query or POST form), with the real checks and errors;
+//! - [`data`]: instances (with region, storage, tags), per-node and cluster backups, the demo data
+//!   set;
+//! - `api`: the four actions on `/` (GET query or POST form), with the real checks and errors;
 //! - [`sign`]: its own check of the RPC signature V1;
 //! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range;
 //! - `content`: deterministic object bytes of any size, generated per range;
@@ -55,7 +57,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::EmulatorConfig;
 use content::{ObjectInfo, ObjectKey};
-pub use data::{BackupRecord, ContentFormat, Dataset, Instance, InstanceKind, ObjectSpec};
+pub use data::{
+    BackupRecord, ClusterBackupRecord, ContentFormat, Dataset, Instance, InstanceKind, ObjectSpec,
+};
 use faults::FaultState;
 pub use faults::{ApiFaults, DropFault, Faults, OssFaults, ScenarioError, StallFault};
 pub use stats::Stats;
@@ -205,7 +209,7 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Emula
         cancel: CancellationToken::new(),
     });
     let app = Router::new()
-        .route("/", get(api::describe).post(api::describe))
+        .route("/", get(api::handle).post(api::handle))
         .route(
             "/oss/{network}/{instance}/{object}",
             get(oss::get_object).head(oss::head_object),
@@ -361,7 +365,8 @@ impl Emulator {
         self.shared.stats.reset();
     }
 
-    /// A freshly presigned URL for a backup's object, as `DescribeBackups` would issue it.
+    /// A freshly presigned URL for a backup's object (per-node or a cluster backup's node), as
+    /// `DescribeBackups` / `DescribeClusterBackups` would issue it.
     pub fn presigned_url(&self, backup_id: &str, intranet: bool) -> Option<String> {
         let r = self.shared.resolve_backup(backup_id)?;
         let ttl = self
@@ -411,7 +416,7 @@ impl Emulator {
             let ds = self.shared.dataset();
             ds.instances
                 .iter()
-                .flat_map(|i| i.backups.iter().map(move |b| (i, b)))
+                .flat_map(|i| i.all_backups().map(move |b| (i, b)))
                 .filter_map(|(i, b)| self.shared.resolved(&i.id, b).map(|r| r.key))
                 .collect()
         };

@@ -1,4 +1,5 @@
-//! `dds-emulator`: the bundled fake DescribeBackups API + OSS as a standalone server.
+//! `dds-emulator`: the bundled fake dds API (DescribeBackups, DescribeDBInstances,
+//! DescribeDBInstanceAttribute, DescribeClusterBackups) + OSS as a standalone server.
 //!
 //! A thin shell over the `dds_emulator` library: parse flags, load the scenario, start, print the
 //! URL (one line on stdout, flushed, so scripts and tests can read it), log requests to stderr and
@@ -13,7 +14,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use dds_emulator::{self as emulator, EmulatorConfig, Faults};
 
-/// Serves a fake ApsaraDB for MongoDB DescribeBackups API and the OSS objects it points at.
+/// Serves a fake ApsaraDB for MongoDB API (backups, instances, cluster backups) and the OSS
+/// objects it points at. The data set is the built-in demo (three instances in two regions).
 #[derive(Debug, Parser)]
 #[command(name = "dds-emulator", version)]
 struct Args {
@@ -45,7 +47,7 @@ struct Args {
     /// Seconds added to the emulator's clock (negative: behind), to simulate clock skew.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     clock_offset_secs: i64,
-    /// Throttle the next N DescribeBackups calls (on top of the scenario).
+    /// Throttle the next N API calls, any action (on top of the scenario).
     #[arg(long, default_value_t = 0)]
     throttle_next: u32,
     /// Always answer file GETs with 200 and the whole object.
@@ -152,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
             let ids: Vec<String> = emu.with_dataset(|d| {
                 d.instances
                     .iter()
-                    .flat_map(|i| i.backups.iter().map(|b| b.backup_id.clone()))
+                    .flat_map(|i| i.all_backups().map(|b| b.backup_id.clone()))
                     .collect()
             });
             for id in ids {

@@ -1,4 +1,4 @@
-//! Counters tests assert on: API calls by outcome, file requests, bytes, ranges.
+//! Counters tests assert on: API calls by action and outcome, file requests, bytes, ranges.
 //!
 //! Owns recording only; the handlers decide what happened. A std `Mutex` is enough: every critical
 //! section is a few increments and never spans an `.await`. Body bytes go through an atomic because
@@ -11,10 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A snapshot of what the emulator has served since start (or the last reset).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Every request to the API endpoint.
+    /// Every request to the API endpoint, whatever its action.
     pub describe_calls: u64,
-    /// `"Success"` or the error `Code` → count.
+    /// `"Success"` or the error `Code` → count, over every action.
     pub describe_by_outcome: BTreeMap<String, u64>,
+    /// The `Action` parameter as sent (empty when missing) → `"Success"` or the error `Code` →
+    /// count. See [`Stats::calls`] and [`Stats::calls_with`].
+    pub calls_by_action: BTreeMap<String, BTreeMap<String, u64>>,
     pub file_gets: u64,
     pub file_heads: u64,
     /// HTTP status of file responses (GET and HEAD) → count.
@@ -48,6 +51,22 @@ impl Stats {
     pub fn describe(&self, outcome: &str) -> u64 {
         self.describe_by_outcome.get(outcome).copied().unwrap_or(0)
     }
+
+    /// Calls of `action` (e.g. `"DescribeClusterBackups"`), whatever their outcome.
+    pub fn calls(&self, action: &str) -> u64 {
+        self.calls_by_action
+            .get(action)
+            .map_or(0, |outcomes| outcomes.values().sum())
+    }
+
+    /// Calls of `action` that ended with `outcome` (`"Success"` or an error code).
+    pub fn calls_with(&self, action: &str, outcome: &str) -> u64 {
+        self.calls_by_action
+            .get(action)
+            .and_then(|outcomes| outcomes.get(outcome))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -63,10 +82,15 @@ impl Recorder {
         f(&mut s);
     }
 
-    pub fn describe(&self, outcome: &str) {
+    pub fn api_call(&self, action: &str, outcome: &str) {
         self.with(|s| {
             s.describe_calls += 1;
             *s.describe_by_outcome
+                .entry(outcome.to_string())
+                .or_default() += 1;
+            *s.calls_by_action
+                .entry(action.to_string())
+                .or_default()
                 .entry(outcome.to_string())
                 .or_default() += 1;
         });

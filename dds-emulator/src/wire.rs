@@ -1,8 +1,17 @@
-//! Wire shapes of both endpoints: the `DescribeBackups` response structs and their JSON/XML
-//! rendering, the OSS XML error body, and the date formats each side uses.
+//! Wire shapes of both endpoints: the API response structs and their JSON/XML rendering, the OSS
+//! XML error body, and the date formats each side uses. `DescribeBackups` is here; the fleet
+//! actions are in `wire/instances.rs` (`DescribeDBInstances`, `DescribeDBInstanceAttribute`) and
+//! `wire/cluster.rs` (`DescribeClusterBackups`).
 //!
-//! Owns spelling and layout only (field names, order, content types); what to answer is decided
-//! by `api` and `oss`.
+//! Owns spelling and layout only (field names, order, JSON types, content types), checked against
+//! the official SDK's models (`alibabacloud-dds20151201` 9.5.0); what to answer is decided by `api`
+//! and `oss`.
+
+mod cluster;
+mod instances;
+
+pub(crate) use cluster::{ClusterBackupJson, ClusterBackupsResponse};
+pub(crate) use instances::{AttributeResponse, DbInstanceJson, DbInstances, InstancesResponse};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -93,21 +102,22 @@ impl BackupJson {
     }
 }
 
+/// The answer as JSON or as XML. The XML root is `<Action>Response` (`action` is `None` for
+/// errors, whose root is `Error`).
 pub(crate) fn render(
     status: StatusCode,
     body: &Value,
     xml: bool,
-    ok: bool,
+    action: Option<&str>,
     request_id: &str,
 ) -> Response {
     let (content_type, text) = if xml {
-        let root = if ok {
-            "DescribeBackupsResponse"
-        } else {
-            "Error"
+        let root = match action {
+            Some(action) => format!("{action}Response"),
+            None => "Error".to_string(),
         };
         let mut out = String::from("<?xml version='1.0' encoding='UTF-8'?>");
-        to_xml(root, body, &mut out);
+        to_xml(&root, body, &mut out);
         ("text/xml;charset=utf-8", out)
     } else {
         ("application/json;charset=utf-8", body.to_string())

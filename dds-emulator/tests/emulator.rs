@@ -1,5 +1,6 @@
 //! The emulator against real HTTP on 127.0.0.1:0 with real signatures: the API checks, paging,
-//! the OSS range rules, every fault knob, the binary, and the official Python SDK.
+//! the OSS range rules, every fault knob, the fleet actions (instances, cluster backups), the
+//! binary, and the official Python SDK.
 //!
 //! Requests are signed here with the emulator's own [`dds_emulator::sign`] (this crate must not
 //! depend on the daemon): what anchors that code to the real service is its unit tests on the
@@ -12,10 +13,13 @@ use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use dds_emulator::data::{DEMO_REPLICA, DEMO_SHARDED, DEMO_SHARDS, fmt_minutes, fmt_seconds};
+use dds_emulator::data::{
+    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_REGION_2, DEMO_REPLICA, DEMO_SHARDED, DEMO_SHARDS,
+    fmt_minutes, fmt_seconds,
+};
 use dds_emulator::{
-    self as emulator, ApiFaults, BackupRecord, DropFault, Emulator, EmulatorConfig, Faults,
-    Instance, OssFaults, StallFault,
+    self as emulator, ApiFaults, BackupRecord, ClusterBackupRecord, DropFault, Emulator,
+    EmulatorConfig, Faults, Instance, OssFaults, StallFault,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -68,13 +72,20 @@ impl Default for Sig<'_> {
 
 /// `params` plus the common parameters of a `DescribeBackups` call, signed (`Signature` last).
 fn signed(params: &[(&str, &str)], sig: &Sig<'_>) -> Vec<(String, String)> {
+    signed_action("DescribeBackups", params, sig)
+}
+
+/// `params` plus the common parameters of an `action` call, signed (`Signature` last).
+/// `RegionId` is `cn-hangzhou` unless `params` has one; `("RegionId", "")` leaves it out.
+fn signed_action(action: &str, params: &[(&str, &str)], sig: &Sig<'_>) -> Vec<(String, String)> {
     let ts = fmt_seconds(sig.timestamp);
     let mut all: Vec<(String, String)> = params
         .iter()
+        .filter(|(k, v)| *k != "RegionId" || !v.is_empty())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let common = [
-        ("Action", "DescribeBackups"),
+        ("Action", action),
         ("Version", "2015-12-01"),
         ("Format", "JSON"),
         ("AccessKeyId", sig.key_id),
@@ -87,7 +98,9 @@ fn signed(params: &[(&str, &str)], sig: &Sig<'_>) -> Vec<(String, String)> {
     if let Some(token) = sig.token {
         all.push(("SecurityToken".into(), token.into()));
     }
-    all.push(("RegionId".into(), "cn-hangzhou".into()));
+    if !params.iter().any(|(k, _)| *k == "RegionId") {
+        all.push(("RegionId".into(), "cn-hangzhou".into()));
+    }
     let signature = dds_emulator::sign::signature(sig.secret, sig.method, &all);
     all.push(("Signature".into(), signature));
     all
@@ -113,6 +126,12 @@ async fn call_with(emu: &Emulator, params: &[(&str, &str)], sig: Sig<'_>) -> (u1
 
 async fn call(emu: &Emulator, params: &[(&str, &str)]) -> (u16, Value) {
     call_with(emu, params, Sig::default()).await
+}
+
+/// A signed GET of `action`.
+async fn call_action(emu: &Emulator, action: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    let all = signed_action(action, params, &Sig::default());
+    send(emu, &all, "GET").await
 }
 
 fn code(body: &Value) -> &str {
@@ -1170,6 +1189,677 @@ async fn official_python_sdk_is_compatible() {
         "sdk_compat.py failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("sdk_compat: ok"), "{stdout}");
-    assert!(emu.stats().describe("Success") >= 2);
-    assert_eq!(emu.stats().describe("SignatureDoesNotMatch"), 1);
+    let stats = emu.stats();
+    assert!(stats.describe("Success") >= 2);
+    assert_eq!(stats.describe("SignatureDoesNotMatch"), 1);
+    assert_eq!(stats.calls_with("DescribeDBInstances", "Success"), 2);
+    assert_eq!(
+        stats.calls_with("DescribeDBInstanceAttribute", "Success"),
+        1
+    );
+    assert_eq!(stats.calls_with("DescribeClusterBackups", "Success"), 2);
+}
+
+// The fleet actions: DescribeDBInstances, DescribeDBInstanceAttribute, DescribeClusterBackups.
+
+fn instance_ids(body: &Value) -> Vec<String> {
+    body["DBInstances"]["DBInstance"]
+        .as_array()
+        .expect("DBInstances.DBInstance")
+        .iter()
+        .map(|i| i["DBInstanceId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The one page of a `DescribeDBInstances` call, checked against its `TotalCount`.
+async fn listed(emu: &Emulator, params: &[(&str, &str)]) -> Vec<String> {
+    let (status, body) = call_action(emu, "DescribeDBInstances", params).await;
+    assert_eq!(status, 200, "{params:?}: {body}");
+    let ids = instance_ids(&body);
+    assert_eq!(body["TotalCount"], ids.len(), "{params:?}");
+    ids
+}
+
+/// A `DescribeClusterBackups` call for the demo cluster, from its region.
+async fn cluster(emu: &Emulator, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut p = vec![("DBInstanceId", DEMO_CLUSTER), ("RegionId", DEMO_REGION_2)];
+    p.extend_from_slice(extra);
+    call_action(emu, "DescribeClusterBackups", &p).await
+}
+
+fn cluster_ids(body: &Value) -> Vec<String> {
+    body["ClusterBackups"]
+        .as_array()
+        .expect("ClusterBackups")
+        .iter()
+        .map(|c| c["ClusterBackupId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn describe_dbinstances_filters_by_region_type_tag_id_and_group() {
+    let emu = demo().await;
+    emu.with_dataset(|d| {
+        d.add_instance(
+            Instance::replica_set("dds-other-group")
+                .resource_group("rg-other")
+                .tag("env", "dev"),
+        );
+    });
+    let prod = [("Tag.1.Key", "env"), ("Tag.1.Value", "prod")];
+    let sharding = ("DBInstanceType", "sharding");
+    let shanghai = ("RegionId", DEMO_REGION_2);
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
+        // Without DBInstanceType the service lists replica sets only (`replicate` is the default).
+        (vec![], &[DEMO_REPLICA, "dds-other-group"]),
+        (vec![sharding], &[DEMO_SHARDED]),
+        (vec![shanghai, sharding], &[DEMO_CLUSTER]),
+        (vec![shanghai], &[]),
+        (prod.to_vec(), &[DEMO_REPLICA]),
+        ([&prod[..], &[shanghai, sharding]].concat(), &[DEMO_CLUSTER]),
+        ([&prod[..], &[sharding]].concat(), &[]),
+        (
+            vec![("Tag.1.Key", "env")],
+            &[DEMO_REPLICA, "dds-other-group"],
+        ),
+        (vec![("DBInstanceId", DEMO_REPLICA)], &[DEMO_REPLICA]),
+        (vec![("ResourceGroupId", "rg-other")], &["dds-other-group"]),
+        (
+            vec![("DBInstanceDescription", "demo replica")],
+            &[DEMO_REPLICA],
+        ),
+        (vec![("DBInstanceType", "serverless")], &[]),
+    ];
+    for (params, want) in &cases {
+        assert_eq!(listed(&emu, params).await, *want, "{params:?}");
+    }
+    let (status, body) = call_action(&emu, "DescribeDBInstances", &[("RegionId", "")]).await;
+    assert_eq!((status, code(&body)), (400, "MissingRegionId"));
+    assert_eq!(
+        emu.stats().calls("DescribeDBInstances"),
+        cases.len() as u64 + 1
+    );
+}
+
+#[tokio::test]
+async fn describe_dbinstances_rows_have_the_sdk_fields_and_types() {
+    let emu = demo().await;
+    let (status, body) = call_action(
+        &emu,
+        "DescribeDBInstances",
+        &[("RegionId", DEMO_REGION_2), ("DBInstanceType", "sharding")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["TotalCount"], &body["PageNumber"], &body["PageSize"]),
+        (&1.into(), &1.into(), &30.into())
+    );
+    assert!(body["RequestId"].is_string());
+    let row = &body["DBInstances"]["DBInstance"][0];
+    for (field, want) in [
+        ("DBInstanceId", DEMO_CLUSTER),
+        ("DBInstanceType", "sharding"),
+        ("DBInstanceStatus", "Running"),
+        ("StorageType", "cloud_essd1"),
+        ("RegionId", DEMO_REGION_2),
+        ("EngineVersion", "4.4"),
+    ] {
+        assert_eq!(row[field], want, "{field}");
+    }
+    for field in ["DBInstanceDescription", "ZoneId", "ResourceGroupId"] {
+        assert!(row[field].is_string(), "{field}");
+    }
+    assert_eq!(
+        row["Tags"]["Tag"],
+        serde_json::json!([{"Key": "env", "Value": "prod"}])
+    );
+    let shards = row["ShardList"]["ShardAttribute"].as_array().unwrap();
+    let ids: Vec<&str> = shards
+        .iter()
+        .map(|s| s["NodeId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, DEMO_CLUSTER_SHARDS);
+    for s in shards {
+        assert!(s["NodeClass"].is_string() && s["NodeDescription"].is_string());
+        assert!(s["NodeStorage"].is_u64() && s["ReadonlyReplicas"].is_u64());
+    }
+    let mongos = row["MongosList"]["MongosAttribute"].as_array().unwrap();
+    assert!(!mongos.is_empty() && mongos[0]["NodeId"].as_str().unwrap().starts_with("s-"));
+    assert!(
+        row.get("UseClusterBackup").is_none(),
+        "DescribeDBInstanceAttribute only"
+    );
+
+    let (_, body) = call_action(&emu, "DescribeDBInstances", &[]).await;
+    let replica = &body["DBInstances"]["DBInstance"][0];
+    assert_eq!(replica["DBInstanceType"], "replicate");
+    assert!(replica.get("ShardList").is_none() && replica.get("MongosList").is_none());
+    assert!(replica["ReplicationFactor"].is_string() && replica["DBInstanceStorage"].is_u64());
+}
+
+#[tokio::test]
+async fn describe_dbinstances_pages_with_total_count() {
+    let emu = demo().await;
+    let region = "ap-southeast-1";
+    emu.with_dataset(|d| {
+        for n in 0..65 {
+            d.add_instance(Instance::replica_set(&format!("dds-page-{n:02}")).region(region));
+        }
+    });
+    let mut seen = Vec::new();
+    for (page, want) in [(1, 30), (2, 30), (3, 5), (4, 0)] {
+        let (status, body) = call_action(
+            &emu,
+            "DescribeDBInstances",
+            &[("RegionId", region), ("PageNumber", &page.to_string())],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["TotalCount"], &body["PageNumber"], &body["PageSize"]),
+            (&65.into(), &page.into(), &30.into())
+        );
+        let ids = instance_ids(&body);
+        assert_eq!(ids.len(), want, "page {page}");
+        seen.extend(ids);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 65);
+    let p50 = |page: &'static str| {
+        [
+            ("RegionId", region),
+            ("PageSize", "50"),
+            ("PageNumber", page),
+        ]
+    };
+    let (_, first) = call_action(&emu, "DescribeDBInstances", &p50("1")).await;
+    let (_, second) = call_action(&emu, "DescribeDBInstances", &p50("2")).await;
+    assert_eq!(
+        (instance_ids(&first).len(), instance_ids(&second).len()),
+        (50, 15)
+    );
+    for (k, v, want) in [
+        ("PageSize", "20", "InvalidPageSize.Malformed"),
+        ("PageNumber", "0", "InvalidPageNumber.Malformed"),
+    ] {
+        let (status, body) =
+            call_action(&emu, "DescribeDBInstances", &[("RegionId", region), (k, v)]).await;
+        assert_eq!((status, code(&body)), (400, want));
+    }
+}
+
+#[tokio::test]
+async fn describe_dbinstance_attribute_details_one_instance_in_its_region() {
+    let emu = demo().await;
+    let attribute = |params: Vec<(&'static str, &'static str)>| {
+        let emu = &emu;
+        async move { call_action(emu, "DescribeDBInstanceAttribute", &params).await }
+    };
+    let (status, body) = attribute(vec![
+        ("DBInstanceId", DEMO_CLUSTER),
+        ("RegionId", DEMO_REGION_2),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("TotalCount").is_none() && body["RequestId"].is_string());
+    let all = body["DBInstances"]["DBInstance"].as_array().unwrap();
+    assert_eq!(all.len(), 1);
+    let i = &all[0];
+    assert_eq!(i["UseClusterBackup"], true);
+    assert_eq!(i["StorageType"], "cloud_essd1");
+    assert_eq!(i["StorageEngine"], "WiredTiger");
+    assert_eq!(i["RegionId"], DEMO_REGION_2);
+    assert_eq!(
+        i["ConfigserverList"]["ConfigserverAttribute"][0]["NodeId"],
+        format!("{DEMO_CLUSTER}-cs")
+    );
+    let shards: Vec<&str> = i["ShardList"]["ShardAttribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["NodeId"].as_str().unwrap())
+        .collect();
+    assert_eq!(shards, DEMO_CLUSTER_SHARDS);
+    // The official SDK sends no RegionId for this action: the id alone finds it.
+    let (status, _) = attribute(vec![("DBInstanceId", DEMO_CLUSTER), ("RegionId", "")]).await;
+    assert_eq!(status, 200);
+    // From another region (cn-hangzhou, the helper's default) it does not exist.
+    let (status, body) = attribute(vec![("DBInstanceId", DEMO_CLUSTER)]).await;
+    assert_eq!((status, code(&body)), (404, "InvalidDBInstanceId.NotFound"));
+
+    let (_, body) = attribute(vec![("DBInstanceId", DEMO_REPLICA)]).await;
+    let r = &body["DBInstances"]["DBInstance"][0];
+    assert_eq!(r["UseClusterBackup"], false);
+    assert_eq!(r["DBInstanceDescription"], "demo replica set");
+    assert_eq!(r["Tags"]["Tag"][0]["Key"], "env");
+    assert!(r["ReplicaSetName"].as_str().unwrap().starts_with("mgset-"));
+    let (_, body) = attribute(vec![("DBInstanceId", DEMO_SHARDED)]).await;
+    let s = &body["DBInstances"]["DBInstance"][0];
+    assert_eq!(
+        (&s["UseClusterBackup"], &s["StorageType"]),
+        (&false.into(), &"local_ssd".into())
+    );
+
+    let (status, body) = attribute(vec![("DBInstanceId", "dds-nope")]).await;
+    assert_eq!((status, code(&body)), (404, "InvalidDBInstanceId.NotFound"));
+    let (status, body) = attribute(vec![]).await;
+    assert_eq!((status, code(&body)), (400, "MissingDBInstanceId"));
+}
+
+#[tokio::test]
+async fn describe_cluster_backups_lists_both_demo_backups_with_sdk_types() {
+    let emu = demo().await;
+    let (status, body) = cluster(&emu, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("TotalCount").is_none(), "no TotalCount: {body}");
+    assert_eq!(
+        (&body["PageNumber"], &body["PageSize"], &body["MaxResults"]),
+        (&1.into(), &30.into(), &2.into())
+    );
+    let cbs = body["ClusterBackups"].as_array().unwrap();
+    let [complete, broken] = cbs.as_slice() else {
+        panic!("two cluster backups: {body}");
+    };
+    assert_eq!(
+        (&complete["IsAvail"], &broken["IsAvail"]),
+        (&1.into(), &0.into())
+    );
+    assert_eq!(
+        (
+            &complete["ClusterBackupStatus"],
+            &broken["ClusterBackupStatus"]
+        ),
+        (&"OK".into(), &"Failed".into())
+    );
+    assert_eq!(
+        complete["ClusterBackupSize"],
+        (393_216 + 327_680).to_string()
+    );
+    assert!(
+        complete["ClusterBackupId"]
+            .as_str()
+            .unwrap()
+            .starts_with("cb-")
+    );
+    assert_eq!(complete["ClusterBackupMode"], "Automated");
+    assert_eq!(complete["EngineVersion"], "4.4");
+    for f in [
+        "AttachLogStatus",
+        "Progress",
+        "BackupExpireTime",
+        "ClusterBackupEndTime",
+    ] {
+        assert!(complete[f].is_string(), "{f}");
+    }
+    assert!(complete["ExtraInfo"].is_object());
+    assert!(
+        complete["ClusterBackupStartTime"].as_str() > broken["ClusterBackupStartTime"].as_str(),
+        "newest first"
+    );
+    let nodes = complete["Backups"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for (n, shard) in nodes.iter().zip(DEMO_CLUSTER_SHARDS) {
+        assert_eq!(n["InstanceName"], shard);
+        assert_eq!(n["ExtraInfo"]["NodeId"], shard);
+        assert_eq!(n["ExtraInfo"]["NodeType"], "db");
+        assert!(
+            n["ExtraInfo"]["StorageSize"].is_string()
+                && n["ExtraInfo"]["InstanceClass"].is_string()
+        );
+        assert!(n["BackupSize"].is_string() && n["BackupId"].is_string());
+        assert_eq!(
+            (&n["IsAvail"], &n["BackupStatus"]),
+            (&"1".into(), &"Success".into())
+        );
+        assert!(n["BackupName"].as_str().unwrap().ends_with(".tar.gz"));
+        let public = n["BackupDownloadURL"].as_str().unwrap();
+        assert!(
+            public.contains(&format!("/oss/public/{DEMO_CLUSTER}/")),
+            "{public}"
+        );
+        assert!(
+            n["BackupIntranetDownloadURL"]
+                .as_str()
+                .unwrap()
+                .contains("/oss/internal/")
+        );
+    }
+    let failed = broken["Backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["BackupStatus"] == "Failed")
+        .expect("a failed node");
+    assert_eq!(
+        (
+            &failed["BackupDownloadURL"],
+            &failed["BackupIntranetDownloadURL"]
+        ),
+        (&"".into(), &"".into())
+    );
+    assert_eq!(
+        (&failed["IsAvail"], &failed["BackupSize"]),
+        (&"0".into(), &"0".into())
+    );
+    let stats = emu.stats();
+    assert_eq!(stats.calls("DescribeClusterBackups"), 1);
+    assert_eq!(stats.calls_with("DescribeClusterBackups", "Success"), 1);
+    assert_eq!(stats.calls("DescribeBackups"), 0);
+}
+
+#[tokio::test]
+async fn cluster_backup_nodes_download_like_any_backup() {
+    let emu = demo().await;
+    let (_, body) = cluster(&emu, &[]).await;
+    let node = &body["ClusterBackups"][0]["Backups"][0];
+    let id = node["BackupId"].as_str().unwrap().to_string();
+    let size: u64 = node["BackupSize"].as_str().unwrap().parse().unwrap();
+    let url = node["BackupDownloadURL"].as_str().unwrap();
+    let c = client();
+    let full = c.get(url).send().await.unwrap();
+    assert_eq!(full.status().as_u16(), 200);
+    let etag = full.headers()["etag"].to_str().unwrap().to_string();
+    let crc: u64 = full.headers()["x-oss-hash-crc64ecma"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = full.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, size);
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "a .tar.gz is gzip");
+    assert_eq!(
+        crc,
+        crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, &bytes)
+    );
+    let part = c
+        .get(url)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{size}")
+    );
+    assert_eq!(part.bytes().await.unwrap(), bytes[100..200]);
+    let summary = emu.object_summary(&id).await.unwrap();
+    assert_eq!(
+        (summary.instance.as_str(), summary.size),
+        (DEMO_CLUSTER, size)
+    );
+    assert_eq!((summary.crc64, summary.etag.as_str()), (crc, etag.as_str()));
+    assert_eq!(emu.object_bytes(&id, 0..10).await.unwrap(), bytes[..10]);
+    let fresh = emu.presigned_url(&id, false).unwrap();
+    assert_eq!(c.get(&fresh).send().await.unwrap().status().as_u16(), 200);
+    assert!(emu.bump_object_version(&id));
+    let again = c.head(url).send().await.unwrap();
+    assert_ne!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert!(
+        emu.presigned_url("32104004", false).is_none(),
+        "the failed node has no object"
+    );
+}
+
+#[tokio::test]
+async fn cluster_backups_filter_by_id_window_and_only_cluster() {
+    let emu = demo().await;
+    let (_, all) = cluster(&emu, &[]).await;
+    let ids = cluster_ids(&all);
+    let (_, body) = cluster(&emu, &[("BackupId", &ids[1])]).await;
+    assert_eq!(cluster_ids(&body), [ids[1].clone()]);
+    // The complete backup is 4 hours old, the broken one 28.
+    let cut = fmt_minutes(emu.now() - time::Duration::hours(10));
+    let (_, body) = cluster(&emu, &[("StartTime", &cut)]).await;
+    assert_eq!(cluster_ids(&body), [ids[0].clone()]);
+    let (_, body) = cluster(&emu, &[("EndTime", &cut)]).await;
+    assert_eq!(cluster_ids(&body), [ids[1].clone()]);
+    let (_, body) = cluster(&emu, &[("IsOnlyGetClusterBackUp", "true")]).await;
+    assert_eq!(cluster_ids(&body), ids);
+    assert!(
+        body["ClusterBackups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("Backups").is_none())
+    );
+    for (k, v, want) in [
+        ("StartTime", "2030-01-01", "InvalidStartTime.Malformed"),
+        ("PageSize", "10", "InvalidPageSize.Malformed"),
+        ("PageNo", "0", "InvalidPageNumber.Malformed"),
+    ] {
+        let (status, body) = cluster(&emu, &[(k, v)]).await;
+        assert_eq!((status, code(&body)), (400, want), "{k}={v}");
+    }
+}
+
+#[tokio::test]
+async fn cluster_backups_page_by_page_no_until_a_short_page() {
+    let emu = demo().await;
+    let now = emu.now();
+    let mut inst = Instance::sharded("dds-many-cb", &["d-many-0"])
+        .storage("cloud_essd1")
+        .cluster_mode();
+    for n in 0..65u64 {
+        let start = now - time::Duration::hours(n as i64 + 1);
+        let node = BackupRecord::new(
+            &format!("3300{n:04}"),
+            start,
+            &format!("hins33_data_{n}.tar.gz"),
+            4096,
+        )
+        .node("d-many-0");
+        inst = inst.cluster_backup(ClusterBackupRecord::new(
+            &format!("cb-many{n:04}"),
+            start,
+            vec![node],
+        ));
+    }
+    emu.with_dataset(|d| {
+        d.add_instance(inst);
+    });
+    // The client's loop: there is no TotalCount, so page until a page comes back short.
+    let (mut ids, mut sizes) = (Vec::new(), Vec::new());
+    for page_no in 1u32.. {
+        assert!(page_no < 10, "runaway paging");
+        let (status, body) = call_action(
+            &emu,
+            "DescribeClusterBackups",
+            &[
+                ("DBInstanceId", "dds-many-cb"),
+                ("PageNo", &page_no.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("TotalCount").is_none());
+        assert_eq!(
+            (&body["PageNumber"], &body["PageSize"]),
+            (&page_no.into(), &30.into())
+        );
+        let page = cluster_ids(&body);
+        assert_eq!(body["MaxResults"], page.len());
+        sizes.push(page.len());
+        ids.extend(page);
+        if sizes[sizes.len() - 1] < 30 {
+            break;
+        }
+    }
+    assert_eq!(sizes, [30, 30, 5]);
+    let want: Vec<String> = (0..65).map(|n| format!("cb-many{n:04}")).collect();
+    assert_eq!(ids, want, "newest first, each once");
+    // PageNumber is not this action's parameter: it changes nothing.
+    let (_, body) = call_action(
+        &emu,
+        "DescribeClusterBackups",
+        &[("DBInstanceId", "dds-many-cb"), ("PageNumber", "2")],
+    )
+    .await;
+    assert_eq!(cluster_ids(&body)[0], want[0]);
+}
+
+#[tokio::test]
+async fn cluster_backups_refuse_instances_not_in_cluster_mode() {
+    let emu = demo().await;
+    for id in [DEMO_SHARDED, DEMO_REPLICA] {
+        let (status, body) =
+            call_action(&emu, "DescribeClusterBackups", &[("DBInstanceId", id)]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "OperationDenied.DBInstanceType"),
+            "{id}"
+        );
+    }
+    // From cn-hangzhou the Shanghai cluster does not exist, like an unknown id.
+    for id in [DEMO_CLUSTER, "dds-nope"] {
+        let (status, body) =
+            call_action(&emu, "DescribeClusterBackups", &[("DBInstanceId", id)]).await;
+        assert_eq!(
+            (status, code(&body)),
+            (404, "InvalidDBInstanceId.NotFound"),
+            "{id}"
+        );
+    }
+    let (status, body) = call_action(&emu, "DescribeClusterBackups", &[]).await;
+    assert_eq!((status, code(&body)), (400, "MissingDBInstanceId"));
+    assert_eq!(
+        emu.stats()
+            .calls_with("DescribeClusterBackups", "OperationDenied.DBInstanceType"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn describe_backups_of_a_cluster_in_cluster_mode_lists_nothing_and_regions_apply() {
+    let emu = demo().await;
+    for shard in DEMO_CLUSTER_SHARDS {
+        let (status, body) = call(
+            &emu,
+            &[
+                ("DBInstanceId", DEMO_CLUSTER),
+                ("NodeId", shard),
+                ("RegionId", DEMO_REGION_2),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["TotalCount"], 0);
+        assert!(backups(&body).is_empty());
+    }
+    let (status, body) = call(
+        &emu,
+        &[("DBInstanceId", DEMO_CLUSTER), ("RegionId", DEMO_REGION_2)],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "InvalidParameter.NodeId"));
+    let (status, body) = call(
+        &emu,
+        &[
+            ("DBInstanceId", DEMO_CLUSTER),
+            ("NodeId", DEMO_CLUSTER_SHARDS[0]),
+        ],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (404, "InvalidDBInstanceId.NotFound"));
+    let (status, body) = call(
+        &emu,
+        &[("DBInstanceId", DEMO_REPLICA), ("RegionId", DEMO_REGION_2)],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (404, "InvalidDBInstanceId.NotFound"));
+    let (status, body) = call(&emu, &[("DBInstanceId", DEMO_REPLICA), ("RegionId", "")]).await;
+    assert_eq!((status, &body["TotalCount"]), (200, &7.into()));
+}
+
+#[tokio::test]
+async fn gateway_rules_and_api_faults_apply_to_every_action() {
+    let emu = demo().await;
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            throttle_next: 1,
+            unavailable_next: 1,
+            internal_error_next: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let calls: [(&str, Vec<(&str, &str)>); 3] = [
+        ("DescribeDBInstances", vec![]),
+        (
+            "DescribeDBInstanceAttribute",
+            vec![("DBInstanceId", DEMO_REPLICA)],
+        ),
+        (
+            "DescribeClusterBackups",
+            vec![("DBInstanceId", DEMO_CLUSTER), ("RegionId", DEMO_REGION_2)],
+        ),
+    ];
+    let want = [
+        (400, "Throttling.User"),
+        (503, "ServiceUnavailable"),
+        (500, "InternalError"),
+    ];
+    for ((action, p), want) in calls.iter().zip(want) {
+        let (status, body) = call_action(&emu, action, p).await;
+        assert_eq!((status, code(&body)), want, "{action}");
+    }
+    for (action, p) in &calls {
+        let (status, body) = call_action(&emu, action, p).await;
+        assert_eq!(status, 200, "{action}: {body}");
+    }
+    for (action, p) in &calls {
+        let sig = Sig {
+            secret: "wrong-secret",
+            ..Default::default()
+        };
+        let (status, body) = send(&emu, &signed_action(action, p, &sig), "GET").await;
+        assert_eq!(
+            (status, code(&body)),
+            (400, "SignatureDoesNotMatch"),
+            "{action}"
+        );
+    }
+    // A nonce is spent whatever the action.
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let with_nonce = || Sig {
+        nonce: nonce.clone(),
+        ..Default::default()
+    };
+    let first = signed_action("DescribeDBInstances", &[], &with_nonce());
+    assert_eq!(send(&emu, &first, "GET").await.0, 200);
+    let second = signed_action("DescribeClusterBackups", &calls[2].1, &with_nonce());
+    let (status, body) = send(&emu, &second, "GET").await;
+    assert_eq!((status, code(&body)), (400, "SignatureNonceUsed"));
+    // Without Format=JSON: XML whose root is named after the action.
+    let mut all = signed_action("DescribeDBInstances", &[], &Sig::default());
+    all.retain(|(k, _)| k != "Format" && k != "Signature");
+    let sig = dds_emulator::sign::signature(SECRET, "GET", &all);
+    all.push(("Signature".into(), sig));
+    let text = client()
+        .get(emu.base_url())
+        .query(&all)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("<DescribeDBInstancesResponse>"), "{text}");
+    assert!(
+        text.contains("<DBInstanceId>dds-demo-replica</DBInstanceId>"),
+        "{text}"
+    );
+    let stats = emu.stats();
+    assert_eq!(stats.calls("DescribeDBInstances"), 5);
+    assert_eq!(
+        stats.calls_with("DescribeClusterBackups", "SignatureNonceUsed"),
+        1
+    );
+    assert_eq!(
+        stats.calls_with("DescribeDBInstanceAttribute", "ServiceUnavailable"),
+        1
+    );
 }
