@@ -84,6 +84,8 @@ pub struct Settings {
     pub api: ApiSettings,
     pub credentials: CredentialOptions,
     pub instances: Vec<InstanceSettings>,
+    /// `[[discover]]`: instances found through `DescribeDBInstances` on every pass.
+    pub discover: Vec<DiscoverSettings>,
     pub download: DownloadSettings,
     pub prune: PruneSettings,
     pub schedule: ScheduleSettings,
@@ -100,11 +102,56 @@ pub struct ApiSettings {
     pub page_size: u32,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// How many listings (targets, discoveries) run at once.
+    pub concurrency: usize,
+}
+
+/// Where API calls for some instances go: a region and its endpoint. `[api]` gives the
+/// default; `[[instances]]` and `[[discover]]` may name another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region {
+    pub id: String,
+    pub endpoint: String,
+}
+
+/// `DBInstanceType` to discover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceType {
+    Replicate,
+    Sharding,
+}
+
+impl InstanceType {
+    pub fn api_name(self) -> &'static str {
+        match self {
+            InstanceType::Replicate => "replicate",
+            InstanceType::Sharding => "sharding",
+        }
+    }
+}
+
+/// One `[[discover]]` block: a region and the filters an instance must pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoverSettings {
+    /// `None`: `[api]`'s.
+    pub region: Option<Region>,
+    /// `None`: replica sets and sharded clusters.
+    pub instance_type: Option<InstanceType>,
+    /// Every tag must match (sent as `Tag.N.Key/Value`, checked again here).
+    pub tags: Vec<(String, String)>,
+    /// Glob (`*`, `?`) on `DBInstanceId`.
+    pub id_pattern: Option<String>,
+    /// Glob (`*`, `?`) on `DBInstanceDescription`.
+    pub description_pattern: Option<String>,
+    pub resource_group_id: Option<String>,
+    pub lookback: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceSettings {
     pub id: String,
+    /// `region_id` / `endpoint` of the entry; `None`: `[api]`'s.
+    pub region: Option<Region>,
     /// Shard nodes of a sharded cluster; empty for replica sets and standalone instances.
     pub node_ids: Vec<String>,
     pub lookback: Duration,
@@ -267,24 +314,22 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
             })
         };
     let (api, credentials) = sections::api(raw.api, &bad, &duration)?;
-    let instances = sections::instances(raw.instances, &bad, &duration)?;
+    let default_region = Region {
+        id: api.region_id.clone(),
+        endpoint: api.endpoint.clone(),
+    };
+    let instances = sections::instances(raw.instances, &default_region, &bad, &duration)?;
+    let discover = discover::discover(raw.discover, &default_region, &bad, &duration)?;
+    if instances.is_empty() && discover.is_empty() {
+        return Err(bad(
+            "instances",
+            "at least one [[instances]] entry with an id, or a [[discover]] block, is required"
+                .into(),
+        ));
+    }
     let download = download::validate(raw.download, &bad, &duration)?;
 
-    let keep_last = match raw.prune.keep_last {
-        None => 1,
-        Some(n @ 0..=10_000) => n as usize,
-        Some(n) => {
-            return Err(bad(
-                "prune.keep_last",
-                format!("must be between 0 and 10000 (got {n})"),
-            ));
-        }
-    };
-    let prune = PruneSettings {
-        enabled: raw.prune.enabled.unwrap_or(true),
-        grace: duration("prune.grace", raw.prune.grace, "0s")?,
-        keep_last,
-    };
+    let prune = prune(raw.prune, &bad, &duration)?;
     let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad, &duration)?;
     let hooks = sections::hooks(raw.hooks, &bad, &duration)?;
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
@@ -314,6 +359,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         api,
         credentials,
         instances,
+        discover,
         download,
         prune,
         schedule,
@@ -324,6 +370,29 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         verify,
         hooks,
         logging: raw.logging.format.unwrap_or_default(),
+    })
+}
+
+/// `[prune]`: on by default, no grace, the newest copy always kept.
+fn prune(
+    raw: raw::RawPrune,
+    bad: sections::Bad<'_>,
+    duration: sections::DurationOf<'_>,
+) -> Result<PruneSettings, ConfigError> {
+    let keep_last = match raw.keep_last {
+        None => 1,
+        Some(n @ 0..=10_000) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "prune.keep_last",
+                format!("must be between 0 and 10000 (got {n})"),
+            ));
+        }
+    };
+    Ok(PruneSettings {
+        enabled: raw.enabled.unwrap_or(true),
+        grace: duration("prune.grace", raw.grace, "0s")?,
+        keep_last,
     })
 }
 
@@ -353,6 +422,7 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
 }
 
 mod demo;
+mod discover;
 mod download;
 mod load;
 mod raw;

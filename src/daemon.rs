@@ -141,25 +141,23 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
         cancel: control.shutdown.child_token(),
     };
     let progress = LogLines::new(Duration::from_secs(30));
-    let status = match commands::pass_and_report(
-        &running.settings,
-        &running.api,
-        &progress,
-        &opts,
-        metrics,
-    )
-    .await
-    {
-        Ok(summary) => format!("last pass: {summary}"),
-        Err(SyncError::Store(StoreError::Locked { pid, .. })) => {
-            warn!(pid = %pid, "pass skipped: another run holds the lock on the download directory");
-            format!("last pass skipped: pid {pid} held the lock")
-        }
-        Err(e) => {
-            error!("pass failed: {e}");
-            format!("last pass failed: {e}")
-        }
-    };
+    let status =
+        match commands::pass_and_report(&running.settings, &running.api, &progress, &opts, metrics)
+            .await
+        {
+            Ok(summary) => format!("last pass: {summary}"),
+            Err(SyncError::Store(e @ StoreError::Locked { .. })) => {
+                let StoreError::Locked { pid, .. } = &e else {
+                    unreachable!()
+                };
+                warn!(pid = %pid, "pass skipped: {e}");
+                format!("last pass skipped: pid {pid} held the lock")
+            }
+            Err(e) => {
+                error!("pass failed: {e}");
+                format!("last pass failed: {e}")
+            }
+        };
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 

@@ -3,7 +3,7 @@
 //! The data path of one backup, each step in one module, none importing one that imports it
 //! (`tests/architecture.rs` checks it):
 //!
-//! listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value) → download
+//! fleet ([`fleet`], pure) → listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value) → download
 //! ([`sync::download`], [`sync::request`], [`sync::body`], [`sync::sink`]) → check
 //! ([`sync::check`], pure) → commit ([`store`]) → prune ([`sync::prune`], applied by the store)
 //! → report ([`sync::report`], [`metrics`]).
@@ -11,6 +11,8 @@
 //! The pure core (no clock, disk or network; `now` comes in):
 //! - [`model`]: the domain's values: `Backup`, `BackupKey`, `Listed`, `Manifest`, the local
 //!   snapshot, the object's `Identity`, the format `Verdict`.
+//! - [`fleet`]: which instances a pass covers (configured and discovered) and how each is
+//!   listed (one instance, per shard node, or by its cluster backups).
 //! - [`sync::plan`], [`sync::prune`], [`sync::check`]: what to fetch, keep and publish.
 //! - [`verify::format`], [`verify::verdict`]: archive format checks and their verdicts.
 //! - [`api::sign`] (signature V1), [`api::model`] (wire JSON → `Backup`), [`names`] (ids and
@@ -22,7 +24,9 @@
 //! - [`store`]: the only module that opens, renames, deletes or stats under `download.dir`
 //!   (paths, lock, scan and snapshot, sidecar, partial file, commit, prune and repair), never
 //!   through a link.
-//! - [`api::client`] and [`api::credentials`]: `DescribeBackups` over HTTP; env, config,
+//! - [`listing`]: discovery, shard lookups and listings, per region, several at once.
+//! - [`api::client`], [`api::fleet`] and [`api::credentials`]: `DescribeBackups` and the fleet
+//!   calls over HTTP; env, config,
 //!   aliyun CLI profile and ECS RAM role credentials.
 //! - [`sync::run`]: one pass wired together; [`sync::download`] and its helpers move bytes.
 //! - [`verify`]: the scrub over the store's copies.
@@ -46,6 +50,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod exit;
+pub mod fleet;
 pub mod hex;
 pub mod hooks;
 pub mod http;

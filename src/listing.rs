@@ -1,144 +1,368 @@
-//! Lists every configured target (an instance, or each shard node of a sharded instance)
-//! through the paging client. Used by `--list` and by the sync pass.
+//! Lists the whole fleet: discovers instances (`[[discover]]`), asks how each is listed
+//! (`DescribeDBInstanceAttribute`), and lists every target (an instance, each shard node, or a
+//! cluster's cluster backups), several at once (`api.concurrency`), each region through its
+//! own client. Used by `--list`, `--verify --repair` and the sync pass.
 //!
-//! Expanding the configuration into queries is pure ([`queries`]); [`list_targets`] is the
-//! thin I/O around it. A target that fails does not stop the others.
+//! The decisions are pure ([`crate::fleet`]); this is the thin I/O around them. A target that
+//! fails does not stop the others; a region whose API gave up is not tried again in the pass
+//! ([`Regions`]); a discovery that fails only means its instances are not listed, so nothing
+//! of theirs is pruned or cleaned by it.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
-use crate::api::client::{self, ApiClient, ListQuery, Listing};
+use crate::api::client::{ApiClient, Listing};
 use crate::api::error::ApiError;
-use crate::config::InstanceSettings;
-use crate::model::{BackupKey, Listed, Remote, Target};
+use crate::api::model::fleet::{ClusterBackup, InstanceInfo};
+use crate::config::{DiscoverSettings, InstanceSettings, Region};
+use crate::fleet::{self, Member, Query, Shape};
 
-/// One query per instance, or per shard node, with the lookback window ending at `now`.
-pub fn queries(instances: &[InstanceSettings], now: OffsetDateTime) -> Vec<ListQuery> {
-    let mut out = Vec::new();
-    for inst in instances {
-        let base = ListQuery {
-            instance_id: inst.id.clone(),
-            window: Some(client::lookback_window(now, inst.lookback)),
-            src_region: inst.src_region.clone(),
-            dest_region: inst.dest_region.clone(),
-            resource_group_id: inst.resource_group_id.clone(),
-            ..ListQuery::default()
-        };
-        if inst.node_ids.is_empty() {
-            out.push(base);
-        } else {
-            out.extend(inst.node_ids.iter().map(|node| ListQuery {
-                node_id: Some(node.clone()),
-                ..base.clone()
-            }));
-        }
-    }
-    out
+pub use gather::{Gathered, cluster_problem, gather};
+
+mod gather;
+
+/// What the cloud answered for one target.
+#[derive(Debug)]
+pub enum Found {
+    Backups(Listing),
+    Clusters(Vec<ClusterBackup>),
 }
 
 /// The outcome of listing one target.
 #[derive(Debug)]
 pub struct TargetListing {
-    pub query: ListQuery,
-    pub result: Result<Listing, ApiError>,
+    pub query: Query,
+    pub result: Result<Found, ApiError>,
 }
 
-/// Lists every target, one after another (the API throttles per account; listing is cheap
-/// next to downloading).
-pub async fn list_targets(api: &ApiClient, queries: Vec<ListQuery>) -> Vec<TargetListing> {
-    list_targets_until(api, queries, &CancellationToken::new()).await
+/// One instance of the pass and how it was listed.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub member: Member,
+    /// Where its calls go.
+    pub region: Region,
+    pub shape: Shape,
+    /// `StorageType` as the API said it (`local_ssd`, `cloud_essd1`, ...), when it did.
+    pub storage_type: Option<String>,
 }
 
-/// [`list_targets`], stopping at once when `cancel` fires, even in the middle of a retry wait:
-/// the targets not listed by then are left out (and so nothing of theirs is pruned).
-pub async fn list_targets_until(
+/// Everything a pass (or `--list`) learnt from the API.
+#[derive(Debug, Default)]
+pub struct FleetListing {
+    pub members: Vec<Resolved>,
+    pub listings: Vec<TargetListing>,
+    /// Discoveries that failed (`discover[N] (region)`, why): their instances are not listed.
+    pub discovery_failures: Vec<(String, ApiError)>,
+    /// The client of every instance's region, for refreshing download URLs.
+    pub clients: HashMap<String, ApiClient>,
+}
+
+/// What to list: the configured instances and the discovery blocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub instances: &'a [InstanceSettings],
+    pub discover: &'a [DiscoverSettings],
+    pub concurrency: usize,
+}
+
+impl<'a> Scope<'a> {
+    pub fn of(settings: &'a crate::config::Settings) -> Scope<'a> {
+        Scope {
+            instances: &settings.instances,
+            discover: &settings.discover,
+            concurrency: settings.api.concurrency,
+        }
+    }
+}
+
+/// Lists everything in `scope`, stopping at once when `cancel` fires (even in a retry wait):
+/// the targets not listed by then are left out, and so nothing of theirs is pruned.
+pub async fn list_fleet(
     api: &ApiClient,
-    queries: Vec<ListQuery>,
+    scope: Scope<'_>,
+    now: OffsetDateTime,
+    cancel: &CancellationToken,
+) -> FleetListing {
+    let regions = Regions::new(api);
+    let n = scope.concurrency.max(1);
+    let mut out = FleetListing::default();
+    let found = discover(&regions, scope.discover, n, cancel).await;
+    let mut blocks = Vec::new();
+    for (i, result) in found {
+        match result {
+            Ok(infos) => blocks.push((i, infos)),
+            Err(e) => {
+                let region = regions.resolve(scope.discover[i].region.as_ref());
+                warn!(block = i, region = %region.id, "discovery failed; the instances it would find are not listed this pass (nothing of theirs is pruned): {e}");
+                out.discovery_failures
+                    .push((format!("discover[{i}] ({})", region.id), e));
+            }
+        }
+    }
+    let members = fleet::members(scope.instances, scope.discover, &blocks);
+    out.members = resolve(&regions, members, n, cancel).await;
+    let queries: Vec<(Region, Query)> = out
+        .members
+        .iter()
+        .flat_map(|r| {
+            let region = r.region.clone();
+            fleet::queries(&r.member, &r.shape, now)
+                .into_iter()
+                .map(move |q| (region.clone(), q))
+        })
+        .collect();
+    out.listings = list_queries(&regions, queries, n, cancel).await;
+    out.clients = out
+        .members
+        .iter()
+        .map(|r| (r.member.settings.id.clone(), regions.client(&r.region)))
+        .collect();
+    out
+}
+
+/// [`list_fleet`] of everything the settings name, without a way to stop it.
+pub async fn list_all(
+    api: &ApiClient,
+    settings: &crate::config::Settings,
+    now: OffsetDateTime,
+) -> FleetListing {
+    list_fleet(api, Scope::of(settings), now, &CancellationToken::new()).await
+}
+
+/// Runs `calls` `n` at a time, in order, until `cancel` fires (the rest are left out).
+async fn bounded<T, F>(calls: Vec<F>, n: usize, cancel: &CancellationToken) -> Vec<T>
+where
+    F: Future<Output = T>,
+{
+    let stream = futures::stream::iter(calls.into_iter().map(|call| async move {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            out = call => Some(out),
+        }
+    }))
+    .buffered(n);
+    futures::pin_mut!(stream);
+    let mut out = Vec::new();
+    while let Some(Some(item)) = stream.next().await {
+        out.push(item);
+    }
+    out
+}
+
+type Discovered = Result<Vec<InstanceInfo>, ApiError>;
+
+async fn discover(
+    regions: &Regions,
+    blocks: &[DiscoverSettings],
+    n: usize,
+    cancel: &CancellationToken,
+) -> Vec<(usize, Discovered)> {
+    let calls = blocks.iter().enumerate().map(|(i, d)| async move {
+        let region = regions.resolve(d.region.as_ref());
+        let mut result: Discovered = Ok(Vec::new());
+        for filter in fleet::filters(d) {
+            let found = regions
+                .run(&region, |c| async move { c.describe_instances(&filter).await })
+                .await;
+            match (&mut result, found) {
+                (Ok(all), Ok(found)) => all.extend(found),
+                (_, Err(e)) => {
+                    result = Err(e);
+                    break;
+                }
+                (Err(_), Ok(_)) => {}
+            }
+        }
+        if let Ok(infos) = &result {
+            let chosen = infos.iter().filter(|info| fleet::selects(d, info)).count();
+            info!(block = i, region = %region.id, answered = infos.len(), chosen, "discovered instances");
+        }
+        (i, result)
+    });
+    bounded(calls.collect(), n, cancel).await
+}
+
+async fn resolve(
+    regions: &Regions,
+    members: Vec<Member>,
+    n: usize,
+    cancel: &CancellationToken,
+) -> Vec<Resolved> {
+    let calls = members.into_iter().map(|member| async move {
+        let region = regions.resolve(fleet::region(&member));
+        let attribute = if fleet::needs_attribute(&member) {
+            let id = member.settings.id.clone();
+            match regions
+                .run(&region, |c| async move { c.describe_instance(&id).await })
+                .await
+            {
+                Ok(info) => Some(info),
+                // A region that is down says so once, in the listing that follows.
+                Err(ApiError::RegionDown { .. }) => None,
+                Err(e) => {
+                    warn!(instance = %member.settings.id, "cannot tell whether it is a sharded cluster (listing it as one instance; grant dds:DescribeDBInstanceAttribute or list its node_ids): {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let shape = fleet::shape(&member, attribute.as_ref());
+        let storage_type = attribute
+            .as_ref()
+            .or(member.found.as_ref())
+            .and_then(|i| i.storage_type.clone());
+        Resolved {
+            member,
+            region,
+            shape,
+            storage_type,
+        }
+    });
+    bounded(calls.collect(), n, cancel).await
+}
+
+async fn list_queries(
+    regions: &Regions,
+    queries: Vec<(Region, Query)>,
+    n: usize,
     cancel: &CancellationToken,
 ) -> Vec<TargetListing> {
-    let mut out = Vec::with_capacity(queries.len());
-    for query in queries {
-        let result = tokio::select! {
-            biased;
-            () = cancel.cancelled() => break,
-            result = api.list_all(&query) => result,
+    let calls = queries.into_iter().map(|(region, query)| async move {
+        let result = match &query {
+            Query::Backups(q) => {
+                regions
+                    .run(&region, |c| async move {
+                        c.list_all(q).await.map(Found::Backups)
+                    })
+                    .await
+            }
+            Query::Clusters(q) => {
+                regions
+                    .run(&region, |c| async move {
+                        c.list_cluster_backups(q).await.map(Found::Clusters)
+                    })
+                    .await
+            }
         };
         if let Err(e) = &result {
-            tracing::error!(target = %query.target(), "listing failed: {e}");
+            tracing::error!(target = %query.target(), region = %region.id, "listing failed: {e}");
         }
-        out.push(TargetListing { query, result });
-    }
-    out
+        TargetListing { query, result }
+    });
+    bounded(calls.collect(), n, cancel).await
 }
 
-/// The listings as the planner sees them, and what went wrong on the way.
-#[derive(Debug, Default)]
-pub struct Gathered {
-    /// Every listed backup once with its key, and the targets that listed.
-    pub remote: Remote,
-    /// Targets whose listing failed (`instance[/node]`, why).
-    pub failures: Vec<(String, ApiError)>,
-    /// Entries the API described badly (skipped, each with a reason logged by the client).
-    pub rejected: usize,
+/// What a pass knows of a region's API so far.
+#[derive(Debug, Clone)]
+enum Health {
+    Unknown,
+    Up,
+    Down(String),
 }
 
-/// Turns the listings into [`Listed`] backups, each keyed once here (instance, node and
-/// BackupId), and the targets that listed successfully.
-pub fn gather(listings: Vec<TargetListing>) -> Gathered {
-    let mut out = Gathered::default();
-    for l in listings {
-        match l.result {
-            Ok(listing) => {
-                out.rejected += listing.rejected.len();
-                out.remote.targets.insert(Target {
-                    instance_id: l.query.instance_id.clone(),
-                    node_id: l.query.node_id.clone(),
-                });
-                out.remote
-                    .listed
-                    .extend(listing.backups.into_iter().map(|backup| Listed {
-                        key: BackupKey {
-                            instance_id: l.query.instance_id.clone(),
-                            node_id: l.query.node_id.clone(),
-                            backup_id: backup.backup_id.clone(),
-                        },
-                        backup,
-                    }));
-            }
-            Err(e) => out.failures.push((l.query.target(), e)),
+#[derive(Debug)]
+struct RegionState {
+    client: ApiClient,
+    /// Held by the first call while the region's health is unknown, so the others wait for
+    /// its outcome instead of each running its own retry storm.
+    gate: tokio::sync::Mutex<()>,
+    health: Mutex<Health>,
+}
+
+/// One client per region (credentials and connection pool shared), and each region's health
+/// for the rest of the pass.
+pub struct Regions {
+    base: ApiClient,
+    states: Mutex<HashMap<Region, Arc<RegionState>>>,
+}
+
+impl Regions {
+    pub fn new(base: &ApiClient) -> Regions {
+        Regions {
+            base: base.clone(),
+            states: Mutex::default(),
         }
     }
-    out
-}
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
+    fn state(&self, region: &Region) -> Arc<RegionState> {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states
+            .entry(region.clone())
+            .or_insert_with(|| {
+                Arc::new(RegionState {
+                    client: self.base.for_region(&region.id, &region.endpoint),
+                    gate: tokio::sync::Mutex::new(()),
+                    health: Mutex::new(Health::Unknown),
+                })
+            })
+            .clone()
+    }
 
-    use super::*;
-    use time::macros::datetime;
+    /// `region`, or the base client's when `None` (`[api]`'s).
+    pub fn resolve(&self, region: Option<&Region>) -> Region {
+        region.cloned().unwrap_or_else(|| Region {
+            id: self.base.region_id().to_string(),
+            endpoint: self.base.endpoint().to_string(),
+        })
+    }
 
-    #[test]
-    fn sharded_instances_expand_per_node() {
-        let inst = |id: &str, nodes: &[&str]| InstanceSettings {
-            id: id.into(),
-            node_ids: nodes.iter().map(|s| s.to_string()).collect(),
-            lookback: Duration::from_secs(3600),
-            src_region: None,
-            dest_region: None,
-            resource_group_id: Some("rg-1".into()),
+    pub fn client(&self, region: &Region) -> ApiClient {
+        self.state(region).client.clone()
+    }
+
+    /// Runs one call against `region`, unless the region already gave up in this pass.
+    ///
+    /// # Errors
+    /// The call's error, or [`ApiError::RegionDown`].
+    pub async fn run<T, F, Fut>(&self, region: &Region, call: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(ApiClient) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let state = self.state(region);
+        let health = || {
+            state
+                .health
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
         };
-        let qs = queries(
-            &[inst("dds-a", &[]), inst("dds-b", &["d-0", "d-1"])],
-            datetime!(2026-11-28 12:00 UTC),
-        );
-        let targets: Vec<String> = qs.iter().map(ListQuery::target).collect();
-        assert_eq!(targets, ["dds-a", "dds-b/d-0", "dds-b/d-1"]);
-        assert!(
-            qs.iter()
-                .all(|q| q.resource_group_id.as_deref() == Some("rg-1"))
-        );
-        let (start, end) = qs[0].window.unwrap();
-        assert_eq!(end - start, time::Duration::hours(1));
+        let gate = match health() {
+            Health::Unknown => Some(state.gate.lock().await),
+            _ => None,
+        };
+        // Only the call that finds the health still unknown keeps the gate while it runs.
+        let _gate = match health() {
+            Health::Down(first) => {
+                return Err(ApiError::RegionDown {
+                    region: region.id.clone(),
+                    first,
+                });
+            }
+            Health::Up => None,
+            Health::Unknown => gate,
+        };
+        let result = call(state.client.clone()).await;
+        let mut h = state.health.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Err(e) if e.is_region_down() => {
+                warn!(region = %region.id, endpoint = %region.endpoint, "the region's API keeps failing; its other targets are not tried in this pass: {e}");
+                *h = Health::Down(e.to_string());
+            }
+            _ => {
+                if matches!(*h, Health::Unknown) {
+                    *h = Health::Up;
+                }
+            }
+        }
+        result
     }
 }

@@ -7,6 +7,7 @@
 //! clock: everything else imports these, and this module imports nothing of the program's but
 //! [`crate::text`].
 
+mod cluster;
 mod identity;
 mod local;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedCluster};
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{LocalSnapshot, Remote, StalePartial, Target};
 
@@ -89,18 +91,66 @@ impl Backup {
 }
 
 /// Which backup a local copy belongs to.
+///
+/// For a cluster backup (`cluster`), `backup_id` is the `ClusterBackupId` and `node_id` the
+/// shard whose part this is (the node's own BackupId is in the manifest); the whole cluster
+/// backup, the unit retention keeps or removes, is the key without a node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BackupKey {
     pub instance_id: String,
     pub node_id: Option<String>,
     pub backup_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cluster: bool,
 }
 
 impl BackupKey {
-    /// `instance[/node]/backup`, for messages. The backup id comes from the API and is not
-    /// checked yet when a skipped backup is reported, so every part is shown as data.
+    /// A backup of an instance, or of one shard node listed on its own.
+    pub fn node(instance_id: &str, node_id: Option<&str>, backup_id: &str) -> BackupKey {
+        BackupKey {
+            instance_id: instance_id.to_string(),
+            node_id: node_id.map(str::to_string),
+            backup_id: backup_id.to_string(),
+            cluster: false,
+        }
+    }
+
+    /// One node's part of a cluster backup (`node` `Some`), or the whole of it (`None`).
+    pub fn cluster(instance_id: &str, cluster_id: &str, node_id: Option<&str>) -> BackupKey {
+        BackupKey {
+            instance_id: instance_id.to_string(),
+            node_id: node_id.map(str::to_string),
+            backup_id: cluster_id.to_string(),
+            cluster: true,
+        }
+    }
+
+    /// The whole cluster backup this node part belongs to (itself for other keys).
+    pub fn unit(&self) -> BackupKey {
+        if self.cluster {
+            BackupKey {
+                node_id: None,
+                ..self.clone()
+            }
+        } else {
+            self.clone()
+        }
+    }
+
+    /// `instance[/node]/backup` (`instance/cluster[/node]` for a cluster backup), for
+    /// messages. The backup id comes from the API and is not checked yet when a skipped
+    /// backup is reported, so every part is shown as data.
     pub fn label(&self) -> String {
         use crate::text::shown;
+        if self.cluster {
+            let node = self.node_id.as_deref().map(|n| format!("/{}", shown(n)));
+            return format!(
+                "{}/{}{}",
+                shown(&self.instance_id),
+                shown(&self.backup_id),
+                node.unwrap_or_default()
+            );
+        }
         match &self.node_id {
             Some(n) => format!(
                 "{}/{}/{}",
@@ -118,6 +168,9 @@ impl BackupKey {
 pub struct Listed {
     pub key: BackupKey,
     pub backup: Backup,
+    /// Why it must not be copied whatever it says itself (a node of a cluster backup that is
+    /// incomplete: the cluster is one unit).
+    pub refused: Option<String>,
 }
 
 /// What is recorded beside every published file.
@@ -126,6 +179,9 @@ pub struct Manifest {
     pub format: u32,
     pub instance_id: String,
     pub node_id: Option<String>,
+    /// Set for one node's part of a cluster backup: its `ClusterBackupId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_backup_id: Option<String>,
     /// The backup's API fields as listed (download URLs excluded: they carry signatures).
     pub backup: Backup,
     pub file: String,
@@ -155,10 +211,13 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn key(&self) -> BackupKey {
-        BackupKey {
-            instance_id: self.instance_id.clone(),
-            node_id: self.node_id.clone(),
-            backup_id: self.backup.backup_id.clone(),
+        match &self.cluster_backup_id {
+            Some(cb) => BackupKey::cluster(&self.instance_id, cb, self.node_id.as_deref()),
+            None => BackupKey::node(
+                &self.instance_id,
+                self.node_id.as_deref(),
+                &self.backup.backup_id,
+            ),
         }
     }
 }

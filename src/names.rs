@@ -112,9 +112,72 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// The prefix every `ClusterBackupId` has (`cb-o8c2ugnxo26kx***`). The layout relies on it:
+/// `<instance>/<x>/<y>` is a cluster backup's node folder when `<x>` starts with it, else a
+/// shard node's backup folder (shard ids start with `d-`).
+pub const CLUSTER_PREFIX: &str = "cb-";
+
+/// Checks a `ClusterBackupId` used as a folder name: a safe id with the [`CLUSTER_PREFIX`].
+///
+/// # Errors
+/// A one-line reason.
+pub fn check_cluster_id(id: &str) -> Result<(), String> {
+    check_id("cluster backup id", id)?;
+    if !id.starts_with(CLUSTER_PREFIX) {
+        return Err(format!(
+            "cluster backup id {id:?} does not start with {CLUSTER_PREFIX:?} as the layout needs"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `text` matches the glob `pattern`: `*` any run of characters, `?` one character,
+/// anything else itself (`dds-bp1*`). Pure; linear in practice, without backtracking blow-up
+/// (the classic two-pointer match).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, t, m) in [
+            ("dds-bp1*", "dds-bp1abc", true),
+            ("dds-bp1*", "dds-bp2abc", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "x", false),
+            ("d?s-*-prod", "dds-a-prod", true),
+            ("d?s-*-prod", "dds-a-prodx", false),
+            ("*a*b*c", "xaybzc", true),
+            ("*a*b*c", "xaybz", false),
+            ("exact", "exact", true),
+        ] {
+            assert_eq!(glob(p, t), m, "{p:?} {t:?}");
+        }
+    }
 
     #[test]
     fn ids() {

@@ -1,7 +1,10 @@
 //! The on-disk layout under `download.dir`: where a backup's file, partial file, sidecar and
 //! manifest live, atomic manifest writes, the scan of local copies, and the run lock.
 //!
-//! Layout: `<dir>/<instance>/[<node>/]<BackupId>/<file>` plus `manifest.json` beside it.
+//! Layout: `<dir>/<instance>/[<node>/]<BackupId>/<file>` plus `manifest.json` beside it; a
+//! cluster backup is `<dir>/<instance>/<ClusterBackupId>/<node>/<file>` (a manifest beside each
+//! node's file) with `cluster-manifest.json` in `<ClusterBackupId>/`, written last, once every
+//! node's file is verified ([`Store::seal_cluster`]).
 //! Partial data only ever sits under `<file>.part` (with `<file>.part.json`, the resume sidecar).
 //! Every path is built from ids checked by [`crate::names`], so nothing lands outside `dir`;
 //! nothing is written through a link ([`safe`]). The scan never follows symlinks, never enters
@@ -10,6 +13,7 @@
 //! integrity contract, RELIABILITY.md).
 
 mod apply;
+mod cluster;
 mod partial;
 pub use partial::DataError;
 mod safe;
@@ -40,8 +44,13 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
-    #[error("another dds-backup-sync run (pid {pid}) holds the lock {}; try again later", path.display())]
-    Locked { path: PathBuf, pid: String },
+    #[error("another dds-backup-sync run (pid {pid}{}) holds the lock {}; try again later{}", holder.as_ref().map(|c| format!(", config {c}")).unwrap_or_default(), path.display(), if holder.is_some() { " (two configurations must not share a download.dir: give each its own)" } else { "" })]
+    Locked {
+        path: PathBuf,
+        pid: String,
+        /// The config file of the run that holds it, as it wrote it in the lock file.
+        holder: Option<String>,
+    },
     #[error("refusing {}: it is {what}; this tool never writes through links (move it away)", path.display())]
     Link { path: PathBuf, what: &'static str },
     /// `download.dir` itself cannot be used: a setup problem (exit 2).
@@ -94,12 +103,19 @@ impl Store {
         };
         names::check_id("instance id", &key.instance_id)
             .map_err(|r| unsafe_name("instance id", r))?;
-        let mut dir = self.root.join(&key.instance_id);
         if let Some(node) = &key.node_id {
             names::check_id("node id", node).map_err(|r| unsafe_name("node id", r))?;
-            dir.push(node);
+        }
+        let mut dir = self.root.join(&key.instance_id);
+        if key.cluster {
+            names::check_cluster_id(&key.backup_id)
+                .map_err(|r| unsafe_name("cluster backup id", r))?;
+            dir.push(&key.backup_id);
+            dir.extend(&key.node_id);
+            return Ok(dir);
         }
         names::check_id("backup id", &key.backup_id).map_err(|r| unsafe_name("backup id", r))?;
+        dir.extend(&key.node_id);
         dir.push(&key.backup_id);
         Ok(dir)
     }
@@ -131,6 +147,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::Locked`] with the holder's pid when another run holds it.
     pub fn lock(&self) -> Result<RunLock, StoreError> {
+        self.lock_for(None)
+    }
+
+    /// [`Store::lock`], writing `config` (the file this run's settings came from) beside the
+    /// pid, so a run of another configuration on the same dir is told which one holds it.
+    ///
+    /// # Errors
+    /// As [`Store::lock`].
+    pub fn lock_for(&self, config: Option<&Path>) -> Result<RunLock, StoreError> {
         let root_err = |source| StoreError::Root {
             path: self.root.clone(),
             source: Box::new(source),
@@ -148,24 +173,33 @@ impl Store {
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = pid.trim();
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let mut lines = text.lines().map(str::trim);
+                let pid = lines.next().filter(|p| !p.is_empty()).unwrap_or("unknown");
+                // Another run wrote it: shown as data.
+                let holder = lines
+                    .next()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| crate::text::shown(c).to_string());
                 return Err(StoreError::Locked {
                     path,
-                    pid: if pid.is_empty() {
-                        "unknown".into()
-                    } else {
-                        pid.to_string()
-                    },
+                    pid: crate::text::shown(pid).to_string(),
+                    holder,
                 });
             }
             Err(fs::TryLockError::Error(e)) => return Err(root_err(io_err("lock", &path)(e))),
         }
         file.set_len(0)
             .map_err(|e| root_err(io_err("write", &path)(e)))?;
-        writeln!(file, "{}", std::process::id())
-            .map_err(|e| root_err(io_err("write", &path)(e)))?;
+        let holder = config.map(|c| c.display().to_string()).unwrap_or_default();
+        writeln!(
+            file,
+            "{}\n{}",
+            std::process::id(),
+            holder.replace('\n', " ")
+        )
+        .map_err(|e| root_err(io_err("write", &path)(e)))?;
         Ok(RunLock { _file: file })
     }
 

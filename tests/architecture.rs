@@ -326,8 +326,10 @@ fn only_the_store_touches_the_download_dir() {
 
 #[test]
 fn the_pure_core_imports_no_part_of_the_io_shell() {
-    const CORE: [&str; 12] = [
+    const CORE: [&str; 14] = [
         "model",
+        "fleet",
+        "api::query",
         "bucket",
         "verify::select",
         "sync::plan",

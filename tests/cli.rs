@@ -238,7 +238,8 @@ async fn wrong_credentials_exit_2() {
         "the secret is never printed"
     );
     assert_eq!(
-        emu.stats().describe("SignatureDoesNotMatch"),
+        emu.stats()
+            .calls_with("DescribeBackups", "SignatureDoesNotMatch"),
         3,
         "one call per target"
     );
@@ -407,7 +408,7 @@ async fn page_size_override_from_the_environment_takes_effect() {
     // The default page size (100): one call for 70 backups.
     let out = run(dir.path(), &["--list", "--json", "--config", cfg], &[]).await;
     assert_eq!(count(&out), 70);
-    assert_eq!(emu.stats().describe("Success"), 1);
+    assert_eq!(emu.stats().calls_with("DescribeBackups", "Success"), 1);
 
     // Overridden to 30: three calls (30 + 30 + 10), the same 70 backups.
     emu.reset_stats();
@@ -418,8 +419,8 @@ async fn page_size_override_from_the_environment_takes_effect() {
     )
     .await;
     assert_eq!(count(&out), 70);
-    assert_eq!(emu.stats().describe("Success"), 3);
-    assert_eq!(emu.stats().describe_calls, 3);
+    assert_eq!(emu.stats().calls_with("DescribeBackups", "Success"), 3);
+    assert_eq!(emu.stats().calls("DescribeBackups"), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -572,15 +573,20 @@ async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert_eq!(
-        all.matches("listed 13, fetched 9").count(),
+        all.matches("listed 17, fetched 11").count(),
         1,
         "the summary once:\n{all}"
     );
     assert!(
-        !all.contains("\"listed\":13"),
+        !all.contains("\"listed\":17"),
         "no JSON summary line in the demo:\n{all}"
     );
-    assert_eq!(common::files_ending(&data, "manifest.json").len(), 9);
+    // The replica set, both shards of the sharded instance (found without node ids), and the
+    // cloud-disk cluster of the second region, discovered, copied whole and sealed.
+    assert_eq!(common::files_ending(&data, "/manifest.json").len(), 11);
+    let sealed = common::files_ending(&data, "cluster-manifest.json");
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    assert!(all.contains("cluster backup complete"), "{all}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

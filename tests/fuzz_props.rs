@@ -97,7 +97,7 @@ proptest! {
     #[test]
     fn store_paths_stay_inside_the_root(inst in nasty(), node in proptest::option::of(nasty()), id in nasty(), file in nasty()) {
         let store = Store::new("/data/root");
-        let key = BackupKey { instance_id: inst, node_id: node.clone(), backup_id: id };
+        let key = BackupKey { instance_id: inst, node_id: node.clone(), backup_id: id, cluster: false };
         if let Ok(paths) = store.paths(&key, &file) {
             for p in [&paths.dir, &paths.file, &paths.part, &paths.sidecar, &paths.manifest] {
                 prop_assert!(p.starts_with("/data/root"), "{}", p.display());

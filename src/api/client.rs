@@ -5,7 +5,7 @@
 //! Requests go as POST with a form body, so signatures never sit in a URL that a proxy might log.
 //! Errors are classified by the API's `Code` ([`super::error::classify`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::{Stream, TryStreamExt};
 use time::OffsetDateTime;
@@ -15,7 +15,10 @@ use tracing::{debug, warn};
 use super::credentials::CredentialProvider;
 use super::error::{ApiError, Class};
 use super::model::{self, Backup, ModelError, Page};
+pub use super::query::{ListQuery, lookback_window, minute};
 use super::sign::{self, Common};
+/// `yyyy-MM-ddTHH:mm:ssZ`, the Timestamp format.
+pub use crate::model::timestamp;
 use crate::retry::{self, RetryPolicy};
 use crate::text::shown;
 
@@ -29,84 +32,6 @@ const MAX_PAGES: u64 = 10_000;
 
 /// Page sizes the API accepts.
 pub const PAGE_SIZES: [u32; 3] = [30, 50, 100];
-
-/// What to list: one instance, or one shard node of a sharded instance, plus the spec's filters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListQuery {
-    pub instance_id: String,
-    pub node_id: Option<String>,
-    pub backup_id: Option<String>,
-    pub backup_job_id: Option<String>,
-    /// StartTime/EndTime, sent with minute precision (UTC).
-    pub window: Option<(OffsetDateTime, OffsetDateTime)>,
-    pub src_region: Option<String>,
-    pub dest_region: Option<String>,
-    pub resource_group_id: Option<String>,
-}
-
-impl ListQuery {
-    /// `instance` or `instance/node`, for messages.
-    pub fn target(&self) -> String {
-        match &self.node_id {
-            Some(node) => format!("{}/{}", self.instance_id, node),
-            None => self.instance_id.clone(),
-        }
-    }
-
-    /// The request parameters of one page (without the common ones). Pure.
-    pub fn params(&self, page_number: u64, page_size: u32) -> Vec<(String, String)> {
-        let mut p = vec![
-            ("DBInstanceId".to_string(), self.instance_id.clone()),
-            ("PageNumber".to_string(), page_number.to_string()),
-            ("PageSize".to_string(), page_size.to_string()),
-        ];
-        let optional = [
-            ("NodeId", &self.node_id),
-            ("BackupId", &self.backup_id),
-            ("BackupJobId", &self.backup_job_id),
-            ("SrcRegion", &self.src_region),
-            ("DestRegion", &self.dest_region),
-            ("ResourceGroupId", &self.resource_group_id),
-        ];
-        for (name, value) in optional {
-            if let Some(v) = value {
-                p.push((name.to_string(), v.clone()));
-            }
-        }
-        // The API ignores the window when a BackupId is given; sending both only invites a
-        // validation error.
-        if let (Some((start, end)), None) = (self.window, &self.backup_id) {
-            p.push(("StartTime".to_string(), minute(start)));
-            p.push(("EndTime".to_string(), minute(end)));
-        }
-        p
-    }
-}
-
-/// `yyyy-MM-ddTHH:mmZ`, the StartTime/EndTime format.
-pub fn minute(t: OffsetDateTime) -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .expect("invariant: a UTC date formats")
-}
-
-/// `yyyy-MM-ddTHH:mm:ssZ`, the Timestamp format.
-pub use crate::model::timestamp;
-
-/// The lookback window ending now: `[now - lookback, now + 1 minute)`, minute precision.
-/// The end is rounded up so a backup that started this minute is included.
-pub fn lookback_window(
-    now: OffsetDateTime,
-    lookback: Duration,
-) -> (OffsetDateTime, OffsetDateTime) {
-    let floor = now
-        .replace_second(0)
-        .and_then(|t| t.replace_nanosecond(0))
-        .unwrap_or(now);
-    let end = floor + Duration::from_secs(60);
-    (end - lookback, end)
-}
 
 /// Everything one listing found: the backups and the entries that could not be understood.
 #[derive(Debug, Default, Clone)]
@@ -158,6 +83,24 @@ impl ApiClient {
         &self.endpoint
     }
 
+    pub fn region_id(&self) -> &str {
+        &self.region_id
+    }
+
+    /// A client for another region (its own endpoint), sharing this one's HTTP connection pool,
+    /// credentials, retry budget and page size.
+    pub fn for_region(&self, region_id: &str, endpoint: &str) -> ApiClient {
+        ApiClient {
+            endpoint: endpoint.to_string(),
+            region_id: region_id.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub(super) fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
     /// Where the credentials come from (for messages; never the secret).
     pub fn credentials_source(&self) -> &str {
         self.credentials.source_name()
@@ -166,8 +109,9 @@ impl ApiClient {
     /// One page, retried per the policy.
     pub async fn page(&self, query: &ListQuery, page_number: u64) -> Result<Page, ApiError> {
         let params = query.params(page_number, self.page_size);
-        let (body, request_id) = self.call(&params).await?;
+        let (body, request_id) = self.call(ACTION, &params).await?;
         let page = model::parse_page(&body).map_err(|source| ApiError::Decode {
+            action: ACTION,
             target: query.target(),
             request_id: request_id.clone(),
             source,
@@ -200,6 +144,7 @@ impl ApiClient {
             }
             if st.next > MAX_PAGES {
                 return Err(ApiError::Paging {
+                    action: ACTION,
                     target: query.target(),
                     reason: format!(
                         "still more pages after {MAX_PAGES}; TotalCount cannot be trusted"
@@ -233,13 +178,18 @@ impl ApiClient {
             .await
     }
 
-    /// Sends one call with retries; returns the body and the RequestId of the successful answer.
-    async fn call(&self, params: &[(String, String)]) -> Result<(Vec<u8>, String), ApiError> {
+    /// Sends one call of `action` with retries; returns the body and the RequestId of the
+    /// successful answer.
+    pub(super) async fn call(
+        &self,
+        action: &'static str,
+        params: &[(String, String)],
+    ) -> Result<(Vec<u8>, String), ApiError> {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.attempt(params).await {
+            let err = match self.attempt(action, params).await {
                 Ok(ok) => return Ok(ok),
                 Err(e) => e,
             };
@@ -251,7 +201,7 @@ impl ApiClient {
                 .next_delay(attempt, started.elapsed(), retry::jitter())
             {
                 Some(delay) => {
-                    warn!(attempt, ?delay, "DescribeBackups failed, retrying: {err}");
+                    warn!(attempt, ?delay, region = %self.region_id, "{action} failed, retrying: {err}");
                     tokio::time::sleep(delay).await;
                 }
                 None => {
@@ -265,13 +215,17 @@ impl ApiClient {
         }
     }
 
-    async fn attempt(&self, params: &[(String, String)]) -> Result<(Vec<u8>, String), ApiError> {
+    async fn attempt(
+        &self,
+        action: &'static str,
+        params: &[(String, String)],
+    ) -> Result<(Vec<u8>, String), ApiError> {
         let creds = self.credentials.get().await?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let now = OffsetDateTime::now_utc();
         let stamp = timestamp(now);
         let common = Common {
-            action: ACTION,
+            action,
             version: VERSION,
             access_key_id: &creds.access_key_id,
             security_token: creds.security_token.as_ref().map(|t| t.expose()),
@@ -314,7 +268,7 @@ impl ApiClient {
                 .unwrap_or_default();
             return Ok((body, request_id));
         }
-        let mut err = self.error_from(status, &body, server_date, now);
+        let mut err = self.error_from(action, status, &body, server_date, now);
         scrub(&mut err, &creds);
         if err.class() == super::error::Class::Auth
             && let ApiError::Service { credentials, .. } = &mut err
@@ -326,6 +280,7 @@ impl ApiClient {
 
     fn error_from(
         &self,
+        action: &'static str,
         status: u16,
         body: &[u8],
         server_date: Option<i64>,
@@ -355,7 +310,7 @@ impl ApiClient {
             };
         }
         ApiError::Service {
-            action: ACTION,
+            action,
             status,
             code,
             message: message.unwrap_or_default(),
@@ -417,6 +372,7 @@ fn httpdate_to_unix(value: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use time::macros::datetime;
 
     #[test]

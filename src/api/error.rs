@@ -92,18 +92,20 @@ pub enum ApiError {
     },
     #[error("response from {endpoint} is larger than {limit} bytes; refusing to read it")]
     TooLarge { endpoint: String, limit: usize },
-    #[error(
-        "DescribeBackups for {target}: {source} (RequestId {})",
-        shown(request_id)
-    )]
+    #[error("{action} for {target}: {source} (RequestId {})", shown(request_id))]
     Decode {
+        action: &'static str,
         target: String,
         request_id: String,
         #[source]
         source: ModelError,
     },
-    #[error("DescribeBackups for {target}: {reason}")]
-    Paging { target: String, reason: String },
+    #[error("{action} for {target}: {reason}")]
+    Paging {
+        action: &'static str,
+        target: String,
+        reason: String,
+    },
     #[error("gave up after {attempts} attempts in {}: {last}", humantime::format_duration(Duration::from_secs(elapsed.as_secs())))]
     GaveUp {
         attempts: u32,
@@ -113,6 +115,12 @@ pub enum ApiError {
     },
     #[error("credentials: {0}")]
     Credentials(#[from] CredentialError),
+    /// An earlier call of this pass to the region gave up: the rest of the pass does not try
+    /// it again (one error per region, not one retry storm per target).
+    #[error(
+        "not tried: the API of region {region} failed earlier in this pass ({first}); the next pass tries again"
+    )]
+    RegionDown { region: String, first: String },
 }
 
 impl ApiError {
@@ -130,6 +138,12 @@ impl ApiError {
             ApiError::Credentials(_) => Class::Auth,
             _ => Class::Permanent,
         }
+    }
+
+    /// Whether the region's API itself looks down: a call gave up on transient errors
+    /// (timeouts, refused connections, 5xx, throttling) after all its retries.
+    pub fn is_region_down(&self) -> bool {
+        matches!(self, ApiError::GaveUp { .. }) && self.class() == Class::Transient
     }
 
     pub fn is_retryable(&self) -> bool {

@@ -4,5 +4,7 @@ pub mod client;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
+pub mod fleet;
 pub mod model;
+pub mod query;
 pub mod sign;

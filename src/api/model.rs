@@ -77,6 +77,8 @@ pub struct Page {
 pub enum ModelError {
     #[error("response body is not valid DescribeBackups JSON: {}", shown(reason))]
     Body { reason: String },
+    #[error("response body is not a valid {what} answer: {}", shown(reason))]
+    Shape { what: &'static str, reason: String },
     #[error("response field {field} is invalid: {}", shown(reason))]
     PageField { field: &'static str, reason: String },
     #[error(
@@ -256,7 +258,7 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("{s:?} is not a UTC time like 2022-01-14T03:56:17Z"))
 }
 
-fn as_id(v: &Value) -> Result<String, String> {
+pub(super) fn as_id(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) if !s.is_empty() => Ok(s.clone()),
         Value::Number(n) if n.is_u64() => Ok(n.to_string()),
@@ -267,7 +269,7 @@ fn as_id(v: &Value) -> Result<String, String> {
     }
 }
 
-fn as_text(v: &Value) -> Result<String, String> {
+pub(super) fn as_text(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -275,7 +277,7 @@ fn as_text(v: &Value) -> Result<String, String> {
     }
 }
 
-fn as_u64(v: &Value) -> Result<u64, String> {
+pub(super) fn as_u64(v: &Value) -> Result<u64, String> {
     match v {
         Value::Number(n) => n
             .as_u64()
@@ -288,7 +290,7 @@ fn as_u64(v: &Value) -> Result<u64, String> {
     }
 }
 
-fn as_bool(v: &Value) -> Result<bool, String> {
+pub(super) fn as_bool(v: &Value) -> Result<bool, String> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
@@ -320,5 +322,6 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+pub mod fleet;
 #[cfg(test)]
 mod tests;

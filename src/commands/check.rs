@@ -10,7 +10,6 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{AppError, api_client};
-use crate::api::client::ListQuery;
 use crate::config::{Network, Settings};
 use crate::exit;
 use crate::store::Store;
@@ -84,27 +83,39 @@ async fn api_lines(settings: &Settings) -> Vec<Line> {
     )];
     let mut intranet_url = None;
     for inst in &settings.instances {
-        let now = OffsetDateTime::now_utc();
-        let query = ListQuery {
-            instance_id: inst.id.clone(),
-            node_id: inst.node_ids.first().cloned(),
-            window: Some(crate::api::client::lookback_window(now, inst.lookback)),
-            ..ListQuery::default()
+        let api = match &inst.region {
+            Some(r) => api.for_region(&r.id, &r.endpoint),
+            None => api.clone(),
         };
-        let what = format!("api {}", query.target());
-        match api.page(&query, 1).await {
-            Ok(page) => {
-                intranet_url = intranet_url.or_else(|| {
-                    page.backups
-                        .iter()
-                        .find_map(|b| b.intranet_download_url.clone())
-                });
+        let (line, url) = instance_line(&api, inst).await;
+        lines.extend(line);
+        intranet_url = intranet_url.or(url);
+    }
+    for (i, d) in settings.discover.iter().enumerate() {
+        let api = match &d.region {
+            Some(r) => api.for_region(&r.id, &r.endpoint),
+            None => api.clone(),
+        };
+        let what = format!("discover[{i}] ({})", api.region_id());
+        let mut found = Ok(Vec::new());
+        for filter in crate::fleet::filters(d) {
+            match api.describe_instances(&filter).await {
+                Ok(more) => found
+                    .as_mut()
+                    .map(|f: &mut Vec<_>| f.extend(more))
+                    .unwrap_or(()),
+                Err(e) => {
+                    found = Err(e);
+                    break;
+                }
+            }
+        }
+        match found {
+            Ok(found) => {
+                let chosen = found.iter().filter(|f| crate::fleet::selects(d, f)).count();
                 lines.push(Line::ok(
                     &what,
-                    format!(
-                        "signature accepted; {} backups in the lookback window",
-                        page.total_count
-                    ),
+                    format!("{} instances answered, {chosen} selected", found.len()),
                 ));
             }
             Err(e) => lines.push(Line::fail(&what, e.to_string())),
@@ -112,6 +123,67 @@ async fn api_lines(settings: &Settings) -> Vec<Line> {
     }
     lines.push(intranet(settings, intranet_url.as_deref()).await);
     lines
+}
+
+/// One configured instance: how it is listed (when its nodes are not configured), then one
+/// small listing the way a pass makes it. Also returns an intranet URL it listed.
+async fn instance_line(
+    api: &crate::api::client::ApiClient,
+    inst: &crate::config::InstanceSettings,
+) -> (Vec<Line>, Option<String>) {
+    let now = OffsetDateTime::now_utc();
+    let mut lines = Vec::new();
+    let member = crate::fleet::Member {
+        settings: inst.clone(),
+        source: crate::fleet::Source::Configured,
+        found: None,
+    };
+    let attribute = if crate::fleet::needs_attribute(&member) {
+        match api.describe_instance(&inst.id).await {
+            Ok(info) => Some(info),
+            Err(e) => {
+                lines.push(Line::fail(
+                    &format!("api {} (DescribeDBInstanceAttribute)", inst.id),
+                    format!("{e}; grant dds:DescribeDBInstanceAttribute, or list node_ids for a sharded cluster"),
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let shape = crate::fleet::shape(&member, attribute.as_ref());
+    let Some(query) = crate::fleet::queries(&member, &shape, now)
+        .into_iter()
+        .next()
+    else {
+        return (lines, None);
+    };
+    let what = format!("api {}", query.target());
+    let mut url = None;
+    let outcome = match &query {
+        crate::fleet::Query::Backups(q) => api.page(q, 1).await.map(|page| {
+            url = page
+                .backups
+                .iter()
+                .find_map(|b| b.intranet_download_url.clone());
+            format!(
+                "signature accepted; {} backups in the lookback window",
+                page.total_count
+            )
+        }),
+        crate::fleet::Query::Clusters(q) => api.list_cluster_backups(q).await.map(|found| {
+            format!(
+                "signature accepted; {} cluster backups in the lookback window",
+                found.len()
+            )
+        }),
+    };
+    lines.push(match outcome {
+        Ok(text) => Line::ok(&what, text),
+        Err(e) => Line::fail(&what, e.to_string()),
+    });
+    (lines, url)
 }
 
 async fn intranet(settings: &Settings, url: Option<&str>) -> Line {

@@ -12,7 +12,7 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
         .await
         .map_err(AppError::Emulator)?;
     let dir = std::path::absolute(dir).map_err(AppError::Output)?;
-    let settings = Settings::demo(&emulator.base_url(), id, secret, &dir);
+    let settings = Settings::demo_fleet(&emulator.base_url(), id, secret, &dir);
     println!(
         "demo: emulator at {}, downloading into {}",
         emulator.base_url(),

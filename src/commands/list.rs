@@ -1,27 +1,35 @@
-//! `--list [--json]`: the remote backups per instance/node, as a table (human sizes) or as
-//! JSON (raw bytes), each with whether a verified local copy exists, every network-sourced
-//! text shown as data.
+//! `--list [--json]`: the remote backups per instance/node (or per cluster backup), as a
+//! table (human sizes) or as JSON (raw bytes), each target with where it came from
+//! (configured / discovered), how it is listed and its storage type, and each backup with
+//! whether a verified local copy exists; every network-sourced text shown as data.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 use super::{AppError, api_client};
 use crate::config::Settings;
 use crate::exit;
-use crate::listing::{self, TargetListing};
+use crate::fleet::{Shape, Source};
+use crate::listing::{self, Found, Resolved, TargetListing};
 use crate::model::{Backup, BackupKey, LocalState};
 use crate::store::Store;
 use crate::sync::report::human_bytes;
 use crate::text::shown;
 
-/// `--list`: a table (or JSON) of the remote backups per instance/node.
+/// `--list`: a table (or JSON) of the remote backups per target.
 pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Result<u8, AppError> {
     let api = api_client(settings).await?;
-    let queries = listing::queries(&settings.instances, OffsetDateTime::now_utc());
-    let listings = listing::list_targets(&api, queries).await;
+    let fleet = listing::list_fleet(
+        &api,
+        listing::Scope::of(settings),
+        OffsetDateTime::now_utc(),
+        &CancellationToken::new(),
+    )
+    .await;
     // Which backups have a verified copy here: the store's snapshot only reads.
     let local: Local = Store::new(&settings.download.dir)
         .snapshot()
@@ -30,16 +38,22 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
         .filter(|(_, state)| matches!(state, LocalState::Complete(_)))
         .map(|((key, _), _)| key)
         .collect();
+    let view = View::of(&fleet, &local);
     if json {
-        write_json(&listings, &local, out)?;
+        write_json(&view, out)?;
     } else {
-        write_table(&listings, &local, out)?;
+        write_table(&view, out)?;
     }
-    let auth = listings
+    let errors = fleet
+        .listings
         .iter()
         .filter_map(|l| l.result.as_ref().err())
-        .any(|e| e.is_auth_or_setup());
-    let failed = listings.iter().any(|l| l.result.is_err());
+        .chain(fleet.discovery_failures.iter().map(|(_, e)| e));
+    let (mut auth, mut failed) = (false, false);
+    for e in errors {
+        failed = true;
+        auth |= e.is_auth_or_setup();
+    }
     Ok(if auth {
         exit::SETUP
     } else if failed {
@@ -52,66 +66,205 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
 /// The backups with a verified local copy.
 type Local = HashSet<BackupKey>;
 
-fn has_copy(local: &Local, l: &TargetListing, b: &Backup) -> bool {
-    local.contains(&BackupKey {
-        instance_id: l.query.instance_id.clone(),
-        node_id: l.query.node_id.clone(),
-        backup_id: b.backup_id.clone(),
-    })
+/// One row: a backup (for a cluster backup, one node's part of it).
+struct Row<'a> {
+    backup: &'a Backup,
+    cluster: Option<ClusterRow<'a>>,
+    local_copy: bool,
+}
+
+struct ClusterRow<'a> {
+    id: &'a str,
+    node: &'a str,
+    problem: Option<String>,
+}
+
+/// One target as shown.
+struct Shown<'a> {
+    heading: String,
+    instance: Option<&'a str>,
+    node: Option<&'a str>,
+    about: Option<&'a Resolved>,
+    rows: Vec<Row<'a>>,
+    rejected: Vec<String>,
+    error: Option<String>,
+}
+
+struct View<'a> {
+    targets: Vec<Shown<'a>>,
+}
+
+impl<'a> View<'a> {
+    fn of(fleet: &'a listing::FleetListing, local: &Local) -> View<'a> {
+        let about: HashMap<&str, &Resolved> = fleet
+            .members
+            .iter()
+            .map(|r| (r.member.settings.id.as_str(), r))
+            .collect();
+        let mut targets: Vec<Shown<'a>> = fleet
+            .discovery_failures
+            .iter()
+            .map(|(what, e)| Shown {
+                heading: what.clone(),
+                instance: None,
+                node: None,
+                about: None,
+                rows: Vec::new(),
+                rejected: Vec::new(),
+                error: Some(e.to_string()),
+            })
+            .collect();
+        for l in &fleet.listings {
+            targets.push(shown_target(
+                l,
+                about.get(l.query.instance_id()).copied(),
+                local,
+            ));
+        }
+        View { targets }
+    }
+}
+
+fn shown_target<'a>(l: &'a TargetListing, about: Option<&'a Resolved>, local: &Local) -> Shown<'a> {
+    let (instance, node) = match &l.query {
+        crate::fleet::Query::Backups(q) => (q.instance_id.as_str(), q.node_id.as_deref()),
+        crate::fleet::Query::Clusters(q) => (q.instance_id.as_str(), None),
+    };
+    let mut t = Shown {
+        heading: l.query.target(),
+        instance: Some(instance),
+        node,
+        about,
+        rows: Vec::new(),
+        rejected: Vec::new(),
+        error: None,
+    };
+    match &l.result {
+        Err(e) => t.error = Some(e.to_string()),
+        Ok(Found::Backups(listing)) => {
+            t.rejected = listing.rejected.iter().map(ToString::to_string).collect();
+            t.rows = listing
+                .backups
+                .iter()
+                .map(|b| Row {
+                    backup: b,
+                    cluster: None,
+                    local_copy: local.contains(&BackupKey::node(instance, node, &b.backup_id)),
+                })
+                .collect();
+        }
+        Ok(Found::Clusters(clusters)) => {
+            for cb in clusters {
+                t.rejected
+                    .extend(cb.rejected.iter().map(ToString::to_string));
+                let problem = listing::cluster_problem(cb);
+                for n in &cb.nodes {
+                    let key = BackupKey::cluster(instance, &cb.id, Some(&n.node_id));
+                    t.rows.push(Row {
+                        backup: &n.backup,
+                        cluster: Some(ClusterRow {
+                            id: &cb.id,
+                            node: &n.node_id,
+                            problem: problem.clone(),
+                        }),
+                        local_copy: local.contains(&key),
+                    });
+                }
+            }
+        }
+    }
+    t
+}
+
+/// `configured, sharded cluster: shard nodes discovered, storage cloud_essd1, region cn-x`.
+fn describe(r: &Resolved) -> String {
+    let shape = match &r.shape {
+        Shape::Plain => "listed as one instance".to_string(),
+        Shape::Nodes { ids, discovered } => format!(
+            "sharded cluster: {} shard nodes {}",
+            ids.len(),
+            if *discovered {
+                "discovered"
+            } else {
+                "configured"
+            }
+        ),
+        Shape::Cluster => "sharded cluster in cluster-backup mode".to_string(),
+    };
+    format!(
+        "{}, {shape}, storage {}, region {}",
+        r.member.source,
+        shown(r.storage_type.as_deref().unwrap_or("unknown")),
+        r.region.id
+    )
 }
 
 #[derive(Serialize)]
 struct JsonTarget<'a> {
-    instance: &'a str,
+    instance: Option<&'a str>,
     node: Option<&'a str>,
+    /// `configured` or `discovered`.
+    source: Option<Source>,
+    /// `instance`, `nodes` or `cluster_backups`.
+    listed_as: Option<&'static str>,
+    storage_type: Option<&'a str>,
+    region: Option<&'a str>,
+    /// For a failed discovery: which block.
+    discovery: Option<&'a str>,
     backups: Vec<JsonBackup<'a>>,
     /// Entries the API described badly, with the reason.
-    rejected: Vec<String>,
-    error: Option<String>,
+    rejected: &'a [String],
+    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
 struct JsonBackup<'a> {
     #[serde(flatten)]
     backup: &'a Backup,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_backup_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_node: Option<&'a str>,
+    /// Why the cluster backup this node part belongs to is not copied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_problem: Option<&'a str>,
     has_public_url: bool,
     has_intranet_url: bool,
     /// A verified copy of it is in `download.dir`.
     local_copy: bool,
 }
 
-fn write_json(
-    listings: &[TargetListing],
-    local: &Local,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let targets: Vec<JsonTarget<'_>> = listings
+fn write_json(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    let targets: Vec<JsonTarget<'_>> = view
+        .targets
         .iter()
-        .map(|l| {
-            let (backups, rejected, error) = match &l.result {
-                Ok(listing) => (
-                    listing
-                        .backups
-                        .iter()
-                        .map(|b| JsonBackup {
-                            backup: b,
-                            has_public_url: b.download_url.is_some(),
-                            has_intranet_url: b.intranet_download_url.is_some(),
-                            local_copy: has_copy(local, l, b),
-                        })
-                        .collect(),
-                    listing.rejected.iter().map(ToString::to_string).collect(),
-                    None,
-                ),
-                Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
-            };
-            JsonTarget {
-                instance: &l.query.instance_id,
-                node: l.query.node_id.as_deref(),
-                backups,
-                rejected,
-                error,
-            }
+        .map(|t| JsonTarget {
+            instance: t.instance,
+            node: t.node,
+            source: t.about.map(|r| r.member.source),
+            listed_as: t.about.map(|r| match r.shape {
+                Shape::Plain => "instance",
+                Shape::Nodes { .. } => "nodes",
+                Shape::Cluster => "cluster_backups",
+            }),
+            storage_type: t.about.and_then(|r| r.storage_type.as_deref()),
+            region: t.about.map(|r| r.region.id.as_str()),
+            discovery: t.instance.is_none().then_some(t.heading.as_str()),
+            backups: t
+                .rows
+                .iter()
+                .map(|r| JsonBackup {
+                    backup: r.backup,
+                    cluster_backup_id: r.cluster.as_ref().map(|c| c.id),
+                    cluster_node: r.cluster.as_ref().map(|c| c.node),
+                    cluster_problem: r.cluster.as_ref().and_then(|c| c.problem.as_deref()),
+                    has_public_url: r.backup.download_url.is_some(),
+                    has_intranet_url: r.backup.intranet_download_url.is_some(),
+                    local_copy: r.local_copy,
+                })
+                .collect(),
+            rejected: &t.rejected,
+            error: t.error.as_deref(),
         })
         .collect();
     // The values stay exact; only the characters serde_json leaves raw are escaped as JSON.
@@ -120,25 +273,21 @@ fn write_json(
 }
 
 /// Every text the API sent is shown as data: a status or method must not drive the terminal.
-fn write_table(
-    listings: &[TargetListing],
-    local: &Local,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+fn write_table(view: &View<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let time = |t: Option<OffsetDateTime>| {
         t.map(crate::api::client::timestamp)
             .unwrap_or_else(|| "-".into())
     };
-    for l in listings {
-        writeln!(out, "== {}", l.query.target())?;
-        let listing = match &l.result {
-            Ok(listing) => listing,
-            Err(e) => {
-                writeln!(out, "   error: {e}")?;
-                continue;
-            }
-        };
-        if listing.backups.is_empty() {
+    for t in &view.targets {
+        match t.about {
+            Some(r) => writeln!(out, "== {}  ({})", t.heading, describe(r))?,
+            None => writeln!(out, "== {}", t.heading)?,
+        }
+        if let Some(e) = &t.error {
+            writeln!(out, "   error: {e}")?;
+            continue;
+        }
+        if t.rows.is_empty() {
             writeln!(out, "   (no backups in the lookback window)")?;
         } else {
             writeln!(
@@ -147,16 +296,34 @@ fn write_table(
                 "BACKUP_ID", "STATUS", "AVAIL", "METHOD", "TYPE", "END", "EXPIRES", "SIZE", "LOCAL"
             )?;
         }
-        for b in &listing.backups {
+        let mut cluster_said = None;
+        for r in &t.rows {
+            if let Some(c) = &r.cluster
+                && cluster_said != Some(c.id)
+            {
+                cluster_said = Some(c.id);
+                let note = c.problem.as_deref().map(|p| format!(": not copied, {p}"));
+                writeln!(
+                    out,
+                    "   cluster backup {}{}",
+                    shown(c.id),
+                    note.unwrap_or_default()
+                )?;
+            }
+            let b = r.backup;
             let urls = match (b.download_url.is_some(), b.intranet_download_url.is_some()) {
                 (true, true) => "public+intranet",
                 (true, false) => "public",
                 (false, true) => "intranet",
                 (false, false) => "none",
             };
+            let node = r
+                .cluster
+                .as_ref()
+                .map(|c| format!("  node {}", shown(c.node)));
             writeln!(
                 out,
-                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>10} {:<5}  {}",
+                "   {:<12} {:<8} {:<5} {:<8} {:<17} {:<20} {:<20} {:>10} {:<5}  {}{}",
                 shown(&b.backup_id),
                 shown(&b.backup_status),
                 if b.is_avail { "yes" } else { "no" },
@@ -169,11 +336,12 @@ fn write_table(
                     time(b.backup_expire_time)
                 },
                 b.backup_size.map(human_bytes).unwrap_or_else(|| "-".into()),
-                if has_copy(local, l, b) { "yes" } else { "no" },
+                if r.local_copy { "yes" } else { "no" },
                 urls,
+                node.unwrap_or_default(),
             )?;
         }
-        for r in &listing.rejected {
+        for r in &t.rejected {
             writeln!(out, "   skipped: {r}")?;
         }
     }

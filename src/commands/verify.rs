@@ -161,8 +161,14 @@ async fn repair(
     metrics: &mut Snapshot,
 ) -> Result<(), AppError> {
     let api = api_client(settings).await?;
-    let queries = listing::queries(&settings.instances, OffsetDateTime::now_utc());
-    let remote = listing::gather(listing::list_targets(&api, queries).await).remote;
+    let fleet = listing::list_fleet(
+        &api,
+        listing::Scope::of(settings),
+        OffsetDateTime::now_utc(),
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await;
+    let remote = listing::gather(fleet).remote;
     let listed: HashSet<BackupKey> = remote.listed.into_iter().map(|l| l.key).collect();
     let plan = crate::verify::plan_repair(&report.findings, &listed);
     let repaired = {

@@ -13,6 +13,7 @@ impl Settings {
     pub fn demo(endpoint: &str, id: &str, secret: &str, dir: &std::path::Path) -> Settings {
         let instance = |id: &str, nodes: &[&str]| InstanceSettings {
             id: id.to_string(),
+            region: None,
             node_ids: nodes.iter().map(|s| s.to_string()).collect(),
             lookback: std::time::Duration::from_secs(30 * 86400),
             src_region: None,
@@ -27,6 +28,7 @@ impl Settings {
                 page_size: 30,
                 timeout: std::time::Duration::from_secs(10),
                 retry: RetryPolicy::default(),
+                concurrency: 4,
             },
             credentials: crate::api::credentials::CredentialOptions {
                 access_key_id: Some(id.to_string()),
@@ -42,6 +44,7 @@ impl Settings {
                 instance("dds-demo-replica", &[]),
                 instance("dds-demo-sharded", &["d-demo-shard-0", "d-demo-shard-1"]),
             ],
+            discover: Vec::new(),
             download: DownloadSettings {
                 dir: dir.to_path_buf(),
                 network: Network::Auto,
@@ -68,5 +71,29 @@ impl Settings {
             hooks: super::HookSettings::default(),
             logging: LogFormat::Text,
         }
+    }
+
+    /// What `--demo` runs: [`Settings::demo`] with the fleet features on. The sharded
+    /// instance's shard nodes are found by `DescribeDBInstanceAttribute` (no `node_ids`), and a
+    /// `[[discover]]` block finds the cloud-disk cluster in the second region, whose cluster
+    /// backups are copied whole.
+    pub fn demo_fleet(endpoint: &str, id: &str, secret: &str, dir: &std::path::Path) -> Settings {
+        let mut s = Settings::demo(endpoint, id, secret, dir);
+        for inst in &mut s.instances {
+            inst.node_ids.clear();
+        }
+        s.discover.push(super::DiscoverSettings {
+            region: Some(super::Region {
+                id: "cn-shanghai".into(),
+                endpoint: endpoint.to_string(),
+            }),
+            instance_type: Some(super::InstanceType::Sharding),
+            tags: vec![("env".into(), "prod".into())],
+            id_pattern: Some("dds-demo-*".into()),
+            description_pattern: None,
+            resource_group_id: None,
+            lookback: std::time::Duration::from_secs(30 * 86400),
+        });
+        s
     }
 }

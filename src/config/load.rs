@@ -14,8 +14,9 @@ use super::raw::Raw;
 
 /// Keys whose values are integers or booleans (every other key is a string, a path or a
 /// list): an environment override of one must spell exactly that.
-const INTEGERS: [(&str, &str); 5] = [
+const INTEGERS: [(&str, &str); 6] = [
     ("api", "page_size"),
+    ("api", "concurrency"),
     ("api", "max_attempts"),
     ("download", "concurrency"),
     ("download", "max_attempts"),
@@ -108,11 +109,11 @@ fn overrides(file: &Path, env: &HashMap<String, String>) -> Result<Vec<Override>
             ));
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        if section == "instances" {
+        if section == "instances" || section == "discover" {
             return Err(env_error(
                 file,
                 var,
-                "[[instances]] cannot be set from the environment; edit the file",
+                &format!("[[{section}]] cannot be set from the environment; edit the file"),
             ));
         }
         let typed = |kind: &str| format!("must be {kind} (got {value:?})");

@@ -15,6 +15,8 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) instances: Vec<RawInstance>,
     #[serde(default)]
+    pub(super) discover: Vec<RawDiscover>,
+    #[serde(default)]
     pub(super) download: RawDownload,
     #[serde(default)]
     pub(super) prune: RawPrune,
@@ -36,6 +38,7 @@ pub(super) struct RawApi {
     pub(super) region_id: Option<String>,
     pub(super) endpoint: Option<String>,
     pub(super) page_size: Option<i64>,
+    pub(super) concurrency: Option<i64>,
     pub(super) access_key_id: Option<String>,
     pub(super) access_key_secret: Option<Secret>,
     pub(super) security_token: Option<Secret>,
@@ -53,12 +56,28 @@ pub(super) struct RawApi {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawInstance {
     pub(super) id: Option<String>,
+    pub(super) region_id: Option<String>,
+    pub(super) endpoint: Option<String>,
     #[serde(default)]
     pub(super) node_ids: Vec<String>,
     pub(super) lookback: Option<String>,
     pub(super) src_region: Option<String>,
     pub(super) dest_region: Option<String>,
     pub(super) resource_group_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDiscover {
+    pub(super) region_id: Option<String>,
+    pub(super) endpoint: Option<String>,
+    pub(super) instance_type: Option<String>,
+    #[serde(default)]
+    pub(super) tags: std::collections::BTreeMap<String, String>,
+    pub(super) id_pattern: Option<String>,
+    pub(super) description_pattern: Option<String>,
+    pub(super) resource_group_id: Option<String>,
+    pub(super) lookback: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::raw::{RawApi, RawHooks, RawInstance, RawSchedule, RawVerify};
 use super::{
-    ApiSettings, ConfigError, HookSettings, InstanceSettings, ScheduleSettings, VerifySettings,
-    check_endpoint, positive,
+    ApiSettings, ConfigError, HookSettings, InstanceSettings, Region, ScheduleSettings,
+    VerifySettings, check_endpoint, positive,
 };
 use crate::api::client::PAGE_SIZES;
 use crate::api::credentials::CredentialOptions;
@@ -14,8 +14,9 @@ use crate::api::endpoint;
 use crate::names;
 use crate::retry::RetryPolicy;
 
-type Bad<'a> = &'a dyn Fn(&str, String) -> ConfigError;
-type DurationOf<'a> = &'a dyn Fn(&str, Option<String>, &str) -> Result<Duration, ConfigError>;
+pub(super) type Bad<'a> = &'a dyn Fn(&str, String) -> ConfigError;
+pub(super) type DurationOf<'a> =
+    &'a dyn Fn(&str, Option<String>, &str) -> Result<Duration, ConfigError>;
 
 /// `[api]`: region, endpoint, paging, timeouts and retries, and where credentials come from.
 pub(super) fn api(
@@ -28,15 +29,17 @@ pub(super) fn api(
         .region_id
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| bad("api.region_id", "is required (e.g. \"cn-hangzhou\")".into()))?;
-    if !region_id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(bad(
-            "api.region_id",
-            format!("{region_id:?} is not a region id like \"cn-hangzhou\""),
-        ));
-    }
+    check_region_id(&region_id).map_err(|r| bad("api.region_id", r))?;
+    let concurrency = match api.concurrency {
+        None => 4,
+        Some(n @ 1..=64) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "api.concurrency",
+                format!("must be between 1 and 64 (got {n})"),
+            ));
+        }
+    };
     let endpoint = match api.endpoint.filter(|e| !e.trim().is_empty()) {
         Some(e) => check_endpoint(&e).map_err(|r| bad("api.endpoint", r))?,
         None => endpoint::for_region(&region_id).ok_or_else(|| {
@@ -76,6 +79,7 @@ pub(super) fn api(
             page_size,
             timeout,
             retry,
+            concurrency,
         },
         credentials,
     ))
@@ -132,18 +136,73 @@ fn credentials(api: &RawApi, bad: Bad<'_>) -> Result<CredentialOptions, ConfigEr
     Ok(credentials)
 }
 
-/// `[[instances]]`: at least one, ids safe as folder names and listed once.
+/// `lookback`: how far back a listing asks, 7 days unless set, at most 10 years.
+pub(super) fn lookback(
+    key: &str,
+    raw: Option<String>,
+    bad: Bad<'_>,
+    duration: DurationOf<'_>,
+) -> Result<Duration, ConfigError> {
+    let lookback = positive(duration(key, raw, "7d")?, key, bad)?;
+    if lookback > Duration::from_secs(3650 * 86400) {
+        return Err(bad(key, "must be at most 3650d".into()));
+    }
+    Ok(lookback)
+}
+
+/// A region id is lowercase letters, digits and dashes (`cn-hangzhou`).
+pub(super) fn check_region_id(region_id: &str) -> Result<(), String> {
+    if region_id.is_empty()
+        || !region_id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!(
+            "{region_id:?} is not a region id like \"cn-hangzhou\""
+        ));
+    }
+    Ok(())
+}
+
+/// `<key>.region_id` / `<key>.endpoint` of an entry: `None` (`[api]`'s) when neither is set
+/// or they say the same; a region of its own takes that region's endpoint from the SDK's map
+/// unless `endpoint` is given.
+pub(super) fn region(
+    key: &str,
+    region_id: Option<String>,
+    endpoint: Option<String>,
+    default: &Region,
+    bad: Bad<'_>,
+) -> Result<Option<Region>, ConfigError> {
+    let id = match region_id.filter(|r| !r.trim().is_empty()) {
+        None => default.id.clone(),
+        Some(r) => {
+            check_region_id(&r).map_err(|reason| bad(&format!("{key}.region_id"), reason))?;
+            r
+        }
+    };
+    let endpoint = match endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(e) => check_endpoint(&e).map_err(|r| bad(&format!("{key}.endpoint"), r))?,
+        None if id == default.id => default.endpoint.clone(),
+        None => endpoint::for_region(&id).ok_or_else(|| {
+            bad(
+                &format!("{key}.region_id"),
+                format!("no known MongoDB API endpoint for region {id:?}; set {key}.endpoint"),
+            )
+        })?,
+    };
+    let region = Region { id, endpoint };
+    Ok((region != *default).then_some(region))
+}
+
+/// `[[instances]]`: ids safe as folder names and listed once (none at all is fine when
+/// `[[discover]]` finds them).
 pub(super) fn instances(
     raw: Vec<RawInstance>,
+    default_region: &Region,
     bad: Bad<'_>,
     duration: DurationOf<'_>,
 ) -> Result<Vec<InstanceSettings>, ConfigError> {
-    if raw.is_empty() {
-        return Err(bad(
-            "instances",
-            "at least one [[instances]] entry with an id is required".into(),
-        ));
-    }
     let mut instances = Vec::with_capacity(raw.len());
     for (i, inst) in raw.into_iter().enumerate() {
         let key = |k: &str| format!("instances[{i}].{k}");
@@ -159,6 +218,12 @@ pub(super) fn instances(
         let mut node_ids: Vec<String> = Vec::new();
         for node in inst.node_ids {
             names::check_id("node id", &node).map_err(|r| bad(&key("node_ids"), r))?;
+            if node.starts_with(names::CLUSTER_PREFIX) {
+                return Err(bad(
+                    &key("node_ids"),
+                    format!("{node:?} looks like a cluster backup id, not a shard node id (d-...)"),
+                ));
+            }
             if node_ids.contains(&node) {
                 return Err(bad(
                     &key("node_ids"),
@@ -167,15 +232,16 @@ pub(super) fn instances(
             }
             node_ids.push(node);
         }
-        let lookback = positive(
-            duration(&key("lookback"), inst.lookback, "7d")?,
-            &key("lookback"),
+        let lookback = lookback(&key("lookback"), inst.lookback, bad, duration)?;
+        let region = region(
+            &format!("instances[{id}]"),
+            inst.region_id,
+            inst.endpoint,
+            default_region,
             bad,
         )?;
-        if lookback > Duration::from_secs(3650 * 86400) {
-            return Err(bad(&key("lookback"), "must be at most 3650d".into()));
-        }
         instances.push(InstanceSettings {
+            region,
             id,
             node_ids,
             lookback,

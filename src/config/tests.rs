@@ -212,7 +212,7 @@ fn bad_values_name_key_and_file() {
         ),
         (
             "[api]\nregion_id = \"cn-hangzhou\"\n".to_string(),
-            "instances: at least one",
+            "instances: at least one [[instances]] entry with an id, or a [[discover]] block",
         ),
         ("this is not toml".to_string(), "config.toml"),
     ] {
@@ -454,4 +454,107 @@ fn environment_overrides_are_strict_and_name_the_variable() {
             .concurrency,
         8
     );
+}
+
+#[test]
+fn fleet_keys() {
+    let s = load_text(
+        r#"
+[api]
+region_id = "cn-hangzhou"
+endpoint = "http://127.0.0.1:9000"
+concurrency = 8
+[[instances]]
+id = "dds-a"
+[[instances]]
+id = "dds-b"
+region_id = "cn-beijing"
+[[instances]]
+id = "dds-c"
+region_id = "cn-shanghai"
+endpoint = "http://127.0.0.1:9001"
+[[discover]]
+region_id = "cn-qingdao"
+instance_type = "sharding"
+tags = { env = "prod", team = "db" }
+id_pattern = "dds-bp1*"
+description_pattern = "*orders*"
+resource_group_id = "rg-1"
+lookback = "2d"
+[[discover]]
+"#,
+    )
+    .unwrap();
+    assert_eq!(s.api.concurrency, 8);
+    let region = |i: usize| {
+        let r = s.instances[i].region.as_ref().unwrap();
+        (r.id.as_str(), r.endpoint.as_str())
+    };
+    assert_eq!(s.instances[0].region, None, "[api]'s");
+    assert_eq!(
+        region(1),
+        ("cn-beijing", "https://mongodb.aliyuncs.com"),
+        "the SDK's map"
+    );
+    assert_eq!(region(2), ("cn-shanghai", "http://127.0.0.1:9001"));
+    let d = &s.discover[0];
+    assert_eq!(
+        d.region.as_ref().unwrap().endpoint,
+        "https://mongodb.cn-qingdao.aliyuncs.com"
+    );
+    assert_eq!(d.instance_type, Some(InstanceType::Sharding));
+    assert_eq!(
+        d.tags,
+        [("env".into(), "prod".into()), ("team".into(), "db".into())]
+    );
+    assert_eq!(d.id_pattern.as_deref(), Some("dds-bp1*"));
+    assert_eq!(d.lookback, Duration::from_secs(2 * 86400));
+    let plain = &s.discover[1];
+    assert_eq!((&plain.region, plain.instance_type), (&None, None));
+    // Discovery alone is a fleet: no [[instances]] needed.
+    let only = load_text("[api]\nregion_id = \"cn-hangzhou\"\n[[discover]]\n").unwrap();
+    assert!(only.instances.is_empty() && only.discover.len() == 1);
+    assert_eq!(only.api.concurrency, 4, "the default");
+}
+
+#[test]
+fn bad_fleet_keys_name_the_key() {
+    for (text, needle) in [
+        (
+            format!("{MINIMAL}region_id = \"Mars 1\""),
+            "instances[dds-bp1].region_id: \"Mars 1\" is not a region id",
+        ),
+        (
+            format!("{MINIMAL}region_id = \"mars-1\""),
+            "instances[dds-bp1].region_id: no known MongoDB API endpoint for region \"mars-1\"; set instances[dds-bp1].endpoint",
+        ),
+        (
+            format!("{MINIMAL}[[discover]]\ninstance_type = \"serverless\""),
+            "discover[0].instance_type: \"serverless\" is not \"replicate\" or \"sharding\"",
+        ),
+        (
+            format!("{MINIMAL}[[discover]]\nendpoint = \"ftp://x\""),
+            "discover[0].endpoint",
+        ),
+        (
+            format!("{MINIMAL}[[discover]]\nlookback = \"0s\""),
+            "discover[0].lookback: must be greater than zero",
+        ),
+        (
+            format!("{MINIMAL}[[discover]]\ntags = {{ \"\" = \"x\" }}"),
+            "discover[0].tags: tag key \"\" is empty",
+        ),
+        (
+            format!("{MINIMAL}[[discover]]\nregions = \"x\""),
+            "unknown field",
+        ),
+        (
+            MINIMAL.replace("[api]", "[api]\nconcurrency = 0"),
+            "api.concurrency: must be between 1 and 64 (got 0)",
+        ),
+    ] {
+        let e = err(&text);
+        assert!(e.contains(needle), "{needle:?} not in {e:?}");
+        assert!(!e.contains('\n'), "multi-line error {e:?}");
+    }
 }

@@ -4,20 +4,28 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use super::{BackupKey, Listed, LocalCopy, LocalState};
+use super::{BackupKey, Listed, ListedCluster, LocalCopy, LocalState};
 
-/// One instance, or one shard node of a sharded cluster: what one listing covers.
+/// One instance, one shard node of a sharded cluster, or the cluster backups of a cluster:
+/// what one listing covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Target {
     pub instance_id: String,
     pub node_id: Option<String>,
+    /// `DescribeClusterBackups` of the instance (then `node_id` is `None`).
+    pub cluster: bool,
 }
 
 impl BackupKey {
     pub fn target(&self) -> Target {
         Target {
             instance_id: self.instance_id.clone(),
-            node_id: self.node_id.clone(),
+            node_id: if self.cluster {
+                None
+            } else {
+                self.node_id.clone()
+            },
+            cluster: self.cluster,
         }
     }
 }
@@ -29,6 +37,8 @@ impl BackupKey {
 pub struct Remote {
     pub listed: Vec<Listed>,
     pub targets: BTreeSet<Target>,
+    /// The cluster backups listed (their node parts are in `listed`).
+    pub clusters: Vec<ListedCluster>,
 }
 
 /// Partial files in a folder without a manifest.

@@ -11,11 +11,14 @@ use super::{PART_SUFFIX, SIDECAR_SUFFIX, Store, StoreError, io_err, is_real_file
 use crate::model::{BackupKey, MANIFEST, StalePartial};
 
 impl Store {
-    /// Removes the copy of every key (its whole folder). Returns, per key, the folder removed or
-    /// why it was left alone.
+    /// Removes the copy of every key (its whole folder; for a whole cluster backup, the
+    /// cluster's folder). Returns, per key, the folder removed or why it was left alone.
     pub fn prune(&self, keys: &[BackupKey]) -> Vec<Result<PathBuf, StoreError>> {
         keys.iter()
             .map(|key| {
+                if key.cluster && key.node_id.is_none() {
+                    return self.remove_cluster(key);
+                }
                 let dir = self.own_copy(key)?;
                 fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))?;
                 Ok(dir)

@@ -95,8 +95,8 @@ impl Store {
     /// another tool's) is reported as unusable, so it is never pruned or trusted.
     fn checked_against_path(&self, mut copy: LocalCopy) -> LocalCopy {
         if let Ok(m) = &copy.manifest {
-            let at = self.key_of_dir(&copy.dir);
-            if at.as_ref() != Some(&m.key()) {
+            let at = self.backup_dir(&m.key()).ok();
+            if at.as_ref() != Some(&copy.dir) {
                 copy.manifest = Err(format!(
                     "{} describes {}, which does not belong in this folder",
                     copy.dir.join(MANIFEST).display(),
@@ -116,16 +116,11 @@ impl Store {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         match rel.as_slice() {
-            [inst, backup] => Some(BackupKey {
-                instance_id: inst.clone(),
-                node_id: None,
-                backup_id: backup.clone(),
-            }),
-            [inst, node, backup] => Some(BackupKey {
-                instance_id: inst.clone(),
-                node_id: Some(node.clone()),
-                backup_id: backup.clone(),
-            }),
+            [inst, backup] => Some(BackupKey::node(inst, None, backup)),
+            [inst, cluster, node] if cluster.starts_with(crate::names::CLUSTER_PREFIX) => {
+                Some(BackupKey::cluster(inst, cluster, Some(node)))
+            }
+            [inst, node, backup] => Some(BackupKey::node(inst, Some(node), backup)),
             _ => None,
         }
     }

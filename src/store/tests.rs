@@ -5,6 +5,7 @@ fn key(node: Option<&str>, id: &str) -> BackupKey {
         instance_id: "dds-1".into(),
         node_id: node.map(str::to_string),
         backup_id: id.into(),
+        cluster: false,
     }
 }
 
@@ -48,6 +49,27 @@ fn lock_is_exclusive_and_names_the_holder() {
     }
     drop(held);
     assert!(store.lock().is_ok());
+}
+
+#[test]
+fn a_second_configuration_is_told_which_one_holds_the_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let _held = store
+        .lock_for(Some(Path::new("/etc/dds-backup-sync/prod.toml")))
+        .unwrap();
+    let e = store
+        .lock_for(Some(Path::new("/etc/dds-backup-sync/other.toml")))
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "(pid {}, config /etc/dds-backup-sync/prod.toml)",
+            std::process::id()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("must not share a download.dir"), "{text}");
 }
 
 #[test]
@@ -155,8 +177,10 @@ fn write_copy(store: &Store, k: &BackupKey) -> PathBuf {
         format: 1,
         instance_id: k.instance_id.clone(),
         node_id: k.node_id.clone(),
+        cluster_backup_id: k.cluster.then(|| k.backup_id.clone()),
         backup: serde_json::from_value(serde_json::json!({
-            "BackupId": k.backup_id, "BackupStatus": "Success", "IsAvail": true
+            "BackupId": if k.cluster { format!("n-{}", k.node_id.clone().unwrap_or_default()) } else { k.backup_id.clone() },
+            "BackupStatus": "Success", "IsAvail": true
         }))
         .unwrap(),
         file: "f.ar".into(),
@@ -210,4 +234,92 @@ fn prune_removes_only_this_tools_copy_of_that_very_backup() {
     assert!(foreign.join("keep.txt").exists());
     assert!(away.join(MANIFEST).exists() && away.join("f.ar").exists());
     assert!(other.join("f.ar").exists());
+}
+
+fn listed_cluster(cb: &str, nodes: &[&str]) -> crate::model::ListedCluster {
+    crate::model::ListedCluster {
+        unit: BackupKey::cluster("dds-1", cb, None),
+        nodes: nodes
+            .iter()
+            .map(|n| BackupKey::cluster("dds-1", cb, Some(n)))
+            .collect(),
+        problem: None,
+        status: "OK".into(),
+        start: None,
+        end: None,
+        expire: None,
+        size: None,
+    }
+}
+
+#[test]
+fn a_cluster_is_sealed_once_every_node_is_in_and_read_back_from_its_layout() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let cluster = listed_cluster("cb-1", &["d-0", "d-1"]);
+    let d0 = write_copy(&store, &cluster.nodes[0]);
+    assert_eq!(d0, root.path().join("dds-1/cb-1/d-0"));
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let e = store.seal_cluster(&cluster, now).unwrap_err();
+    assert!(e.contains("dds-1/cb-1/d-1 has no verified copy yet"), "{e}");
+    assert!(
+        !root
+            .path()
+            .join("dds-1/cb-1")
+            .join(crate::model::CLUSTER_MANIFEST)
+            .exists()
+    );
+    write_copy(&store, &cluster.nodes[1]);
+    assert_eq!(store.seal_cluster(&cluster, now), Ok(true));
+    assert_eq!(
+        store.seal_cluster(&cluster, now),
+        Ok(false),
+        "the same: not rewritten"
+    );
+    let sealed = super::cluster::read_cluster_manifest(
+        &root
+            .path()
+            .join("dds-1/cb-1")
+            .join(crate::model::CLUSTER_MANIFEST),
+    )
+    .unwrap();
+    assert_eq!(sealed.nodes[1].backup_id, "n-d-1");
+    // The scan reads the node copies back under their cluster keys.
+    let snap = store.snapshot();
+    let keys: Vec<BackupKey> = snap
+        .copies
+        .iter()
+        .map(|c| c.manifest.as_ref().unwrap().key())
+        .collect();
+    assert_eq!(keys, cluster.nodes);
+    assert!(matches!(
+        snap.state(&cluster.nodes[0], "f.ar"),
+        LocalState::Complete(_)
+    ));
+}
+
+#[test]
+fn a_cluster_copy_is_removed_whole_only_when_everything_in_it_is_ours() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let cluster = listed_cluster("cb-1", &["d-0", "d-1"]);
+    write_copy(&store, &cluster.nodes[0]);
+    write_copy(&store, &cluster.nodes[1]);
+    store
+        .seal_cluster(&cluster, time::OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+    // A partial-only node folder is ours too.
+    let partial = root.path().join("dds-1/cb-1/d-2");
+    fs::create_dir_all(&partial).unwrap();
+    fs::write(partial.join("x.tar.gz.part"), "p").unwrap();
+    // Something else's file: the whole cluster is kept.
+    let foreign = root.path().join("dds-1/cb-1/notes.txt");
+    fs::write(&foreign, "mine").unwrap();
+    let r = store.prune(std::slice::from_ref(&cluster.unit));
+    assert!(r[0].is_err(), "{r:?}");
+    assert!(foreign.exists() && partial.join("x.tar.gz.part").exists());
+    fs::remove_file(&foreign).unwrap();
+    let r = store.prune(std::slice::from_ref(&cluster.unit));
+    assert_eq!(r[0].as_ref().unwrap(), &root.path().join("dds-1/cb-1"));
+    assert!(!root.path().join("dds-1/cb-1").exists());
 }

@@ -50,6 +50,8 @@ pub enum SkipReason {
     /// alert, protected by `keep_last`) without a byte ever checked.
     ZeroSize,
     Duplicate,
+    /// A node of a cluster backup that cannot be copied whole.
+    Cluster(String),
 }
 
 impl fmt::Display for SkipReason {
@@ -70,6 +72,9 @@ impl fmt::Display for SkipReason {
                 f.write_str("BackupSize is 0: there is nothing to verify a copy against")
             }
             SkipReason::Duplicate => f.write_str("listed twice; the first entry is used"),
+            SkipReason::Cluster(r) => {
+                write!(f, "{r}; a cluster backup is copied whole or not at all")
+            }
         }
     }
 }
@@ -184,12 +189,24 @@ pub fn decide(
 ) -> Vec<Action> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(listed.len());
-    for Listed { key, backup: b } in listed {
+    for Listed {
+        key,
+        backup: b,
+        refused,
+    } in listed
+    {
         let key = key.clone();
         if !seen.insert(key.clone()) {
             out.push(Action::Skip {
                 key,
                 reason: SkipReason::Duplicate,
+            });
+            continue;
+        }
+        if let Some(r) = refused {
+            out.push(Action::Skip {
+                key,
+                reason: SkipReason::Cluster(r.clone()),
             });
             continue;
         }

@@ -3,6 +3,8 @@
 //! [`plan`] is pure (`now` comes in): a copy goes when its `BackupExpireTime` plus the grace is
 //! past, except backups kept forever, the newest `keep_last` copies of each instance/node, and
 //! anything without a readable manifest (not provably ours, or damaged: reported, never deleted).
+//! A cluster backup is one unit: its node copies are kept or removed together, and `keep_last`
+//! counts cluster backups (per instance), not node files.
 //! The store applies the plan (`Store::prune`), deleting only folders under the download dir that
 //! hold this tool's manifest for that very backup, never through a link.
 
@@ -31,18 +33,28 @@ pub fn plan(
     grace: Duration,
     keep_last: usize,
 ) -> Vec<PruneItem> {
-    type Member<'a> = (&'a LocalCopy, BackupKey, &'a Backup);
-    let mut groups: BTreeMap<(String, Option<String>), Vec<Member<'_>>> = BTreeMap::new();
+    // One member per unit: a copy, or a whole cluster backup (the folder above its nodes).
+    type Member<'a> = (PathBuf, BackupKey, &'a Backup);
+    let mut units: BTreeMap<BackupKey, Member<'_>> = BTreeMap::new();
     for copy in copies {
         let Ok(manifest) = &copy.manifest else {
             continue;
         };
         let key = manifest.key();
         let backup = listed.get(&key).unwrap_or(&manifest.backup);
+        let unit = key.unit();
+        let dir = match (key.cluster, copy.dir.parent()) {
+            (true, Some(parent)) => parent.to_path_buf(),
+            _ => copy.dir.clone(),
+        };
+        units.entry(unit.clone()).or_insert((dir, unit, backup));
+    }
+    let mut groups: BTreeMap<(String, Option<String>, bool), Vec<Member<'_>>> = BTreeMap::new();
+    for (unit, member) in units {
         groups
-            .entry((key.instance_id.clone(), key.node_id.clone()))
+            .entry((unit.instance_id, unit.node_id, unit.cluster))
             .or_default()
-            .push((copy, key, backup));
+            .push(member);
     }
     let mut out = Vec::new();
     for (_, mut members) in groups {
@@ -53,7 +65,7 @@ pub fn plan(
                 key.backup_id.clone(),
             ))
         });
-        for (copy, key, backup) in members.into_iter().skip(keep_last) {
+        for (dir, key, backup) in members.into_iter().skip(keep_last) {
             if backup.is_kept_forever() {
                 continue;
             }
@@ -63,7 +75,7 @@ pub fn plan(
             if expire + grace <= now {
                 out.push(PruneItem {
                     key,
-                    dir: copy.dir.clone(),
+                    dir,
                     expired_at: expire,
                 });
             }

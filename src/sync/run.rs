@@ -67,15 +67,14 @@ pub async fn run_pass(
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(store.lock()?)
+        Some(store.lock_for(Some(&settings.file))?)
     };
     let now = OffsetDateTime::now_utc();
     let mut summary = Summary {
         dry_run: opts.dry_run,
         ..Summary::default()
     };
-    let queries = listing::queries(&settings.instances, now);
-    let listings = listing::list_targets_until(api, queries, &opts.cancel).await;
+    let fleet = listing::list_fleet(api, listing::Scope::of(settings), now, &opts.cancel).await;
     if opts.cancel.is_cancelled() {
         // Stopped while listing (maybe in a long retry wait): nothing is planned on half a
         // listing; the next pass starts over.
@@ -84,7 +83,8 @@ pub async fn run_pass(
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
-    let gathered = listing::gather(listings);
+    let clients = fleet.clients.clone();
+    let gathered = listing::gather(fleet);
     count_listing(&gathered, &mut summary);
     let remote = gathered.remote;
     let local = store.snapshot();
@@ -93,17 +93,7 @@ pub async fn run_pass(
             warn!(dir = %c.dir.display(), "local copy with an unreadable manifest is kept and treated as unverified: {reason}");
         }
     }
-    let policy = Policy {
-        urls: UrlPolicy {
-            network: settings.download.network,
-            intranet_reachable: settings.download.network == Network::Auto
-                && probe_intranet(&remote, settings.download.probe_timeout).await,
-        },
-        retention: settings.prune.enabled.then_some(Retention {
-            grace: settings.prune.grace,
-            keep_last: settings.prune.keep_last,
-        }),
-    };
+    let policy = policy(settings, &remote).await;
     let plan = plan::plan(&remote, &local, now, &policy);
     count_plan(&plan, &mut summary);
     if opts.dry_run {
@@ -117,7 +107,10 @@ pub async fn run_pass(
     let Plan { prune, stale, .. } = plan.clone();
     download_all(
         settings,
-        api,
+        Clients {
+            base: api.clone(),
+            by_instance: clients,
+        },
         &store,
         plan.into_fetches(),
         progress,
@@ -126,6 +119,7 @@ pub async fn run_pass(
     )
     .await?;
     if !opts.cancel.is_cancelled() {
+        seal_clusters(&store, &remote);
         apply_prune(&store, &prune, &mut summary);
         for file in store.remove_stale_partials(&stale) {
             info!(file = %file.display(), "removed the partial file of a backup that is no longer listed");
@@ -133,6 +127,21 @@ pub async fn run_pass(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// How this pass plans: the URL choice (one probe of the intranet host) and retention.
+async fn policy(settings: &Settings, remote: &Remote) -> Policy {
+    Policy {
+        urls: UrlPolicy {
+            network: settings.download.network,
+            intranet_reachable: settings.download.network == Network::Auto
+                && probe_intranet(remote, settings.download.probe_timeout).await,
+        },
+        retention: settings.prune.enabled.then_some(Retention {
+            grace: settings.prune.grace,
+            keep_last: settings.prune.keep_last,
+        }),
+    }
 }
 
 fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {
@@ -176,9 +185,33 @@ fn apply_prune(store: &Store, prune: &[PruneItem], summary: &mut Summary) {
     }
 }
 
+/// Writes the cluster manifest of every listed cluster backup whose nodes are all verified
+/// here now (the last step of copying one).
+fn seal_clusters(store: &Store, remote: &Remote) {
+    let now = OffsetDateTime::now_utc();
+    for cluster in remote.clusters.iter().filter(|c| c.problem.is_none()) {
+        let label = cluster.unit.label();
+        match store.seal_cluster(cluster, now) {
+            Ok(true) => {
+                info!(backup = %label, nodes = cluster.nodes.len(), "cluster backup complete: every node's file verified");
+            }
+            Ok(false) => {}
+            Err(reason) => {
+                warn!(backup = %label, "cluster backup not complete here yet: {reason}");
+            }
+        }
+    }
+}
+
+/// The API client of each listed instance's region, for fresh download URLs.
+struct Clients {
+    base: ApiClient,
+    by_instance: std::collections::HashMap<String, ApiClient>,
+}
+
 async fn download_all(
     settings: &Settings,
-    api: &ApiClient,
+    api: Clients,
     store: &Store,
     fetches: Vec<Fetch>,
     progress: &dyn Progress,
@@ -194,7 +227,7 @@ async fn download_all(
     let downloader = Downloader {
         http,
         retry: settings.download.retry,
-        refresh: refresher(api.clone()),
+        refresh: refresher(api),
         cancel: opts.cancel.clone(),
         slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),
         space: Arc::default(),
@@ -303,23 +336,19 @@ fn report_verdict(label: &str, m: &crate::model::Manifest, summary: &mut Summary
     }
 }
 
-/// Fresh URLs come from `DescribeBackups` filtered by the BackupId (and the NodeId).
-fn refresher(api: ApiClient) -> Refresh {
+/// Fresh URLs come from `DescribeBackups` filtered by the BackupId (and the NodeId), or for a
+/// cluster backup's node from `DescribeClusterBackups` filtered by the ClusterBackupId, each in
+/// the instance's region.
+fn refresher(clients: Clients) -> Refresh {
+    let clients = Arc::new(clients);
     Arc::new(move |key: BackupKey, via: Via| {
-        let api = api.clone();
+        let clients = clients.clone();
         Box::pin(async move {
-            let query = ListQuery {
-                instance_id: key.instance_id.clone(),
-                node_id: key.node_id.clone(),
-                backup_id: Some(key.backup_id.clone()),
-                ..ListQuery::default()
-            };
-            let listing = api.list_all(&query).await.map_err(|e| e.to_string())?;
-            let backup = listing
-                .backups
-                .into_iter()
-                .find(|b| b.backup_id == key.backup_id)
-                .ok_or_else(|| format!("backup {} is no longer listed", key.backup_id))?;
+            let api = clients
+                .by_instance
+                .get(&key.instance_id)
+                .unwrap_or(&clients.base);
+            let backup = fresh_listing(api, &key).await?;
             match via {
                 Via::Public => backup.download_url,
                 Via::Intranet => backup.intranet_download_url,
@@ -327,6 +356,40 @@ fn refresher(api: ApiClient) -> Refresh {
             .ok_or_else(|| format!("the listing has no {via} URL any more"))
         })
     })
+}
+
+/// The backup `key` names, as listed now.
+async fn fresh_listing(api: &ApiClient, key: &BackupKey) -> Result<crate::model::Backup, String> {
+    if key.cluster {
+        let query = crate::api::fleet::ClusterQuery {
+            instance_id: key.instance_id.clone(),
+            backup_id: Some(key.backup_id.clone()),
+            ..Default::default()
+        };
+        let clusters = api
+            .list_cluster_backups(&query)
+            .await
+            .map_err(|e| e.to_string())?;
+        return clusters
+            .into_iter()
+            .filter(|c| c.id == key.backup_id)
+            .flat_map(|c| c.nodes)
+            .find(|n| Some(&n.node_id) == key.node_id.as_ref())
+            .map(|n| n.backup)
+            .ok_or_else(|| format!("cluster backup {} is no longer listed", key.label()));
+    }
+    let query = ListQuery {
+        instance_id: key.instance_id.clone(),
+        node_id: key.node_id.clone(),
+        backup_id: Some(key.backup_id.clone()),
+        ..ListQuery::default()
+    };
+    let listing = api.list_all(&query).await.map_err(|e| e.to_string())?;
+    listing
+        .backups
+        .into_iter()
+        .find(|b| b.backup_id == key.backup_id)
+        .ok_or_else(|| format!("backup {} is no longer listed", key.backup_id))
 }
 
 /// `auto`: is the intranet download host reachable from here? One TCP connect per run.

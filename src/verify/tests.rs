@@ -8,6 +8,7 @@ fn key(node: Option<&str>, id: &str) -> BackupKey {
         instance_id: "dds-1".into(),
         node_id: node.map(str::to_string),
         backup_id: id.into(),
+        cluster: false,
     }
 }
 
@@ -17,6 +18,7 @@ fn manifest(key: &BackupKey, file: &str, content: &[u8]) -> Manifest {
         format: 1,
         instance_id: key.instance_id.clone(),
         node_id: key.node_id.clone(),
+        cluster_backup_id: None,
         backup: Backup {
             backup_id: key.backup_id.clone(),
             backup_job_id: None,

@@ -51,7 +51,12 @@ async fn a_pass_publishes_verified_copies_and_a_second_pass_downloads_nothing() 
     );
     let stats = emu.stats();
     assert_eq!(stats.file_gets + stats.file_heads, 0, "no file requested");
-    assert_eq!(stats.describe_calls, 1, "one listing, no URL refresh");
+    assert_eq!(
+        stats.calls("DescribeBackups"),
+        1,
+        "one listing, no URL refresh"
+    );
+    assert_eq!(stats.calls("DescribeDBInstanceAttribute"), 1, "one lookup");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,7 +111,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
     // As if the probe had said "reachable": each download must fall back on its own.
     let api = commands::api_client(&s).await.unwrap();
     let now = OffsetDateTime::now_utc();
-    let listings = listing::list_targets(&api, listing::queries(&s.instances, now)).await;
+    let listings = listing::list_all(&api, &s, now).await;
     let urls = UrlPolicy {
         network: Network::Auto,
         intranet_reachable: true,

@@ -233,11 +233,7 @@ async fn a_backup_size_of_zero_is_skipped_at_the_plan_with_a_reason() {
 async fn report_plan(s: &Settings) -> String {
     let api = commands::api_client(s).await.unwrap();
     let now = OffsetDateTime::now_utc();
-    let listings = dds_backup_sync::listing::list_targets(
-        &api,
-        dds_backup_sync::listing::queries(&s.instances, now),
-    )
-    .await;
+    let listings = dds_backup_sync::listing::list_all(&api, s, now).await;
     let remote = dds_backup_sync::listing::gather(listings).remote;
     let urls = dds_backup_sync::sync::plan::UrlPolicy {
         network: Network::Public,

@@ -44,7 +44,9 @@ fn listed(instance: &str, node: Option<&str>, backups: &[Backup]) -> Vec<Listed>
                 instance_id: instance.into(),
                 node_id: node.map(str::to_string),
                 backup_id: b.backup_id.clone(),
+                cluster: false,
             },
+            refused: None,
             backup: b.clone(),
         })
         .collect()
@@ -177,6 +179,7 @@ fn local_state_decides_fetch_resume_or_nothing() {
         format: 1,
         instance_id: "dds-1".into(),
         node_id: None,
+        cluster_backup_id: None,
         backup: b.clone(),
         file: "1_qp.xb".into(),
         size,

@@ -39,6 +39,7 @@ fn copy(
             format: 1,
             instance_id: "dds-1".into(),
             node_id: node.map(str::to_string),
+            cluster_backup_id: None,
             backup,
             file: "f".into(),
             size: 1,
@@ -123,4 +124,51 @@ fn keep_last_is_per_node_and_listing_wins() {
     extended.backup_expire_time = Some(datetime!(2027-01-01 0:00 UTC));
     let listed = HashMap::from([(copies[2].manifest.as_ref().unwrap().key(), extended)]);
     assert!(plan(&copies, &listed, NOW, Duration::ZERO, 1).is_empty());
+}
+
+/// One node's part of cluster backup `cb`, in `/d/dds-1/<cb>/<node>`.
+fn cluster_copy(
+    cb: &str,
+    node: &str,
+    end: OffsetDateTime,
+    expire: Option<OffsetDateTime>,
+) -> LocalCopy {
+    let mut c = copy(Some(node), &format!("{cb}-{node}"), end, expire);
+    c.dir = PathBuf::from(format!("/d/dds-1/{cb}/{node}"));
+    if let Ok(m) = &mut c.manifest {
+        m.cluster_backup_id = Some(cb.into());
+    }
+    c
+}
+
+#[test]
+fn a_cluster_backup_is_one_unit_of_retention() {
+    let past = Some(datetime!(2026-11-20 00:00 UTC));
+    let copies = vec![
+        cluster_copy("cb-old", "d-0", datetime!(2026-10-01 0:00 UTC), past),
+        cluster_copy("cb-old", "d-1", datetime!(2026-10-01 0:00 UTC), past),
+        cluster_copy("cb-new", "d-0", datetime!(2026-10-02 0:00 UTC), past),
+        cluster_copy("cb-new", "d-1", datetime!(2026-10-02 0:00 UTC), past),
+        // A per-node copy of the same instance from before it switched modes.
+        copy(
+            Some("d-0"),
+            "node-backup",
+            datetime!(2026-10-03 0:00 UTC),
+            past,
+        ),
+    ];
+    // keep_last 1 counts cluster backups (not node files) and other backups apart.
+    let out = plan(&copies, &HashMap::new(), NOW, Duration::ZERO, 1);
+    assert_eq!(ids(&out), ["dds-1/cb-old"], "{out:?}");
+    assert_eq!(
+        out[0].dir,
+        PathBuf::from("/d/dds-1/cb-old"),
+        "the cluster's folder"
+    );
+    assert!(out[0].key.cluster && out[0].key.node_id.is_none());
+    let out = plan(&copies, &HashMap::new(), NOW, Duration::ZERO, 0);
+    assert_eq!(
+        ids(&out),
+        ["dds-1/cb-new", "dds-1/cb-old", "dds-1/d-0/node-backup"]
+    );
 }
