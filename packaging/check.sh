@@ -16,6 +16,7 @@ dpkg-deb -e "$deb" "$root/DEBIAN"
 "$root/usr/bin/dds-backup-sync" --demo "$root/demo" 2>/dev/null \
   && fail "the packaged binary has the bundled emulator inside"
 for f in usr/bin/dds-backup-sync lib/systemd/system/dds-backup-sync.service \
+  lib/systemd/system/dds-backup-sync@.service \
   lib/systemd/system/dds-backup-sync-oneshot.service lib/systemd/system/dds-backup-sync-oneshot.timer \
   etc/dds-backup-sync/config.toml usr/share/doc/dds-backup-sync/README.md; do
   [ -f "$root/$f" ] || fail "$f is missing from the .deb"

@@ -6,10 +6,18 @@ use std::process::Command;
 
 #[test]
 fn unit_files_verify() {
+    // The template is verified as one of its instances (verify refuses a bare template).
     let units = [
-        "dds-backup-sync.service",
-        "dds-backup-sync-oneshot.service",
-        "dds-backup-sync-oneshot.timer",
+        ("dds-backup-sync.service", "dds-backup-sync.service"),
+        (
+            "dds-backup-sync-oneshot.service",
+            "dds-backup-sync-oneshot.service",
+        ),
+        (
+            "dds-backup-sync-oneshot.timer",
+            "dds-backup-sync-oneshot.timer",
+        ),
+        ("dds-backup-sync@.service", "dds-backup-sync@prod.service"),
     ];
     if Command::new("systemd-analyze")
         .arg("--version")
@@ -22,18 +30,18 @@ fn unit_files_verify() {
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
     let dir = tempfile::tempdir().unwrap();
-    for unit in units {
+    for (unit, as_name) in units {
         let text = std::fs::read_to_string(src.join(unit)).unwrap();
         assert!(!text.contains("\r"), "{unit} has CRLF line ends");
         let text = text.replace(
             "/usr/local/bin/dds-backup-sync",
             env!("CARGO_BIN_EXE_dds-backup-sync"),
         );
-        std::fs::write(dir.path().join(unit), text).unwrap();
+        std::fs::write(dir.path().join(as_name), text).unwrap();
     }
     let out = Command::new("systemd-analyze")
         .arg("verify")
-        .args(units.iter().map(|u| dir.path().join(u)))
+        .args(units.iter().map(|(_, u)| dir.path().join(u)))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -77,8 +85,36 @@ fn units_are_hardened_as_documented() {
 }
 
 #[test]
+fn the_template_runs_one_configuration_in_its_own_state_dir() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/dds-backup-sync@.service"),
+    )
+    .unwrap();
+    for line in [
+        "ExecStart=/usr/local/bin/dds-backup-sync --config /etc/dds-backup-sync/%i.toml",
+        "StateDirectory=dds-backup-sync/%i",
+        "ReadWritePaths=/var/lib/dds-backup-sync/%i",
+        "EnvironmentFile=-/etc/dds-backup-sync/%i.env",
+        "Type=notify",
+        "ProtectSystem=strict",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?}");
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l == "ReadWritePaths=/var/lib/dds-backup-sync"),
+        "an instance writes only its own dir"
+    );
+}
+
+#[test]
 fn units_yield_cpu_and_disk_to_the_host() {
-    for unit in ["dds-backup-sync.service", "dds-backup-sync-oneshot.service"] {
+    for unit in [
+        "dds-backup-sync.service",
+        "dds-backup-sync@.service",
+        "dds-backup-sync-oneshot.service",
+    ] {
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("systemd")
