@@ -587,6 +587,17 @@ async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     let sealed = common::files_ending(&data, "cluster-manifest.json");
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert!(all.contains("cluster backup complete"), "{all}");
+    // As the demo says: a second run downloads nothing.
+    let again = common::binary(dir.path())
+        .arg("--demo")
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    let all = format!("{}{}", text(&again.stdout), text(&again.stderr));
+    assert_eq!(again.status.code(), Some(0), "{all}");
+    assert!(all.contains("listed 17, fetched 0"), "{all}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,7 +7,11 @@ use crate::config::Settings;
 /// `--demo DIR`: the bundled emulator on a free loopback port, then a real pass into DIR.
 pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
     let (id, secret) = ("demo-access-key-id", "demo-access-key-secret");
-    let config = dds_emulator::EmulatorConfig::demo(id, secret);
+    // The data set's times (and so its file names) count back from the start of today (UTC),
+    // not from this second: a second run the same day lists the very same backups, and
+    // downloads nothing, as the closing line says.
+    let today = time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT);
+    let config = dds_emulator::EmulatorConfig::new(id, secret, dds_emulator::Dataset::demo(today));
     let emulator = dds_emulator::start(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(AppError::Emulator)?;
