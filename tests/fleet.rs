@@ -424,3 +424,36 @@ async fn list_says_where_each_target_came_from_and_how_it_is_listed() {
         "{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotted_node_unseals_its_cluster_until_a_pass_has_it_again() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.discover = vec![block(&emu.base_url(), SHANGHAI)];
+    assert_eq!(pass(&s).await.fetched, 2);
+    let cluster = dir.path().join(DEMO_CLUSTER).join(CB_OK);
+    let sealed = cluster.join("cluster-manifest.json");
+    assert!(sealed.is_file());
+    // Flip one byte of a node's file: the scrub finds it.
+    let node = cluster.join(DEMO_CLUSTER_SHARDS[1]);
+    let file = std::fs::read_dir(&node)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "gz"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let store = dds_backup_sync::store::Store::new(dir.path());
+    let report = dds_backup_sync::verify::verify_store(&store);
+    assert!(
+        !report.findings.is_empty(),
+        "the scrub found the flipped byte"
+    );
+    assert!(!sealed.exists(), "the cluster is no longer complete here");
+    let again = pass(&s).await;
+    assert_eq!((again.fetched, again.failed), (1, 0), "{again}");
+    assert!(sealed.is_file(), "sealed again once the node is verified");
+}

@@ -35,6 +35,7 @@ impl Store {
     /// manifest now describes another backup, or a removal failed.
     pub fn remove_copy(&self, key: &BackupKey) -> Result<(), StoreError> {
         let dir = self.own_copy(key)?;
+        self.unseal_cluster(key)?;
         let manifest_path = dir.join(MANIFEST);
         let manifest = read_manifest(&manifest_path).map_err(|reason| refuse(&dir, reason))?;
         let name = crate::names::sanitize_file_name(&manifest.file).map_err(|r| refuse(&dir, r))?;

@@ -46,6 +46,26 @@ impl Store {
         Ok(true)
     }
 
+    /// Withdraws the cluster manifest of the cluster backup `key` is a node part of (a node's
+    /// copy found rotted, or removed for repair): the cluster is no longer complete here until a
+    /// pass has that node verified again and seals it anew. Nothing for other keys.
+    ///
+    /// # Errors
+    /// The folder is not a real one, or the removal failed.
+    pub fn unseal_cluster(&self, key: &BackupKey) -> Result<(), StoreError> {
+        if !key.cluster {
+            return Ok(());
+        }
+        let dir = self.backup_dir(&key.unit())?;
+        let path = dir.join(CLUSTER_MANIFEST);
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
+        self.check_real(&dir)?;
+        fs::remove_file(&path).map_err(io_err("remove", &path))?;
+        super::sync_dir(&dir)
+    }
+
     /// Removes a whole cluster copy (`unit`: a cluster key without a node) when everything in
     /// its folder is this tool's for that cluster backup: its cluster manifest, node folders
     /// whose manifest names a part of it, and node folders holding only partial files.

@@ -242,6 +242,12 @@ fn check_one(
     let key = manifest.key();
     let check = check_copy_limited(store, &dir, &manifest, throttle);
     update_manifest(&dir, &manifest, &check, now, report);
+    if manifest.rot.is_none() && check.problems.iter().any(|p| p.is_corrupt()) {
+        // A cluster backup with a rotted node is no longer complete here.
+        if let Err(e) = store.unseal_cluster(&manifest.key()) {
+            tracing::warn!(backup = %manifest.key().label(), "cannot withdraw the cluster manifest: {e}");
+        }
+    }
     for problem in check.problems {
         report.findings.push(Finding {
             label: key.label(),
