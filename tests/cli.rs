@@ -563,15 +563,20 @@ async fn config_flag_wins_over_the_environment_path() {
 async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let out = common::binary(dir.path())
-        .arg("--demo")
-        .arg(&data)
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap();
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    // One `--demo` run: its stdout and stderr together, after checking it exited 0.
+    let demo = || async {
+        let out = common::binary(dir.path())
+            .arg("--demo")
+            .arg(&data)
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        all
+    };
+    let all = demo().await;
     assert_eq!(
         all.matches("listed 17, fetched 11").count(),
         1,
@@ -588,15 +593,7 @@ async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert!(all.contains("cluster backup complete"), "{all}");
     // As the demo says: a second run downloads nothing.
-    let again = common::binary(dir.path())
-        .arg("--demo")
-        .arg(&data)
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap();
-    let all = format!("{}{}", text(&again.stdout), text(&again.stderr));
-    assert_eq!(again.status.code(), Some(0), "{all}");
+    let all = demo().await;
     assert!(all.contains("listed 17, fetched 0"), "{all}");
 }
 

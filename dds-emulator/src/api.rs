@@ -332,10 +332,11 @@ fn instance_id(p: &Params) -> Result<&str, ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
+    /// Request parameters from pairs, for the tests of every action.
+    pub(crate) fn params(pairs: &[(&str, &str)]) -> Params {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

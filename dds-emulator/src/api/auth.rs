@@ -128,12 +128,7 @@ fn remember_nonce(shared: &Shared, nonce: &str, now: OffsetDateTime) -> Result<(
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::api::tests::params;
 
     #[test]
     fn routing_errors() {

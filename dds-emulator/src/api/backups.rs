@@ -121,12 +121,7 @@ fn check_node(instance: &Instance, node: Option<&str>) -> Result<(), ApiError> {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::api::tests::params;
 
     /// Extra parameters → the expected error code.
     type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);

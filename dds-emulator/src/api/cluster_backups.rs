@@ -88,12 +88,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::api::tests::params;
 
     #[test]
     fn parameters_and_matching() {

@@ -117,12 +117,7 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::api::tests::params;
 
     /// Extra parameters (besides `RegionId=cn-hangzhou`) → ids matched.
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
