@@ -166,20 +166,10 @@ async fn discover(
 ) -> Vec<(usize, Discovered)> {
     let calls = blocks.iter().enumerate().map(|(i, d)| async move {
         let region = regions.resolve(d.region.as_ref());
-        let mut result: Discovered = Ok(Vec::new());
-        for filter in fleet::filters(d) {
-            let found = regions
-                .run(&region, |c| async move { c.describe_instances(&filter).await })
-                .await;
-            match (&mut result, found) {
-                (Ok(all), Ok(found)) => all.extend(found),
-                (_, Err(e)) => {
-                    result = Err(e);
-                    break;
-                }
-                (Err(_), Ok(_)) => {}
-            }
-        }
+        let filters = fleet::filters(d);
+        let result: Discovered = regions
+            .run(&region, |c| async move { c.describe_each(&filters).await })
+            .await;
         if let Ok(infos) = &result {
             let chosen = infos.iter().filter(|info| fleet::selects(d, info)).count();
             info!(block = i, region = %region.id, answered = infos.len(), chosen, "discovered instances");

@@ -70,6 +70,22 @@ impl ApiClient {
         })
     }
 
+    /// The instances every filter selects, one filter after another (a discovery block asks
+    /// once per instance type), stopping at the first error.
+    ///
+    /// # Errors
+    /// As [`ApiClient::describe_instances`].
+    pub async fn describe_each(
+        &self,
+        filters: &[InstanceFilter],
+    ) -> Result<Vec<InstanceInfo>, ApiError> {
+        let mut out = Vec::new();
+        for filter in filters {
+            out.extend(self.describe_instances(filter).await?);
+        }
+        Ok(out)
+    }
+
     /// One instance's type, storage, shards and backup mode.
     ///
     /// # Errors

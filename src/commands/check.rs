@@ -97,20 +97,7 @@ async fn api_lines(settings: &Settings) -> Vec<Line> {
             None => api.clone(),
         };
         let what = format!("discover[{i}] ({})", api.region_id());
-        let mut found = Ok(Vec::new());
-        for filter in crate::fleet::filters(d) {
-            match api.describe_instances(&filter).await {
-                Ok(more) => found
-                    .as_mut()
-                    .map(|f: &mut Vec<_>| f.extend(more))
-                    .unwrap_or(()),
-                Err(e) => {
-                    found = Err(e);
-                    break;
-                }
-            }
-        }
-        match found {
+        match api.describe_each(&crate::fleet::filters(d)).await {
             Ok(found) => {
                 let chosen = found.iter().filter(|f| crate::fleet::selects(d, f)).count();
                 lines.push(Line::ok(
