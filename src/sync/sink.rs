@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::hex::hex;
 use crate::model::FormatVerdict;
-use crate::verify::format::{Format, XbstreamCheck};
+use crate::verify::format::{Format, TarZstdCheck, XbstreamCheck};
 use crate::verify::verdict;
 
 /// Batches in flight per stage; with ~128 KiB batches that is about 1 MiB per download.
@@ -241,22 +241,35 @@ struct HashState {
     check: FormatCheck,
 }
 
-/// The format checks cheap enough to run on every downloaded byte: xbstream's framing and
-/// payload CRCs (CRC32 runs at memory speed), and gzip's magic. Inflating gzip to check its
-/// trailers costs as much as the download, so that waits for `--verify`. The first bytes are
-/// kept to tell `unrecognised` from `damaged`.
+/// The format checks run on every downloaded byte: xbstream's framing and payload CRCs
+/// (CRC32 runs at memory speed), and gzip's magic. Inflating gzip to check its trailers costs
+/// as much as the download, so that waits for `--verify`. A snapshot export (tar.zst) is
+/// decoded here in full although that costs CPU too: the export has no cloud-side size or hash
+/// to hold it against, so this check is all that stands between a broken export and
+/// publishing it. The first bytes are kept to tell `unrecognised` from `damaged`.
 struct FormatCheck {
     format: Option<Format>,
     head: Vec<u8>,
-    xbstream: Option<(Box<XbstreamCheck>, Option<String>)>,
+    /// The streaming check, with its first error (after which it is fed no more).
+    stream: Option<(Streaming, Option<String>)>,
+}
+
+enum Streaming {
+    Xbstream(Box<XbstreamCheck>),
+    TarZstd(Box<TarZstdCheck>),
 }
 
 impl FormatCheck {
     fn new(format: Option<Format>) -> Self {
+        let stream = match format {
+            Some(Format::Xbstream) => Some(Streaming::Xbstream(Box::default())),
+            Some(Format::TarZstd) => Some(Streaming::TarZstd(Box::default())),
+            Some(Format::Gzip) | None => None,
+        };
         FormatCheck {
             format,
             head: Vec::with_capacity(verdict::HEAD),
-            xbstream: (format == Some(Format::Xbstream)).then(|| (Box::default(), None)),
+            stream: stream.map(|s| (s, None)),
         }
     }
 
@@ -266,26 +279,61 @@ impl FormatCheck {
         }
         let take = (verdict::HEAD - self.head.len()).min(data.len());
         self.head.extend_from_slice(&data[..take]);
-        if let Some((check, err)) = &mut self.xbstream
-            && err.is_none()
-            && let Err(e) = check.update(data)
-        {
-            *err = Some(e.to_string());
+        if let Some((check, err @ None)) = &mut self.stream {
+            let outcome = match check {
+                Streaming::Xbstream(c) => c.update(data),
+                Streaming::TarZstd(c) => c.update(data),
+            };
+            if let Err(e) = outcome {
+                *err = Some(e.to_string());
+            }
         }
     }
 
     fn finish(&self) -> FormatVerdict {
-        let outcome = match (self.format, &self.xbstream) {
-            (Some(Format::Xbstream), Some((check, err))) => match err {
-                Some(e) => Err(e.clone()),
-                None => check.finish().map_err(|e| e.to_string()),
-            },
+        let outcome = match (self.format, &self.stream) {
+            (_, Some((_, Some(e)))) => Err(e.clone()),
+            (_, Some((Streaming::Xbstream(c), None))) => c.finish().map_err(|e| e.to_string()),
+            (_, Some((Streaming::TarZstd(c), None))) => c.finish().map_err(|e| e.to_string()),
             (Some(Format::Gzip), _) if !verdict::starts_like(Format::Gzip, &self.head) => {
                 Err("gzip at byte 0: no gzip magic (1f 8b)".to_string())
             }
             _ => Ok(()),
         };
         verdict::classify(self.format, &self.head, outcome)
+    }
+}
+
+#[cfg(test)]
+mod format_check_tests {
+    use super::*;
+    use crate::model::Verdict;
+
+    fn verdict_of(format: Format, bytes: &[u8]) -> Verdict {
+        let mut check = FormatCheck::new(Some(format));
+        bytes.chunks(1000).for_each(|piece| check.update(piece));
+        check.finish().verdict
+    }
+
+    #[test]
+    fn a_snapshot_export_is_decoded_as_it_downloads() {
+        let mut b = tar::Builder::new(Vec::new());
+        let doc = [5u8, 0, 0, 0, 0].repeat(2000);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(doc.len() as u64);
+        b.append_data(&mut h, "db/c/data/c_0_part0.bson", &doc[..])
+            .unwrap();
+        let tar = b.into_inner().unwrap();
+        let file = ruzstd::encoding::compress_to_vec(
+            &tar[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(verdict_of(Format::TarZstd, &file), Verdict::Ok);
+        assert_eq!(
+            verdict_of(Format::TarZstd, &file[..file.len() - 1]),
+            Verdict::Damaged
+        );
+        assert_eq!(verdict_of(Format::TarZstd, &tar), Verdict::Unrecognised);
     }
 }
 

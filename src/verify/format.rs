@@ -8,13 +8,25 @@
 //!   511 bytes (`xbstream` refuses `FN_REFLEN` and longer), payload and sparse chunks a CRC32
 //!   that matches and the offset `xbstream -x` expects next for that file, every file an EOF
 //!   chunk, and the stream ends on a chunk boundary.
+//! - `.tar.zst`, `.tzst` (a DBS snapshot export: a tar of split mongodump `.bson` files, see
+//!   `export`): every zstd frame complete with its content checksum (skippable frames skipped,
+//!   nothing else after the last frame; `zstd`), every tar header's checksum, entry data and
+//!   the end-of-archive marker (`tar`), and every `.bson` entry exactly a run of whole BSON
+//!   documents (`bson`).
 //!
 //! Report, don't guess: other names get no format check ([`check_format`] says
 //! [`FormatOutcome::NotApplicable`]). Pure over a reader or over fed bytes; no paths, no clock,
-//! memory bounded whatever the size. The xbstream check is streaming ([`XbstreamCheck`]) so a
-//! download can run it on the bytes it already hashes.
+//! memory bounded whatever the size. The xbstream and tar.zst checks are streaming
+//! ([`XbstreamCheck`], [`TarZstdCheck`]) so a download can run them on the bytes it already
+//! hashes.
 
+mod bson;
+mod export;
 mod gzip;
+mod tar;
+mod zstd;
+
+pub use export::TarZstdCheck;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -24,6 +36,9 @@ use std::io::Read;
 pub enum Format {
     Gzip,
     Xbstream,
+    /// zstd-compressed tar (`.tar.gz` stays [`Format::Gzip`]: a physical backup's tar of data
+    /// files, not BSON, checked as gzip only).
+    TarZstd,
 }
 
 impl Format {
@@ -36,6 +51,8 @@ impl Format {
             Some(Format::Gzip)
         } else if lower.ends_with(".xb") {
             Some(Format::Xbstream)
+        } else if lower.ends_with(".tar.zst") || lower.ends_with(".tzst") {
+            Some(Format::TarZstd)
         } else {
             None
         }
@@ -80,20 +97,51 @@ pub fn check_format(file_name: &str, reader: impl Read) -> Result<FormatOutcome,
 pub fn check(format: Format, reader: impl Read) -> Result<(), FormatError> {
     match format {
         Format::Gzip => gzip::check(reader),
-        Format::Xbstream => {
-            let mut reader = reader;
-            let mut check = XbstreamCheck::default();
-            let mut buf = vec![0u8; 128 * 1024];
-            loop {
-                let n = reader
-                    .read(&mut buf)
-                    .map_err(|e| check.error(format!("read failed: {e}")))?;
-                if n == 0 {
-                    return check.finish();
-                }
-                check.update(&buf[..n])?;
-            }
+        Format::Xbstream => feed(reader, XbstreamCheck::default()),
+        Format::TarZstd => feed(reader, TarZstdCheck::default()),
+    }
+}
+
+/// A check that is fed the stream in pieces.
+trait Streaming {
+    fn update(&mut self, data: &[u8]) -> Result<(), FormatError>;
+    fn finish(&self) -> Result<(), FormatError>;
+    /// A failed read, reported where the check had got to.
+    fn read_error(&self, e: std::io::Error) -> FormatError;
+}
+
+impl Streaming for XbstreamCheck {
+    fn update(&mut self, data: &[u8]) -> Result<(), FormatError> {
+        XbstreamCheck::update(self, data)
+    }
+    fn finish(&self) -> Result<(), FormatError> {
+        XbstreamCheck::finish(self)
+    }
+    fn read_error(&self, e: std::io::Error) -> FormatError {
+        self.error(format!("read failed: {e}"))
+    }
+}
+
+impl Streaming for TarZstdCheck {
+    fn update(&mut self, data: &[u8]) -> Result<(), FormatError> {
+        TarZstdCheck::update(self, data)
+    }
+    fn finish(&self) -> Result<(), FormatError> {
+        TarZstdCheck::finish(self)
+    }
+    fn read_error(&self, e: std::io::Error) -> FormatError {
+        self.error(format!("read failed: {e}"))
+    }
+}
+
+fn feed(mut reader: impl Read, mut check: impl Streaming) -> Result<(), FormatError> {
+    let mut buf = vec![0u8; 128 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| check.read_error(e))?;
+        if n == 0 {
+            return check.finish();
         }
+        check.update(&buf[..n])?;
     }
 }
 
@@ -318,3 +366,5 @@ impl XbstreamCheck {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tar_zstd;

@@ -46,6 +46,7 @@ fn manifest(key: &BackupKey, file: &str, content: &[u8]) -> Manifest {
         format_verdict: None,
         format_detail: None,
         rot: None,
+        export: None,
         downloaded_at: now,
         verified_at: now,
     }

@@ -16,6 +16,10 @@ pub fn starts_like(format: Format, head: &[u8]) -> bool {
     match format {
         Format::Gzip => head.starts_with(&[0x1f, 0x8b]),
         Format::Xbstream => head.starts_with(b"XBSTCK01"),
+        // A zstd frame, or a skippable frame (pzstd and the seekable format start with one).
+        Format::TarZstd => head.get(..4).is_some_and(|m| {
+            m == [0x28, 0xb5, 0x2f, 0xfd] || (m[0] & 0xf0 == 0x50 && m[1..] == [0x2a, 0x4d, 0x18])
+        }),
     }
 }
 
@@ -39,7 +43,7 @@ mod tests {
     fn classify_table() {
         let err = || Err("at byte 9: bad".to_string());
         type Case<'a> = (Option<Format>, &'a [u8], Result<(), String>, Verdict);
-        let cases: [Case<'_>; 7] = [
+        let cases: [Case<'_>; 11] = [
             (None, b"anything", err(), Verdict::NotChecked),
             (Some(Format::Gzip), b"\x1f\x8b\x08", Ok(()), Verdict::Ok),
             (Some(Format::Gzip), b"\x1f\x8b\x08", err(), Verdict::Damaged),
@@ -54,6 +58,30 @@ mod tests {
             (
                 Some(Format::Xbstream),
                 b"XBSTCK0",
+                err(),
+                Verdict::Unrecognised,
+            ),
+            (
+                Some(Format::TarZstd),
+                b"\x28\xb5\x2f\xfd\x04",
+                err(),
+                Verdict::Damaged,
+            ),
+            (
+                Some(Format::TarZstd),
+                b"\x5a\x2a\x4d\x18\0\0\0\0",
+                err(),
+                Verdict::Damaged,
+            ),
+            (
+                Some(Format::TarZstd),
+                b"\x28\xb5\x2f",
+                err(),
+                Verdict::Unrecognised,
+            ),
+            (
+                Some(Format::TarZstd),
+                b"\x1f\x8b\x08",
                 err(),
                 Verdict::Unrecognised,
             ),
