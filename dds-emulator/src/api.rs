@@ -1,11 +1,13 @@
 //! The fake ApsaraDB for MongoDB RPC API on `/` (GET with a query or POST with a form body):
 //! `DescribeBackups`, `DescribeDBInstances`, `DescribeDBInstanceAttribute` and
-//! `DescribeClusterBackups`, all dds version 2015-12-01.
+//! `DescribeClusterBackups`, all dds version 2015-12-01; and on the same path, routed by
+//! `Action`, the DBS download-task actions (version 2021-01-01, `dbs`).
 //!
 //! Owns the order in which a gateway checks a call (routing and signature V1 in `auth`, then the
 //! injected faults, then the product's parameters), the real error bodies, and what the actions
 //! share: paging, the `StartTime`/`EndTime` window, finding an instance in the caller's region,
-//! presigning fresh URLs. One file per action below (`backups`, `instances`, `cluster_backups`);
+//! presigning fresh URLs. One file per action below (`backups`, `instances`, `cluster_backups`;
+//! `dbs` for the five DBS actions, whose refusals are HTTP 200 bodies with `Success` "false");
 //! wire spelling is `wire`'s. Signatures are verified with the emulator's own code
 //! ([`super::sign`]), never the client's signer, so a signing bug in the client fails against it.
 //! References: `shared/spec/DescribeBackups.txt`, `shared/docs/alibaba-facts.md`,
@@ -14,6 +16,7 @@
 mod auth;
 mod backups;
 mod cluster_backups;
+mod dbs;
 mod instances;
 
 use std::collections::BTreeMap;
@@ -45,14 +48,25 @@ enum Action {
     DescribeDBInstances,
     DescribeDBInstanceAttribute,
     DescribeClusterBackups,
+    // DBS, version 2021-01-01.
+    DescribeDownloadSupport,
+    CreateDownload,
+    DescribeDownloadTask,
+    DescribeDownloadBackupSetStorageInfo,
+    RetryDownloadTask,
 }
 
 impl Action {
-    const ALL: [Action; 4] = [
+    const ALL: [Action; 9] = [
         Action::DescribeBackups,
         Action::DescribeDBInstances,
         Action::DescribeDBInstanceAttribute,
         Action::DescribeClusterBackups,
+        Action::DescribeDownloadSupport,
+        Action::CreateDownload,
+        Action::DescribeDownloadTask,
+        Action::DescribeDownloadBackupSetStorageInfo,
+        Action::RetryDownloadTask,
     ];
 
     fn name(self) -> &'static str {
@@ -61,6 +75,26 @@ impl Action {
             Action::DescribeDBInstances => "DescribeDBInstances",
             Action::DescribeDBInstanceAttribute => "DescribeDBInstanceAttribute",
             Action::DescribeClusterBackups => "DescribeClusterBackups",
+            Action::DescribeDownloadSupport => "DescribeDownloadSupport",
+            Action::CreateDownload => "CreateDownload",
+            Action::DescribeDownloadTask => "DescribeDownloadTask",
+            Action::DescribeDownloadBackupSetStorageInfo => "DescribeDownloadBackupSetStorageInfo",
+            Action::RetryDownloadTask => "RetryDownloadTask",
+        }
+    }
+
+    /// The `Version` the action's product requires: dds `2015-12-01` or DBS `2021-01-01`.
+    fn version(self) -> &'static str {
+        match self {
+            Action::DescribeBackups
+            | Action::DescribeDBInstances
+            | Action::DescribeDBInstanceAttribute
+            | Action::DescribeClusterBackups => auth::VERSION,
+            Action::DescribeDownloadSupport
+            | Action::CreateDownload
+            | Action::DescribeDownloadTask
+            | Action::DescribeDownloadBackupSetStorageInfo
+            | Action::RetryDownloadTask => dbs::VERSION,
         }
     }
 
@@ -111,7 +145,7 @@ pub(crate) async fn handle(
         .is_none_or(|f| f.eq_ignore_ascii_case("XML"));
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let (status, outcome, body, action) = match answer(&shared, &method, &params, &request_id) {
-        Ok((action, v)) => (StatusCode::OK, "Success", v, Some(action.name())),
+        Ok((action, v, outcome)) => (StatusCode::OK, outcome, v, Some(action.name())),
         Err(e) => {
             let body = serde_json::json!({
                 "RequestId": request_id,
@@ -158,25 +192,32 @@ fn collect_params(
     params
 }
 
-/// Routing, authentication, injected faults (the same for every action), then the action.
+/// Routing, authentication, injected faults (the same for every action), then the action: its
+/// body and its outcome for the stats (`"Success"`, or a DBS refusal's code).
 fn answer(
     shared: &Shared,
     method: &Method,
     p: &Params,
     request_id: &str,
-) -> Result<(Action, Value), ApiError> {
+) -> Result<(Action, Value, &'static str), ApiError> {
     let action = auth::route(p)?;
     auth::authenticate(shared, method.as_str(), p)?;
     if let Some(fault) = shared.faults().next_api_fault() {
         return Err(fault_error(fault));
     }
-    let body = match action {
-        Action::DescribeBackups => backups::answer(shared, p, request_id),
-        Action::DescribeDBInstances => instances::list(shared, p, request_id),
-        Action::DescribeDBInstanceAttribute => instances::attribute(shared, p, request_id),
-        Action::DescribeClusterBackups => cluster_backups::answer(shared, p, request_id),
+    let ok = |body| (body, "Success");
+    let (body, outcome) = match action {
+        Action::DescribeBackups => backups::answer(shared, p, request_id).map(ok),
+        Action::DescribeDBInstances => instances::list(shared, p, request_id).map(ok),
+        Action::DescribeDBInstanceAttribute => instances::attribute(shared, p, request_id).map(ok),
+        Action::DescribeClusterBackups => cluster_backups::answer(shared, p, request_id).map(ok),
+        Action::DescribeDownloadSupport
+        | Action::CreateDownload
+        | Action::DescribeDownloadTask
+        | Action::DescribeDownloadBackupSetStorageInfo
+        | Action::RetryDownloadTask => dbs::answer(shared, action, p, request_id),
     }?;
-    Ok((action, body))
+    Ok((action, body, outcome))
 }
 
 fn to_json(v: impl Serialize) -> Result<Value, ApiError> {

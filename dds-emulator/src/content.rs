@@ -11,7 +11,8 @@
 //! without generating or copying anything per request. That keeps the emulator's CPU out of the
 //! way of the client it is measured against (see `bench/run.sh`). Framing is real but cheap: gzip
 //! with stored (uncompressed) deflate blocks, a ustar header, xbstream chunk headers with CRC-32
-//! checksums.
+//! checksums. A DBS export (built whole by `export`) is served through the same [`ObjectInfo`]
+//! as one shared buffer ([`ObjectInfo::of_bytes`]).
 
 use std::sync::OnceLock;
 
@@ -59,6 +60,23 @@ impl ObjectInfo {
     }
 }
 
+impl ObjectInfo {
+    /// An object whose bytes are already built (a DBS export): one pass for the CRC, and the body
+    /// is served as slices of `bytes`, never copied per request.
+    pub fn of_bytes(bytes: Bytes) -> ObjectInfo {
+        let crc64 = crc_fast::checksum(CrcAlgorithm::Crc64Xz, &bytes);
+        let len = bytes.len() as u64;
+        let etag = format!("\"{:016X}{:016X}\"", mix(crc64 ^ len), mix(crc64 ^ 0xE1A6));
+        let mut layout = Layout::default();
+        layout.push(Seg::Shared(bytes));
+        ObjectInfo {
+            layout,
+            etag,
+            crc64,
+        }
+    }
+}
+
 fn seed_of(key: &ObjectKey) -> u64 {
     // FNV-1a over the identity, then mixed: stable across runs and platforms (unlike `Hash`).
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -70,7 +88,7 @@ fn seed_of(key: &ObjectKey) -> u64 {
 }
 
 /// SplitMix64's finaliser: a good 64-bit mix, about a nanosecond per call.
-fn mix(x: u64) -> u64 {
+pub(crate) fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -121,6 +139,8 @@ fn fill_random(seed: u64, at: u64, buf: &mut [u8]) {
 #[derive(Clone, Debug)]
 enum Seg {
     Fixed(Vec<u8>),
+    /// Bytes built elsewhere, served by slicing.
+    Shared(Bytes),
     /// `len` bytes of stream `seed` starting at stream offset `offset`.
     Random {
         seed: u64,
@@ -133,6 +153,7 @@ impl Seg {
     fn len(&self) -> u64 {
         match self {
             Seg::Fixed(b) => b.len() as u64,
+            Seg::Shared(b) => b.len() as u64,
             Seg::Random { len, .. } => *len,
         }
     }
@@ -191,6 +212,7 @@ impl Layout {
             let hi = end.min(start + seg.len()) - start;
             match seg {
                 Seg::Fixed(b) => self.fixed(b[lo as usize..hi as usize].to_vec()),
+                Seg::Shared(b) => self.push(Seg::Shared(b.slice(lo as usize..hi as usize))),
                 Seg::Random { seed, offset, .. } => self.push(Seg::Random {
                     seed: *seed,
                     offset: offset + lo,
@@ -215,6 +237,7 @@ impl Layout {
             let out = &mut buf[filled..filled + take];
             match seg {
                 Seg::Fixed(b) => out.copy_from_slice(&b[lo as usize..lo as usize + take]),
+                Seg::Shared(b) => out.copy_from_slice(&b[lo as usize..lo as usize + take]),
                 Seg::Random { seed, offset, .. } => fill_random(*seed, offset + lo, out),
             }
             filled += take;
@@ -235,6 +258,7 @@ impl Layout {
         let take = (seg.len() - lo).min(max);
         match seg {
             Seg::Fixed(b) => Bytes::copy_from_slice(&b[lo as usize..(lo + take) as usize]),
+            Seg::Shared(b) => b.slice(lo as usize..(lo + take) as usize),
             Seg::Random { seed, offset, .. } => random_slice(*seed, offset + lo, take),
         }
     }
@@ -323,6 +347,15 @@ fn fit_gzip(size: u64, candidate: impl Fn(u64) -> Option<u64>) -> Option<(u64, u
         hint = p.checked_sub(total - size)?;
     }
     None
+}
+
+/// `payload` as a gzip stream of stored deflate blocks: valid for any gunzip, and cheap (no
+/// compressor needed).
+pub(crate) fn gzip_stored(payload: Vec<u8>) -> Vec<u8> {
+    let out = gzip(&Layout::of_bytes(payload), 0);
+    let mut v = vec![0; out.size as usize];
+    out.read_at(0, &mut v);
+    v
 }
 
 fn gzip_of_random(size: u64, seed: u64, prefix: &[u8]) -> Option<Layout> {
@@ -623,6 +656,23 @@ mod tests {
         assert_eq!(i, all.len());
         assert_eq!(eofs, 3);
         assert!(payload > 2_400_000);
+    }
+
+    #[test]
+    fn prebuilt_objects_are_sliced_not_copied() {
+        let data = Bytes::from((0..100_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        let info = ObjectInfo::of_bytes(data.clone());
+        assert_eq!(info.layout.size, 100_000);
+        assert_eq!(bytes(&info.layout), data.to_vec());
+        let c = info.layout.chunk_at(10, 50);
+        assert_eq!(c, data.slice(10..60));
+        assert!(
+            data.as_ptr_range().contains(&c.as_ptr()),
+            "a slice of the buffer"
+        );
+        assert_eq!(info.crc64, crc_fast::checksum(CrcAlgorithm::Crc64Xz, &data));
+        let gz = gzip_stored(b"hello".to_vec());
+        assert_eq!((&gz[..3], gz.len()), (&[0x1f, 0x8b, 8][..], 10 + 5 + 5 + 8));
     }
 
     #[test]

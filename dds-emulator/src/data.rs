@@ -5,10 +5,12 @@
 //! only: no HTTP, no clock (the demo takes `now` as an argument), no content bytes (those are
 //! generated on demand by `content`), no wire spelling (that is `wire`'s). The pieces:
 //! [`Dataset`] and [`Instance`] here; `backup` ([`BackupRecord`], [`ObjectSpec`]); `cluster`
-//! ([`ClusterBackupRecord`]); `demo` ([`Dataset::demo`] and the `DEMO_*` names); `times`.
+//! ([`ClusterBackupRecord`]); `dbs` (the DBS download tasks: [`DbsScript`], [`DownloadTasks`]);
+//! `demo` ([`Dataset::demo`] and the `DEMO_*` names); `times`.
 
 mod backup;
 mod cluster;
+mod dbs;
 mod demo;
 mod times;
 
@@ -16,11 +18,15 @@ use time::{Duration, OffsetDateTime};
 
 pub use backup::{BackupRecord, ContentFormat, KEEP_FOREVER, ObjectSpec, object_name};
 pub use cluster::ClusterBackupRecord;
-pub use demo::{
-    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_REGION, DEMO_REGION_2, DEMO_REPLICA, DEMO_SHARDED,
-    DEMO_SHARDS,
+pub use dbs::{
+    Blocked, DEFAULT_EXPORT_SIZE, DbsScript, DownloadStatus, DownloadTask, DownloadTasks, NewTask,
+    TASK_LIFETIME,
 };
-pub use times::{fmt_minutes, fmt_seconds, parse_minutes, parse_seconds};
+pub use demo::{
+    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_DISK, DEMO_REGION, DEMO_REGION_2, DEMO_REPLICA,
+    DEMO_SHARDED, DEMO_SHARDS,
+};
+pub use times::{fmt_minutes, fmt_seconds, parse_minutes, parse_seconds, unix_millis};
 
 /// The region an instance is in unless told otherwise.
 pub const DEFAULT_REGION: &str = "cn-hangzhou";
@@ -65,6 +71,8 @@ pub struct Instance {
     pub use_cluster_backup: bool,
     /// Cluster backups (`DescribeClusterBackups`); only served in cluster-backup mode.
     pub cluster_backups: Vec<ClusterBackupRecord>,
+    /// How DBS download tasks of this instance behave.
+    pub dbs: DbsScript,
 }
 
 /// Replica sets answer without `NodeId`; sharded clusters require one of their shard ids.
@@ -150,6 +158,7 @@ impl Instance {
             storage_gb: 20,
             use_cluster_backup: false,
             cluster_backups: Vec::new(),
+            dbs: DbsScript::default(),
         }
     }
 
@@ -205,6 +214,18 @@ impl Instance {
         self
     }
 
+    /// How DBS download tasks of this instance behave (failures, pace, link lifetime, support).
+    pub fn dbs(mut self, script: DbsScript) -> Self {
+        self.dbs = script;
+        self
+    }
+
+    /// `DescribeDownloadSupport`: cloud-disk instances (`cloud_*` storage) unless scripted
+    /// otherwise.
+    pub fn supports_download(&self) -> bool {
+        self.storage_type.starts_with("cloud_") && !self.dbs.unsupported
+    }
+
     /// The shard ids of a sharded cluster; empty for a replica set.
     pub fn shards(&self) -> &[String] {
         match &self.kind {
@@ -247,6 +268,24 @@ impl Instance {
             let name = object_name(&format!("hins{first_id}"), start, &format!("_{id}_qp.xb"));
             self.backups
                 .push(BackupRecord::new(&id, start, &name, size).job(&id));
+        }
+        self
+    }
+
+    /// Adds `count` daily `Snapshot` backups (no URLs), newest at `newest`, ids from `first_id`
+    /// upwards: what a cloud-disk instance lists.
+    pub fn with_snapshots(
+        mut self,
+        count: u64,
+        first_id: u64,
+        newest: OffsetDateTime,
+        size: u64,
+    ) -> Instance {
+        for n in 0..count {
+            let id = (first_id + n).to_string();
+            let start = newest - Duration::days(n as i64);
+            self.backups
+                .push(BackupRecord::snapshot(&id, start, size).job(&id));
         }
         self
     }

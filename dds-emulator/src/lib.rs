@@ -1,6 +1,9 @@
 //! `dds-emulator`: a local stand-in for the ApsaraDB for MongoDB RPC API (`DescribeBackups`, and
 //! for reaching a whole fleet `DescribeDBInstances`, `DescribeDBInstanceAttribute` and
-//! `DescribeClusterBackups`) and the OSS objects its download URLs point at. It exists so that `dds-backup-sync` can be tested and shown
+//! `DescribeClusterBackups`), for the DBS download tasks that export cloud-disk snapshot backups
+//! (`DescribeDownloadSupport`, `CreateDownload`, `DescribeDownloadTask`,
+//! `DescribeDownloadBackupSetStorageInfo`, `RetryDownloadTask`), and for the OSS objects their
+//! URLs point at. It exists so that `dds-backup-sync` can be tested and shown
 //! without a cloud account: the daemon's integration tests and benchmark run against it, its
 //! `--demo` mode (the `demo` feature) starts it in-process, and operators can run the
 //! `dds-emulator` binary to try a configuration.
@@ -8,9 +11,12 @@
 //! Owns the server lifecycle ([`start`] → [`Emulator`] → [`Emulator::shutdown`] or drop), the
 //! shared state the handlers read (credentials, data set, faults, clock, object cache, counters)
 //! and the runtime knobs tests turn. The pieces:
-//! - [`data`]: instances (with region, storage, tags), per-node and cluster backups, the demo data
-//!   set;
-//! - `api`: the four actions on `/` (GET query or POST form), with the real checks and errors;
+//! - [`data`]: instances (with region, storage, tags), per-node and cluster backups, the DBS
+//!   download-task state machine, the demo data set;
+//! - `api`: the dds and DBS actions on `/` (GET query or POST form), with the real checks and
+//!   errors;
+//! - `dbs`: the DBS tasks and their built exports in the shared state; `export`: the archive a
+//!   finished task serves (tar of BSON files, zstd);
 //! - [`sign`]: its own check of the RPC signature V1;
 //! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range;
 //! - `content`: deterministic object bytes of any size, generated per range;
@@ -30,6 +36,8 @@ mod api;
 mod config;
 mod content;
 pub mod data;
+mod dbs;
+mod export;
 pub mod faults;
 mod oss;
 pub mod sign;
@@ -58,8 +66,10 @@ use tokio_util::sync::CancellationToken;
 pub use config::EmulatorConfig;
 use content::{ObjectInfo, ObjectKey};
 pub use data::{
-    BackupRecord, ClusterBackupRecord, ContentFormat, Dataset, Instance, InstanceKind, ObjectSpec,
+    BackupRecord, ClusterBackupRecord, ContentFormat, Dataset, DbsScript, DownloadStatus, Instance,
+    InstanceKind, ObjectSpec,
 };
+pub use dbs::{DbsExport, DbsTaskSummary};
 use faults::FaultState;
 pub use faults::{ApiFaults, DropFault, Faults, OssFaults, ScenarioError, StallFault};
 pub use stats::Stats;
@@ -83,6 +93,8 @@ struct Resolved {
     instance: String,
     key: ObjectKey,
     last_modified: OffsetDateTime,
+    /// A DBS export, built when its task finished; `None`: generated from `key`.
+    built: Option<Arc<ObjectInfo>>,
 }
 
 /// State shared by every handler.
@@ -105,6 +117,8 @@ struct Shared {
     nonces: Mutex<HashMap<String, OffsetDateTime>>,
     /// Built lazily once per object version; the full CRC pass is the expensive part.
     objects: Mutex<HashMap<ObjectKey, Arc<OnceCell<Arc<ObjectInfo>>>>>,
+    /// DBS download tasks and their exports, for the emulator's lifetime.
+    dbs: Mutex<dbs::DbsState>,
     cancel: CancellationToken,
 }
 
@@ -125,10 +139,14 @@ impl Shared {
         self.dataset.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A backup's object, else a DBS export.
     fn resolve(&self, instance: &str, name: &str) -> Option<Resolved> {
-        let ds = self.dataset();
-        let backup = ds.object(instance, name)?;
-        self.resolved(instance, backup)
+        let found = {
+            let ds = self.dataset();
+            ds.object(instance, name)
+                .and_then(|backup| self.resolved(instance, backup))
+        };
+        found.or_else(|| self.resolve_export(instance, name))
     }
 
     fn resolve_backup(&self, backup_id: &str) -> Option<Resolved> {
@@ -153,6 +171,7 @@ impl Shared {
                 format: o.format,
             },
             last_modified: b.end,
+            built: None,
         })
     }
 
@@ -206,6 +225,7 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Emula
         clock_offset_ms: AtomicI64::new(config.clock_offset.whole_milliseconds() as i64),
         nonces: Mutex::new(HashMap::new()),
         objects: Mutex::new(HashMap::new()),
+        dbs: Mutex::new(dbs::DbsState::default()),
         cancel: CancellationToken::new(),
     });
     let app = Router::new()

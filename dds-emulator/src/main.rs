@@ -14,8 +14,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use dds_emulator::{self as emulator, EmulatorConfig, Faults};
 
-/// Serves a fake ApsaraDB for MongoDB API (backups, instances, cluster backups) and the OSS
-/// objects it points at. The data set is the built-in demo (three instances in two regions).
+/// Serves a fake ApsaraDB for MongoDB API (backups, instances, cluster backups), the DBS download
+/// tasks that export cloud-disk snapshots, and the OSS objects they point at. The data set is the
+/// built-in demo (four instances in two regions).
 #[derive(Debug, Parser)]
 #[command(name = "dds-emulator", version)]
 struct Args {

@@ -1,9 +1,10 @@
 //! The fake OSS: presigned V1 URLs and object GET/HEAD with OSS's Range semantics.
 //!
 //! Owns URL signing with the emulator's own OSS key (the real URLs are signed by the service, not
-//! with the caller's key), the checks OSS makes on such a URL (key, expiry, signature), the range
-//! rules (an invalid or out-of-bounds range gives 200 with the whole object unless
-//! `x-oss-range-behavior: standard`), the response headers and the streamed body with its faults.
+//! with the caller's key; DBS export links are signed the same way), the checks OSS makes on such
+//! a URL (key, expiry, signature), the range rules (an invalid or out-of-bounds range gives 200
+//! with the whole object unless `x-oss-range-behavior: standard`), the response headers and the
+//! streamed body with its faults.
 //! Reference: `shared/docs/alibaba-facts.md` §4 and the OSS GetObject / range download docs.
 
 use std::io;
@@ -215,7 +216,11 @@ fn authorize(
 }
 
 async fn respond(shared: &Arc<Shared>, head: bool, r: Resolved, headers: &HeaderMap) -> Response {
-    let info = match shared.object_info(&r.key).await {
+    let built = match r.built.clone() {
+        Some(info) => Ok(info),
+        None => shared.object_info(&r.key).await,
+    };
+    let info = match built {
         Ok(info) => info,
         Err(e) => {
             return oss_error(

@@ -1,16 +1,20 @@
 //! Wire shapes of both endpoints: the API response structs and their JSON/XML rendering, the OSS
 //! XML error body, and the date formats each side uses. `DescribeBackups` is here; the fleet
 //! actions are in `wire/instances.rs` (`DescribeDBInstances`, `DescribeDBInstanceAttribute`) and
-//! `wire/cluster.rs` (`DescribeClusterBackups`).
+//! `wire/cluster.rs` (`DescribeClusterBackups`), the DBS download-task actions in `wire/dbs.rs`.
 //!
 //! Owns spelling and layout only (field names, order, JSON types, content types), checked against
 //! the official SDK's models (`alibabacloud-dds20151201` 9.5.0); what to answer is decided by `api`
 //! and `oss`.
 
 mod cluster;
+mod dbs;
 mod instances;
 
 pub(crate) use cluster::{ClusterBackupJson, ClusterBackupsResponse};
+pub(crate) use dbs::{
+    CreatedTaskJson, DbsResponse, StorageInfoJson, TaskContent, TaskPageJson, TaskRowJson,
+};
 pub(crate) use instances::{AttributeResponse, DbInstanceJson, DbInstances, InstancesResponse};
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -14,8 +14,8 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use dds_emulator::data::{
-    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_REGION_2, DEMO_REPLICA, DEMO_SHARDED, DEMO_SHARDS,
-    fmt_minutes, fmt_seconds,
+    DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_DISK, DEMO_REGION_2, DEMO_REPLICA, DEMO_SHARDED,
+    DEMO_SHARDS, fmt_minutes, fmt_seconds,
 };
 use dds_emulator::{
     self as emulator, ApiFaults, BackupRecord, ClusterBackupRecord, DropFault, Emulator,
@@ -1252,7 +1252,7 @@ async fn describe_dbinstances_filters_by_region_type_tag_id_and_group() {
     type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [&'a str]);
     let cases: Vec<Case> = vec![
         // Without DBInstanceType the service lists replica sets only (`replicate` is the default).
-        (vec![], &[DEMO_REPLICA, "dds-other-group"]),
+        (vec![], &[DEMO_REPLICA, DEMO_DISK, "dds-other-group"]),
         (vec![sharding], &[DEMO_SHARDED]),
         (vec![shanghai, sharding], &[DEMO_CLUSTER]),
         (vec![shanghai], &[]),

@@ -1,4 +1,5 @@
-//! The gateway's part of every call: routing (`Action`, `Version`) and the signature V1 checks
+//! The gateway's part of every call: routing (`Action`, and the `Version` of its product: dds
+//! `2015-12-01`, DBS `2021-01-01`) and the signature V1 checks
 //! (key, method, version, timestamp window, signature, STS token, nonce), with the real error codes.
 //!
 //! Owns nothing about the product: it must not look at the data set or the action's parameters.
@@ -9,6 +10,7 @@ use super::{Action, ApiError, Params, Shared, err, missing};
 use crate::data::parse_seconds;
 use crate::sign::{signature, signatures_match, string_to_sign};
 
+/// The dds `Version` (DBS's is `super::dbs::VERSION`).
 pub(super) const VERSION: &str = "2015-12-01";
 /// Both the timestamp tolerance and how long a nonce is remembered.
 const WINDOW: time::Duration = time::Duration::minutes(15);
@@ -27,7 +29,7 @@ pub(super) fn route(p: &Params) -> Result<Action, ApiError> {
     };
     match p.get("Version").map(String::as_str) {
         None | Some("") => Err(missing("MissingVersion", "Version")),
-        Some(VERSION) => Ok(action),
+        Some(v) if v == action.version() => Ok(action),
         Some(_) => Err(err(
             400,
             "InvalidVersion",
@@ -136,12 +138,17 @@ mod tests {
         assert_eq!(route(&p).unwrap_err().code, "InvalidAction.NotFound");
         let p = params(&[("Action", "DescribeBackups"), ("Version", "2014-05-26")]);
         assert_eq!(route(&p).unwrap_err().code, "InvalidVersion");
+        // Each product's actions want its own version.
+        let p = params(&[("Action", "DescribeBackups"), ("Version", "2021-01-01")]);
+        assert_eq!(route(&p).unwrap_err().code, "InvalidVersion");
+        let p = params(&[("Action", "CreateDownload"), ("Version", VERSION)]);
+        assert_eq!(route(&p).unwrap_err().code, "InvalidVersion");
         assert_eq!(
             route(&params(&[("Version", VERSION)])).unwrap_err().code,
             "MissingAction"
         );
         for action in Action::ALL {
-            let p = params(&[("Action", action.name()), ("Version", VERSION)]);
+            let p = params(&[("Action", action.name()), ("Version", action.version())]);
             assert_eq!(route(&p).unwrap(), action);
         }
     }

@@ -134,6 +134,14 @@ impl BackupRecord {
         b
     }
 
+    /// A successful `Snapshot` backup of `size` bytes: no object, so both URLs are empty (a
+    /// cloud-disk instance's backups are exported by a DBS download task instead).
+    pub fn snapshot(backup_id: &str, start: OffsetDateTime, size: u64) -> BackupRecord {
+        let mut b = BackupRecord::new(backup_id, start, "", size);
+        b.method = "Snapshot".into();
+        b
+    }
+
     pub fn job(mut self, job_id: &str) -> Self {
         self.backup_job_id = job_id.to_string();
         self

@@ -1,7 +1,9 @@
 //! The default data set ([`Dataset::demo`]) and the names tests and the daemon's `--demo` refer to.
 //!
 //! The backups of `dds-demo-replica` and `dds-demo-sharded` are counted by tests in both crates:
-//! add new demo data as new instances or cluster backups, never as rows of those two.
+//! add new demo data as new instances or cluster backups, never as rows of those two. The
+//! daemon's `--demo` settings name those two and discover sharded clusters in `cn-shanghai`, so
+//! `dds-demo-disk` (a replica set in `cn-hangzhou`) is not in its counts.
 
 use time::{Duration, OffsetDateTime};
 
@@ -19,7 +21,10 @@ pub const DEMO_SHARDS: [&str; 2] = ["d-demo-shard-0", "d-demo-shard-1"];
 pub const DEMO_CLUSTER: &str = "dds-demo-cluster";
 /// The shard nodes of [`DEMO_CLUSTER`].
 pub const DEMO_CLUSTER_SHARDS: [&str; 2] = ["d-demo-cluster-0", "d-demo-cluster-1"];
-/// The region of [`DEMO_REPLICA`] and [`DEMO_SHARDED`].
+/// The cloud-disk replica set of [`Dataset::demo`] in [`DEMO_REGION`]: `Snapshot` backups only,
+/// exported through DBS download tasks.
+pub const DEMO_DISK: &str = "dds-demo-disk";
+/// The region of [`DEMO_REPLICA`], [`DEMO_SHARDED`] and [`DEMO_DISK`].
 pub const DEMO_REGION: &str = DEFAULT_REGION;
 /// The region of [`DEMO_CLUSTER`].
 pub const DEMO_REGION_2: &str = "cn-shanghai";
@@ -32,12 +37,19 @@ impl Dataset {
     /// one and a snapshot without URLs. `dds-demo-sharded`: three jobs over `d-demo-shard-0` and
     /// `d-demo-shard-1`. Both in `cn-hangzhou` on `local_ssd`. `dds-demo-cluster` (`cn-shanghai`,
     /// `cloud_essd1`, cluster-backup mode, tag `env=prod`): a complete cluster backup 4 hours old
-    /// and a 28-hour-old one whose second node failed.
+    /// and a 28-hour-old one whose second node failed. `dds-demo-disk` (`cn-hangzhou`,
+    /// `cloud_essd1`, no tags): two daily `Snapshot` backups without URLs, 6 and 30 hours old,
+    /// whose DBS download tasks finish after the default polls.
     pub fn demo(now: OffsetDateTime) -> Dataset {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let at = |hours: i64| now - Duration::hours(hours);
         Dataset {
-            instances: vec![demo_replica(now, &at), demo_sharded(&at), demo_cluster(&at)],
+            instances: vec![
+                demo_replica(now, &at),
+                demo_sharded(&at),
+                demo_cluster(&at),
+                demo_disk(&at),
+            ],
         }
     }
 }
@@ -98,10 +110,7 @@ fn demo_replica(now: OffsetDateTime, at: &dyn Fn(i64) -> OffsetDateTime) -> Inst
         .job("1123006")
         .expires(now - Duration::hours(1)),
     );
-    let mut snapshot = BackupRecord::new("32102007", at(5), "", 10_485_760).job("1123007");
-    snapshot.method = "Snapshot".into();
-    snapshot.object = None;
-    push(snapshot);
+    push(BackupRecord::snapshot("32102007", at(5), 10_485_760).job("1123007"));
     replica
 }
 
@@ -173,6 +182,14 @@ fn demo_cluster(at: &dyn Fn(i64) -> OffsetDateTime) -> Instance {
         .cluster_mode()
         .cluster_backup(complete)
         .cluster_backup(broken)
+}
+
+fn demo_disk(at: &dyn Fn(i64) -> OffsetDateTime) -> Instance {
+    Instance::replica_set(DEMO_DISK)
+        .storage("cloud_essd1")
+        .engine("4.4")
+        .description("demo cloud-disk instance (snapshot backups)")
+        .with_snapshots(2, 32105001, at(6), 20_971_520)
 }
 
 #[cfg(test)]
@@ -248,6 +265,26 @@ mod tests {
                 (i.region_id.as_str(), i.storage_type.as_str()),
                 (DEMO_REGION, "local_ssd")
             );
+            assert!(!i.supports_download());
         }
+    }
+
+    #[test]
+    fn demo_disk_has_two_daily_snapshots_and_supports_download() {
+        let now = datetime!(2030-06-01 12:00:00 UTC);
+        let d = Dataset::demo(now);
+        let disk = d.instance(DEMO_DISK).unwrap();
+        assert_eq!(disk.region_id, DEMO_REGION);
+        assert!(disk.supports_download() && disk.tags.is_empty() && !disk.is_sharded());
+        let ids: Vec<_> = disk.backups.iter().map(|b| b.backup_id.as_str()).collect();
+        assert_eq!(ids, ["32105001", "32105002"]);
+        assert!(
+            disk.backups
+                .iter()
+                .all(|b| b.method == "Snapshot" && b.object.is_none() && b.status == "Success")
+        );
+        assert_eq!(disk.backups[0].start, now - Duration::hours(6));
+        assert_eq!(disk.backups[1].start, now - Duration::hours(30));
+        assert_eq!(disk.dbs, crate::data::DbsScript::default());
     }
 }

@@ -15,6 +15,11 @@ pub fn fmt_minutes(t: OffsetDateTime) -> String {
     t.format(fmt).unwrap_or_default()
 }
 
+/// Milliseconds since the epoch, the DBS API's timestamps.
+pub fn unix_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Parses `yyyy-MM-ddTHH:mm:ssZ` (UTC).
 pub fn parse_seconds(s: &str) -> Option<OffsetDateTime> {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
