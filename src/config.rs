@@ -74,6 +74,7 @@ pub enum LogFormat {
 }
 
 pub use crate::model::Network;
+pub use snapshots::{SnapshotInstances, SnapshotSettings};
 
 // ---- validated -------------------------------------------------------------------------------
 
@@ -92,6 +93,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub verify: VerifySettings,
     pub hooks: HookSettings,
+    /// `[snapshots]`: exports of cloud-disk snapshot backups through DBS download tasks.
+    pub snapshots: SnapshotSettings,
     pub logging: LogFormat,
 }
 
@@ -332,6 +335,10 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
     let prune = prune(raw.prune, &bad, &duration)?;
     let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad, &duration)?;
     let hooks = sections::hooks(raw.hooks, &bad, &duration)?;
+    let snapshots = snapshots::validate(raw.snapshots, &bad, &duration)?;
+    if snapshots.download && snapshots.endpoint.is_none() {
+        dbs_endpoints_known(&instances, &discover, &default_region, &bad)?;
+    }
     let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
     let mode_text = raw.metrics.file_mode.unwrap_or_else(|| "0644".into());
     let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
@@ -369,8 +376,36 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         },
         verify,
         hooks,
+        snapshots,
         logging: raw.logging.format.unwrap_or_default(),
     })
+}
+
+/// With exports on, every region an instance can be in must have a DBS endpoint in the SDK's
+/// table, or `snapshots.endpoint` must say where DBS is.
+fn dbs_endpoints_known(
+    instances: &[InstanceSettings],
+    discover: &[DiscoverSettings],
+    default: &Region,
+    bad: sections::Bad<'_>,
+) -> Result<(), ConfigError> {
+    let regions = instances
+        .iter()
+        .map(|i| i.region.as_ref())
+        .chain(discover.iter().map(|d| d.region.as_ref()))
+        .map(|r| r.unwrap_or(default));
+    for region in regions {
+        if crate::api::endpoint::dbs_for_region(&region.id).is_none() {
+            return Err(bad(
+                "snapshots.endpoint",
+                format!(
+                    "no known DBS endpoint for region {:?}; set snapshots.endpoint",
+                    region.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[prune]`: on by default, no grace, the newest copy always kept.
@@ -427,5 +462,6 @@ mod download;
 mod load;
 mod raw;
 mod sections;
+mod snapshots;
 #[cfg(test)]
 mod tests;

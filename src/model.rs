@@ -8,6 +8,7 @@
 //! [`crate::text`].
 
 mod cluster;
+mod export;
 mod identity;
 mod local;
 
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedCluster};
+pub use export::{ExportInfo, TASK, TaskRecord, export_file_name};
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{LocalSnapshot, Remote, StalePartial, Target};
 
@@ -33,7 +35,11 @@ pub const SIDECAR_SUFFIX: &str = ".part.json";
 /// partial file, a sidecar or a temp file of this tool's. Pure, for the planner.
 pub fn own_file_collision(name: &str) -> Option<String> {
     let temp = name.starts_with('.') && name.contains(".tmp-");
-    (name == MANIFEST || name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX) || temp)
+    (name == MANIFEST
+        || name == TASK
+        || name.ends_with(PART_SUFFIX)
+        || name.ends_with(SIDECAR_SUFFIX)
+        || temp)
         .then(|| format!("file name {name:?} collides with this tool's own files"))
 }
 
@@ -203,6 +209,9 @@ pub struct Manifest {
     /// longer up to date, so the next pass fetches it again, and the metrics count it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rot: Option<Rot>,
+    /// For a snapshot exported by a DBS download task: the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportInfo>,
     #[serde(with = "time::serde::rfc3339")]
     pub downloaded_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

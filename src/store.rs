@@ -18,6 +18,7 @@ mod partial;
 pub use partial::DataError;
 mod safe;
 mod scan;
+mod task;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};

@@ -578,23 +578,28 @@ async fn demo_runs_on_a_fresh_directory_and_says_its_summary_once() {
     };
     let all = demo().await;
     assert_eq!(
-        all.matches("listed 17, fetched 11").count(),
+        all.matches("listed 19, fetched 12").count(),
         1,
         "the summary once:\n{all}"
     );
     assert!(
-        !all.contains("\"listed\":17"),
+        !all.contains("\"listed\":19"),
         "no JSON summary line in the demo:\n{all}"
     );
     // The replica set, both shards of the sharded instance (found without node ids), and the
-    // cloud-disk cluster of the second region, discovered, copied whole and sealed.
-    assert_eq!(common::files_ending(&data, "/manifest.json").len(), 11);
+    // cloud-disk cluster of the second region, discovered, copied whole and sealed, and the
+    // newest snapshot of the cloud-disk replica set, exported through a DBS download task.
+    assert_eq!(common::files_ending(&data, "/manifest.json").len(), 12);
+    let exported = common::files_ending(&data, ".tar.zst");
+    assert_eq!(exported.len(), 1, "{exported:?}");
+    assert!(exported[0].ends_with("dds-demo-disk/32105001/32105001.tar.zst"));
+    assert!(common::files_ending(&data, "task.json").is_empty());
     let sealed = common::files_ending(&data, "cluster-manifest.json");
     assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert!(all.contains("cluster backup complete"), "{all}");
     // As the demo says: a second run downloads nothing.
     let all = demo().await;
-    assert!(all.contains("listed 17, fetched 0"), "{all}");
+    assert!(all.contains("listed 19, fetched 0"), "{all}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

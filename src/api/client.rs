@@ -23,6 +23,7 @@ use crate::retry::{self, RetryPolicy};
 use crate::text::shown;
 
 const ACTION: &str = "DescribeBackups";
+/// The dds API's version; [`ApiClient::dbs`] makes a client of the DBS API (`2021-01-01`).
 const VERSION: &str = "2015-12-01";
 /// A DescribeBackups page of 100 backups is a few hundred KiB; anything far larger is not an
 /// honest answer and is not read into memory.
@@ -48,6 +49,8 @@ pub struct ApiClient {
     credentials: CredentialProvider,
     retry: RetryPolicy,
     page_size: u32,
+    /// The API version every call is signed with: dds's, or DBS's for a [`ApiClient::dbs`].
+    version: &'static str,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("endpoint", &self.endpoint)
             .field("region_id", &self.region_id)
+            .field("version", &self.version)
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()
     }
@@ -76,6 +80,7 @@ impl ApiClient {
             credentials,
             retry,
             page_size,
+            version: VERSION,
         }
     }
 
@@ -94,6 +99,16 @@ impl ApiClient {
             endpoint: endpoint.to_string(),
             region_id: region_id.to_string(),
             ..self.clone()
+        }
+    }
+
+    /// A client of another product's RPC API (DBS, for snapshot exports) at `endpoint`: the
+    /// same signer, credentials, retry budget, error classification and connection pool, another
+    /// `Version`.
+    pub fn for_product(&self, version: &'static str, region_id: &str, endpoint: &str) -> ApiClient {
+        ApiClient {
+            version,
+            ..self.for_region(region_id, endpoint)
         }
     }
 
@@ -226,7 +241,7 @@ impl ApiClient {
         let stamp = timestamp(now);
         let common = Common {
             action,
-            version: VERSION,
+            version: self.version,
             access_key_id: &creds.access_key_id,
             security_token: creds.security_token.as_ref().map(|t| t.expose()),
             region_id: Some(&self.region_id),
@@ -262,10 +277,25 @@ impl ApiClient {
             body.extend_from_slice(&chunk);
         }
         if (200..300).contains(&status) {
-            let request_id = serde_json::from_slice::<ErrorBody>(&body)
-                .ok()
-                .and_then(|b| b.request_id)
+            let head = serde_json::from_slice::<ErrorBody>(&body).ok();
+            let request_id = head
+                .as_ref()
+                .and_then(|b| b.request_id.clone())
                 .unwrap_or_default();
+            // DBS answers a refusal with HTTP 200 and `"Success": "false"` (its SDK models
+            // carry Success, ErrCode and ErrMessage in every body): an error like any other.
+            if let Some(b) = head.filter(|b| b.success.as_deref() == Some("false")) {
+                let mut err = ApiError::Service {
+                    action,
+                    status,
+                    code: b.err_code.or(b.code).unwrap_or_else(|| "Unknown".into()),
+                    message: b.err_message.or(b.message).unwrap_or_default(),
+                    request_id,
+                    credentials: None,
+                };
+                scrub(&mut err, &creds);
+                return Err(err);
+            }
             return Ok((body, request_id));
         }
         let mut err = self.error_from(action, status, &body, server_date, now);
@@ -286,11 +316,13 @@ impl ApiClient {
         server_date: Option<i64>,
         sent_at: OffsetDateTime,
     ) -> ApiError {
-        let Ok(ErrorBody {
-            code: Some(code),
-            message,
-            request_id,
-        }) = serde_json::from_slice::<ErrorBody>(body)
+        // DBS names its code and message `ErrCode` / `ErrMessage` too.
+        let Some((code, message, request_id)) = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| {
+                let code = b.code.or(b.err_code)?;
+                Some((code, b.message.or(b.err_message), b.request_id))
+            })
         else {
             return ApiError::Http {
                 status,
@@ -348,6 +380,20 @@ struct ErrorBody {
     code: Option<String>,
     message: Option<String>,
     request_id: Option<String>,
+    /// DBS: "true" / "false" (a string), with `ErrCode` and `ErrMessage` when "false".
+    #[serde(default, deserialize_with = "success_flag")]
+    success: Option<String>,
+    err_code: Option<String>,
+    err_message: Option<String>,
+}
+
+/// `Success` as a string whether it came as `"false"` or `false`.
+fn success_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde::Deserialize::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
 }
 
 /// The first 200 characters of a non-API body (an HTML error page, say) for an error message:

@@ -1,4 +1,4 @@
-//! The MongoDB (dds) API endpoint for a region, from the official SDK's endpoint map
+//! The MongoDB (dds) and DBS API endpoints for a region, from the official SDKs' endpoint maps
 //! (`shared/docs/alibaba-facts.md` §2). Pure.
 
 /// Regions served by the central endpoint.
@@ -45,6 +45,51 @@ pub fn for_region(region: &str) -> Option<String> {
     }
 }
 
+/// Regions whose DBS API is the cn-hangzhou endpoint (the `alibabacloud-dbs20210101` SDK's
+/// `_endpoint_map`, `shared/docs/alibaba-fleet.md`).
+const DBS_CENTRAL: &[&str] = &[
+    "cn-hangzhou",
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-zhangjiakou",
+    "cn-shanghai",
+    "cn-shenzhen",
+    "cn-hongkong",
+    "us-west-1",
+    "us-east-1",
+    "cn-hangzhou-finance",
+    "cn-shanghai-finance-1",
+    "cn-shenzhen-finance-1",
+    "cn-north-2-gov-1",
+];
+
+/// Regions with a DBS endpoint of their own, `dbs-api.<region>.aliyuncs.com`.
+const DBS_REGIONAL: &[&str] = &[
+    "cn-chengdu",
+    "cn-huhehaote",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-northeast-1",
+    "ap-south-1",
+    "eu-central-1",
+    "eu-west-1",
+    "me-east-1",
+];
+
+/// The DBS (download task) endpoint for `region`, or `None` for a region the SDK's table does
+/// not know (the caller asks the operator to set `snapshots.endpoint`).
+pub fn dbs_for_region(region: &str) -> Option<String> {
+    if DBS_CENTRAL.contains(&region) {
+        Some("https://dbs-api.cn-hangzhou.aliyuncs.com".to_string())
+    } else if DBS_REGIONAL.contains(&region) {
+        Some(format!("https://dbs-api.{region}.aliyuncs.com"))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +110,35 @@ mod tests {
             ("mars-north-1", None),
         ] {
             assert_eq!(for_region(region).as_deref(), endpoint, "{region}");
+        }
+    }
+
+    #[test]
+    fn dbs_table() {
+        for (region, endpoint) in [
+            (
+                "cn-shanghai",
+                Some("https://dbs-api.cn-hangzhou.aliyuncs.com"),
+            ),
+            (
+                "us-east-1",
+                Some("https://dbs-api.cn-hangzhou.aliyuncs.com"),
+            ),
+            (
+                "cn-hangzhou",
+                Some("https://dbs-api.cn-hangzhou.aliyuncs.com"),
+            ),
+            (
+                "ap-southeast-1",
+                Some("https://dbs-api.ap-southeast-1.aliyuncs.com"),
+            ),
+            (
+                "eu-central-1",
+                Some("https://dbs-api.eu-central-1.aliyuncs.com"),
+            ),
+            ("mars-north-1", None),
+        ] {
+            assert_eq!(dbs_for_region(region).as_deref(), endpoint, "{region}");
         }
     }
 }

@@ -19,7 +19,8 @@ const DESCRIBE_CLUSTER_BACKUPS: &str = "DescribeClusterBackups";
 /// Paging stops here whatever the answers say (a lying server must not loop forever).
 const MAX_PAGES: u64 = 1_000;
 
-fn decode(
+/// Turns an answer that could not be read into the call's error, naming the action and target.
+pub(super) fn decode(
     action: &'static str,
     target: &str,
     request_id: String,

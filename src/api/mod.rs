@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod dbs;
 pub mod endpoint;
 pub mod error;
 pub mod fleet;

@@ -322,6 +322,7 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+pub mod dbs;
 pub mod fleet;
 #[cfg(test)]
 mod tests;

@@ -69,19 +69,32 @@ impl Settings {
             metrics: crate::config::MetricsSettings::default(),
             verify: crate::config::VerifySettings::default(),
             hooks: super::HookSettings::default(),
+            snapshots: super::SnapshotSettings::default(),
             logging: LogFormat::Text,
         }
     }
 
     /// What `--demo` runs: [`Settings::demo`] with the fleet features on. The sharded
-    /// instance's shard nodes are found by `DescribeDBInstanceAttribute` (no `node_ids`), and a
+    /// instance's shard nodes are found by `DescribeDBInstanceAttribute` (no `node_ids`), a
     /// `[[discover]]` block finds the cloud-disk cluster in the second region, whose cluster
-    /// backups are copied whole.
+    /// backups are copied whole, and the cloud-disk replica set's newest snapshot is exported
+    /// through the emulator's DBS download task.
     pub fn demo_fleet(endpoint: &str, id: &str, secret: &str, dir: &std::path::Path) -> Settings {
         let mut s = Settings::demo(endpoint, id, secret, dir);
         for inst in &mut s.instances {
             inst.node_ids.clear();
         }
+        let mut disk = s.instances[0].clone();
+        disk.id = "dds-demo-disk".into();
+        s.instances.push(disk);
+        s.snapshots = super::SnapshotSettings {
+            download: true,
+            endpoint: Some(endpoint.to_string()),
+            instances: super::SnapshotInstances::Only(vec!["dds-demo-disk".into()]),
+            wait: std::time::Duration::from_secs(30),
+            poll_interval: std::time::Duration::from_millis(100),
+            ..super::SnapshotSettings::default()
+        };
         s.discover.push(super::DiscoverSettings {
             region: Some(super::Region {
                 id: "cn-shanghai".into(),

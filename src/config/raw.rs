@@ -30,6 +30,8 @@ pub(super) struct Raw {
     pub(super) verify: RawVerify,
     #[serde(default)]
     pub(super) hooks: RawHooks,
+    #[serde(default)]
+    pub(super) snapshots: super::snapshots::RawSnapshots,
 }
 
 #[derive(Debug, Deserialize)]

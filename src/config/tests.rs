@@ -558,3 +558,73 @@ fn bad_fleet_keys_name_the_key() {
         assert!(!e.contains('\n'), "multi-line error {e:?}");
     }
 }
+
+#[test]
+fn snapshot_keys() {
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!(s.snapshots, SnapshotSettings::default());
+    assert!(
+        !s.snapshots.download,
+        "exports are billed: off unless asked for"
+    );
+    assert!(s.snapshots.latest_only);
+    let s = load_text(&format!(
+        "{MINIMAL}\n[snapshots]\ndownload = true\nendpoint = \"http://127.0.0.1:9/\"\ninstances = [\"dds-bp1\"]\nnetwork = \"public\"\nwait = \"30s\"\npoll_interval = \"200ms\"\nlatest_only = false\nretries = 3\nlink_duration = \"6h\"\n"
+    ))
+    .unwrap();
+    let want = SnapshotSettings {
+        download: true,
+        endpoint: Some("http://127.0.0.1:9".into()),
+        instances: SnapshotInstances::Only(vec!["dds-bp1".into()]),
+        network: Some(Network::Public),
+        wait: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(200),
+        latest_only: false,
+        retries: 3,
+        link_duration: Duration::from_secs(6 * 3600),
+    };
+    assert_eq!(s.snapshots, want);
+    let s = load_text(&format!("{MINIMAL}\n[snapshots]\ninstances = \"all\"\n")).unwrap();
+    assert_eq!(s.snapshots.instances, SnapshotInstances::All);
+}
+
+#[test]
+fn bad_snapshot_keys_name_the_key() {
+    for (body, key, says) in [
+        (
+            "instances = \"some\"",
+            "snapshots.instances",
+            "\"all\" or a list",
+        ),
+        (
+            "instances = [\"../x\"]",
+            "snapshots.instances",
+            "not an instance id",
+        ),
+        ("retries = 11", "snapshots.retries", "between 0 and 10"),
+        (
+            "link_duration = \"1m\"",
+            "snapshots.link_duration",
+            "between 5m and 24h",
+        ),
+        (
+            "poll_interval = \"1ms\"",
+            "snapshots.poll_interval",
+            "at least 100ms",
+        ),
+        ("wait = \"soon\"", "snapshots.wait", "not a duration"),
+        ("endpoint = \"ftp://x\"", "snapshots.endpoint", "https://"),
+        ("donwload = true", "snapshots", "donwload"),
+    ] {
+        let e = err(&format!("{MINIMAL}\n[snapshots]\n{body}\n"));
+        assert!(e.contains(key) && e.contains(says), "{body}: {e}");
+    }
+    // Exports on in a region the DBS table does not know: say which key fixes it.
+    let e = err(
+        "[api]\nregion_id = \"mars-north-1\"\nendpoint = \"https://m.example\"\n[[instances]]\nid = \"dds-1\"\n[snapshots]\ndownload = true\n",
+    );
+    assert!(
+        e.contains("snapshots.endpoint") && e.contains("mars-north-1"),
+        "{e}"
+    );
+}

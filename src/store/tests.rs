@@ -191,6 +191,7 @@ fn write_copy(store: &Store, k: &BackupKey) -> PathBuf {
         format_verdict: None,
         format_detail: None,
         rot: None,
+        export: None,
         downloaded_at: time::OffsetDateTime::UNIX_EPOCH,
         verified_at: time::OffsetDateTime::UNIX_EPOCH,
     };
@@ -322,4 +323,48 @@ fn a_cluster_copy_is_removed_whole_only_when_everything_in_it_is_ours() {
     let r = store.prune(std::slice::from_ref(&cluster.unit));
     assert_eq!(r[0].as_ref().unwrap(), &root.path().join("dds-1/cb-1"));
     assert!(!root.path().join("dds-1/cb-1").exists());
+}
+
+#[test]
+fn task_records_round_trip_and_never_follow_links() {
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let k = key(None, "s1");
+    assert_eq!(store.read_task(&k).unwrap(), None);
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let mut record = crate::model::TaskRecord::creating("dds-1", "s1", "cn-hangzhou", now);
+    store.write_task(&k, &record).unwrap();
+    assert_eq!(store.read_task(&k).unwrap().as_ref(), Some(&record));
+    record.task_id = Some("dt-1".into());
+    store.write_task(&k, &record).unwrap();
+    assert_eq!(
+        store.read_task(&k).unwrap().unwrap().task_id.as_deref(),
+        Some("dt-1")
+    );
+    store.remove_task(&k).unwrap();
+    assert_eq!(store.read_task(&k).unwrap(), None);
+    store.remove_task(&k).unwrap();
+
+    // A garbled record is an error, never "no task" (that would create a second task).
+    let dir = root.path().join("dds-1/s1");
+    fs::write(dir.join(crate::model::TASK), "{").unwrap();
+    let e = store.read_task(&k).unwrap_err().to_string();
+    assert!(e.contains("remove it to start over"), "{e}");
+    // A link in its place is refused, and nothing is written through it.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("t.json");
+    fs::write(&target, "x").unwrap();
+    fs::remove_file(dir.join(crate::model::TASK)).unwrap();
+    std::os::unix::fs::symlink(&target, dir.join(crate::model::TASK)).unwrap();
+    assert!(store.read_task(&k).is_err());
+    store.write_task(&k, &record).unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "x");
+    // A linked instance folder is refused before anything is written.
+    let k2 = BackupKey {
+        instance_id: "dds-2".into(),
+        ..k.clone()
+    };
+    std::os::unix::fs::symlink(outside.path(), root.path().join("dds-2")).unwrap();
+    assert!(store.write_task(&k2, &record).is_err());
+    assert!(!outside.path().join("s1").exists());
 }

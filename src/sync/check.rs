@@ -51,6 +51,7 @@ pub fn check(
         format_verdict: Some(written.verdict.verdict),
         format_detail: written.verdict.detail.clone(),
         rot: None,
+        export: fetch.export.clone(),
         downloaded_at: now,
         verified_at: now,
     })
@@ -83,6 +84,7 @@ mod tests {
             fallback: None,
             size: 4,
             resume_from: 0,
+            export: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod body;
 pub mod check;
 pub mod download;
 pub mod error;
+pub mod export;
 pub mod oss;
 pub mod plan;
 pub mod prune;

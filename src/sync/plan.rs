@@ -12,8 +12,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::prune::PruneItem;
-use crate::model::Backup;
+use crate::config::SnapshotInstances;
 use crate::model::Network;
+use crate::model::{Backup, ExportInfo};
 use crate::model::{BackupKey, Listed, LocalSnapshot, LocalState, Remote, StalePartial};
 use crate::names;
 use crate::text::shown;
@@ -52,6 +53,8 @@ pub enum SkipReason {
     Duplicate,
     /// A node of a cluster backup that cannot be copied whole.
     Cluster(String),
+    /// A snapshot backup (no download URL) that this configuration does not export.
+    Snapshot(&'static str),
 }
 
 impl fmt::Display for SkipReason {
@@ -75,6 +78,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Cluster(r) => {
                 write!(f, "{r}; a cluster backup is copied whole or not at all")
             }
+            SkipReason::Snapshot(r) => write!(f, "snapshot backup without a download URL: {r}"),
         }
     }
 }
@@ -92,11 +96,23 @@ pub struct Fetch {
     pub size: u64,
     /// Bytes already in the partial file (0: a fresh download).
     pub resume_from: u64,
+    /// For an exported snapshot: the DBS task whose archive this is.
+    pub export: Option<ExportInfo>,
+}
+
+/// A snapshot backup to export through a DBS download task, then download like any other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    pub key: BackupKey,
+    pub backup: Backup,
+    /// `<BackupId>.tar.zst`.
+    pub file_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Fetch(Box<Fetch>),
+    Export(Box<Export>),
     UpToDate { key: BackupKey, file_name: String },
     Skip { key: BackupKey, reason: SkipReason },
 }
@@ -109,10 +125,30 @@ pub struct UrlPolicy {
 }
 
 /// How to plan: which URLs to use this run, and the retention rules (`None`: prune is off).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub urls: UrlPolicy,
     pub retention: Option<Retention>,
+    /// Which snapshot backups to export (`None`: `[snapshots] download` is off).
+    pub exports: Option<ExportPolicy>,
+}
+
+/// Only a URL choice: no retention, no exports.
+impl From<UrlPolicy> for Policy {
+    fn from(urls: UrlPolicy) -> Policy {
+        Policy {
+            urls,
+            retention: None,
+            exports: None,
+        }
+    }
+}
+
+/// `[snapshots]` as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPolicy {
+    pub instances: SnapshotInstances,
+    pub latest_only: bool,
 }
 
 /// Keep a copy until its `BackupExpireTime` + `grace`, and always the newest `keep_last`.
@@ -141,6 +177,13 @@ impl Plan {
         })
     }
 
+    pub fn exports(&self) -> impl Iterator<Item = &Export> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Export(e) => Some(e.as_ref()),
+            _ => None,
+        })
+    }
+
     pub fn into_fetches(self) -> Vec<Fetch> {
         self.actions
             .into_iter()
@@ -154,7 +197,7 @@ impl Plan {
 
 /// The plan for what the cloud listed and what the disk holds.
 pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy: &Policy) -> Plan {
-    let actions = decide(&remote.listed, local, now, policy.urls);
+    let actions = decide(&remote.listed, local, now, policy);
     let prune = match policy.retention {
         Some(r) => {
             let listed: HashMap<BackupKey, Backup> = remote
@@ -185,8 +228,9 @@ pub fn decide(
     listed: &[Listed],
     local: &LocalSnapshot,
     now: OffsetDateTime,
-    urls: UrlPolicy,
+    policy: &Policy,
 ) -> Vec<Action> {
+    let newest = newest_snapshots(listed, now);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(listed.len());
     for Listed {
@@ -210,7 +254,11 @@ pub fn decide(
             });
             continue;
         }
-        match select(b, now, urls) {
+        if is_snapshot(b) {
+            out.push(snapshot(key, b, local, now, policy, &newest));
+            continue;
+        }
+        match select(b, now, policy.urls) {
             Err(reason) => out.push(Action::Skip { key, reason }),
             Ok(sel) => {
                 let action = match local.state(&key, &sel.file_name) {
@@ -246,10 +294,91 @@ fn fetch(key: BackupKey, b: &Backup, sel: Selected, resume_from: u64) -> Action 
         fallback: sel.fallback,
         size: sel.size,
         resume_from,
+        export: None,
     }))
 }
 
-fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, SkipReason> {
+/// A snapshot backup: listed without download URLs (`BackupMethod` `Snapshot`), exported only
+/// through a DBS download task.
+fn is_snapshot(b: &Backup) -> bool {
+    b.backup_method.as_deref() == Some("Snapshot")
+        && b.download_url.is_none()
+        && b.intranet_download_url.is_none()
+}
+
+/// The snapshot backup an export would take: fit (success, available, not expired), of a
+/// replica set, not just listed as one node's part.
+fn exportable(b: &Backup, key: &BackupKey, now: OffsetDateTime) -> Result<(), SkipReason> {
+    eligible(b, now)?;
+    if key.node_id.is_some() || key.cluster {
+        return Err(SkipReason::Snapshot(
+            "exports of one shard's snapshot are not supported; only replica sets are exported",
+        ));
+    }
+    Ok(())
+}
+
+/// The newest exportable snapshot of each instance (by start time, then id).
+fn newest_snapshots(listed: &[Listed], now: OffsetDateTime) -> HashSet<BackupKey> {
+    let mut best: HashMap<&str, &Listed> = HashMap::new();
+    for l in listed.iter().filter(|l| {
+        is_snapshot(&l.backup) && l.refused.is_none() && exportable(&l.backup, &l.key, now).is_ok()
+    }) {
+        let order = |l: &Listed| (l.backup.backup_start_time, l.key.backup_id.clone());
+        best.entry(l.key.instance_id.as_str())
+            .and_modify(|b| {
+                if order(l) > order(b) {
+                    *b = l;
+                }
+            })
+            .or_insert(l);
+    }
+    best.into_values().map(|l| l.key.clone()).collect()
+}
+
+fn snapshot(
+    key: BackupKey,
+    b: &Backup,
+    local: &LocalSnapshot,
+    now: OffsetDateTime,
+    policy: &Policy,
+    newest: &HashSet<BackupKey>,
+) -> Action {
+    let skip = |reason| Action::Skip {
+        key: key.clone(),
+        reason,
+    };
+    let Some(exports) = &policy.exports else {
+        return skip(SkipReason::Snapshot(
+            "exports are off; [snapshots] download = true exports it through a DBS download task (billed per GB)",
+        ));
+    };
+    if let Err(reason) = exportable(b, &key, now) {
+        return skip(reason);
+    }
+    if !exports.instances.selects(&key.instance_id) {
+        return skip(SkipReason::Snapshot(
+            "its instance is not in snapshots.instances",
+        ));
+    }
+    let file_name = crate::model::export_file_name(&b.backup_id);
+    if let LocalState::Complete(_) = local.state(&key, &file_name) {
+        return Action::UpToDate { key, file_name };
+    }
+    if exports.latest_only && !newest.contains(&key) {
+        return skip(SkipReason::Snapshot(
+            "not the newest snapshot of its instance (snapshots.latest_only)",
+        ));
+    }
+    Action::Export(Box::new(Export {
+        key,
+        backup: b.clone(),
+        file_name,
+    }))
+}
+
+/// A backup fit to copy: a safe id, `Success`, available, not expired.
+fn eligible(b: &Backup, now: OffsetDateTime) -> Result<(), SkipReason> {
     names::check_id("backup id", &b.backup_id).map_err(SkipReason::BadName)?;
     if !b.is_success() {
         return Err(SkipReason::NotSuccess(b.backup_status.clone()));
@@ -263,6 +392,11 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
     {
         return Err(SkipReason::Expired(crate::model::timestamp(t)));
     }
+    Ok(())
+}
+
+fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, SkipReason> {
+    eligible(b, now)?;
     let public = b.download_url.as_deref();
     let intranet = b.intranet_download_url.as_deref();
     let (url, via, fallback) = match urls.network {

@@ -22,6 +22,9 @@ pub struct Summary {
     pub damaged: usize,
     /// Downloads stopped by a shutdown request; their partial files resume next pass.
     pub stopped: usize,
+    /// Snapshot exports whose DBS download task was still running when this pass stopped
+    /// waiting for it (`snapshots.wait`): the next pass polls it again.
+    pub exporting: usize,
     pub pruned: usize,
     /// Targets (instance or node) whose listing failed.
     pub listing_errors: usize,
@@ -79,6 +82,7 @@ impl Summary {
                 failed = self.failed,
                 damaged = self.damaged,
                 stopped = self.stopped,
+                exporting = self.exporting,
                 pruned = self.pruned,
                 listing_errors = self.listing_errors,
                 bytes = self.bytes,
@@ -112,7 +116,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, {}{}pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
+            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, {}{}{}pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
             if self.dry_run { "dry run: " } else { "" },
             self.listed,
             self.fetched,
@@ -127,6 +131,11 @@ impl fmt::Display for Summary {
             },
             if self.stopped > 0 {
                 format!("stopped by shutdown {}, ", self.stopped)
+            } else {
+                String::new()
+            },
+            if self.exporting > 0 {
+                format!("exports still running {}, ", self.exporting)
             } else {
                 String::new()
             },
@@ -154,8 +163,13 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// The plan as `--dry-run` prints it, one line per backup and per prune.
-pub fn render_plan(actions: &[Action], prune: &[PruneItem]) -> String {
+/// The plan as `--dry-run` prints it, one line per backup and per prune. `tasks`: the download
+/// task records of the snapshots to export, where the store holds one.
+pub fn render_plan(
+    actions: &[Action],
+    prune: &[PruneItem],
+    tasks: &std::collections::HashMap<crate::model::BackupKey, crate::model::TaskRecord>,
+) -> String {
     let mut out = String::new();
     for a in actions {
         let line = match a {
@@ -180,6 +194,24 @@ pub fn render_plan(actions: &[Action], prune: &[PruneItem]) -> String {
                 file_name
             ),
             Action::Skip { key, reason } => format!("skip    {}  {reason}", key.label()),
+            Action::Export(e) => match tasks
+                .get(&e.key)
+                .and_then(|t| Some((t.task_id.as_ref()?, t)))
+            {
+                Some((id, t)) => format!(
+                    "export  {}  {} would poll download task {} (last seen {})",
+                    e.key.label(),
+                    e.file_name,
+                    crate::text::shown(id),
+                    crate::text::shown(&t.status)
+                ),
+                None => format!(
+                    "export  {}  {} would create a download task for snapshot {} (billed by DBS)",
+                    e.key.label(),
+                    e.file_name,
+                    e.key.backup_id
+                ),
+            },
         };
         out.push_str(&line);
         out.push('\n');

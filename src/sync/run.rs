@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh};
-use super::plan::{self, Action, Fetch, Plan, Policy, Retention, UrlPolicy, Via};
+use super::plan::{self, Action, ExportPolicy, Fetch, Plan, Policy, Retention, UrlPolicy, Via};
 use super::prune::PruneItem;
 use super::report::{self, Failure, Summary};
 use crate::api::client::{ApiClient, ListQuery};
@@ -97,7 +97,15 @@ pub async fn run_pass(
     let plan = plan::plan(&remote, &local, now, &policy);
     count_plan(&plan, &mut summary);
     if opts.dry_run {
-        print!("{}", report::render_plan(&plan.actions, &plan.prune));
+        // What the store holds of each export's task (read only; no DBS call in a dry run).
+        let tasks = plan
+            .exports()
+            .filter_map(|e| Some((e.key.clone(), store.read_task(&e.key).ok()??)))
+            .collect();
+        print!(
+            "{}",
+            report::render_plan(&plan.actions, &plan.prune, &tasks)
+        );
         summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
         summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
         summary.pruned = plan.prune.len();
@@ -105,14 +113,23 @@ pub async fn run_pass(
         return Ok(summary);
     }
     let Plan { prune, stale, .. } = plan.clone();
+    let exports: Vec<_> = plan.exports().cloned().collect();
+    let exported = export_all(settings, api, &clients, &store, &policy, exports, opts).await?;
+    summary.exporting = exported.pending;
+    summary.failed += exported.failures.len();
+    summary.failures.extend(exported.failures);
+    let mut fetches = plan.into_fetches();
+    fetches.extend(exported.fetches);
     download_all(
         settings,
         Clients {
             base: api.clone(),
             by_instance: clients,
+            exports: exported.tasks,
+            link_duration: settings.snapshots.link_duration,
         },
         &store,
-        plan.into_fetches(),
+        fetches,
         progress,
         opts,
         &mut summary,
@@ -141,7 +158,47 @@ async fn policy(settings: &Settings, remote: &Remote) -> Policy {
             grace: settings.prune.grace,
             keep_last: settings.prune.keep_last,
         }),
+        exports: settings.snapshots.download.then(|| ExportPolicy {
+            instances: settings.snapshots.instances.clone(),
+            latest_only: settings.snapshots.latest_only,
+        }),
     }
+}
+
+/// The export step: every snapshot the plan exports, driven through its DBS download task to
+/// an archive ready to download (or left running for the next pass).
+async fn export_all(
+    settings: &Settings,
+    api: &ApiClient,
+    clients: &std::collections::HashMap<String, ApiClient>,
+    store: &Store,
+    policy: &Policy,
+    exports: Vec<super::plan::Export>,
+    opts: &PassOptions,
+) -> Result<super::export::Exported, SyncError> {
+    if exports.is_empty() {
+        return Ok(super::export::Exported::default());
+    }
+    let http = crate::http::client(
+        settings.download.connect_timeout,
+        settings.download.read_timeout,
+    )
+    .map_err(SyncError::Http)?;
+    let exporter = super::export::Exporter {
+        settings: &settings.snapshots,
+        network: settings
+            .snapshots
+            .network
+            .unwrap_or(settings.download.network),
+        intranet_reachable: policy.urls.intranet_reachable,
+        store,
+        http,
+        clients,
+        base: api,
+        concurrency: settings.api.concurrency,
+        cancel: opts.cancel.clone(),
+    };
+    Ok(exporter.run(exports).await)
 }
 
 fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {
@@ -166,7 +223,7 @@ fn count_plan(plan: &Plan, summary: &mut Summary) {
                 info!(backup = %key.label(), "skipping: {reason}");
             }
             Action::UpToDate { .. } => summary.up_to_date += 1,
-            Action::Fetch(_) => {}
+            Action::Fetch(_) | Action::Export(_) => {}
         }
     }
 }
@@ -207,6 +264,9 @@ fn seal_clusters(store: &Store, remote: &Remote) {
 struct Clients {
     base: ApiClient,
     by_instance: std::collections::HashMap<String, ApiClient>,
+    /// Exported snapshots: their DBS client and task, for fresh links.
+    exports: std::collections::HashMap<BackupKey, (crate::api::dbs::DbsClient, String)>,
+    link_duration: Duration,
 }
 
 async fn download_all(
@@ -261,6 +321,13 @@ async fn download_all(
                         source,
                     }),
                 };
+                // An exported snapshot is published: its manifest names the task now.
+                if result.is_ok()
+                    && fetch.export.is_some()
+                    && let Err(e) = store.remove_task(&fetch.key)
+                {
+                    warn!(backup = %label, "cannot remove the download task record: {e}");
+                }
                 bar.finish(if result.is_ok() { "done" } else { "failed" });
                 (label, result)
             }
@@ -344,6 +411,9 @@ fn refresher(clients: Clients) -> Refresh {
     Arc::new(move |key: BackupKey, via: Via| {
         let clients = clients.clone();
         Box::pin(async move {
+            if let Some((dbs, task_id)) = clients.exports.get(&key) {
+                return super::export::fresh_link(dbs, task_id, via, clients.link_duration).await;
+            }
             let api = clients
                 .by_instance
                 .get(&key.instance_id)

@@ -117,7 +117,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
         intranet_reachable: true,
     };
     let remote = listing::gather(listings).remote;
-    let actions = plan::decide(&remote.listed, &LocalSnapshot::default(), now, urls);
+    let actions = plan::decide(&remote.listed, &LocalSnapshot::default(), now, &urls.into());
     let store = Store::new(dir.path());
     let downloader = Downloader {
         http: http::client(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),

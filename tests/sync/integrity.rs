@@ -243,9 +243,9 @@ async fn report_plan(s: &Settings) -> String {
         &remote.listed,
         &dds_backup_sync::model::LocalSnapshot::default(),
         now,
-        urls,
+        &urls.into(),
     );
-    dds_backup_sync::sync::report::render_plan(&actions, &[])
+    dds_backup_sync::sync::report::render_plan(&actions, &[], &Default::default())
 }
 
 /// A partial and its sidecar from an earlier run that saw `etag` and `crc`.

@@ -60,7 +60,11 @@ fn plan(backups: &[Backup], urls: UrlPolicy, local: LocalState) -> Vec<Action> {
         let file = format!("{}_qp.xb", l.key.backup_id);
         snap.states.insert((l.key.clone(), file), local.clone());
     }
-    decide(&listed, &snap, NOW, urls)
+    decide(&listed, &snap, NOW, &with_urls(urls))
+}
+
+fn with_urls(urls: UrlPolicy) -> Policy {
+    urls.into()
 }
 
 fn skip_reason(a: &Action) -> Option<&SkipReason> {
@@ -172,16 +176,14 @@ fn url_choice_per_network() {
     assert!(matches!(&got[0], Action::Fetch(f) if f.via == Via::Intranet));
 }
 
-#[test]
-fn local_state_decides_fetch_resume_or_nothing() {
-    let b = backup("1");
-    let manifest = |size| Manifest {
+fn manifest_of(b: &Backup, file: &str, size: u64) -> Manifest {
+    Manifest {
         format: 1,
         instance_id: "dds-1".into(),
         node_id: None,
         cluster_backup_id: None,
         backup: b.clone(),
-        file: "1_qp.xb".into(),
+        file: file.into(),
         size,
         sha256: "00".into(),
         crc64: "0".into(),
@@ -189,9 +191,16 @@ fn local_state_decides_fetch_resume_or_nothing() {
         format_verdict: None,
         format_detail: None,
         rot: None,
+        export: None,
         downloaded_at: NOW,
         verified_at: NOW,
-    };
+    }
+}
+
+#[test]
+fn local_state_decides_fetch_resume_or_nothing() {
+    let b = backup("1");
+    let manifest = |size| manifest_of(&b, "1_qp.xb", size);
     let urls = policy(Network::Public, false);
     let one = |local| plan(std::slice::from_ref(&b), urls, local).remove(0);
     assert!(matches!(
@@ -215,7 +224,7 @@ fn keys_carry_the_node() {
         &listed("dds-s", Some("d-0"), &[backup("1")]),
         &LocalSnapshot::default(),
         NOW,
-        policy(Network::Public, false),
+        &with_urls(policy(Network::Public, false)),
     );
     assert_eq!(actions.len(), 1);
     assert!(
@@ -236,4 +245,89 @@ fn reasons_and_labels_show_the_api_text_as_data() {
     };
     assert_eq!(key.label(), r"dds-1/bad\nid");
     assert!(!reason.to_string().contains('\n'), "{reason}");
+}
+
+fn snapshot(id: &str, day: u8) -> Backup {
+    let mut b = backup(id);
+    b.backup_method = Some("Snapshot".into());
+    b.download_url = None;
+    b.intranet_download_url = None;
+    b.backup_start_time = Some(datetime!(2026-11-20 03:00 UTC).replace_day(day).unwrap());
+    b
+}
+
+fn export_plan(
+    backups: &[Backup],
+    exports: Option<ExportPolicy>,
+    local: &LocalSnapshot,
+) -> Vec<Action> {
+    let policy = Policy {
+        exports,
+        ..with_urls(policy(Network::Public, false))
+    };
+    decide(&listed("dds-1", None, backups), local, NOW, &policy)
+}
+
+#[test]
+fn snapshots_are_exported_only_when_asked_and_newest_first() {
+    let backups = [snapshot("s1", 25), snapshot("s2", 27), backup("p1")];
+    let none = LocalSnapshot::default();
+    let off = export_plan(&backups, None, &none);
+    let reason = skip_reason(&off[0]).unwrap().to_string();
+    assert!(reason.contains("[snapshots] download = true"), "{reason}");
+    assert!(matches!(&off[2], Action::Fetch(_)), "{off:?}");
+
+    let on = ExportPolicy {
+        instances: SnapshotInstances::All,
+        latest_only: true,
+    };
+    let actions = export_plan(&backups, Some(on.clone()), &none);
+    let reason = skip_reason(&actions[0]).unwrap().to_string();
+    assert!(reason.contains("latest_only"), "{reason}");
+    let Action::Export(e) = &actions[1] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        (e.key.backup_id.as_str(), e.file_name.as_str()),
+        ("s2", "s2.tar.zst")
+    );
+
+    let every = ExportPolicy {
+        latest_only: false,
+        ..on.clone()
+    };
+    let actions = export_plan(&backups, Some(every), &none);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Export(_)))
+            .count(),
+        2
+    );
+
+    let other = ExportPolicy {
+        instances: SnapshotInstances::Only(vec!["dds-2".into()]),
+        ..on.clone()
+    };
+    let reason = skip_reason(&export_plan(&backups, Some(other), &none)[1])
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("snapshots.instances"), "{reason}");
+
+    // A published export is up to date; a failed snapshot is never exported.
+    let mut local = LocalSnapshot::default();
+    let key = listed("dds-1", None, &backups[1..2])[0].key.clone();
+    local.states.insert(
+        (key, "s2.tar.zst".into()),
+        LocalState::Complete(Box::new(manifest_of(&snapshot("s2", 27), "s2.tar.zst", 10))),
+    );
+    let actions = export_plan(&backups, Some(on.clone()), &local);
+    assert!(
+        matches!(&actions[1], Action::UpToDate { .. }),
+        "{actions:?}"
+    );
+    let mut failed = snapshot("s3", 28);
+    failed.backup_status = "Failed".into();
+    let actions = export_plan(&[failed, snapshot("s2", 27)], Some(on), &none);
+    assert!(matches!(&actions[1], Action::Export(_)), "{actions:?}");
 }

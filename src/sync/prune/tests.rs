@@ -49,6 +49,7 @@ fn copy(
             format_verdict: None,
             format_detail: None,
             rot: None,
+            export: None,
             downloaded_at: NOW,
             verified_at: NOW,
         }),

@@ -1,0 +1,234 @@
+//! The wire types of the DBS download-task actions (`DescribeDownloadSupport`,
+//! `CreateDownload`, `DescribeDownloadTask`, `DescribeDownloadBackupSetStorageInfo`) and their
+//! conversion into plain values ([`DownloadTask`], [`ExportLink`]). Field names and types follow
+//! the official `dbs-20210101` SDK models: `CreateDownload` sends `GmtCreate` and
+//! `ExportDataSize` as numbers, `DescribeDownloadTask` the same fields as strings; both are read
+//! leniently, and a wrong one is named. No I/O.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use super::{ModelError, as_bool, as_text, as_u64};
+
+/// `DownloadStatus` of a download task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Initializing,
+    Queuing,
+    Running,
+    Finished,
+    Failed,
+    Expired,
+    /// A value this tool does not know (kept as sent, treated as still running).
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl TaskStatus {
+    pub fn parse(text: &str) -> TaskStatus {
+        // The SDK docs spell the first state both "Initializing" and "initializing".
+        match text.to_ascii_lowercase().as_str() {
+            "initializing" => TaskStatus::Initializing,
+            // The API reference spells it "queueing", the SDK docstrings "queuing".
+            "queuing" | "queueing" => TaskStatus::Queuing,
+            "running" => TaskStatus::Running,
+            "finished" => TaskStatus::Finished,
+            "failed" => TaskStatus::Failed,
+            "expired" => TaskStatus::Expired,
+            _ => TaskStatus::Other(text.to_string()),
+        }
+    }
+
+    /// Still on its way to `finished` or `failed`.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Initializing
+                | TaskStatus::Queuing
+                | TaskStatus::Running
+                | TaskStatus::Other(_)
+        )
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskStatus::Initializing => f.write_str("initializing"),
+            TaskStatus::Queuing => f.write_str("queuing"),
+            TaskStatus::Running => f.write_str("running"),
+            TaskStatus::Finished => f.write_str("finished"),
+            TaskStatus::Failed => f.write_str("failed"),
+            TaskStatus::Expired => f.write_str("expired"),
+            TaskStatus::Other(s) => write!(f, "{}", crate::text::shown(s)),
+        }
+    }
+}
+
+/// One download task as DBS describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadTask {
+    pub task_id: String,
+    /// The backup set it exports (the dds `BackupId`).
+    pub backup_set_id: String,
+    pub status: TaskStatus,
+    /// "tables done/total".
+    pub progress: Option<String>,
+    /// `ExportDataSize`: the amount of output data, in bytes (not necessarily the archive's
+    /// size, so it is recorded, never checked against).
+    pub export_data_size: Option<u64>,
+    /// `GmtCreate`, ms since the epoch.
+    pub created_ms: Option<u64>,
+}
+
+/// What `DescribeDownloadTask` answered: the tasks, and `Data.Extra` (where the service says
+/// why a task failed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskList {
+    pub tasks: Vec<DownloadTask>,
+    pub extra: Option<String>,
+}
+
+/// The links of a finished task, from `DescribeDownloadBackupSetStorageInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportLink {
+    pub public_url: Option<String>,
+    pub private_url: Option<String>,
+    /// `ExpirationTime`, ms since the epoch.
+    pub expires_ms: Option<u64>,
+}
+
+fn body(what: &'static str, bytes: &[u8]) -> Result<Value, ModelError> {
+    serde_json::from_slice(bytes).map_err(|e| ModelError::Shape {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+fn field<T>(
+    obj: &Value,
+    name: &'static str,
+    read: fn(&Value) -> Result<T, String>,
+) -> Result<Option<T>, ModelError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v) => read(v).map(Some).map_err(|reason| ModelError::PageField {
+            field: name,
+            reason,
+        }),
+    }
+}
+
+/// `DescribeDownloadSupport`: `Data` is "true" or "false".
+pub fn parse_support(bytes: &[u8]) -> Result<bool, ModelError> {
+    let v = body("DescribeDownloadSupport", bytes)?;
+    Ok(field(&v, "Data", as_bool)?.unwrap_or(false))
+}
+
+fn task(v: &Value) -> Result<DownloadTask, ModelError> {
+    let task_id = field(v, "TaskId", as_text)?.ok_or(ModelError::PageField {
+        field: "TaskId",
+        reason: "missing".into(),
+    })?;
+    Ok(DownloadTask {
+        task_id,
+        backup_set_id: field(v, "BakSetId", as_text)?.unwrap_or_default(),
+        status: TaskStatus::parse(&field(v, "DownloadStatus", as_text)?.unwrap_or_default()),
+        progress: field(v, "Progress", as_text)?,
+        export_data_size: field(v, "ExportDataSize", as_u64)?,
+        created_ms: field(v, "GmtCreate", as_u64)?,
+    })
+}
+
+/// `CreateDownload`: the new task in `Data`.
+pub fn parse_created(bytes: &[u8]) -> Result<DownloadTask, ModelError> {
+    let v = body("CreateDownload", bytes)?;
+    task(v.get("Data").unwrap_or(&Value::Null))
+}
+
+/// `DescribeDownloadTask`: `Data.Content.List[]`, and `Data.Extra`.
+pub fn parse_tasks(bytes: &[u8]) -> Result<TaskList, ModelError> {
+    let v = body("DescribeDownloadTask", bytes)?;
+    let data = v.get("Data").unwrap_or(&Value::Null);
+    let list = match data.pointer("/Content/List") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => {
+            return Err(ModelError::PageField {
+                field: "Data.Content.List",
+                reason: "not a list".into(),
+            });
+        }
+    };
+    Ok(TaskList {
+        tasks: list.iter().map(task).collect::<Result<_, _>>()?,
+        extra: field(data, "Extra", as_text)?,
+    })
+}
+
+/// `DescribeDownloadBackupSetStorageInfo`: the links in `Data`.
+pub fn parse_link(bytes: &[u8]) -> Result<ExportLink, ModelError> {
+    let v = body("DescribeDownloadBackupSetStorageInfo", bytes)?;
+    let data = v.get("Data").unwrap_or(&Value::Null);
+    Ok(ExportLink {
+        public_url: field(data, "PublicUrl", as_text)?,
+        private_url: field(data, "PrivateUrl", as_text)?,
+        expires_ms: field(data, "ExpirationTime", as_u64)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_read_strings_and_numbers_alike() {
+        let listed = br#"{"RequestId":"r","Success":"true","Data":{"Extra":"",
+            "Content":{"List":[{"TaskId":"dt-1","BakSetId":"32102007","DownloadStatus":"running",
+            "Progress":"1/3","ExportDataSize":"1024","GmtCreate":"1700000000000"}]}}}"#;
+        let list = parse_tasks(listed).unwrap();
+        assert_eq!(list.extra, None);
+        assert_eq!(
+            list.tasks,
+            vec![DownloadTask {
+                task_id: "dt-1".into(),
+                backup_set_id: "32102007".into(),
+                status: TaskStatus::Running,
+                progress: Some("1/3".into()),
+                export_data_size: Some(1024),
+                created_ms: Some(1_700_000_000_000),
+            }]
+        );
+        let created = br#"{"Success":"true","Data":{"TaskId":"dt-2","BakSetId":"9",
+            "DownloadStatus":"Initializing","ExportDataSize":0,"GmtCreate":1700000000000}}"#;
+        let t = parse_created(created).unwrap();
+        assert_eq!(
+            (t.task_id.as_str(), t.status),
+            ("dt-2", TaskStatus::Initializing)
+        );
+        assert!(TaskStatus::parse("someday").is_running());
+        assert!(!TaskStatus::Failed.is_running());
+    }
+
+    #[test]
+    fn support_link_and_bad_fields() {
+        assert!(parse_support(br#"{"Success":"true","Data":"true"}"#).unwrap());
+        assert!(!parse_support(br#"{"Success":"true","Data":"false"}"#).unwrap());
+        let link = parse_link(
+            br#"{"Data":{"PublicUrl":"https://a/x","PrivateUrl":"","ExpirationTime":1700000000000}}"#,
+        )
+        .unwrap();
+        assert_eq!(link.public_url.as_deref(), Some("https://a/x"));
+        assert_eq!(link.private_url, None);
+        assert_eq!(link.expires_ms, Some(1_700_000_000_000));
+        let bad = parse_tasks(
+            br#"{"Data":{"Content":{"List":[{"TaskId":"dt-1","ExportDataSize":"lots"}]}}}"#,
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("ExportDataSize"), "{bad}");
+        assert!(parse_tasks(br#"{"Data":{"Content":{"List":[{}]}}}"#).is_err());
+    }
+}

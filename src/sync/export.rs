@@ -1,0 +1,431 @@
+//! The export step of a pass, between plan and download: for every snapshot backup the plan
+//! exports, drive its DBS download task (create → poll → link, [`step::next`] decides) and hand
+//! the finished archive to the downloader as an ordinary [`Fetch`]. The task record is written
+//! before the call that creates a task and after every answer ([`Store::write_task`]), so a
+//! restart or a second host never creates a second task for the same backup.
+//!
+//! Only one task per instance can run at DBS: an instance's exports go one after another, and
+//! one still running holds the rest back to a later pass. `--dry-run` makes no DBS call.
+
+pub mod step;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use self::step::Next;
+use super::oss::parse_content_range;
+use super::plan::{Export, Fetch, Via};
+use super::report::Failure;
+use crate::api::client::ApiClient;
+use crate::api::dbs::{CreateRequest, DbsClient};
+use crate::api::error::ApiError;
+use crate::api::model::dbs::{DownloadTask, ExportLink};
+use crate::config::{Network, SnapshotSettings};
+use crate::model::{BackupKey, ExportInfo, TaskRecord};
+use crate::secret::redact_url;
+use crate::store::Store;
+use crate::text::shown;
+
+/// What the export step needs of the pass.
+pub struct Exporter<'a> {
+    pub settings: &'a SnapshotSettings,
+    /// `snapshots.network`, else `download.network`.
+    pub network: Network,
+    pub intranet_reachable: bool,
+    pub store: &'a Store,
+    pub http: reqwest::Client,
+    /// Each instance's dds client (its region); DBS clients are made from them.
+    pub clients: &'a HashMap<String, ApiClient>,
+    pub base: &'a ApiClient,
+    pub concurrency: usize,
+    pub cancel: CancellationToken,
+}
+
+/// What the export step produced for the download step.
+#[derive(Default)]
+pub struct Exported {
+    pub fetches: Vec<Fetch>,
+    /// The DBS client and task of every fetch, to ask for a fresh link when one expires.
+    pub tasks: HashMap<BackupKey, (DbsClient, String)>,
+    pub failures: Vec<Failure>,
+    /// Tasks still running when this pass stopped waiting for them.
+    pub pending: usize,
+}
+
+enum Outcome {
+    Ready(Box<Fetch>, DbsClient, String),
+    Pending,
+    Failed(String),
+}
+
+impl Exporter<'_> {
+    /// Drives every export, instances side by side, each instance's exports in turn.
+    pub async fn run(&self, exports: Vec<Export>) -> Exported {
+        let mut by_instance: Vec<(String, Vec<Export>)> = Vec::new();
+        for e in exports {
+            match by_instance
+                .iter_mut()
+                .find(|(i, _)| *i == e.key.instance_id)
+            {
+                Some((_, list)) => list.push(e),
+                None => by_instance.push((e.key.instance_id.clone(), vec![e])),
+            }
+        }
+        let results = futures::stream::iter(by_instance)
+            .map(|(_, list)| self.instance(list))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut out = Exported::default();
+        for (export, outcome) in results.into_iter().flatten() {
+            let label = export.key.label();
+            match outcome {
+                Outcome::Ready(fetch, dbs, task_id) => {
+                    out.tasks.insert(export.key.clone(), (dbs, task_id));
+                    out.fetches.push(*fetch);
+                }
+                Outcome::Pending => out.pending += 1,
+                Outcome::Failed(message) => {
+                    tracing::error!(backup = %label, kind = "export", "snapshot export failed: {message}");
+                    out.failures.push(Failure {
+                        backup: label,
+                        kind: "export",
+                        message,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// One instance's exports, one after another: a task still running holds the rest back.
+    async fn instance(&self, list: Vec<Export>) -> Vec<(Export, Outcome)> {
+        let mut out = Vec::with_capacity(list.len());
+        let mut busy = false;
+        for e in list {
+            let outcome = if busy || self.cancel.is_cancelled() {
+                info!(backup = %e.key.label(), "snapshot export waits for this instance's running download task (one at a time)");
+                Outcome::Pending
+            } else {
+                self.one(&e).await
+            };
+            busy |= matches!(outcome, Outcome::Pending);
+            out.push((e, outcome));
+        }
+        out
+    }
+
+    fn dbs(&self, instance_id: &str) -> DbsClient {
+        let api = self.clients.get(instance_id).unwrap_or(self.base);
+        let region = api.region_id();
+        let endpoint = self
+            .settings
+            .endpoint
+            .clone()
+            .or_else(|| crate::api::endpoint::dbs_for_region(region))
+            // Checked when the settings were read: an unknown region needs snapshots.endpoint.
+            .unwrap_or_else(|| format!("https://dbs-api.{region}.aliyuncs.com"));
+        DbsClient::new(api, region, &endpoint)
+    }
+
+    /// Drives one export until its archive can be downloaded, it fails, or `wait` runs out.
+    async fn one(&self, e: &Export) -> Outcome {
+        let dbs = self.dbs(&e.key.instance_id);
+        let deadline = Instant::now() + self.settings.wait;
+        let mut checked_support = false;
+        let mut renewed = false;
+        loop {
+            let record = match self.store.read_task(&e.key) {
+                Ok(r) => r,
+                Err(err) => return Outcome::Failed(err.to_string()),
+            };
+            let listed = match dbs.tasks(&e.key.instance_id, &e.key.backup_id).await {
+                Ok(l) => l,
+                Err(err) => return Outcome::Failed(api_failure(&err)),
+            };
+            let max = self.settings.retries;
+            match step::next(record.as_ref(), &listed, &e.key.backup_id, max) {
+                Next::Create | Next::Renew(_) if renewed => {
+                    return Outcome::Failed("a new download task expired at once".into());
+                }
+                Next::Renew(t) => {
+                    warn!(backup = %e.key.label(), task = %shown(&t.task_id), "the download task's archive expired before it was copied; creating a new task");
+                    renewed = true;
+                    if let Err(err) = self.create(e, &dbs, record, &mut checked_support).await {
+                        return Outcome::Failed(err);
+                    }
+                }
+                Next::Create => {
+                    if let Err(err) = self.create(e, &dbs, record, &mut checked_support).await {
+                        return Outcome::Failed(err);
+                    }
+                }
+                Next::Adopt(t) => {
+                    info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, "found this backup's download task at DBS; recording it");
+                    let mut r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
+                    r.task_id = Some(t.task_id.clone());
+                    if let Err(err) = self.save(e, r, &t) {
+                        return Outcome::Failed(err);
+                    }
+                }
+                Next::Wait(t) => {
+                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
+                    if let Err(err) = self.save(e, r, &t) {
+                        return Outcome::Failed(err);
+                    }
+                    let interval = self.settings.poll_interval;
+                    if Instant::now() + interval > deadline {
+                        info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, progress = %shown(t.progress.as_deref().unwrap_or("")), "download task still running; the next pass polls it again");
+                        return Outcome::Pending;
+                    }
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return Outcome::Pending,
+                        () = tokio::time::sleep(interval) => {}
+                    }
+                }
+                Next::Retry(t) => {
+                    let mut r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
+                    r.retries += 1;
+                    r.message = listed.extra.clone();
+                    warn!(backup = %e.key.label(), task = %shown(&t.task_id), retry = r.retries, of = max, "download task failed ({}); retrying it", shown(listed.extra.as_deref().unwrap_or("no reason given")));
+                    // The retry is counted before it is sent: a crash cannot make it unbounded.
+                    if let Err(err) = self.save(e, r, &t) {
+                        return Outcome::Failed(err);
+                    }
+                    if let Err(err) = dbs.retry(&e.key.instance_id, &t.task_id).await {
+                        return Outcome::Failed(api_failure(&err));
+                    }
+                }
+                Next::GiveUp(t) => {
+                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
+                    let tries = r.retries;
+                    let _ = self.save(e, r, &t);
+                    return Outcome::Failed(format!(
+                        "download task {} failed: {} (retried {tries} of snapshots.retries = {max} times; DBS keeps a failed task, which blocks new ones for this instance until it is retried or cleared in the console)",
+                        shown(&t.task_id),
+                        shown(listed.extra.as_deref().unwrap_or("no reason given")),
+                    ));
+                }
+                Next::Link(t) => {
+                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
+                    let _ = self.save(e, r, &t);
+                    return self.ready(e, dbs, &t).await;
+                }
+                Next::Lost(id) => {
+                    return Outcome::Failed(format!(
+                        "download task {} recorded in {} is not listed by DescribeDownloadTask any more; remove that file to let the next pass create a new task",
+                        shown(&id),
+                        crate::model::TASK
+                    ));
+                }
+            }
+            if self.cancel.is_cancelled() {
+                return Outcome::Pending;
+            }
+        }
+    }
+
+    fn fresh_record(&self, e: &Export, dbs: &DbsClient) -> TaskRecord {
+        let _ = dbs;
+        let region = self
+            .clients
+            .get(&e.key.instance_id)
+            .unwrap_or(self.base)
+            .region_id();
+        TaskRecord::creating(
+            &e.key.instance_id,
+            &e.key.backup_id,
+            region,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// Records what DBS said of the task.
+    fn save(&self, e: &Export, mut r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
+        let status = t.status.to_string();
+        if r.task_id.as_deref() == Some(&t.task_id) && r.status == status {
+            return Ok(());
+        }
+        r.task_id = Some(t.task_id.clone());
+        r.status = status;
+        r.updated_at = OffsetDateTime::now_utc();
+        self.store.write_task(&e.key, &r).map_err(|e| e.to_string())
+    }
+
+    /// Asks DBS whether it can export the instance (once per export), records the intent, and
+    /// creates the task.
+    async fn create(
+        &self,
+        e: &Export,
+        dbs: &DbsClient,
+        old: Option<TaskRecord>,
+        checked: &mut bool,
+    ) -> Result<(), String> {
+        if !*checked {
+            match dbs.supports(&e.key.instance_id).await {
+                Ok(true) => *checked = true,
+                Ok(false) => {
+                    return Err(format!(
+                        "DBS cannot export instance {} (DescribeDownloadSupport answered false)",
+                        shown(&e.key.instance_id)
+                    ));
+                }
+                Err(err) => return Err(api_failure(&err)),
+            }
+        }
+        // The record goes to disk before the call that creates anything.
+        let mut r = self.fresh_record(e, dbs);
+        if let Some(old) = old {
+            r.created_at = old.created_at;
+        }
+        self.store
+            .write_task(&e.key, &r)
+            .map_err(|e| e.to_string())?;
+        info!(backup = %e.key.label(), "creating a DBS download task for this snapshot (billed per GB converted)");
+        let req = CreateRequest {
+            instance_id: e.key.instance_id.clone(),
+            backup_id: e.key.backup_id.clone(),
+            backup_size: e.backup.backup_size.unwrap_or(0),
+        };
+        let task = dbs.create(&req).await.map_err(|err| api_failure(&err))?;
+        info!(backup = %e.key.label(), task = %shown(&task.task_id), "download task created");
+        self.save(e, r, &task)
+    }
+
+    /// The finished task's archive as a [`Fetch`]: a link for the configured network, and the
+    /// archive's size (asked of the object itself: DBS states no size to check it against).
+    async fn ready(&self, e: &Export, dbs: DbsClient, t: &DownloadTask) -> Outcome {
+        let link = match dbs.link(&t.task_id, self.settings.link_duration).await {
+            Ok(l) => l,
+            Err(err) => return Outcome::Failed(api_failure(&err)),
+        };
+        let Some((url, via, fallback)) = choose(&link, self.network, self.intranet_reachable)
+        else {
+            return Outcome::Failed(format!(
+                "DescribeDownloadBackupSetStorageInfo gave no {} link for task {}",
+                match self.network {
+                    Network::Intranet => "private",
+                    Network::Public => "public",
+                    Network::Auto => "private or public",
+                },
+                shown(&t.task_id)
+            ));
+        };
+        for u in std::iter::once(&url).chain(fallback.as_ref()) {
+            if let Err(reason) = crate::urls::check(u) {
+                return Outcome::Failed(format!("unusable export link: {}", shown(&reason)));
+            }
+        }
+        let size = match self.probe_size(&url).await {
+            Ok(s) if s > 0 => s,
+            Ok(_) => return Outcome::Failed("the export archive is empty".into()),
+            Err(reason) => return Outcome::Failed(reason),
+        };
+        let local = self
+            .store
+            .paths(&e.key, &e.file_name)
+            .ok()
+            .map(|p| self.store.partial_len(&p));
+        let fetch = Fetch {
+            key: e.key.clone(),
+            backup: e.backup.clone(),
+            file_name: e.file_name.clone(),
+            url,
+            via,
+            fallback,
+            size,
+            resume_from: local.filter(|n| *n <= size).unwrap_or(0),
+            export: Some(ExportInfo {
+                service: "dbs".into(),
+                task_id: t.task_id.clone(),
+                export_data_size: t.export_data_size,
+            }),
+        };
+        Outcome::Ready(Box::new(fetch), dbs, t.task_id.clone())
+    }
+
+    /// The object's size, from a one-byte ranged GET (a presigned URL is signed for GET only).
+    async fn probe_size(&self, url: &str) -> Result<u64, String> {
+        let shown_url = redact_url(url);
+        let resp = self
+            .http
+            .get(url)
+            .header(RANGE, "bytes=0-0")
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot reach the export link {shown_url}: {}",
+                    e.without_url()
+                )
+            })?;
+        let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let size = match resp.status().as_u16() {
+            206 => header(CONTENT_RANGE)
+                .and_then(parse_content_range)
+                .map(|(_, total)| total),
+            200 => header(CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+            status => {
+                return Err(format!(
+                    "the export link {shown_url} answered HTTP {status}"
+                ));
+            }
+        };
+        size.ok_or_else(|| format!("the export link {shown_url} did not say the archive's size"))
+    }
+}
+
+/// The link to use: the private one when it is asked for (or reachable, with `auto`, the
+/// public one then the fallback), else the public one.
+fn choose(
+    link: &ExportLink,
+    network: Network,
+    intranet: bool,
+) -> Option<(String, Via, Option<String>)> {
+    let private = link.private_url.clone();
+    let public = link.public_url.clone();
+    match network {
+        Network::Public => public.map(|p| (p, Via::Public, None)),
+        Network::Intranet => private.map(|p| (p, Via::Intranet, None)),
+        Network::Auto => match (private, public) {
+            (Some(i), p) if intranet => Some((i, Via::Intranet, p)),
+            (_, Some(p)) => Some((p, Via::Public, None)),
+            (Some(i), None) => Some((i, Via::Intranet, None)),
+            (None, None) => None,
+        },
+    }
+}
+
+fn api_failure(err: &ApiError) -> String {
+    err.to_string()
+}
+
+/// A fresh link for an export whose link expired mid-download.
+pub async fn fresh_link(
+    dbs: &DbsClient,
+    task_id: &str,
+    via: Via,
+    valid_for: Duration,
+) -> Result<String, String> {
+    let link = dbs
+        .link(task_id, valid_for)
+        .await
+        .map_err(|e| e.to_string())?;
+    match via {
+        Via::Public => link.public_url,
+        Via::Intranet => link.private_url,
+    }
+    .ok_or_else(|| {
+        format!(
+            "DBS gave no {via} link for task {} any more",
+            shown(task_id)
+        )
+    })
+}

@@ -1,0 +1,407 @@
+//! Snapshot backups of a cloud-disk instance exported through DBS download tasks, against the
+//! emulator on 127.0.0.1:0 (which plays DBS: tasks walking initializing → queuing → running →
+//! finished over polls, the one-task-per-instance refusal, scripted failures, expiring links)
+//! with real files in tempdirs: the newest snapshot exported and published, a task carried
+//! across a kill -9 (exactly one `CreateDownload`), a failed task retried (bounded), an expired
+//! link refreshed mid-download, `download = false` (no DBS call), and `--dry-run`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use dds_backup_sync::config::{Network, Settings, SnapshotInstances};
+use dds_backup_sync::model::{Manifest, TASK, TaskRecord, Verdict};
+use dds_backup_sync::progress::Silent;
+use dds_backup_sync::retry::RetryPolicy;
+use dds_backup_sync::sync::report::Summary;
+use dds_backup_sync::sync::{PassOptions, run_pass};
+use dds_backup_sync::{commands, http};
+use dds_emulator::data::DEMO_DISK;
+use dds_emulator::{DbsScript, DropFault, Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+
+const ID: &str = "snap-key-id";
+const SECRET: &str = "snap-key-secret";
+/// The demo disk instance's two daily snapshots: the newest, and the day before.
+const NEWEST: &str = "32105001";
+const OLDER: &str = "32105002";
+const DBS_ACTIONS: [&str; 5] = [
+    "DescribeDownloadSupport",
+    "CreateDownload",
+    "DescribeDownloadTask",
+    "DescribeDownloadBackupSetStorageInfo",
+    "RetryDownloadTask",
+];
+
+/// The demo data set with the disk instance's DBS behaving as `script` says.
+async fn emulator(script: DbsScript) -> Emulator {
+    http::install_crypto_provider();
+    let emu = common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await;
+    emu.with_dataset(|d| d.instance_mut(DEMO_DISK).unwrap().dbs = script);
+    emu
+}
+
+/// The disk instance only, exports on (DBS at the emulator), quick polls and retries.
+fn settings(emu: &Emulator, dir: &Path) -> Settings {
+    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    s.instances.truncate(1);
+    s.instances[0].id = DEMO_DISK.into();
+    s.download.network = Network::Public;
+    s.api.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_elapsed: Duration::from_secs(10),
+    };
+    s.download.retry = s.api.retry;
+    s.snapshots.download = true;
+    s.snapshots.endpoint = Some(emu.base_url());
+    s.snapshots.wait = Duration::from_secs(30);
+    s.snapshots.poll_interval = Duration::from_millis(100);
+    s
+}
+
+async fn pass(s: &Settings) -> Summary {
+    let api = commands::api_client(s).await.unwrap();
+    run_pass(s, &api, &Silent, &PassOptions::default())
+        .await
+        .unwrap()
+}
+
+fn folder(dir: &Path, backup_id: &str) -> PathBuf {
+    dir.join(DEMO_DISK).join(backup_id)
+}
+
+fn manifest(dir: &Path, backup_id: &str) -> Manifest {
+    let text = std::fs::read(folder(dir, backup_id).join("manifest.json")).unwrap();
+    serde_json::from_slice(&text).unwrap()
+}
+
+fn task_record(dir: &Path, backup_id: &str) -> Option<TaskRecord> {
+    let text = std::fs::read(folder(dir, backup_id).join(TASK)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+fn calls(emu: &Emulator, action: &str) -> u64 {
+    emu.stats().calls(action)
+}
+
+/// The published archive is the emulator's export of that task, byte for byte, checked as a
+/// tar.zst of BSON files, and its manifest names the task.
+fn assert_exported(emu: &Emulator, dir: &Path, backup_id: &str) {
+    let m = manifest(dir, backup_id);
+    assert_eq!(m.file, format!("{backup_id}.tar.zst"));
+    assert_eq!(m.backup.backup_id, backup_id);
+    assert_eq!(m.backup.backup_method.as_deref(), Some("Snapshot"));
+    assert_eq!(m.format_verdict, Some(Verdict::Ok), "{:?}", m.format_detail);
+    let export = m.export.as_ref().expect("the manifest names the task");
+    assert_eq!(export.service, "dbs");
+    let bytes = std::fs::read(folder(dir, backup_id).join(&m.file)).unwrap();
+    let served = emu
+        .dbs_export(&export.task_id)
+        .expect("the emulator built this task's export");
+    assert!(bytes == served.bytes, "published bytes are the export's");
+    assert_eq!(m.size, bytes.len() as u64);
+    assert_eq!(m.sha256, common::sha256_hex(&bytes));
+    assert!(m.crc64_checked);
+    assert!(
+        !folder(dir, backup_id).join(TASK).exists(),
+        "task.json goes once published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_newest_snapshot_is_exported_verified_and_published_once() {
+    let emu = emulator(DbsScript::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let first = pass(&s).await;
+    assert_eq!(
+        (first.fetched, first.failed, first.exporting),
+        (1, 0, 0),
+        "{first}"
+    );
+    assert_exported(&emu, dir.path(), NEWEST);
+    // latest_only: the day-before snapshot is skipped, and no task is made for it.
+    assert!(!folder(dir.path(), OLDER).exists());
+    assert_eq!(calls(&emu, "CreateDownload"), 1);
+    assert_eq!(calls(&emu, "DescribeDownloadSupport"), 1);
+
+    // The next pass finds the copy up to date: no DBS call at all.
+    emu.reset_stats();
+    let second = pass(&s).await;
+    assert_eq!((second.fetched, second.up_to_date), (0, 1), "{second}");
+    for action in DBS_ACTIONS {
+        assert_eq!(calls(&emu, action), 0, "{action}");
+    }
+
+    // The scrub checks the archive the same way.
+    let mut out = Vec::new();
+    let code = commands::verify::verify(&s, Default::default(), &mut out)
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_download_false_no_dbs_call_is_made_and_the_snapshot_is_skipped() {
+    let emu = emulator(DbsScript::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.download = false;
+    let summary = pass(&s).await;
+    assert_eq!((summary.fetched, summary.failed), (0, 0), "{summary}");
+    assert_eq!(summary.skipped, 2, "both snapshots are skipped: {summary}");
+    for action in DBS_ACTIONS {
+        assert_eq!(calls(&emu, action), 0, "{action}");
+    }
+    assert!(
+        common::files_under(dir.path())
+            .iter()
+            .all(|p| p.ends_with(".dds-backup-sync.lock"))
+    );
+
+    // Exports on, but not for this instance: skipped too, still no DBS call.
+    s.snapshots.download = true;
+    s.snapshots.instances = SnapshotInstances::Only(vec!["dds-other".into()]);
+    let summary = pass(&s).await;
+    assert_eq!((summary.fetched, summary.skipped), (0, 2), "{summary}");
+    assert_eq!(calls(&emu, "CreateDownload"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_still_running_is_left_to_the_next_pass_which_polls_the_same_task() {
+    let emu = emulator(DbsScript::default().polls_per_step(3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.wait = Duration::ZERO;
+    let first = pass(&s).await;
+    assert_eq!(
+        (first.fetched, first.exporting, first.failed),
+        (0, 1, 0),
+        "{first}"
+    );
+    assert!(
+        first.to_string().contains("exports still running 1"),
+        "{first}"
+    );
+    let record = task_record(dir.path(), NEWEST).expect("task.json is written");
+    let task_id = record
+        .task_id
+        .clone()
+        .expect("with the task id DBS answered");
+    let mut passes = 1;
+    while task_record(dir.path(), NEWEST).is_some() {
+        assert!(passes < 20, "the task never finished");
+        let summary = pass(&s).await;
+        assert_eq!(summary.failed, 0, "{summary}");
+        passes += 1;
+    }
+    assert_eq!(
+        calls(&emu, "CreateDownload"),
+        1,
+        "one task over {passes} passes"
+    );
+    assert_eq!(
+        manifest(dir.path(), NEWEST).export.unwrap().task_id,
+        task_id
+    );
+    assert_exported(&emu, dir.path(), NEWEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_task_is_retried_and_then_succeeds() {
+    let emu = emulator(DbsScript::default().fail_times(1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let summary = pass(&s).await;
+    assert_eq!((summary.fetched, summary.failed), (1, 0), "{summary}");
+    assert_eq!(calls(&emu, "RetryDownloadTask"), 1);
+    assert_eq!(calls(&emu, "CreateDownload"), 1);
+    assert_exported(&emu, dir.path(), NEWEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_keeps_failing_is_retried_at_most_n_times_over_all_passes() {
+    let emu = emulator(DbsScript::default().fail_always("conversion ran out of \"quota\"")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.retries = 2;
+    let first = pass(&s).await;
+    assert_eq!((first.fetched, first.failed), (0, 1), "{first}");
+    let message = &first.failures[0].message;
+    assert_eq!(first.failures[0].kind, "export");
+    assert!(
+        message.contains(r#"conversion ran out of "quota""#),
+        "{message}"
+    );
+    assert!(message.contains("snapshots.retries = 2"), "{message}");
+    assert_eq!(calls(&emu, "RetryDownloadTask"), 2);
+    let record = task_record(dir.path(), NEWEST).unwrap();
+    assert_eq!((record.retries, record.status.as_str()), (2, "failed"));
+
+    // Later passes report it again and retry nothing: never a loop, never a second task.
+    for _ in 0..2 {
+        let again = pass(&s).await;
+        assert_eq!(again.failed, 1, "{again}");
+    }
+    assert_eq!(calls(&emu, "RetryDownloadTask"), 2);
+    assert_eq!(calls(&emu, "CreateDownload"), 1);
+    assert!(!folder(dir.path(), NEWEST).join("manifest.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_link_that_expires_mid_download_is_asked_for_anew_and_resumed() {
+    let emu = emulator(
+        DbsScript::default()
+            .export_size(4 * 1024 * 1024)
+            .link_ttl(Duration::from_secs(60)),
+    )
+    .await;
+    // The archive's body stalls once, then is cut; while it stalls the emulator's clock moves
+    // past the link's lifetime, so the resume finds its link expired. (Each fault counts two
+    // GETs: the one-byte size probe, then the download.)
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 20_000,
+                duration: Duration::from_millis(400),
+                count: 2,
+                object: None,
+            }],
+            drop: vec![DropFault {
+                after_bytes: 40_000,
+                count: 2,
+                object: None,
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let run = tokio::spawn(async move { pass(&s).await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut bumped = false;
+    while !run.is_finished() && Instant::now() < deadline {
+        if !bumped && emu.stats().stalled_bodies > 0 {
+            emu.set_clock_offset(time::Duration::seconds(61));
+            bumped = true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let summary = run.await.unwrap();
+    assert_eq!((summary.fetched, summary.failed), (1, 0), "{summary}");
+    assert!(bumped);
+    let stats = emu.stats();
+    assert_eq!(stats.file_by_status.get(&403), Some(&1), "{stats:?}");
+    assert_eq!(
+        stats.calls("DescribeDownloadBackupSetStorageInfo"),
+        2,
+        "the first link, and one fresh one"
+    );
+    assert!(
+        stats.ranges_seen.iter().any(|r| r == "bytes=40000-"),
+        "{stats:?}"
+    );
+    assert_exported(&emu, dir.path(), NEWEST);
+}
+
+/// The real binary with a private config for the disk instance and exports on.
+fn config(home: &Path, emu: &Emulator, data: &Path, extra: &str) -> PathBuf {
+    common::write_config(
+        home,
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .with("max_attempts = 3")
+            .instance(DEMO_DISK, &[])
+            .download(data)
+            .with(&format!(
+                "[snapshots]\ndownload = true\nendpoint = \"{}\"\npoll_interval = \"100ms\"\n{extra}",
+                emu.base_url()
+            ))
+            .text(),
+        0o600,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_says_it_would_create_a_task_and_calls_no_dbs_action() {
+    let emu = emulator(DbsScript::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let cfg = config(home.path(), &emu, &data, "");
+    let out = common::binary(home.path())
+        .args(["--sync-now", "--dry-run", "--config"])
+        .arg(&cfg)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("export")
+            && l.contains(&format!("{DEMO_DISK}/{NEWEST}"))
+            && l.contains(&format!(
+                "would create a download task for snapshot {NEWEST}"
+            ))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("snapshots.latest_only"), "{stdout}");
+    for action in DBS_ACTIONS {
+        assert_eq!(calls(&emu, action), 0, "{action}");
+    }
+    assert!(!data.exists(), "a dry run creates nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_carried_across_kill_9_and_a_restart_is_created_exactly_once() {
+    // Slow enough (20 polls per state, 100 ms apart) that the first run is killed while the
+    // task still runs.
+    let emu = emulator(DbsScript::default().polls_per_step(20)).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let cfg = config(home.path(), &emu, &data, "wait = \"10m\"");
+    let mut child = common::binary(home.path())
+        .args(["--sync-now", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let recorded = common::poll(Duration::from_secs(20), || {
+        task_record(&data, NEWEST).is_some_and(|r| r.task_id.is_some())
+            && calls(&emu, "DescribeDownloadTask") >= 3
+    })
+    .await;
+    assert!(recorded, "the task id was recorded and polled");
+    child.kill().await.unwrap(); // SIGKILL: no chance to clean up
+    let task_id = task_record(&data, NEWEST).unwrap().task_id.unwrap();
+    assert!(!folder(&data, NEWEST).join("manifest.json").exists());
+
+    let out = common::binary(home.path())
+        .args(["--sync-now", "--config"])
+        .arg(&cfg)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        calls(&emu, "CreateDownload"),
+        1,
+        "the restart polled the recorded task"
+    );
+    assert_eq!(manifest(&data, NEWEST).export.unwrap().task_id, task_id);
+    assert_exported(&emu, &data, NEWEST);
+}
