@@ -120,6 +120,10 @@ proptest! {
     fn format_checks_never_panic_on_garbage(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let _ = format::check(Format::Gzip, &bytes[..]);
         let _ = format::check(Format::Xbstream, &bytes[..]);
+        let _ = format::check(Format::TarZstd, &bytes[..]);
+        // Past the zstd magic, so the frame parser and the block decoder see the garbage.
+        let framed: Vec<u8> = [0x28, 0xb5, 0x2f, 0xfd].iter().chain(&bytes).copied().collect();
+        let _ = format::check(Format::TarZstd, &framed[..]);
     }
 
     #[test]

@@ -136,6 +136,21 @@ async fn the_newest_snapshot_is_exported_verified_and_published_once() {
         assert_eq!(calls(&emu, action), 0, "{action}");
     }
 
+    // --list shows the exported copy like any other.
+    let mut out = Vec::new();
+    assert_eq!(commands::list::list(&s, true, &mut out).await.unwrap(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let local: Vec<(String, bool)> = v[0]["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let id = b["BackupId"].as_str().unwrap().to_string();
+            (id, b["local_copy"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(local, [(NEWEST.into(), true), (OLDER.into(), false)], "{v}");
+
     // The scrub checks the archive the same way.
     let mut out = Vec::new();
     let code = commands::verify::verify(&s, Default::default(), &mut out)
@@ -404,4 +419,68 @@ async fn a_task_carried_across_kill_9_and_a_restart_is_created_exactly_once() {
     );
     assert_eq!(manifest(&data, NEWEST).export.unwrap().task_id, task_id);
     assert_exported(&emu, &data, NEWEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_task_record_of_a_snapshot_no_longer_listed_is_removed_with_its_folder() {
+    let emu = emulator(DbsScript::default().polls_per_step(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.wait = Duration::ZERO;
+    let first = pass(&s).await;
+    assert_eq!(first.exporting, 1, "{first}");
+    assert!(task_record(dir.path(), NEWEST).is_some());
+    // The cloud deleted the snapshot: the next pass lists only the older one.
+    emu.with_dataset(|d| {
+        let disk = d.instance_mut(DEMO_DISK).unwrap();
+        disk.backups.retain(|b| b.backup_id != NEWEST);
+    });
+    let second = pass(&s).await;
+    assert_eq!(second.failed, 0, "{second}");
+    assert!(
+        !folder(dir.path(), NEWEST).exists(),
+        "task.json and its folder are gone"
+    );
+    // The one task DBS runs for the instance still runs: the older snapshot waits for it
+    // instead of asking DBS for a second one.
+    assert_eq!(calls(&emu, "CreateDownload"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_asks_dbs_whether_each_instance_can_be_exported_and_creates_nothing() {
+    let emu = emulator(DbsScript::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let cfg = common::write_config(
+        home.path(),
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .instance(DEMO_DISK, &[])
+            .instance("dds-demo-replica", &[])
+            .download(&data)
+            .with(&format!(
+                "[snapshots]\ndownload = true\nendpoint = \"{}\"",
+                emu.base_url()
+            ))
+            .text(),
+        0o600,
+    );
+    let out = common::binary(home.path())
+        .args(["--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!("snapshots {id} (DescribeDownloadSupport)")))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line(DEMO_DISK).starts_with("OK") && line(DEMO_DISK).contains("can export"));
+    assert!(line("dds-demo-replica").contains("cannot export it"));
+    assert_eq!(calls(&emu, "DescribeDownloadSupport"), 2);
+    assert_eq!(calls(&emu, "CreateDownload"), 0);
 }

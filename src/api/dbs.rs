@@ -83,23 +83,34 @@ impl DbsClient {
         dbs::parse_created(&body).map_err(decode(ACTION, &target, request_id))
     }
 
-    /// `DescribeDownloadTask` for one backup set of an instance: its tasks, newest first.
+    /// `DescribeDownloadTask` for one backup set of an instance (`None`: all of the
+    /// instance's): the tasks, newest first (the first page of 100 is plenty: one task runs at a
+    /// time).
     ///
     /// # Errors
     /// As [`DbsClient::supports`].
-    pub async fn tasks(&self, instance_id: &str, backup_id: &str) -> Result<TaskList, ApiError> {
+    pub async fn tasks(
+        &self,
+        instance_id: &str,
+        backup_id: Option<&str>,
+    ) -> Result<TaskList, ApiError> {
         const ACTION: &str = "DescribeDownloadTask";
-        let params = [
+        let mut params = vec![
             self.region(),
             ("InstanceName".into(), instance_id.into()),
-            ("BackupSetId".into(), backup_id.into()),
             ("CurrentPage".into(), "1".into()),
             ("PageSize".into(), "100".into()),
             ("OrderColumn".into(), "gmt_create".into()),
             ("OrderDirect".into(), "desc".into()),
         ];
+        if let Some(id) = backup_id {
+            params.push(("BackupSetId".into(), id.into()));
+        }
         let (body, request_id) = self.api.call(ACTION, &params).await?;
-        let target = format!("backup {backup_id} of {instance_id}");
+        let target = match backup_id {
+            Some(id) => format!("backup {id} of {instance_id}"),
+            None => format!("instance {instance_id}"),
+        };
         dbs::parse_tasks(&body).map_err(decode(ACTION, &target, request_id))
     }
 

@@ -1,8 +1,8 @@
 //! `--check`: a first-run helper that downloads nothing. One line per check, `OK` or `FAIL`
 //! with what to fix: the credentials source, the API (one `DescribeBackups` per instance,
 //! PageSize 30: the signature is accepted and the instance exists), `download.dir` writable
-//! with its free space, the metrics file writable, and whether the intranet download host is
-//! reachable. Exit 0 when every check passed, 2 otherwise (a setup problem).
+//! with its free space, the metrics file writable, with `[snapshots] download` whether DBS can
+//! export each configured instance, and whether the intranet download host is reachable. Exit 0 when every check passed, 2 otherwise (a setup problem).
 
 use std::io::Write;
 use std::time::Duration;
@@ -108,7 +108,47 @@ async fn api_lines(settings: &Settings) -> Vec<Line> {
             Err(e) => lines.push(Line::fail(&what, e.to_string())),
         }
     }
+    lines.extend(snapshot_lines(settings, &api).await);
     lines.push(intranet(settings, intranet_url.as_deref()).await);
+    lines
+}
+
+/// With exports on: for each configured instance they cover, whether DBS can export it
+/// (`DescribeDownloadSupport`, which also proves the key may call DBS). Creates nothing.
+async fn snapshot_lines(settings: &Settings, api: &crate::api::client::ApiClient) -> Vec<Line> {
+    let s = &settings.snapshots;
+    if !s.download {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    for inst in settings
+        .instances
+        .iter()
+        .filter(|i| s.instances.selects(&i.id))
+    {
+        let api = match &inst.region {
+            Some(r) => api.for_region(&r.id, &r.endpoint),
+            None => api.clone(),
+        };
+        let endpoint = s
+            .endpoint
+            .clone()
+            .or_else(|| crate::api::endpoint::dbs_for_region(api.region_id()))
+            .unwrap_or_default();
+        let dbs = crate::api::dbs::DbsClient::new(&api, api.region_id(), &endpoint);
+        let what = format!("snapshots {} (DescribeDownloadSupport)", inst.id);
+        lines.push(match dbs.supports(&inst.id).await {
+            Ok(true) => Line::ok(&what, format!("DBS at {endpoint} can export its snapshots")),
+            Ok(false) => Line::ok(
+                &what,
+                format!("DBS at {endpoint} cannot export it (not on cloud disks?): its snapshots are skipped"),
+            ),
+            Err(e) => Line::fail(
+                &what,
+                format!("{e}; grant dbs:DescribeDownloadSupport, dbs:CreateDownload, dbs:DescribeDownloadTask, dbs:DescribeDownloadBackupSetStorageInfo and dbs:RetryDownloadTask, or set [snapshots] download = false"),
+            ),
+        });
+    }
     lines
 }
 

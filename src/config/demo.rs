@@ -90,7 +90,6 @@ impl Settings {
         s.snapshots = super::SnapshotSettings {
             download: true,
             endpoint: Some(endpoint.to_string()),
-            instances: super::SnapshotInstances::Only(vec!["dds-demo-disk".into()]),
             wait: std::time::Duration::from_secs(30),
             poll_interval: std::time::Duration::from_millis(100),
             ..super::SnapshotSettings::default()

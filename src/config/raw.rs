@@ -31,7 +31,7 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) hooks: RawHooks,
     #[serde(default)]
-    pub(super) snapshots: super::snapshots::RawSnapshots,
+    pub(super) snapshots: RawSnapshots,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,4 +143,26 @@ pub(super) struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLogging {
     pub(super) format: Option<LogFormat>,
+}
+
+/// `instances = "all"` or a list of ids.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawInstances {
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSnapshots {
+    pub(super) download: Option<bool>,
+    pub(super) endpoint: Option<String>,
+    pub(super) instances: Option<RawInstances>,
+    pub(super) network: Option<Network>,
+    pub(super) wait: Option<String>,
+    pub(super) poll_interval: Option<String>,
+    pub(super) latest_only: Option<bool>,
+    pub(super) retries: Option<i64>,
+    pub(super) link_duration: Option<String>,
 }

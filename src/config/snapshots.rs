@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use super::raw::{RawInstances, RawSnapshots};
 use super::sections::{Bad, DurationOf};
 use super::{ConfigError, Network, check_endpoint};
 use crate::api::dbs::LINK_DURATION;
@@ -64,28 +63,6 @@ impl Default for SnapshotSettings {
             link_duration: Duration::from_secs(7200),
         }
     }
-}
-
-/// `instances = "all"` or a list of ids.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(super) enum RawInstances {
-    Word(String),
-    List(Vec<String>),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSnapshots {
-    pub(super) download: Option<bool>,
-    pub(super) endpoint: Option<String>,
-    pub(super) instances: Option<RawInstances>,
-    pub(super) network: Option<Network>,
-    pub(super) wait: Option<String>,
-    pub(super) poll_interval: Option<String>,
-    pub(super) latest_only: Option<bool>,
-    pub(super) retries: Option<i64>,
-    pub(super) link_duration: Option<String>,
 }
 
 pub(super) fn validate(

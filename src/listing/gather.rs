@@ -28,6 +28,11 @@ pub fn gather(fleet: FleetListing) -> Gathered {
     for l in fleet.listings {
         add(&mut out, l);
     }
+    for m in fleet.members {
+        if let Some(t) = m.storage_type {
+            out.remote.storage.insert(m.member.settings.id, t);
+        }
+    }
     out
 }
 

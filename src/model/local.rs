@@ -39,6 +39,8 @@ pub struct Remote {
     pub targets: BTreeSet<Target>,
     /// The cluster backups listed (their node parts are in `listed`).
     pub clusters: Vec<ListedCluster>,
+    /// Each instance's `StorageType`, where a lookup or a discovery said it.
+    pub storage: std::collections::BTreeMap<String, String>,
 }
 
 /// Partial files in a folder without a manifest.

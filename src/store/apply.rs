@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{PART_SUFFIX, SIDECAR_SUFFIX, Store, StoreError, io_err, is_real_file, read_manifest};
-use crate::model::{BackupKey, MANIFEST, StalePartial};
+use crate::model::{BackupKey, MANIFEST, StalePartial, TASK};
 
 impl Store {
     /// Removes the copy of every key (its whole folder; for a whole cluster backup, the
@@ -109,7 +109,8 @@ fn is_partial_of(dir: &Path, file: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
+    // A snapshot's download-task record goes with its partial: the backup is no longer listed.
     file.parent() == Some(dir)
-        && (name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX))
+        && (name.ends_with(PART_SUFFIX) || name.ends_with(SIDECAR_SUFFIX) || name == TASK)
         && is_real_file(file)
 }

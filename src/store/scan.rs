@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{LOCK_FILE, PART_SUFFIX, SIDECAR_SUFFIX, Store, is_real_file, read_manifest};
-use crate::model::{BackupKey, LocalCopy, LocalSnapshot, LocalState, MANIFEST, StalePartial};
+use crate::model::{BackupKey, LocalCopy, LocalSnapshot, LocalState, MANIFEST, StalePartial, TASK};
 
 /// One folder of the layout, as read: its manifest (if it has one) and its regular files.
 struct Folder {
@@ -185,7 +185,7 @@ fn record(snap: &mut LocalSnapshot, folder: Folder) {
     let stale: Vec<PathBuf> = files
         .iter()
         .filter(|(n, len)| {
-            len.is_some() && (n.ends_with(PART_SUFFIX) || n.ends_with(SIDECAR_SUFFIX))
+            len.is_some() && (n.ends_with(PART_SUFFIX) || n.ends_with(SIDECAR_SUFFIX) || *n == TASK)
         })
         .map(|(n, _)| dir.join(n))
         .collect();

@@ -25,7 +25,7 @@ use super::report::Failure;
 use crate::api::client::ApiClient;
 use crate::api::dbs::{CreateRequest, DbsClient};
 use crate::api::error::ApiError;
-use crate::api::model::dbs::{DownloadTask, ExportLink};
+use crate::api::model::dbs::{DownloadTask, ExportLink, TaskList, TaskStatus};
 use crate::config::{Network, SnapshotSettings};
 use crate::model::{BackupKey, ExportInfo, TaskRecord};
 use crate::secret::redact_url;
@@ -56,6 +56,17 @@ pub struct Exported {
     pub failures: Vec<Failure>,
     /// Tasks still running when this pass stopped waiting for them.
     pub pending: usize,
+}
+
+/// One export's state while a pass drives it.
+struct Drive<'e> {
+    e: &'e Export,
+    dbs: DbsClient,
+    deadline: Instant,
+    /// `DescribeDownloadSupport` said yes in this pass.
+    checked_support: bool,
+    /// A new task was made for an expired one in this pass (at most once).
+    renewed: bool,
 }
 
 enum Outcome {
@@ -136,94 +147,34 @@ impl Exporter<'_> {
 
     /// Drives one export until its archive can be downloaded, it fails, or `wait` runs out.
     async fn one(&self, e: &Export) -> Outcome {
-        let dbs = self.dbs(&e.key.instance_id);
-        let deadline = Instant::now() + self.settings.wait;
-        let mut checked_support = false;
-        let mut renewed = false;
+        let mut d = Drive {
+            e,
+            dbs: self.dbs(&e.key.instance_id),
+            deadline: Instant::now() + self.settings.wait,
+            checked_support: false,
+            renewed: false,
+        };
         loop {
             let record = match self.store.read_task(&e.key) {
                 Ok(r) => r,
                 Err(err) => return Outcome::Failed(err.to_string()),
             };
-            let listed = match dbs.tasks(&e.key.instance_id, &e.key.backup_id).await {
+            let listed = match d
+                .dbs
+                .tasks(&e.key.instance_id, Some(&e.key.backup_id))
+                .await
+            {
                 Ok(l) => l,
                 Err(err) => return Outcome::Failed(api_failure(&err)),
             };
-            let max = self.settings.retries;
-            match step::next(record.as_ref(), &listed, &e.key.backup_id, max) {
-                Next::Create | Next::Renew(_) if renewed => {
-                    return Outcome::Failed("a new download task expired at once".into());
-                }
-                Next::Renew(t) => {
-                    warn!(backup = %e.key.label(), task = %shown(&t.task_id), "the download task's archive expired before it was copied; creating a new task");
-                    renewed = true;
-                    if let Err(err) = self.create(e, &dbs, record, &mut checked_support).await {
-                        return Outcome::Failed(err);
-                    }
-                }
-                Next::Create => {
-                    if let Err(err) = self.create(e, &dbs, record, &mut checked_support).await {
-                        return Outcome::Failed(err);
-                    }
-                }
-                Next::Adopt(t) => {
-                    info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, "found this backup's download task at DBS; recording it");
-                    let mut r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
-                    r.task_id = Some(t.task_id.clone());
-                    if let Err(err) = self.save(e, r, &t) {
-                        return Outcome::Failed(err);
-                    }
-                }
-                Next::Wait(t) => {
-                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
-                    if let Err(err) = self.save(e, r, &t) {
-                        return Outcome::Failed(err);
-                    }
-                    let interval = self.settings.poll_interval;
-                    if Instant::now() + interval > deadline {
-                        info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, progress = %shown(t.progress.as_deref().unwrap_or("")), "download task still running; the next pass polls it again");
-                        return Outcome::Pending;
-                    }
-                    tokio::select! {
-                        () = self.cancel.cancelled() => return Outcome::Pending,
-                        () = tokio::time::sleep(interval) => {}
-                    }
-                }
-                Next::Retry(t) => {
-                    let mut r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
-                    r.retries += 1;
-                    r.message = listed.extra.clone();
-                    warn!(backup = %e.key.label(), task = %shown(&t.task_id), retry = r.retries, of = max, "download task failed ({}); retrying it", shown(listed.extra.as_deref().unwrap_or("no reason given")));
-                    // The retry is counted before it is sent: a crash cannot make it unbounded.
-                    if let Err(err) = self.save(e, r, &t) {
-                        return Outcome::Failed(err);
-                    }
-                    if let Err(err) = dbs.retry(&e.key.instance_id, &t.task_id).await {
-                        return Outcome::Failed(api_failure(&err));
-                    }
-                }
-                Next::GiveUp(t) => {
-                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
-                    let tries = r.retries;
-                    let _ = self.save(e, r, &t);
-                    return Outcome::Failed(format!(
-                        "download task {} failed: {} (retried {tries} of snapshots.retries = {max} times; DBS keeps a failed task, which blocks new ones for this instance until it is retried or cleared in the console)",
-                        shown(&t.task_id),
-                        shown(listed.extra.as_deref().unwrap_or("no reason given")),
-                    ));
-                }
-                Next::Link(t) => {
-                    let r = record.unwrap_or_else(|| self.fresh_record(e, &dbs));
-                    let _ = self.save(e, r, &t);
-                    return self.ready(e, dbs, &t).await;
-                }
-                Next::Lost(id) => {
-                    return Outcome::Failed(format!(
-                        "download task {} recorded in {} is not listed by DescribeDownloadTask any more; remove that file to let the next pass create a new task",
-                        shown(&id),
-                        crate::model::TASK
-                    ));
-                }
+            let next = step::next(
+                record.as_ref(),
+                &listed,
+                &e.key.backup_id,
+                self.settings.retries,
+            );
+            if let Err(outcome) = self.advance(&mut d, next, record, &listed).await {
+                return outcome;
             }
             if self.cancel.is_cancelled() {
                 return Outcome::Pending;
@@ -231,8 +182,105 @@ impl Exporter<'_> {
         }
     }
 
-    fn fresh_record(&self, e: &Export, dbs: &DbsClient) -> TaskRecord {
-        let _ = dbs;
+    /// Takes one step of an export; `Err` ends it for this pass, with its outcome.
+    async fn advance(
+        &self,
+        d: &mut Drive<'_>,
+        next: Next,
+        record: Option<TaskRecord>,
+        listed: &TaskList,
+    ) -> Result<(), Outcome> {
+        let e = d.e;
+        let record = record.unwrap_or_else(|| self.fresh_record(e));
+        let why = || shown(listed.extra.as_deref().unwrap_or("no reason given")).to_string();
+        match next {
+            Next::Create | Next::Renew(_) if d.renewed => Err(Outcome::Failed(
+                "a new download task expired at once".into(),
+            )),
+            step @ (Next::Create | Next::Renew(_)) => {
+                if let Some(outcome) = self.blocked(e, &d.dbs).await {
+                    return Err(outcome);
+                }
+                if let Next::Renew(t) = step {
+                    warn!(backup = %e.key.label(), task = %shown(&t.task_id), "the download task's archive expired before it was copied; creating a new task");
+                    d.renewed = true;
+                }
+                self.create(d, record).await.map_err(Outcome::Failed)
+            }
+            Next::Adopt(t) => {
+                info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, "found this backup's download task at DBS; recording it");
+                self.save(e, record, &t).map_err(Outcome::Failed)
+            }
+            Next::Wait(t) => {
+                self.save(e, record, &t).map_err(Outcome::Failed)?;
+                let interval = self.settings.poll_interval;
+                if Instant::now() + interval > d.deadline {
+                    info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, progress = %shown(t.progress.as_deref().unwrap_or("")), "download task still running; the next pass polls it again");
+                    return Err(Outcome::Pending);
+                }
+                tokio::select! {
+                    () = self.cancel.cancelled() => Err(Outcome::Pending),
+                    () = tokio::time::sleep(interval) => Ok(()),
+                }
+            }
+            Next::Retry(t) => {
+                let mut r = record;
+                r.retries += 1;
+                r.message = listed.extra.clone();
+                warn!(backup = %e.key.label(), task = %shown(&t.task_id), retry = r.retries, of = self.settings.retries, "download task failed ({}); retrying it", why());
+                // The retry is counted before it is sent: a crash cannot make it unbounded.
+                self.save(e, r, &t).map_err(Outcome::Failed)?;
+                d.dbs
+                    .retry(&e.key.instance_id, &t.task_id)
+                    .await
+                    .map_err(|err| Outcome::Failed(api_failure(&err)))
+            }
+            Next::GiveUp(t) => {
+                let tries = record.retries;
+                let _ = self.save(e, record, &t);
+                Err(Outcome::Failed(format!(
+                    "download task {} failed: {} (retried {tries} of snapshots.retries = {} times; DBS keeps a failed task, which blocks new ones for this instance until it is retried or cleared in the console)",
+                    shown(&t.task_id),
+                    why(),
+                    self.settings.retries,
+                )))
+            }
+            Next::Link(t) => {
+                let _ = self.save(e, record, &t);
+                Err(self.ready(e, d.dbs.clone(), &t).await)
+            }
+            Next::Lost(id) => Err(Outcome::Failed(format!(
+                "download task {} recorded in {} is not listed by DescribeDownloadTask any more; remove that file to let the next pass create a new task",
+                shown(&id),
+                crate::model::TASK
+            ))),
+        }
+    }
+
+    /// What stops a new task for this export: DBS runs one task per instance, and a failed one
+    /// blocks new ones. Another backup set's running task makes this export wait for a later
+    /// pass; another's failed task is reported (asking would only be refused).
+    async fn blocked(&self, e: &Export, dbs: &DbsClient) -> Option<Outcome> {
+        let all = match dbs.tasks(&e.key.instance_id, None).await {
+            Ok(l) => l,
+            Err(err) => return Some(Outcome::Failed(api_failure(&err))),
+        };
+        let other = all.tasks.iter().find(|t| {
+            t.backup_set_id != e.key.backup_id
+                && (t.status.is_running() || t.status == TaskStatus::Failed)
+        })?;
+        if other.status == TaskStatus::Failed {
+            return Some(Outcome::Failed(format!(
+                "download task {} of backup set {} failed, and DBS creates no new task for this instance until it is retried (RetryDownloadTask) or cleared in the console",
+                shown(&other.task_id),
+                shown(&other.backup_set_id)
+            )));
+        }
+        info!(backup = %e.key.label(), task = %shown(&other.task_id), of = %shown(&other.backup_set_id), "waiting for the instance's running download task of another backup set (DBS runs one at a time)");
+        Some(Outcome::Pending)
+    }
+
+    fn fresh_record(&self, e: &Export) -> TaskRecord {
         let region = self
             .clients
             .get(&e.key.instance_id)
@@ -260,16 +308,11 @@ impl Exporter<'_> {
 
     /// Asks DBS whether it can export the instance (once per export), records the intent, and
     /// creates the task.
-    async fn create(
-        &self,
-        e: &Export,
-        dbs: &DbsClient,
-        old: Option<TaskRecord>,
-        checked: &mut bool,
-    ) -> Result<(), String> {
-        if !*checked {
-            match dbs.supports(&e.key.instance_id).await {
-                Ok(true) => *checked = true,
+    async fn create(&self, d: &mut Drive<'_>, old: TaskRecord) -> Result<(), String> {
+        let e = d.e;
+        if !d.checked_support {
+            match d.dbs.supports(&e.key.instance_id).await {
+                Ok(true) => d.checked_support = true,
                 Ok(false) => {
                     return Err(format!(
                         "DBS cannot export instance {} (DescribeDownloadSupport answered false)",
@@ -280,10 +323,8 @@ impl Exporter<'_> {
             }
         }
         // The record goes to disk before the call that creates anything.
-        let mut r = self.fresh_record(e, dbs);
-        if let Some(old) = old {
-            r.created_at = old.created_at;
-        }
+        let mut r = self.fresh_record(e);
+        r.created_at = old.created_at;
         self.store
             .write_task(&e.key, &r)
             .map_err(|e| e.to_string())?;
@@ -293,7 +334,7 @@ impl Exporter<'_> {
             backup_id: e.key.backup_id.clone(),
             backup_size: e.backup.backup_size.unwrap_or(0),
         };
-        let task = dbs.create(&req).await.map_err(|err| api_failure(&err))?;
+        let task = d.dbs.create(&req).await.map_err(|err| api_failure(&err))?;
         info!(backup = %e.key.label(), task = %shown(&task.task_id), "download task created");
         self.save(e, r, &task)
     }

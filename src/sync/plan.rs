@@ -55,6 +55,9 @@ pub enum SkipReason {
     Cluster(String),
     /// A snapshot backup (no download URL) that this configuration does not export.
     Snapshot(&'static str),
+    /// A snapshot backup of an instance on local disks (its `StorageType`): DBS exports only
+    /// cloud-disk instances' snapshots, so no (billed) task is asked for.
+    NotCloudDisk(String),
 }
 
 impl fmt::Display for SkipReason {
@@ -79,6 +82,11 @@ impl fmt::Display for SkipReason {
                 write!(f, "{r}; a cluster backup is copied whole or not at all")
             }
             SkipReason::Snapshot(r) => write!(f, "snapshot backup without a download URL: {r}"),
+            SkipReason::NotCloudDisk(t) => write!(
+                f,
+                "snapshot backup without a download URL, of an instance on {} (not cloud disks): DBS exports only cloud-disk instances' snapshots",
+                shown(t)
+            ),
         }
     }
 }
@@ -149,6 +157,8 @@ impl From<UrlPolicy> for Policy {
 pub struct ExportPolicy {
     pub instances: SnapshotInstances,
     pub latest_only: bool,
+    /// Each instance's `StorageType`, where known ([`Remote::storage`]).
+    pub storage: std::collections::BTreeMap<String, String>,
 }
 
 /// Keep a copy until its `BackupExpireTime` + `grace`, and always the newest `keep_last`.
@@ -360,6 +370,11 @@ fn snapshot(
         return skip(SkipReason::Snapshot(
             "its instance is not in snapshots.instances",
         ));
+    }
+    if let Some(t) = exports.storage.get(&key.instance_id)
+        && !t.starts_with("cloud_")
+    {
+        return skip(SkipReason::NotCloudDisk(t.clone()));
     }
     let file_name = crate::model::export_file_name(&b.backup_id);
     if let LocalState::Complete(_) = local.state(&key, &file_name) {

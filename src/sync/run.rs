@@ -97,18 +97,7 @@ pub async fn run_pass(
     let plan = plan::plan(&remote, &local, now, &policy);
     count_plan(&plan, &mut summary);
     if opts.dry_run {
-        // What the store holds of each export's task (read only; no DBS call in a dry run).
-        let tasks = plan
-            .exports()
-            .filter_map(|e| Some((e.key.clone(), store.read_task(&e.key).ok()??)))
-            .collect();
-        print!(
-            "{}",
-            report::render_plan(&plan.actions, &plan.prune, &tasks)
-        );
-        summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
-        summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
-        summary.pruned = plan.prune.len();
+        print_dry_run(&store, &plan, &mut summary);
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
@@ -146,6 +135,22 @@ pub async fn run_pass(
     Ok(summary)
 }
 
+/// `--dry-run`: the plan as lines, and the counts it would have. What the store holds of each
+/// export's task is read (no DBS call in a dry run).
+fn print_dry_run(store: &Store, plan: &Plan, summary: &mut Summary) {
+    let tasks = plan
+        .exports()
+        .filter_map(|e| Some((e.key.clone(), store.read_task(&e.key).ok()??)))
+        .collect();
+    print!(
+        "{}",
+        report::render_plan(&plan.actions, &plan.prune, &tasks)
+    );
+    summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
+    summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
+    summary.pruned = plan.prune.len();
+}
+
 /// How this pass plans: the URL choice (one probe of the intranet host) and retention.
 async fn policy(settings: &Settings, remote: &Remote) -> Policy {
     Policy {
@@ -161,6 +166,7 @@ async fn policy(settings: &Settings, remote: &Remote) -> Policy {
         exports: settings.snapshots.download.then(|| ExportPolicy {
             instances: settings.snapshots.instances.clone(),
             latest_only: settings.snapshots.latest_only,
+            storage: remote.storage.clone(),
         }),
     }
 }

@@ -206,7 +206,7 @@ async fn dry_run_prints_fetch_resume_skip_ok_and_prune_lines_and_changes_nothing
         ("32102004", "not Success"),
         ("32102005", "IsAvail is false"),
         ("32102006", "expired"),
-        ("32102007", "no public download URL"),
+        ("32102007", "exports are off; [snapshots] download = true"),
     ] {
         assert!(
             stdout

@@ -280,6 +280,7 @@ fn snapshots_are_exported_only_when_asked_and_newest_first() {
     let on = ExportPolicy {
         instances: SnapshotInstances::All,
         latest_only: true,
+        storage: Default::default(),
     };
     let actions = export_plan(&backups, Some(on.clone()), &none);
     let reason = skip_reason(&actions[0]).unwrap().to_string();
@@ -309,6 +310,14 @@ fn snapshots_are_exported_only_when_asked_and_newest_first() {
         instances: SnapshotInstances::Only(vec!["dds-2".into()]),
         ..on.clone()
     };
+    let local_disk = ExportPolicy {
+        storage: [("dds-1".to_string(), "local_ssd".to_string())].into(),
+        ..on.clone()
+    };
+    let reason = skip_reason(&export_plan(&backups, Some(local_disk), &none)[1])
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("local_ssd (not cloud disks)"), "{reason}");
     let reason = skip_reason(&export_plan(&backups, Some(other), &none)[1])
         .unwrap()
         .to_string();
