@@ -3,7 +3,8 @@
 //! The data path of one backup, each step in one module, none importing one that imports it
 //! (`tests/architecture.rs` checks it):
 //!
-//! fleet ([`fleet`], pure) → listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value) → download
+//! fleet ([`fleet`], pure) → listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value)
+//! → export (snapshots only: [`sync::export`], its DBS download task) → download
 //! ([`sync::download`], [`sync::request`], [`sync::body`], [`sync::sink`]) → check
 //! ([`sync::check`], pure) → commit ([`store`]) → prune ([`sync::prune`], applied by the store)
 //! → report ([`sync::report`], [`metrics`]).
@@ -13,7 +14,8 @@
 //!   snapshot, the object's `Identity`, the format `Verdict`.
 //! - [`fleet`]: which instances a pass covers (configured and discovered) and how each is
 //!   listed (one instance, per shard node, or by its cluster backups).
-//! - [`sync::plan`], [`sync::prune`], [`sync::check`]: what to fetch, keep and publish.
+//! - [`sync::plan`], [`sync::prune`], [`sync::check`]: what to fetch, keep and publish;
+//!   [`sync::export::step`]: the next step of a snapshot's download task.
 //! - [`verify::format`], [`verify::verdict`]: archive format checks and their verdicts.
 //! - [`api::sign`] (signature V1), [`api::model`] (wire JSON → `Backup`), [`names`] (ids and
 //!   file names as path segments), [`urls`] (the one URL rule), [`units`] (`64KiB`),
@@ -25,8 +27,8 @@
 //!   (paths, lock, scan and snapshot, sidecar, partial file, commit, prune and repair), never
 //!   through a link.
 //! - [`listing`]: discovery, shard lookups and listings, per region, several at once.
-//! - [`api::client`], [`api::fleet`] and [`api::credentials`]: `DescribeBackups` and the fleet
-//!   calls over HTTP; env, config,
+//! - [`api::client`], [`api::fleet`], [`api::dbs`] and [`api::credentials`]: `DescribeBackups`,
+//!   the fleet calls and the DBS download-task calls over HTTP; env, config,
 //!   aliyun CLI profile and ECS RAM role credentials.
 //! - [`sync::run`]: one pass wired together; [`sync::download`] and its helpers move bytes.
 //! - [`verify`]: the scrub over the store's copies.

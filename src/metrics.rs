@@ -140,6 +140,8 @@ fn pass_gauges(s: &Snapshot, out: &mut String) {
             ("skipped", s.summary.skipped),
             ("failed", s.summary.failed),
             ("pruned", s.summary.pruned),
+            // Snapshot exports whose DBS task was still running when the pass moved on.
+            ("exporting", s.summary.exporting),
         ]
         .map(|(k, v)| (format!("{{outcome=\"{k}\"}}"), v as f64)),
     );
@@ -304,6 +306,7 @@ mod tests {
         s.newest.insert(("dds-1".into(), String::new()), (400, 3));
         s.newest.insert(("dds-2".into(), "d-0".into()), (900, 1));
         s.failures_by_reason.insert("crc_mismatch".into(), 2);
+        s.summary.exporting = 1;
         s.verdicts.insert(("dds-1".into(), String::new()), (1, 2));
         let text = render(&s);
         for line in [
@@ -315,6 +318,7 @@ mod tests {
             "dds_backup_sync_unrecognised_copies{instance=\"dds-1\",node=\"\"} 2",
             "dds_backup_sync_damaged_copies{instance=\"dds-2\",node=\"d-0\"} 0",
             "dds_backup_sync_last_pass_failures{reason=\"crc_mismatch\"} 2",
+            "dds_backup_sync_last_pass_backups{outcome=\"exporting\"} 1",
             "# TYPE dds_backup_sync_last_pass_end_timestamp_seconds gauge",
         ] {
             assert!(
