@@ -179,6 +179,11 @@ pub struct DownloadSettings {
     /// Bytes per second over all downloads of a pass together (`bandwidth_limit`, or the
     /// `bandwidth_schedule` timetable read in `schedule.timezone`).
     pub bandwidth: crate::bucket::Limit,
+    /// Ranged connections per file of at least `stream_cutoff` bytes (1: one connection).
+    pub streams: usize,
+    pub stream_cutoff: u64,
+    /// The unit of work of a ranged stream.
+    pub part_size: u64,
 }
 
 #[derive(Debug, Clone)]

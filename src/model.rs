@@ -11,6 +11,7 @@ mod cluster;
 mod export;
 mod identity;
 mod local;
+mod parts;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedClus
 pub use export::{ExportInfo, TASK, TaskRecord, export_file_name};
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{LocalSnapshot, Remote, StalePartial, Target};
+pub use parts::PartMap;
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";

@@ -9,6 +9,8 @@
 //! - `resume`: dropped connections, expired URLs, a 200 to a Range, a changed object, a wrong
 //!   CRC, a short object, cancellation, and the retry budget of long downloads;
 //! - `integrity`: the integrity contract (RELIABILITY.md), one test per way it was broken;
+//! - `parts`: several ranged streams per file: out-of-order parts, kill -9 then only the
+//!   missing parts, a server ignoring ranges, another version mid-file, an expired URL;
 //! - `process`: the real binary: kill -9 then resume, the lock, exit codes, `--dry-run` output;
 //! - `servers`: small scripted servers for what the emulator cannot do (record the
 //!   `DescribeBackups` parameters, answer a Range while ignoring `If-Range`).
@@ -20,6 +22,8 @@ mod common;
 mod engine;
 #[path = "sync/integrity.rs"]
 mod integrity;
+#[path = "sync/parts.rs"]
+mod parts;
 #[path = "sync/process.rs"]
 mod process;
 #[path = "sync/resume.rs"]

@@ -55,6 +55,9 @@ impl Settings {
                 connect_timeout: std::time::Duration::from_secs(10),
                 retry: RetryPolicy::default(),
                 bandwidth: crate::bucket::Limit::Off,
+                streams: 4,
+                stream_cutoff: 256 * 1024 * 1024,
+                part_size: 64 * 1024 * 1024,
             },
             prune: PruneSettings {
                 enabled: true,

@@ -52,8 +52,13 @@ pub(super) fn validate(
             )
         })?;
     let bandwidth = bandwidth(d.bandwidth_limit, d.bandwidth_schedule, bad)?;
+    let (streams, stream_cutoff, part_size) =
+        streams(d.streams, d.stream_cutoff, d.part_size, bad)?;
     Ok(DownloadSettings {
         bandwidth,
+        streams,
+        stream_cutoff,
+        part_size,
         dir,
         network: d.network.unwrap_or_default(),
         concurrency,
@@ -75,6 +80,39 @@ pub(super) fn validate(
         )?,
         retry,
     })
+}
+
+/// `download.streams`, `download.stream_cutoff`, `download.part_size`.
+fn streams(
+    streams: Option<i64>,
+    stream_cutoff: Option<String>,
+    part_size: Option<String>,
+    bad: Bad<'_>,
+) -> Result<(usize, u64, u64), ConfigError> {
+    let streams = match streams {
+        None => 4,
+        Some(n @ 1..=32) => n as usize,
+        Some(n) => {
+            return Err(bad(
+                "download.streams",
+                format!("must be between 1 and 32 (got {n}); 1 is one connection per file"),
+            ));
+        }
+    };
+    let size = |key: &str, v: Option<String>, default: &str, min: u64| {
+        let n =
+            crate::units::parse_size(v.as_deref().unwrap_or(default)).map_err(|r| bad(key, r))?;
+        if n < min {
+            return Err(bad(
+                key,
+                format!("must be at least {} bytes (got {n})", min),
+            ));
+        }
+        Ok(n)
+    };
+    let part_size = size("download.part_size", part_size, "64MiB", 64 * 1024)?;
+    let stream_cutoff = size("download.stream_cutoff", stream_cutoff, "256MiB", 1)?;
+    Ok((streams, stream_cutoff, part_size))
 }
 
 /// `download.bandwidth_limit` (one rate) or `download.bandwidth_schedule` (a timetable), not both.

@@ -96,6 +96,9 @@ pub(super) struct RawDownload {
     pub(super) max_retry_time: Option<String>,
     pub(super) bandwidth_limit: Option<String>,
     pub(super) bandwidth_schedule: Option<String>,
+    pub(super) streams: Option<i64>,
+    pub(super) stream_cutoff: Option<String>,
+    pub(super) part_size: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

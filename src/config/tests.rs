@@ -628,3 +628,41 @@ fn bad_snapshot_keys_name_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn stream_keys() {
+    let s = load_text(MINIMAL).unwrap();
+    assert_eq!(
+        (
+            s.download.streams,
+            s.download.stream_cutoff,
+            s.download.part_size
+        ),
+        (4, 256 << 20, 64 << 20)
+    );
+    let s = load_text(&format!(
+        "{MINIMAL}\n[download]\nstreams = 8\nstream_cutoff = \"1GiB\"\npart_size = \"16MiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            s.download.streams,
+            s.download.stream_cutoff,
+            s.download.part_size
+        ),
+        (8, 1 << 30, 16 << 20)
+    );
+    for (body, key, says) in [
+        ("streams = 0", "download.streams", "between 1 and 32"),
+        ("streams = 33", "download.streams", "between 1 and 32"),
+        (
+            "part_size = \"1KiB\"",
+            "download.part_size",
+            "at least 65536 bytes",
+        ),
+        ("stream_cutoff = \"lots\"", "download.stream_cutoff", ""),
+    ] {
+        let e = err(&format!("{MINIMAL}\n[download]\n{body}\n"));
+        assert!(e.contains(key) && e.contains(says), "{body}: {e}");
+    }
+}

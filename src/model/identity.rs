@@ -15,6 +15,10 @@ pub struct Sidecar {
     pub identity: Identity,
     /// The presigned URL's `Expires` (Unix seconds); the URL itself is not stored.
     pub url_expires: Option<i64>,
+    /// For a file fetched by several ranged streams: which parts are in the file (its length
+    /// says nothing then: parts land out of order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<super::PartMap>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,14 +34,28 @@ pub struct Pace {
 }
 
 /// Bytes received in the current window of a [`Pace`].
-struct Window {
+pub(super) struct Window {
     start: Instant,
     bytes: u64,
 }
 
+impl Window {
+    pub(super) fn new() -> Window {
+        Window {
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// Time held back by our own bandwidth limit is not the server's slowness.
+    pub(super) fn hold(&mut self, waited: std::time::Duration) {
+        self.start += waited;
+    }
+}
+
 impl Pace {
     /// Counts `n` more bytes; `Some(rate)` when a window ended below the floor.
-    fn too_slow(&self, w: &mut Window, n: u64) -> Option<u64> {
+    pub(super) fn too_slow(&self, w: &mut Window, n: u64) -> Option<u64> {
         w.bytes += n;
         let elapsed = w.start.elapsed();
         if self.min_rate == 0 || elapsed < self.window {

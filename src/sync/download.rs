@@ -56,6 +56,31 @@ pub struct Downloaded {
     pub via: Via,
 }
 
+/// `download.streams`, `download.stream_cutoff`, `download.part_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streams {
+    pub count: usize,
+    pub cutoff: u64,
+    pub part_size: u64,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Streams {
+            count: 1,
+            cutoff: u64::MAX,
+            part_size: 64 << 20,
+        }
+    }
+}
+
+/// How a ranged download (`super::parts`) ended, for [`Downloader::run_in`].
+pub(super) enum Ranged {
+    Done(Box<Result<Downloaded, DownloadError>>),
+    /// The server ignores ranges: the file goes over one connection instead.
+    OneConnection,
+}
+
 /// Shared by every download of a run.
 #[derive(Clone)]
 pub struct Downloader {
@@ -75,6 +100,8 @@ pub struct Downloader {
     pub pace: Pace,
     /// The pass's bandwidth limit, one bucket shared by every download.
     pub throttle: Throttle,
+    /// Ranged streams per big file (see `super::parts`).
+    pub streams: Streams,
 }
 
 impl Downloader {
@@ -127,6 +154,13 @@ impl Downloader {
         paths: &BackupPaths,
         bar: &dyn Bar,
     ) -> Result<Downloaded, DownloadError> {
+        if self.uses_streams(fetch) {
+            let ranged = self.run_parts(fetch, paths, bar).await;
+            if let Ranged::Done(result) = ranged {
+                drop(slot);
+                return *result;
+            }
+        }
         let store_err = |source| DownloadError::Store {
             backup: fetch.key.label(),
             source,
@@ -175,11 +209,17 @@ impl Downloader {
             .store
             .read_sidecar(paths)
             .filter(|s| s.size == fetch.size && fetch.resume_from > 0);
-        let keep = if old.as_ref().is_some_and(|s| s.identity.etag.is_some()) {
-            fetch.resume_from
-        } else {
-            0
+        // A ranged download's parts land out of order: only its contiguous prefix is a
+        // partial this path can continue (its file is cut there).
+        let keep = match &old {
+            Some(s) if s.identity.etag.is_some() => {
+                s.parts.as_ref().map_or(fetch.resume_from, |p| {
+                    p.prefix(fetch.size).min(fetch.resume_from)
+                })
+            }
+            _ => 0,
         };
+        let old = old.map(|s| Sidecar { parts: None, ..s });
         let needed = fetch.size.saturating_sub(keep);
         let claim = self
             .space
@@ -216,7 +256,7 @@ impl Downloader {
     /// The facts are in: a pure check decides, the store commits (or discards). fsync, rename
     /// and the manifest write block: they run off the async workers, where they would stall
     /// every other download's network reads.
-    async fn check_and_commit(
+    pub(super) async fn check_and_commit(
         &self,
         fetch: &Fetch,
         paths: &BackupPaths,

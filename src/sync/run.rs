@@ -308,6 +308,11 @@ async fn download_all(
             settings.download.bandwidth.clone(),
             crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default(),
         ),
+        streams: super::download::Streams {
+            count: settings.download.streams,
+            cutoff: settings.download.stream_cutoff,
+            part_size: settings.download.part_size,
+        },
     };
     let results = futures::stream::iter(fetches)
         .map(|fetch| {

@@ -234,7 +234,7 @@ impl Writeback {
     }
 }
 
-struct HashState {
+pub(super) struct HashState {
     sha: Sha256,
     crc: crc_fast::Digest,
     len: u64,
@@ -338,7 +338,7 @@ mod format_check_tests {
 }
 
 impl HashState {
-    fn new(format: Option<Format>) -> Self {
+    pub(super) fn new(format: Option<Format>) -> Self {
         HashState {
             sha: Sha256::new(),
             crc: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz),
@@ -354,7 +354,7 @@ impl HashState {
         self.len += data.len() as u64;
     }
 
-    fn finish(self) -> Written {
+    pub(super) fn finish(self) -> Written {
         Written {
             len: self.len,
             verdict: self.check.finish(),
@@ -365,34 +365,35 @@ impl HashState {
 }
 
 fn hash_prefix(prefix: File, keep: u64, format: Option<Format>) -> io::Result<HashState> {
-    use std::os::unix::fs::FileExt;
     let mut state = HashState::new(format);
-    if keep == 0 {
-        return Ok(state);
-    }
-    let mut buf = vec![0u8; READ_BUF];
-    while state.len < keep {
-        let want = (keep - state.len).min(READ_BUF as u64) as usize;
-        let n = match prefix.read_at(&mut buf[..want], state.len) {
+    extend(&mut state, &prefix, keep)?;
+    Ok(state)
+}
+
+/// Hashes `file` from what `state` has hashed up to `upto`, with positional reads (a clone of
+/// the writer's descriptor shares its offset).
+pub(super) fn extend(state: &mut HashState, file: &File, upto: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; READ_BUF.min(upto.saturating_sub(state.len) as usize)];
+    while state.len < upto {
+        let want = (upto - state.len).min(READ_BUF as u64) as usize;
+        let n = match file.read_at(&mut buf[..want], state.len) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         if n == 0 {
-            break;
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "partial file shrank while reading it ({} of {upto} bytes)",
+                    state.len
+                ),
+            ));
         }
         state.update(&buf[..n]);
     }
-    if state.len != keep {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!(
-                "partial file shrank while reading it ({} of {keep} bytes)",
-                state.len
-            ),
-        ));
-    }
-    Ok(state)
+    Ok(())
 }
 
 fn hash_loop(mut state: HashState, rx: mpsc::Receiver<Msg>) -> io::Result<Written> {

@@ -132,6 +132,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
             window: Duration::from_secs(60),
         },
         throttle: Default::default(),
+        streams: Default::default(),
     };
     let mut done = 0;
     for a in actions {

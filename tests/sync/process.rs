@@ -9,7 +9,7 @@ use dds_emulator::StallFault;
 use super::*;
 
 /// A private (0600) config for the replica set, public URLs, quick retries.
-fn config(home: &Path, emu: &Emulator, data: &Path, extra: &str) -> PathBuf {
+pub(super) fn config(home: &Path, emu: &Emulator, data: &Path, extra: &str) -> PathBuf {
     common::write_config(
         home,
         &common::ConfigText::api(&emu.base_url(), ID, SECRET)
