@@ -96,6 +96,8 @@ pub struct Settings {
     /// `[snapshots]`: exports of cloud-disk snapshot backups through DBS download tasks.
     pub snapshots: SnapshotSettings,
     pub logging: LogFormat,
+    /// How often a long download logs its progress (and the daemon updates `STATUS=`).
+    pub progress_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -344,28 +346,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
     if snapshots.download && snapshots.endpoint.is_none() {
         dbs_endpoints_known(&instances, &discover, &default_region, &bad)?;
     }
-    let textfile = raw.metrics.textfile.filter(|p| !p.as_os_str().is_empty());
-    let mode_text = raw.metrics.file_mode.unwrap_or_else(|| "0644".into());
-    let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)
-        .ok_or_else(|| {
-            bad(
-                "metrics.file_mode",
-                format!(
-                    "{mode_text:?} is not a file mode like \"0644\" (octal, owner read and write)"
-                ),
-            )
-        })?;
-    if let Some(p) = &textfile
-        && (p.is_relative() || p.file_name().is_none())
-    {
-        return Err(bad(
-            "metrics.textfile",
-            format!("{} must be an absolute file path", p.display()),
-        ));
-    }
-
+    let metrics = metrics(raw.metrics, &bad)?;
     Ok(Settings {
         file: file.to_path_buf(),
         api,
@@ -375,14 +356,20 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         download,
         prune,
         schedule,
-        metrics: MetricsSettings {
-            textfile,
-            file_mode,
-        },
+        metrics,
         verify,
         hooks,
         snapshots,
         logging: raw.logging.format.unwrap_or_default(),
+        progress_interval: positive(
+            duration(
+                "logging.progress_interval",
+                raw.logging.progress_interval,
+                "60s",
+            )?,
+            "logging.progress_interval",
+            &bad,
+        )?,
     })
 }
 
@@ -411,6 +398,36 @@ fn dbs_endpoints_known(
         }
     }
     Ok(())
+}
+
+/// `[metrics]`: an absolute textfile path (or none) and its mode.
+fn metrics(raw: raw::RawMetrics, bad: sections::Bad<'_>) -> Result<MetricsSettings, ConfigError> {
+    let textfile = raw.textfile.filter(|p| !p.as_os_str().is_empty());
+    let mode_text = raw.file_mode.unwrap_or_else(|| "0644".into());
+    let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)
+        .ok_or_else(|| {
+            bad(
+                "metrics.file_mode",
+                format!(
+                    "{mode_text:?} is not a file mode like \"0644\" (octal, owner read and write)"
+                ),
+            )
+        })?;
+    if let Some(p) = &textfile
+        && (p.is_relative() || p.file_name().is_none())
+    {
+        return Err(bad(
+            "metrics.textfile",
+            format!("{} must be an absolute file path", p.display()),
+        ));
+    }
+
+    Ok(MetricsSettings {
+        textfile,
+        file_mode,
+    })
 }
 
 /// `[prune]`: on by default, no grace, the newest copy always kept.

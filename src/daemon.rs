@@ -140,24 +140,32 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
         dry_run: false,
         cancel: control.shutdown.child_token(),
     };
-    let progress = LogLines::new(Duration::from_secs(30));
-    let status =
-        match commands::pass_and_report(&running.settings, &running.api, &progress, &opts, metrics)
-            .await
-        {
-            Ok(summary) => format!("last pass: {summary}"),
-            Err(SyncError::Store(e @ StoreError::Locked { .. })) => {
-                let StoreError::Locked { pid, .. } = &e else {
-                    unreachable!()
-                };
-                warn!(pid = %pid, "pass skipped: {e}");
-                format!("last pass skipped: pid {pid} held the lock")
-            }
-            Err(e) => {
-                error!("pass failed: {e}");
-                format!("last pass failed: {e}")
-            }
-        };
+    let progress = LogLines::new(running.settings.progress_interval);
+    let run = commands::pass_and_report(&running.settings, &running.api, &progress, &opts, metrics);
+    tokio::pin!(run);
+    // A 3-hour transfer shows in `systemctl status` as it moves.
+    let mut tick = tokio::time::interval(running.settings.progress_interval);
+    tick.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            _ = tick.tick() => notify(&[sd_notify::NotifyState::Status(&progress.status())]),
+        }
+    };
+    let status = match outcome {
+        Ok(summary) => format!("last pass: {summary}"),
+        Err(SyncError::Store(e @ StoreError::Locked { .. })) => {
+            let StoreError::Locked { pid, .. } = &e else {
+                unreachable!()
+            };
+            warn!(pid = %pid, "pass skipped: {e}");
+            format!("last pass skipped: pid {pid} held the lock")
+        }
+        Err(e) => {
+            error!("pass failed: {e}");
+            format!("last pass failed: {e}")
+        }
+    };
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 

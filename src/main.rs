@@ -72,7 +72,7 @@ async fn run(cli: Cli) -> u8 {
                 })
         }
         Mode::SyncNow { dry_run } => {
-            let progress = progress::for_stderr();
+            let progress = progress::for_stderr(settings.progress_interval);
             Ok(
                 match commands::sync_now(&settings, dry_run, progress.as_ref()).await {
                     Ok(summary) => commands::exit_code(&summary),

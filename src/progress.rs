@@ -24,13 +24,14 @@ pub trait Progress: Send + Sync {
     fn set_total(&self, total: u64);
 }
 
-/// Picks bars on a terminal and log lines elsewhere.
-pub fn for_stderr() -> Box<dyn Progress> {
+/// Picks bars on a terminal and log lines elsewhere (at most every `interval` per download:
+/// `logging.progress_interval`).
+pub fn for_stderr(interval: Duration) -> Box<dyn Progress> {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {
         Box::new(Bars::new())
     } else {
-        Box::new(LogLines::new(Duration::from_secs(15)))
+        Box::new(LogLines::new(interval))
     }
 }
 
@@ -162,14 +163,36 @@ impl Bar for IndicatifBar {
     }
 }
 
-/// Log lines at most every `interval` per download.
+/// Log lines at most every `interval` per download, and the pass's totals for systemd's
+/// `STATUS=` ([`LogLines::status`]).
 pub struct LogLines {
     interval: Duration,
+    done: std::sync::Arc<AtomicU64>,
+    total: AtomicU64,
+    started: Instant,
 }
 
 impl LogLines {
     pub fn new(interval: Duration) -> Self {
-        LogLines { interval }
+        LogLines {
+            interval,
+            done: std::sync::Arc::default(),
+            total: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    /// What the pass has downloaded so far, for `STATUS=`: "pass running: 1.2 GiB of 3.4 GiB
+    /// downloaded (45.6 MiB/s)".
+    pub fn status(&self) -> String {
+        let done = self.done.load(Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "pass running: {} of {} downloaded ({:.1} MiB/s)",
+            crate::units::human_bytes(done),
+            crate::units::human_bytes(self.total.load(Ordering::Relaxed)),
+            done as f64 / secs / 1_048_576.0
+        )
     }
 }
 
@@ -182,10 +205,12 @@ impl Progress for LogLines {
             started: Instant::now(),
             last: Mutex::new(Instant::now()),
             interval: self.interval,
+            overall: self.done.clone(),
         })
     }
 
     fn set_total(&self, total: u64) {
+        self.total.store(total, Ordering::Relaxed);
         tracing::info!(bytes = total, "bytes to download this pass");
     }
 }
@@ -197,6 +222,8 @@ struct LogBar {
     started: Instant,
     last: Mutex<Instant>,
     interval: Duration,
+    /// The pass's bytes, over all downloads.
+    overall: std::sync::Arc<AtomicU64>,
 }
 
 impl Bar for LogBar {
@@ -205,6 +232,7 @@ impl Bar for LogBar {
     }
 
     fn inc(&self, delta: u64) {
+        self.overall.fetch_add(delta, Ordering::Relaxed);
         let pos = self.pos.fetch_add(delta, Ordering::Relaxed) + delta;
         let Ok(mut last) = self.last.lock() else {
             return;
@@ -253,5 +281,24 @@ mod tests {
         let cut = keep_tail("dds-tty-with-a-rather-long-instance-name/90000004", 32);
         assert_eq!(cut.chars().count(), 32);
         assert!(cut.starts_with('…') && cut.ends_with("/90000004"), "{cut}");
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn status_counts_every_download_of_the_pass() {
+        let lines = LogLines::new(Duration::from_secs(3600));
+        lines.set_total(3 << 20);
+        let (a, b) = (lines.bar("a", 1 << 20), lines.bar("b", 2 << 20));
+        a.inc(1 << 20);
+        b.inc(512 << 10);
+        let status = lines.status();
+        assert!(
+            status.starts_with("pass running: 1.5 MiB of 3.0 MiB downloaded ("),
+            "{status}"
+        );
     }
 }

@@ -322,7 +322,25 @@ async fn systemd_notify_protocol() {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let config = write_config(dir.path(), &emu.base_url(), "*/2 * * * * *", "");
+    // The big backup's body stalls for a second, so the pass's progress shows in STATUS=.
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 500_000,
+                duration: Duration::from_secs(1),
+                count: 1,
+                object: Some(BIG.into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "*/2 * * * * *",
+        "[logging]\nprogress_interval = \"100ms\"",
+    );
     let daemon = Daemon::spawn(&config, dir.path(), Some(&socket_path));
     let messages = Arc::new(Mutex::new(Vec::<String>::new()));
     let reader = {
@@ -346,6 +364,13 @@ async fn systemd_notify_protocol() {
     assert!(
         common::poll(Duration::from_secs(10), || seen("READY=1")).await,
         "no READY=1"
+    );
+    assert!(
+        common::poll(Duration::from_secs(15), || seen("STATUS=pass running: ")
+            && seen(" downloaded ("))
+        .await,
+        "no progress in STATUS: {:?}",
+        messages.lock().unwrap()
     );
     assert!(
         common::poll(Duration::from_secs(15), || seen("STATUS=last pass: listed")).await,

@@ -22,7 +22,12 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
         emulator.base_url(),
         dir.display()
     );
-    let summary = super::sync_now(&settings, false, crate::progress::for_stderr().as_ref()).await?;
+    let summary = super::sync_now(
+        &settings,
+        false,
+        crate::progress::for_stderr(settings.progress_interval).as_ref(),
+    )
+    .await?;
     println!(
         "demo: look at {} (each backup has its file and a manifest.json); run again to see that nothing is downloaded twice",
         dir.display()

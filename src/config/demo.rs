@@ -74,6 +74,7 @@ impl Settings {
             hooks: super::HookSettings::default(),
             snapshots: super::SnapshotSettings::default(),
             logging: LogFormat::Text,
+            progress_interval: std::time::Duration::from_secs(15),
         }
     }
 

@@ -146,6 +146,7 @@ pub(super) struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLogging {
     pub(super) format: Option<LogFormat>,
+    pub(super) progress_interval: Option<String>,
 }
 
 /// `instances = "all"` or a list of ids.

@@ -666,3 +666,23 @@ fn stream_keys() {
         assert!(e.contains(key) && e.contains(says), "{body}: {e}");
     }
 }
+
+#[test]
+fn progress_interval_key() {
+    assert_eq!(
+        load_text(MINIMAL).unwrap().progress_interval,
+        Duration::from_secs(60)
+    );
+    let s = load_text(&format!(
+        "{MINIMAL}\n[logging]\nprogress_interval = \"5m\"\n"
+    ))
+    .unwrap();
+    assert_eq!(s.progress_interval, Duration::from_secs(300));
+    let e = err(&format!(
+        "{MINIMAL}\n[logging]\nprogress_interval = \"0s\"\n"
+    ));
+    assert!(
+        e.contains("logging.progress_interval") && e.contains("greater than zero"),
+        "{e}"
+    );
+}

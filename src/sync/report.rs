@@ -148,20 +148,7 @@ impl fmt::Display for Summary {
     }
 }
 
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::units::human_bytes;
 
 /// The plan as `--dry-run` prints it, one line per backup and per prune. `tasks`: the download
 /// task records of the snapshots to export, where the store holds one.
