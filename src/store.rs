@@ -16,6 +16,7 @@ mod apply;
 mod cluster;
 mod partial;
 pub use partial::DataError;
+mod locks;
 mod safe;
 mod scan;
 mod task;
@@ -157,6 +158,12 @@ impl Store {
     /// # Errors
     /// As [`Store::lock`].
     pub fn lock_for(&self, config: Option<&Path>) -> Result<RunLock, StoreError> {
+        self.lock_named(LOCK_FILE, config)
+    }
+
+    /// Takes the flock on the file `name` in the root (created 0600 if missing), writing this
+    /// process's pid and `config` into it, or says who holds it.
+    fn lock_named(&self, name: &str, config: Option<&Path>) -> Result<RunLock, StoreError> {
         let root_err = |source| StoreError::Root {
             path: self.root.clone(),
             source: Box::new(source),
@@ -169,7 +176,7 @@ impl Store {
                 .create(&self.root)
                 .map_err(|e| root_err(io_err("create", &self.root)(e)))?;
         }
-        let path = self.root.join(LOCK_FILE);
+        let path = self.root.join(name);
         let mut file = safe::open_lock(&path).map_err(root_err)?;
         match file.try_lock() {
             Ok(()) => {}

@@ -501,3 +501,58 @@ async fn a_copy_that_failed_its_scrub_is_counted_and_fetched_again_by_the_next_p
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_runs_while_a_scrub_is_in_progress_and_a_second_scrub_is_refused() {
+    let (emu, dir, config) = setup("").await;
+    let data = dir.path().join("data");
+    let total: u64 = common::files_ending(&data, "manifest.json")
+        .iter()
+        .map(|m| read_json(m)["size"].as_u64().unwrap())
+        .sum();
+    // A scrub of about 20 s: plenty of time for a pass beside it.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[verify]\nbandwidth_limit = \"{}\"\n", total / 20));
+    std::fs::write(&config, text).unwrap();
+    let mut scrub = common::binary(dir.path())
+        .args(["--verify", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = scrub.id().unwrap().to_string();
+    let lock = data.join(".dds-backup-sync.scrub.lock");
+    let holding = common::poll(std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(&lock).is_ok_and(|t| t.lines().next() == Some(pid.as_str()))
+    })
+    .await;
+    assert!(holding, "the scrub took its lock");
+
+    // A new backup appears; a pass fetches it while the scrub reads.
+    let fresh = dds_emulator::BackupRecord::new(
+        "32109001",
+        time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        "hins19360001_data_fresh_qp.xb",
+        200_000,
+    );
+    assert!(emu.add_backup("dds-demo-replica", fresh));
+    let pass = run(&config, dir.path(), "--sync-now").await;
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
+    assert!(find_dir(&data, "32109001").is_some_and(|d| d.join("manifest.json").exists()));
+    // A second scrub is refused at once, naming the first.
+    let second = run(&config, dir.path(), "--verify").await;
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains(&pid), "{stderr}");
+    assert!(
+        scrub.try_wait().unwrap().is_none(),
+        "all of this happened while the first scrub ran"
+    );
+    scrub.kill().await.unwrap();
+}

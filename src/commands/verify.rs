@@ -54,8 +54,8 @@ pub fn daemon_scope(settings: &Settings) -> Scope {
 
 /// The scrub behind `--verify` and `verify.cron`; returns the number of problems found.
 ///
-/// It holds the run lock for the whole scrub, so no pass runs meanwhile (a lock per copy is
-/// left for later: issue 12). The reads block, so they run on a blocking thread.
+/// It holds the scrub lock (a second scrub is refused) and each copy's lock while reading it,
+/// not the run lock: a pass runs meanwhile. The reads block, so they run on a blocking thread.
 pub async fn verify_and_repair(
     settings: &Settings,
     scope: Scope,
@@ -71,8 +71,13 @@ pub async fn verify_and_repair(
         crate::schedule::Zone::default(),
     );
     let scrub = store.clone();
+    let config = settings.file.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let _lock = scrub.lock().map_err(sync::SyncError::Store)?;
+        // The scrub lock, not the run lock: a pass runs meanwhile; each copy is held under its
+        // own lock while it is read.
+        let _lock = scrub
+            .scrub_lock(Some(&config))
+            .map_err(sync::SyncError::Store)?;
         Ok::<_, sync::SyncError>(crate::verify::verify_scoped(
             &scrub,
             &scope,
@@ -171,10 +176,8 @@ async fn repair(
     let remote = listing::gather(fleet).remote;
     let listed: HashSet<BackupKey> = remote.listed.into_iter().map(|l| l.key).collect();
     let plan = crate::verify::plan_repair(&report.findings, &listed);
-    let repaired = {
-        let _lock = store.lock().map_err(sync::SyncError::Store)?;
-        crate::verify::apply_repair(store, &report.findings, &plan)
-    };
+    // Each removal holds its copy's lock (the store takes it).
+    let repaired = crate::verify::apply_repair(store, &report.findings, &plan);
     for key in &repaired.removed {
         writeln!(out, "REPAIR {}: corrupt copy removed", key.label())?;
     }
@@ -183,8 +186,17 @@ async fn repair(
     }
     if !repaired.removed.is_empty() {
         let opts = PassOptions::default();
-        let summary = pass_and_report(settings, &api, &progress::Silent, &opts, metrics).await?;
-        writeln!(out, "REPAIR pass: {summary}")?;
+        match pass_and_report(settings, &api, &progress::Silent, &opts, metrics).await {
+            Ok(summary) => writeln!(out, "REPAIR pass: {summary}")?,
+            // A pass is running: it, or the next one, fetches the removed copies.
+            Err(sync::SyncError::Store(e @ crate::store::StoreError::Locked { .. })) => {
+                writeln!(
+                    out,
+                    "REPAIR pass: not run now ({e}); the next pass fetches the removed copies"
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

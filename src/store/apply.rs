@@ -16,6 +16,8 @@ impl Store {
     pub fn prune(&self, keys: &[BackupKey]) -> Vec<Result<PathBuf, StoreError>> {
         keys.iter()
             .map(|key| {
+                // A scrub reading this copy finishes first.
+                let _held = self.copy_lock(key)?;
                 if key.cluster && key.node_id.is_none() {
                     return self.remove_cluster(key);
                 }
@@ -34,6 +36,7 @@ impl Store {
     /// Why the copy was left alone: not where the layout keeps it, not a real folder, its
     /// manifest now describes another backup, or a removal failed.
     pub fn remove_copy(&self, key: &BackupKey) -> Result<(), StoreError> {
+        let _held = self.copy_lock(key)?;
         let dir = self.own_copy(key)?;
         self.unseal_cluster(key)?;
         let manifest_path = dir.join(MANIFEST);

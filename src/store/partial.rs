@@ -72,6 +72,8 @@ impl Store {
     /// # Errors
     /// I/O errors, naming the path; the partial stays for the next pass to check again.
     pub fn commit(&self, paths: &BackupPaths, manifest: &Manifest) -> Result<(), StoreError> {
+        // A scrub reading the old copy of this backup finishes first.
+        let _held = self.copy_lock(&manifest.key())?;
         fs::File::open(&paths.part)
             .and_then(|f| f.sync_all())
             .map_err(io_err("fsync", &paths.part))?;

@@ -130,7 +130,7 @@ impl VerifyReport {
 /// Brings the manifest up to date after a check of bytes it vouches for: the verdict, when it
 /// has none (written before verdicts existed) or a different one (the download checks gzip only
 /// by its header; the scrub inflates it), and `verified_at`, when the check found no problem (a
-/// damaged or rotted copy stays due, so every scrub reports it). The caller holds the run lock.
+/// damaged or rotted copy stays due, so every scrub reports it). The caller holds the copy's lock.
 fn update_manifest(
     dir: &Path,
     manifest: &Manifest,
@@ -240,6 +240,24 @@ fn check_one(
         }
     };
     let key = manifest.key();
+    // Under the copy's lock, and with its manifest read again: a pass may have published a
+    // new copy (or pruned this one) since the scan.
+    let _held = match store.copy_lock(&key) {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(backup = %key.label(), "not checked: {e}");
+            report.checked -= 1;
+            return;
+        }
+    };
+    let manifest = match crate::store::read_manifest(&dir.join(MANIFEST)) {
+        Ok(now_there) if now_there.key() == key => now_there,
+        _ => {
+            tracing::info!(backup = %key.label(), "not checked: the copy changed or went since the scan");
+            report.checked -= 1;
+            return;
+        }
+    };
     let check = check_copy_limited(store, &dir, &manifest, throttle);
     update_manifest(&dir, &manifest, &check, now, report);
     if manifest.rot.is_none() && check.problems.iter().any(|p| p.is_corrupt()) {
@@ -400,7 +418,7 @@ pub struct Repaired {
 /// finding, so the next pass downloads it afresh (a crash in between leaves a manifest without
 /// its file, which a pass also fetches again). Acts only on the folder the layout gives the
 /// backup (never a symlink, never outside the store) and only while its manifest still names
-/// that backup; the caller holds the run lock.
+/// that backup; the store takes each copy's lock.
 pub fn apply_repair(store: &Store, findings: &[Finding], plan: &[BackupKey]) -> Repaired {
     let mut done = Repaired::default();
     for key in plan {
