@@ -8,17 +8,39 @@
 # copies for the same cores), and with the emulator pacing each body to a link rate
 # (BENCH_RATE_MIB, default 400, for the single file; a quarter of it for each of the four
 # connections of the many-file run), which is what a download from OSS looks like.
+# Then ranged streams: one 2 GiB object with every response body capped at one OSS connection's
+# rate (`--conn-rate`, BENCH_CONN_RATE bytes/s, default 50331648 = 48 MiB/s), fetched by the
+# daemon with download.streams = 1, 4 and 8 (stream_cutoff 256MiB, part_size 64MiB), by
+# `aria2c -x8 -s8` if it is installed, and with streams = 4 under bandwidth_limit = "150MiB"
+# (the achieved rate against the limit). A daemon that refuses `download.streams` (exit 2, the
+# key named on stderr) has those rows skipped, not failed.
 # Needs ~5 GiB free under $BENCH_DIR (default: a temp dir). Prints a table; the figures in the
 # README come from this script. Usage: bench/run.sh [ROUNDS]   (default 3; the best run counts)
+# Knobs: BENCH_ONLY="loopback link streams" (the sections to run, default all), BENCH_BIG_MIB
+# (size of the streams object, default 2048), BENCH_BIN=DIR (use the binaries already in DIR,
+# e.g. target/debug, instead of a release build), BENCH_QUICK=1 (a check of the script itself:
+# ROUNDS 1, only the streams section, a 512 MiB object; figures not for the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${1:-3}
+QUICK=${BENCH_QUICK:-}
+ROUNDS=${1:-${QUICK:+1}}
+ROUNDS=${ROUNDS:-3}
 RATE_MIB=${BENCH_RATE_MIB:-400}
+CONN_RATE=${BENCH_CONN_RATE:-50331648}
+BIG_MIB=${BENCH_BIG_MIB:-${QUICK:+512}}
+BIG_MIB=${BIG_MIB:-2048}
+ONLY=${BENCH_ONLY:-${QUICK:+streams}}
+ONLY=${ONLY:-loopback link streams}
 WORK=${BENCH_DIR:-$(mktemp -d)}
 export CARGO_TERM_COLOR=never
-# The daemon and the dds-emulator binary (a workspace member): both land in target/release.
-cargo build --release --quiet --workspace
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release
+RELEASE=${CARGO_TARGET_DIR:-$PWD/target}/release
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$(cd "$BENCH_BIN" && pwd)
+else
+  # The daemon and the dds-emulator binary (a workspace member): both land in target/release.
+  cargo build --release --quiet --workspace
+  BIN=$RELEASE
+fi
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench: needs GNU time (apt-get install time)"; exit 2; }
 command -v curl >/dev/null || { echo "bench: needs curl"; exit 2; }
@@ -27,17 +49,26 @@ command -v openssl >/dev/null || { echo "bench: needs openssl (the hashing refer
 EMU=""
 trap 'kill $EMU 2>/dev/null; rm -rf "$WORK/data" "$WORK/curl"' EXIT
 
-# emulator [FLAGS...]: (re)starts the emulator with the bench objects; sets URL, one.urls, many.urls
-emulator() {
+# start_emulator "ID:COUNTxSIZE..." [FLAGS...]: (re)starts the emulator with those generated
+# instances (the first one's backups get ids 900xxxxx, the second's 901xxxxx); sets URL
+start_emulator() {
+  local gen=() spec
+  for spec in $1; do gen+=(--generate "$spec"); done
+  shift
   [ -n "$EMU" ] && { kill "$EMU" 2>/dev/null; wait "$EMU" 2>/dev/null || true; }
   rm -f "$WORK/emulator.out"
   "$BIN/dds-emulator" --listen 127.0.0.1:0 --access-key-id bench-id --access-key-secret bench-secret \
-    --url-ttl 86400s --generate dds-bench-one:1x2GiB --generate dds-bench-many:64x32MiB \
+    --url-ttl 86400s "${gen[@]}" \
     --warm-up --print-urls "$@" >"$WORK/emulator.out" 2>"$WORK/emulator.err" &
   EMU=$!
   for _ in $(seq 600); do grep -q '^dds-emulator listening' "$WORK/emulator.out" 2>/dev/null && break; sleep 0.1; done
   URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/emulator.out" | head -1)
   [ -n "$URL" ] || { echo "bench: the emulator did not start"; cat "$WORK/emulator.err"; exit 1; }
+}
+
+# emulator [FLAGS...]: (re)starts the emulator with the bench objects; sets URL, one.urls, many.urls
+emulator() {
+  start_emulator "dds-bench-one:1x2GiB dds-bench-many:64x32MiB" "$@"
   # Only the generated objects (ids 90000000+) are benchmarked.
   grep '^url 900' "$WORK/emulator.out" | awk '{print $3}' | head -1 >"$WORK/one.urls"
   grep '^url 901' "$WORK/emulator.out" | awk '{print $3}' >"$WORK/many.urls"
@@ -45,8 +76,14 @@ emulator() {
   config dds-bench-many
 }
 
-config() { # $1 instance
-  cat >"$WORK/$1.toml" <<TOML
+# big_emulator [FLAGS...]: (re)starts the emulator with the streams object alone; sets URL, big.urls
+big_emulator() {
+  start_emulator "dds-bench-big:1x${BIG_MIB}MiB" "$@"
+  grep '^url 900' "$WORK/emulator.out" | awk '{print $3}' | head -1 >"$WORK/big.urls"
+}
+
+config() { # $1 instance, $2 file name (default: $1), $3 more [download] lines
+  cat >"$WORK/${2:-$1}.toml" <<TOML
 [api]
 region_id = "cn-hangzhou"
 endpoint = "$URL"
@@ -60,21 +97,34 @@ lookback = "30d"
 dir = "$WORK/data"
 network = "public"
 concurrency = 4
+${3:-}
 [prune]
 enabled = false
 TOML
-  chmod 600 "$WORK/$1.toml"
+  chmod 600 "$WORK/${2:-$1}.toml"
 }
 
-# run NAME CMD...: best wall time (s), the CPU (user + sys) and the peak RSS (KiB) of that run
+# run NAME CMD...: best wall time (s), the CPU (user + sys) and the peak RSS (KiB) of that run;
+# sets BEST (s). With STREAMS_GUARD set, a daemon that refuses download.streams (exit 2, "streams"
+# on stderr) is not a failure: the row says skipped, STREAMS_OK=no and BEST stays empty.
 run() {
   local name=$1; shift
   local best="" rss="" cpu=""
+  BEST=""
   for _ in $(seq "$ROUNDS"); do
     rm -rf "$WORK/data" "$WORK/curl"; mkdir -p "$WORK/curl"; sync
-    local start end secs
+    local start end secs rc=0
     start=$(date +%s.%N)
-    "$TIME" -f '%M %U %S' -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/run.err" || { echo "bench: $name failed"; tail -5 "$WORK/run.err"; exit 1; }
+    "$TIME" -f '%M %U %S' -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/run.err" || rc=$?
+    if [ "$rc" != 0 ]; then
+      if [ -n "${STREAMS_GUARD:-}" ] && [ "$rc" = 2 ] && grep -q streams "$WORK/run.err"; then
+        STREAMS_OK=no
+        printf '%-44s skipped: this dds-backup-sync refuses download.streams (exit 2):\n  %s\n' \
+          "$name" "$(grep -m1 streams "$WORK/run.err" | cut -c1-300)"
+        return 0
+      fi
+      echo "bench: $name failed (exit $rc)"; tail -5 "$WORK/run.err"; exit 1
+    fi
     end=$(date +%s.%N)
     secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
     if [ -z "$best" ] || awk -v s="$secs" -v b="$best" 'BEGIN { exit !(s < b) }'; then
@@ -83,6 +133,7 @@ run() {
       cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
     fi
   done
+  BEST=$best
   awk -v n="$name" -v t="$best" -v b="$BYTES" -v r="$rss" -v c="$cpu" \
     'BEGIN { printf "%-44s %7.2f s %6.0f MiB/s %6.2f s CPU %6.1f MiB RSS\n", n, t, b / t / 1048576, c, r / 1024 }'
 }
@@ -103,13 +154,66 @@ many() { # $1: label of the link
   run "$1 64 x 32 MiB: 4 x curl | tee | openssl" sh -c "cd '$WORK/curl' && nl -w1 -s' ' '$WORK/many.urls' | xargs -P4 -n2 sh -c 'curl -sf \"\$1\" | tee \"f\$0\" | openssl dgst -sha256'"
 }
 
+# daemon_streams NAME CONFIG: a daemon row guarded against a daemon without download.streams
+daemon_streams() {
+  if [ "$STREAMS_OK" = yes ]; then
+    STREAMS_GUARD=1 run "$1" "$BIN/dds-backup-sync" --sync-now --config "$2"
+  else
+    BEST=""
+    printf '%-44s skipped (download.streams refused above)\n' "$1"
+  fi
+}
+
+streams() { # one BIG_MIB object, every response body capped at CONN_RATE
+  BYTES=$((BIG_MIB * 1024 * 1024))
+  local size label url n limit=150
+  size=$(awk -v m="$BIG_MIB" 'BEGIN { if (m % 1024 == 0) printf "%d GiB", m / 1024; else printf "%d MiB", m }')
+  label="$(awk -v r="$CONN_RATE" 'BEGIN { printf "%g", r / 1048576 }') MiB/s per conn: $size"
+  big_emulator --conn-rate "$CONN_RATE"
+  url=$(cat "$WORK/big.urls")
+  local parts='stream_cutoff = "256MiB"
+part_size = "64MiB"'
+  for n in 1 4 8; do
+    config dds-bench-big "big-s$n" "streams = $n
+$parts"
+  done
+  config dds-bench-big big-limit "streams = 4
+$parts
+bandwidth_limit = \"${limit}MiB\""
+  STREAMS_OK=yes
+  for n in 1 4 8; do
+    daemon_streams "$label: dds-backup-sync streams=$n" "$WORK/big-s$n.toml"
+  done
+  if command -v aria2c >/dev/null; then
+    run "$label: aria2c -x8 -s8" aria2c -x8 -s8 -q --allow-overwrite=true --auto-file-renaming=false \
+      --file-allocation=none -d "$WORK/curl" -o big "$url"
+  else
+    echo "aria2c: not installed (apt-get install aria2)"
+  fi
+  daemon_streams "$label: dds-backup-sync streams=4, bandwidth_limit ${limit}MiB" "$WORK/big-limit.toml"
+  if [ -n "$BEST" ]; then
+    awk -v t="$BEST" -v b="$BYTES" -v l="$limit" 'BEGIN { r = b / t / 1048576
+      printf "  bandwidth_limit %d MiB/s: achieved %.1f MiB/s (%.1f %% of the limit)\n", l, r, 100 * r / l }'
+  fi
+}
+
+has() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 echo "dds-backup-sync benchmark on $(nproc) cores, $(date -u +%F), best of $ROUNDS"
 echo "(CPU: user + sys of the client alone; the emulator's own CPU is not counted)"
-emulator
-single "loopback:"
-many "loopback:"
-emulator --body-rate "${RATE_MIB}MiB"
-single "${RATE_MIB} MiB/s link:"
-# Four connections share the link: a quarter of the rate each.
-emulator --body-rate "$((RATE_MIB / 4))MiB"
-many "${RATE_MIB} MiB/s link:"
+[ "$BIN" = "$RELEASE" ] || echo "(binaries from $BIN, not a release build of this checkout)"
+if has loopback; then
+  emulator
+  single "loopback:"
+  many "loopback:"
+fi
+if has link; then
+  emulator --body-rate "${RATE_MIB}MiB"
+  single "${RATE_MIB} MiB/s link:"
+  # Four connections share the link: a quarter of the rate each.
+  emulator --body-rate "$((RATE_MIB / 4))MiB"
+  many "${RATE_MIB} MiB/s link:"
+fi
+if has streams; then
+  streams
+fi

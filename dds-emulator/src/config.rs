@@ -1,6 +1,6 @@
 //! How to run an emulator: credentials, data set, faults, URL lifetime and bases, clock skew and
-//! body pacing, as [`EmulatorConfig`]. Plain data: nothing here starts or serves anything, and its
-//! `Debug` never prints a secret.
+//! body pacing (`body_rate`, `conn_rate`), as [`EmulatorConfig`]. Plain data: nothing here starts
+//! or serves anything, and its `Debug` never prints a secret.
 
 use std::fmt;
 use std::time::Duration;
@@ -33,6 +33,12 @@ pub struct EmulatorConfig {
     /// Paces every file body to this many bytes per second (a link slower than loopback, for
     /// benchmarks and the demo); `None`: as fast as the socket takes it.
     pub body_rate: Option<u64>,
+    /// Caps each GET response body at this many bytes per second, like the ceiling of one OSS
+    /// connection: every body (each connection, each ranged request) is paced on its own, so N
+    /// ranged GETs in parallel together get N times the rate. Applies on top of `body_rate`
+    /// (the slower wins); `None` or `Some(0)`: no cap. Changeable later with
+    /// [`Emulator::set_conn_rate`](crate::Emulator::set_conn_rate).
+    pub conn_rate: Option<u64>,
 }
 
 impl EmulatorConfig {
@@ -49,6 +55,7 @@ impl EmulatorConfig {
             clock_offset: time::Duration::ZERO,
             region: "cn-hangzhou".into(),
             body_rate: None,
+            conn_rate: None,
         }
     }
 
@@ -75,6 +82,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("faults", &self.faults)
             .field("url_ttl", &self.url_ttl)
             .field("body_rate", &self.body_rate)
+            .field("conn_rate", &self.conn_rate)
             .field("public_url_base", &self.public_url_base)
             .field("intranet_url_base", &self.intranet_url_base)
             .field("clock_offset", &self.clock_offset)

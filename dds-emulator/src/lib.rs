@@ -10,7 +10,8 @@
 //!
 //! Owns the server lifecycle ([`start`] → [`Emulator`] → [`Emulator::shutdown`] or drop), the
 //! shared state the handlers read (credentials, data set, faults, clock, object cache, counters)
-//! and the runtime knobs tests turn. The pieces:
+//! and the runtime knobs tests turn (faults, clock offset, the per-connection rate cap). The
+//! pieces:
 //! - [`data`]: instances (with region, storage, tags), per-node and cluster backups, the DBS
 //!   download-task state machine, the demo data set;
 //! - `api`: the dds and DBS actions on `/` (GET query or POST form), with the real checks and
@@ -18,7 +19,9 @@
 //! - `dbs`: the DBS tasks and their built exports in the shared state; `export`: the archive a
 //!   finished task serves (tar of BSON files, zstd);
 //! - [`sign`]: its own check of the RPC signature V1;
-//! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range;
+//! - `oss`: presigned-style object URLs `/oss/{public|internal}/<instance>/<object>` with Range,
+//!   bodies paced by `body_rate` and by the per-response ceiling `conn_rate` (one OSS
+//!   connection's rate: N ranged GETs in parallel get N times it);
 //! - `content`: deterministic object bytes of any size, generated per range;
 //! - `wire`: response shapes (JSON/XML bodies, dates);
 //! - [`faults`]: what to break; [`stats`]: what was served; `config`: how to run one.
@@ -48,7 +51,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -57,6 +60,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
@@ -107,6 +111,9 @@ struct Shared {
     region: String,
     url_ttl: Duration,
     body_rate: Option<u64>,
+    /// Bytes per second of each response body (one connection's ceiling); 0: no cap. Read per
+    /// chunk, so [`Emulator::set_conn_rate`] reaches bodies already in flight.
+    conn_rate: AtomicU64,
     public_base: String,
     intranet_base: String,
     dataset: RwLock<Dataset>,
@@ -126,6 +133,10 @@ impl Shared {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
             + time::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    fn conn_rate(&self) -> Option<u64> {
+        Some(self.conn_rate.load(Ordering::Relaxed)).filter(|r| *r > 0)
     }
 
     fn faults(&self) -> Arc<FaultState> {
@@ -207,6 +218,11 @@ pub struct Emulator {
 pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Emulator> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // As a real front end does: a paced chunk's last partial segment must not wait for the
+    // client's delayed ACK (Nagle), which adds ~40 ms now and then to a reused connection.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let base = base_url_of(addr);
     let shared = Arc::new(Shared {
         oss_key_id: "LTAI5tEmulatorOssKey".into(),
@@ -217,6 +233,7 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> io::Result<Emula
         region: config.region,
         url_ttl: config.url_ttl,
         body_rate: config.body_rate,
+        conn_rate: AtomicU64::new(config.conn_rate.unwrap_or(0)),
         public_base: trim_base(config.public_url_base.unwrap_or_else(|| base.clone())),
         intranet_base: trim_base(config.intranet_url_base.unwrap_or_else(|| base.clone())),
         dataset: RwLock::new(config.dataset),
@@ -324,6 +341,20 @@ impl Emulator {
             .faults
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(FaultState::new(faults));
+    }
+
+    /// Caps every GET response body at `rate` bytes per second from the next chunk on, bodies
+    /// already in flight included (`None` or `Some(0)`: no cap), like
+    /// [`EmulatorConfig::conn_rate`].
+    pub fn set_conn_rate(&self, rate: Option<u64>) {
+        self.shared
+            .conn_rate
+            .store(rate.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The per-response rate cap in force, if any.
+    pub fn conn_rate(&self) -> Option<u64> {
+        self.shared.conn_rate()
     }
 
     /// The faults with their counters as they stand (what has not fired yet).

@@ -3,7 +3,8 @@
 //!
 //! A thin shell over the `dds_emulator` library: parse flags, load the scenario, start, print the
 //! URL (one line on stdout, flushed, so scripts and tests can read it), log requests to stderr and
-//! stop on SIGINT/SIGTERM.
+//! stop on SIGINT/SIGTERM. Pacing flags: `--body-rate` (a link slower than loopback) and
+//! `--conn-rate` (one connection's ceiling, per response body: parallel ranged GETs add up).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -61,6 +62,12 @@ struct Args {
     /// loopback; benchmarks and demos). Default: as fast as the socket takes it.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     body_rate: Option<u64>,
+    /// Cap every file GET response body at this rate, like one OSS connection's ceiling: each
+    /// body (each connection, each ranged request) is paced on its own, so N ranged GETs in
+    /// parallel together get N times the rate. Bytes per second, bare (`50331648`) or with a
+    /// suffix (`48MiB`); applies on top of --body-rate (the slower wins). Default: no cap.
+    #[arg(long, value_name = "BYTES_PER_SEC", value_parser = parse_size)]
+    conn_rate: Option<u64>,
     /// Build every object (layout and CRC) before printing the ready line.
     #[arg(long)]
     warm_up: bool,
@@ -139,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
     config.faults = faults;
     config.url_ttl = args.url_ttl;
     config.body_rate = args.body_rate;
+    config.conn_rate = args.conn_rate;
     config.intranet_url_base = args.intranet_url_base;
     config.public_url_base = args.public_url_base;
     config.clock_offset = time::Duration::seconds(args.clock_offset_secs);

@@ -4,7 +4,10 @@
 //! with the caller's key; DBS export links are signed the same way), the checks OSS makes on such
 //! a URL (key, expiry, signature), the range rules (an invalid or out-of-bounds range gives 200
 //! with the whole object unless `x-oss-range-behavior: standard`), the response headers and the
-//! streamed body with its faults.
+//! streamed body with its faults and its pacing: `body_rate` (a steady link per body) and
+//! `conn_rate` (the ceiling of one connection: each response body on its own, so N ranged GETs
+//! in parallel get N times it; sent in chunks of at most ~20 ms of bytes, 16–256 KiB, never
+//! ahead of schedule by more than one chunk).
 //! Reference: `shared/docs/alibaba-facts.md` §4 and the OSS GetObject / range download docs.
 
 use std::io;
@@ -27,6 +30,10 @@ use super::{Resolved, Shared};
 const BUCKET: &str = "rdsbak-emulator";
 /// Body chunk size: big enough to keep syscalls few, small enough to bound memory per request.
 const CHUNK: usize = 256 * 1024;
+/// Under `conn_rate`, a chunk carries about this much time's worth of bytes (within
+/// `MIN_PACED_CHUNK..=CHUNK`), so a slow cap is smooth and a fast one costs few timer wake-ups.
+const PACED_CHUNK_TIME: Duration = Duration::from_millis(20);
+const MIN_PACED_CHUNK: u64 = 16 * 1024;
 /// How long a dropped body waits so the bytes before the cut reach the socket.
 const DROP_GRACE: Duration = Duration::from_millis(100);
 
@@ -404,6 +411,8 @@ struct BodyState {
     stalled: bool,
     /// When the body started (moved on by a stall), for pacing at `Shared::body_rate`.
     paced_from: tokio::time::Instant,
+    /// When the last chunk paced at `Shared::conn_rate` was due (the body's start at first).
+    conn_due: tokio::time::Instant,
 }
 
 /// The body, generated chunk by chunk. A drop fault ends it with an error (hyper then closes the
@@ -425,6 +434,7 @@ fn body_stream(
         plan,
         stalled: false,
         paced_from: tokio::time::Instant::now(),
+        conn_due: tokio::time::Instant::now(),
     };
     futures::stream::unfold(Some(state), |state| async move {
         let mut st = state?;
@@ -464,8 +474,9 @@ fn body_stream(
         if st.shared.cancel.is_cancelled() {
             return Some((Err(io::Error::other("emulator shutting down")), None));
         }
+        let conn_rate = st.shared.conn_rate();
         // Stop exactly at the next fault point so "after N bytes" means N bytes.
-        let mut n = (st.end - st.pos).min(CHUNK as u64);
+        let mut n = (st.end - st.pos).min(conn_rate.map_or(CHUNK as u64, paced_chunk));
         if let Some(limit) = st.plan.drop_after {
             n = n.min(limit - st.sent);
         }
@@ -474,8 +485,14 @@ fn body_stream(
         {
             n = n.min(at - st.sent);
         }
+        // May be shorter than `n` (it ends at a segment of the layout): pace what is sent.
         let chunk = st.info.layout.chunk_at(st.pos, n);
         let n = chunk.len() as u64;
+        if let Some(rate) = conn_rate
+            && !pace_connection(&mut st, rate, n).await
+        {
+            return Some((Err(io::Error::other("emulator shutting down")), None));
+        }
         st.pos += n;
         st.sent += n;
         st.shared.stats.bytes(n);
@@ -484,6 +501,28 @@ fn body_stream(
         }
         Some((Ok(chunk), Some(st)))
     })
+}
+
+/// Bytes per chunk under a `conn_rate` of `rate` bytes per second.
+fn paced_chunk(rate: u64) -> u64 {
+    let per_chunk = rate as f64 * PACED_CHUNK_TIME.as_secs_f64();
+    (per_chunk as u64).clamp(MIN_PACED_CHUNK, CHUNK as u64)
+}
+
+/// Waits until the next `n` bytes are due at `rate` bytes per second: chunk after chunk from the
+/// body's start, each one due when its last byte would have crossed a link of that rate (late
+/// timer wake-ups do not add up: the schedule, not the wake-up, sets the next due time). A
+/// client that fell behind (or a cap switched on mid-body) gets at most one full chunk's worth
+/// of catch-up, never a burst. `false` if the emulator shut down meanwhile.
+async fn pace_connection(st: &mut BodyState, rate: u64, n: u64) -> bool {
+    let per = Duration::from_secs_f64(n as f64 / rate as f64);
+    let slack = Duration::from_secs_f64(paced_chunk(rate) as f64 / rate as f64);
+    let now = tokio::time::Instant::now();
+    let earliest = now.checked_sub(slack).unwrap_or(now);
+    let due = st.conn_due.max(earliest) + per;
+    st.conn_due = due;
+    let wait = due.saturating_duration_since(now);
+    wait.is_zero() || pause_unless_cancelled(&st.shared, wait).await
 }
 
 /// Sleeps for `pause`; `false` if the emulator shut down meanwhile.
@@ -497,6 +536,13 @@ async fn pause_unless_cancelled(shared: &Shared, pause: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paced_chunks_carry_about_20_ms_within_bounds() {
+        assert_eq!(paced_chunk(4 << 20), (4 << 20) / 50);
+        assert_eq!(paced_chunk(1024), MIN_PACED_CHUNK);
+        assert_eq!(paced_chunk(1 << 30), CHUNK as u64);
+    }
 
     #[test]
     fn range_rules_table() {

@@ -941,6 +941,138 @@ async fn body_rate_paces_every_body_like_a_slower_link() {
     );
 }
 
+/// One GET of `range` (`None`: the whole object): its bytes and how long it took.
+async fn timed_get(
+    c: &reqwest::Client,
+    url: &str,
+    range: Option<(u64, u64)>,
+) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut req = c.get(url);
+    if let Some((a, b)) = range {
+        req = req.header("Range", format!("bytes={a}-{b}"));
+    }
+    let resp = req.send().await.unwrap();
+    let want = if range.is_some() { 206 } else { 200 };
+    assert_eq!(resp.status().as_u16(), want);
+    let body = resp.bytes().await.unwrap().to_vec();
+    (body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conn_rate_caps_each_response_so_parallel_ranges_add_up() {
+    const MIB: u64 = 1 << 20;
+    let mut config = EmulatorConfig::demo(ID, SECRET);
+    config.conn_rate = Some(4 * MIB);
+    let emu = start(config).await;
+    assert_eq!(emu.conn_rate(), Some(4 * MIB));
+    let now = OffsetDateTime::now_utc();
+    let object = BackupRecord::new("50000002", now, "hins1_data_rate_qp.xb", MIB)
+        .format(emulator::ContentFormat::Random);
+    assert!(emu.add_backup(DEMO_REPLICA, object));
+    // Built before the clock starts: the CRC pass is not the pacing under test.
+    assert_eq!(emu.object_summary("50000002").await.unwrap().size, MIB);
+    let whole = emu.object_bytes("50000002", 0..MIB).await.unwrap();
+    let url = url_of(&emu, "50000002").await;
+    let c = client();
+
+    let (body, one) = timed_get(&c, &url, None).await;
+    assert!(body == whole, "paced bytes are the object's bytes");
+    // 1 MiB at 4 MiB/s is 250 ms; each chunk leaves when its last byte is due.
+    assert!(
+        one >= Duration::from_millis(200),
+        "1 MiB at 4 MiB/s took only {one:?}"
+    );
+    assert!(one < Duration::from_secs(10), "{one:?}");
+
+    // Two connections, half each: each has its own ceiling, so together twice the rate.
+    let half = MIB / 2;
+    let started = Instant::now();
+    let ((a, _), (b, _)) = tokio::join!(
+        timed_get(&c, &url, Some((0, half - 1))),
+        timed_get(&c, &url, Some((half, MIB - 1)))
+    );
+    let two = started.elapsed();
+    assert!(a[..] == whole[..half as usize] && b[..] == whole[half as usize..]);
+    assert!(
+        two >= Duration::from_millis(100),
+        "512 KiB at 4 MiB/s took only {two:?}"
+    );
+    assert!(
+        two.as_secs_f64() < one.as_secs_f64() * 0.8,
+        "two parallel halves took {two:?}, one whole GET {one:?}: not about half"
+    );
+
+    // Switched off at runtime: the next body is as fast as the socket.
+    emu.set_conn_rate(None);
+    assert_eq!(emu.conn_rate(), None);
+    let (body, off) = timed_get(&c, &url, None).await;
+    assert!(body == whole);
+    assert!(off < one / 2, "uncapped {off:?} vs capped {one:?}");
+    eprintln!(
+        "conn_rate 4 MiB/s: one 1 MiB GET {one:?}, two 512 KiB halves {two:?}, uncapped {off:?}"
+    );
+    emu.set_conn_rate(Some(0));
+    assert_eq!(emu.conn_rate(), None, "0 means no cap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conn_rate_paces_what_is_sent_through_short_segments() {
+    // An xbstream body is cut at every 1 MiB chunk and its small header: chunks shorter than the
+    // paced size must be charged for what they carry, or the body runs slow.
+    const SIZE: u64 = 4 << 20;
+    let emu = demo().await;
+    let now = OffsetDateTime::now_utc();
+    let object = BackupRecord::new("50000004", now, "hins1_data_segments_qp.xb", SIZE)
+        .format(emulator::ContentFormat::Xbstream);
+    assert!(emu.add_backup(DEMO_REPLICA, object));
+    assert_eq!(emu.object_summary("50000004").await.unwrap().size, SIZE);
+    let url = url_of(&emu, "50000004").await;
+    emu.set_conn_rate(Some(16 << 20));
+    let mut resp = client().get(&url).send().await.unwrap();
+    // From the headers on: the body alone, 4 MiB at 16 MiB/s = 250 ms.
+    let started = Instant::now();
+    let mut got = 0u64;
+    while let Some(c) = resp.chunk().await.unwrap() {
+        got += c.len() as u64;
+    }
+    let took = started.elapsed();
+    assert_eq!(got, SIZE);
+    assert!(
+        took >= Duration::from_millis(225) && took <= Duration::from_millis(300),
+        "4 MiB at 16 MiB/s took {took:?}, not about 250 ms"
+    );
+}
+
+#[tokio::test]
+async fn conn_rate_switched_on_reaches_a_body_in_flight() {
+    const SIZE: u64 = 16 << 20;
+    let emu = demo().await;
+    let now = OffsetDateTime::now_utc();
+    let object = BackupRecord::new("50000003", now, "hins1_data_inflight_qp.xb", SIZE)
+        .format(emulator::ContentFormat::Random);
+    assert!(emu.add_backup(DEMO_REPLICA, object));
+    let url = url_of(&emu, "50000003").await;
+    let mut resp = client().get(&url).send().await.unwrap();
+    let mut got = resp.chunk().await.unwrap().unwrap().len() as u64;
+    // 64 KiB/s: far more than the socket buffers hold is still to come once capped.
+    emu.set_conn_rate(Some(64 << 10));
+    let capped_at = Instant::now();
+    while got < SIZE && capped_at.elapsed() < Duration::from_millis(500) {
+        match resp.chunk().await.unwrap() {
+            Some(c) => got += c.len() as u64,
+            None => break,
+        }
+    }
+    // What the socket and hyper had buffered before the cap, plus ~0.5 s at 64 KiB/s.
+    assert!(got < SIZE, "the whole body arrived after the cap was set");
+    emu.set_conn_rate(None);
+    while let Some(c) = resp.chunk().await.unwrap() {
+        got += c.len() as u64;
+    }
+    assert_eq!(got, SIZE);
+}
+
 #[tokio::test]
 async fn a_new_object_version_changes_etag_and_defeats_if_range() {
     let emu = demo().await;
@@ -1152,6 +1284,39 @@ async fn the_binary_serves_on_a_free_port_and_logs_without_secrets() {
         !log.contains("Signature=") && !log.contains(SECRET),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn the_binary_caps_each_connection_with_conn_rate() {
+    let help = Command::new(env!("CARGO_BIN_EXE_dds-emulator"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--conn-rate <BYTES_PER_SEC>"), "{help}");
+    let (mut child, url) = spawn_binary(&["--conn-rate", "4194304"]);
+    let all = signed(&[("DBInstanceId", DEMO_REPLICA)], &Sig::default());
+    let body: Value = client()
+        .get(&url)
+        .query(&all)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_url = find(&body, "32102001")["BackupDownloadURL"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (bytes, took) = timed_get(&client(), &file_url, Some((0, (1 << 20) - 1))).await;
+    assert_eq!(bytes.len(), 1 << 20);
+    assert!(
+        took >= Duration::from_millis(200),
+        "1 MiB under --conn-rate 4194304 took only {took:?}"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
 }
 
 #[tokio::test]
