@@ -381,6 +381,19 @@ impl Job<'_> {
                 file.write_all_at(piece, pos)?;
                 pos += piece.len() as u64;
             }
+            // Start the writeback of what was just written, so the fsync before publishing
+            // finds little left to do (as the one-connection path does every 8 MiB).
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open descriptor and a range inside the file; the call only
+            // schedules I/O, and its failure is harmless (the final fsync does the work).
+            unsafe {
+                libc::sync_file_range(
+                    file.as_raw_fd(),
+                    at as libc::off64_t,
+                    (pos - at) as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
             Ok::<u64, std::io::Error>(pos)
         })
         .await
