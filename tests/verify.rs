@@ -183,9 +183,21 @@ async fn flipped_truncated_missing_and_corrupt_are_all_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn verify_holds_the_lock() {
+async fn verify_holds_the_scrub_lock_not_the_run_lock() {
     let (_emu, dir, config) = setup("").await;
-    let _held = Store::new(dir.path().join("data")).lock().unwrap();
+    let store = Store::new(dir.path().join("data"));
+    // A pass holding the run lock does not stop a scrub...
+    let pass = store.lock().unwrap();
+    let out = run(&config, dir.path(), "--verify").await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(pass);
+    // ...another scrub does.
+    let _scrub = store.scrub_lock(None).unwrap();
     let out = run(&config, dir.path(), "--verify").await;
     assert_eq!(
         out.status.code(),
