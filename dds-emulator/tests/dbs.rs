@@ -5,8 +5,9 @@
 //!
 //! Calls are signed with the emulator's own [`dds_emulator::sign`], as in `tests/emulator.rs`.
 
+mod common;
+
 use std::io::Read;
-use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
@@ -673,39 +674,15 @@ async fn the_same_calls_give_the_same_task_ids_and_bytes_in_a_new_emulator() {
 
 #[tokio::test]
 async fn official_python_dbs_sdk_is_compatible() {
-    let probe = Command::new("python3")
-        .args(["-c", "import alibabacloud_dbs20210101.client"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIP official_python_dbs_sdk_is_compatible: python3 with alibabacloud_dbs20210101 not available \
-             (pip install alibabacloud-dbs20210101)"
-        );
+    if !common::sdk_available(
+        "official_python_dbs_sdk_is_compatible",
+        "alibabacloud_dbs20210101",
+        "alibabacloud-dbs20210101",
+    ) {
         return;
     }
     let emu = with_disk("dds-sdk-flaky", DbsScript::default().fail_times(1)).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk_compat_dbs.py");
-    let url = emu.base_url();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(url)
-            .env("SDK_COMPAT_ACCESS_KEY_ID", ID)
-            .env("SDK_COMPAT_ACCESS_KEY_SECRET", SECRET)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "sdk_compat_dbs.py failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("sdk_compat_dbs: ok"), "{stdout}");
+    common::run_sdk_script("sdk_compat_dbs.py", emu.base_url(), ID, SECRET).await;
     let stats = emu.stats();
     for action in [
         "DescribeDownloadSupport",

@@ -7,6 +7,8 @@
 //! published vectors and `official_python_sdk_is_compatible` below. The daemon's signer meets
 //! the emulator in every integration test of the daemon.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -1321,39 +1323,15 @@ async fn the_binary_caps_each_connection_with_conn_rate() {
 
 #[tokio::test]
 async fn official_python_sdk_is_compatible() {
-    let probe = Command::new("python3")
-        .args(["-c", "import alibabacloud_dds20151201.client"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIP official_python_sdk_is_compatible: python3 with alibabacloud_dds20151201 not available \
-             (pip install alibabacloud-dds20151201)"
-        );
+    if !common::sdk_available(
+        "official_python_sdk_is_compatible",
+        "alibabacloud_dds20151201",
+        "alibabacloud-dds20151201",
+    ) {
         return;
     }
     let emu = demo().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk_compat.py");
-    let url = emu.base_url();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(url)
-            .env("SDK_COMPAT_ACCESS_KEY_ID", ID)
-            .env("SDK_COMPAT_ACCESS_KEY_SECRET", SECRET)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "sdk_compat.py failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("sdk_compat: ok"), "{stdout}");
+    common::run_sdk_script("sdk_compat.py", emu.base_url(), ID, SECRET).await;
     let stats = emu.stats();
     assert!(stats.describe("Success") >= 2);
     assert_eq!(stats.describe("SignatureDoesNotMatch"), 1);
