@@ -256,36 +256,45 @@ impl Instance {
     /// Adds `count` successful physical backups an hour apart, newest at `newest`, with ids from
     /// `first_id` upwards: enough rows to exercise paging.
     pub fn with_generated(
-        mut self,
+        self,
         count: u64,
         first_id: u64,
         newest: OffsetDateTime,
         size: u64,
     ) -> Instance {
-        for n in 0..count {
-            let start = newest - Duration::hours(n as i64);
-            let id = (first_id + n).to_string();
+        self.with_series(count, first_id, newest, Duration::hours(1), |id, start| {
             let name = object_name(&format!("hins{first_id}"), start, &format!("_{id}_qp.xb"));
-            self.backups
-                .push(BackupRecord::new(&id, start, &name, size).job(&id));
-        }
-        self
+            BackupRecord::new(id, start, &name, size)
+        })
     }
 
     /// Adds `count` daily `Snapshot` backups (no URLs), newest at `newest`, ids from `first_id`
     /// upwards: what a cloud-disk instance lists.
     pub fn with_snapshots(
-        mut self,
+        self,
         count: u64,
         first_id: u64,
         newest: OffsetDateTime,
         size: u64,
     ) -> Instance {
+        self.with_series(count, first_id, newest, Duration::days(1), |id, start| {
+            BackupRecord::snapshot(id, start, size)
+        })
+    }
+
+    /// `count` backups `every` apart, newest at `newest`, ids (and job ids) from `first_id` up.
+    fn with_series(
+        mut self,
+        count: u64,
+        first_id: u64,
+        newest: OffsetDateTime,
+        every: Duration,
+        make: impl Fn(&str, OffsetDateTime) -> BackupRecord,
+    ) -> Instance {
         for n in 0..count {
             let id = (first_id + n).to_string();
-            let start = newest - Duration::days(n as i64);
-            self.backups
-                .push(BackupRecord::snapshot(&id, start, size).job(&id));
+            let start = newest - every * (n as i32);
+            self.backups.push(make(&id, start).job(&id));
         }
         self
     }

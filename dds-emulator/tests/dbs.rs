@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::Read;
-use std::sync::Once;
 use std::time::Duration;
 
 use dds_emulator::data::{DEMO_DISK, DEMO_REGION, DEMO_REPLICA, fmt_seconds};
@@ -21,16 +20,7 @@ const ID: &str = "test-key-id";
 const SECRET: &str = "test-key-secret";
 const SNAPSHOT: &str = "32105001";
 
-fn client() -> reqwest::Client {
-    static PROVIDER: Once = Once::new();
-    PROVIDER.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
+use common::client;
 
 async fn demo() -> Emulator {
     start(EmulatorConfig::demo(ID, SECRET)).await

@@ -12,7 +12,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use dds_emulator::data::{
@@ -30,16 +29,7 @@ const ID: &str = "test-key-id";
 const SECRET: &str = "test-key-secret";
 const ANY: &str = "127.0.0.1:0";
 
-fn client() -> reqwest::Client {
-    static PROVIDER: Once = Once::new();
-    PROVIDER.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
+use common::client;
 
 async fn start(config: EmulatorConfig) -> Emulator {
     emulator::start(config, ANY.parse().unwrap()).await.unwrap()

@@ -1,7 +1,21 @@
-//! What the emulator's test files share: running an official SDK's Python script against a
-//! running emulator.
+//! What the emulator's test files share: the HTTP client, and running an official SDK's
+//! Python script against a running emulator.
 
 use std::process::Command;
+use std::sync::Once;
+use std::time::Duration;
+
+/// A client with ring as the TLS provider (installed once per test binary).
+pub fn client() -> reqwest::Client {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
 
 /// Whether `python3` can import `module` (an official SDK); says SKIP for `test` when not.
 pub fn sdk_available(test: &str, module: &str, package: &str) -> bool {
