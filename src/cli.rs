@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// The modes `--max-age` and `--sample` make no sense with.
-const OTHER_MODES: [&str; 5] = ["sync_now", "dry_run", "list", "demo", "check"];
+const OTHER_MODES: [&str; 6] = ["sync_now", "dry_run", "list", "demo", "check", "prune_plan"];
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +34,16 @@ pub struct Cli {
     /// Re-hash every local copy against its manifest and report mismatches.
     #[arg(long, group = "mode")]
     pub verify: bool,
+
+    /// With --verify: check the copies in the archive ([archive]) instead, streamed from the
+    /// object store (nothing is written to disk).
+    #[arg(long, requires = "verify", conflicts_with_all = ["max_age", "sample"])]
+    pub archive: bool,
+
+    /// Print the retention plan only: every local (and archived) copy, keep or remove, and the
+    /// rules that keep it. Changes nothing.
+    #[arg(long, group = "mode")]
+    pub prune_plan: bool,
 
     /// Check the setup without downloading: config, credentials, API, download.dir, metrics,
     /// the intranet host. One line per check; exit 0 when all pass, 2 otherwise.
@@ -74,6 +84,8 @@ pub enum Mode {
         max_age: Option<std::time::Duration>,
         sample: Option<u8>,
     },
+    VerifyArchive,
+    PrunePlan,
     List {
         json: bool,
     },
@@ -91,6 +103,10 @@ impl Cli {
             Mode::Check
         } else if self.list {
             Mode::List { json: self.json }
+        } else if self.verify && self.archive {
+            Mode::VerifyArchive
+        } else if self.prune_plan {
+            Mode::PrunePlan
         } else if self.verify {
             Mode::Verify {
                 max_age: self.max_age,

@@ -74,6 +74,8 @@ pub enum LogFormat {
 }
 
 pub use crate::model::Network;
+pub use archive::{ArchiveSettings, MIN_PART};
+use sections::prune_settings;
 pub use snapshots::{SnapshotInstances, SnapshotSettings};
 
 // ---- validated -------------------------------------------------------------------------------
@@ -95,6 +97,8 @@ pub struct Settings {
     pub hooks: HookSettings,
     /// `[snapshots]`: exports of cloud-disk snapshot backups through DBS download tasks.
     pub snapshots: SnapshotSettings,
+    /// `[archive]`: the object store verified copies are uploaded to; `None`: no archive.
+    pub archive: Option<ArchiveSettings>,
     pub logging: LogFormat,
     /// How often a long download logs its progress (and the daemon updates `STATUS=`).
     pub progress_interval: Duration,
@@ -186,6 +190,9 @@ pub struct DownloadSettings {
     pub stream_cutoff: u64,
     /// The unit of work of a ranged stream.
     pub part_size: u64,
+    /// `keep_local`: a local copy whose verified archive copy exists goes once it is this old
+    /// (needs `[archive]`); `None`: local copies follow `[prune]` alone.
+    pub keep_local: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +200,12 @@ pub struct PruneSettings {
     pub enabled: bool,
     pub grace: Duration,
     pub keep_last: usize,
+    /// The tiers (0 / `None`: off), as [`crate::sync::prune::Rules`] applies them.
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+    pub keep_monthly: usize,
+    pub keep_yearly: usize,
+    pub keep_within: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,20 +286,26 @@ pub fn load_with_env(
     check_permissions(file, &table)?;
     let env = env.unwrap_or_else(|| std::env::vars().collect());
     let raw = load::raw(file, &text, table, &env)?;
-    validate(raw, file)
+    validate(raw, file, &env)
 }
 
 fn check_permissions(file: &Path, table: &toml::Table) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt;
-    let api = table.get("api").and_then(toml::Value::as_table);
-    let secret_key = ["api.access_key_secret", "api.security_token"]
-        .into_iter()
-        .find(|k| {
-            let name = k.trim_start_matches("api.");
-            api.and_then(|t| t.get(name))
-                .and_then(toml::Value::as_str)
-                .is_some_and(|v| !v.is_empty())
-        });
+    let secret_key = [
+        "api.access_key_secret",
+        "api.security_token",
+        "archive.secret_access_key",
+    ]
+    .into_iter()
+    .find(|k| {
+        let (section, name) = k.split_once('.').unwrap_or_default();
+        table
+            .get(section)
+            .and_then(toml::Value::as_table)
+            .and_then(|t| t.get(name))
+            .and_then(toml::Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    });
     let Some(key) = secret_key else {
         return Ok(());
     };
@@ -307,7 +326,11 @@ fn check_permissions(file: &Path, table: &toml::Table) -> Result<(), ConfigError
     Ok(())
 }
 
-fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
+fn validate(
+    raw: raw::Raw,
+    file: &Path,
+    env: &std::collections::HashMap<String, String>,
+) -> Result<Settings, ConfigError> {
     let bad = |key: &str, reason: String| ConfigError::Invalid {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -339,7 +362,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
     }
     let download = download::validate(raw.download, &bad, &duration)?;
 
-    let prune = prune(raw.prune, &bad, &duration)?;
+    let prune = prune_settings(raw.prune, "prune", &bad, &duration)?;
     let (schedule, verify) = sections::schedule(raw.schedule, raw.verify, &bad, &duration)?;
     let hooks = sections::hooks(raw.hooks, &bad, &duration)?;
     let snapshots = snapshots::validate(raw.snapshots, &bad, &duration)?;
@@ -347,6 +370,16 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         dbs_endpoints_known(&instances, &discover, &default_region, &bad)?;
     }
     let metrics = metrics(raw.metrics, &bad)?;
+    let archive = match raw.archive {
+        Some(a) => Some(archive::validate(a, env, &bad, &duration)?),
+        None => None,
+    };
+    if download.keep_local.is_some() && archive.is_none() {
+        return Err(bad(
+            "download.keep_local",
+            "needs an [archive]: a local copy is only let go once an archive holds it".into(),
+        ));
+    }
     Ok(Settings {
         file: file.to_path_buf(),
         api,
@@ -360,6 +393,7 @@ fn validate(raw: raw::Raw, file: &Path) -> Result<Settings, ConfigError> {
         verify,
         hooks,
         snapshots,
+        archive,
         logging: raw.logging.format.unwrap_or_default(),
         progress_interval: positive(
             duration(
@@ -430,29 +464,6 @@ fn metrics(raw: raw::RawMetrics, bad: sections::Bad<'_>) -> Result<MetricsSettin
     })
 }
 
-/// `[prune]`: on by default, no grace, the newest copy always kept.
-fn prune(
-    raw: raw::RawPrune,
-    bad: sections::Bad<'_>,
-    duration: sections::DurationOf<'_>,
-) -> Result<PruneSettings, ConfigError> {
-    let keep_last = match raw.keep_last {
-        None => 1,
-        Some(n @ 0..=10_000) => n as usize,
-        Some(n) => {
-            return Err(bad(
-                "prune.keep_last",
-                format!("must be between 0 and 10000 (got {n})"),
-            ));
-        }
-    };
-    Ok(PruneSettings {
-        enabled: raw.enabled.unwrap_or(true),
-        grace: duration("prune.grace", raw.grace, "0s")?,
-        keep_last,
-    })
-}
-
 fn positive(
     d: Duration,
     key: &str,
@@ -478,6 +489,7 @@ fn check_endpoint(raw: &str) -> Result<String, String> {
     Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
+mod archive;
 mod demo;
 mod discover;
 mod download;

@@ -138,6 +138,7 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
     notify(&[sd_notify::NotifyState::Status("pass running")]);
     let opts = PassOptions {
         dry_run: false,
+        prune_plan: false,
         cancel: control.shutdown.child_token(),
     };
     let progress = LogLines::new(running.settings.progress_interval);

@@ -46,6 +46,7 @@
 //! links it only through the default `demo` feature.
 
 pub mod api;
+pub mod archive;
 pub mod bucket;
 pub mod cli;
 pub mod commands;

@@ -52,64 +52,74 @@ async fn run(cli: Cli) -> u8 {
         }
     };
     init_logging(settings.logging);
-    let outcome: anyhow::Result<u8> = match mode {
-        Mode::Check => {
-            let mut stdout = std::io::stdout().lock();
-            commands::check::check(&settings, &mut stdout)
-                .await
-                .or_else(|e| {
-                    eprintln!("dds-backup-sync: {e}");
-                    Ok(e.exit_code())
-                })
-        }
-        Mode::List { json } => {
-            let mut stdout = std::io::stdout().lock();
-            commands::list::list(&settings, json, &mut stdout)
-                .await
-                .or_else(|e| {
-                    eprintln!("dds-backup-sync: {e}");
-                    Ok(e.exit_code())
-                })
-        }
+    let outcome = dispatch(mode, path, settings).await;
+    outcome.unwrap_or_else(|e| {
+        eprintln!("dds-backup-sync: {e:#}");
+        exit::FAILED
+    })
+}
+
+/// Runs one mode with the loaded settings.
+async fn dispatch(
+    mode: Mode,
+    path: std::path::PathBuf,
+    settings: config::Settings,
+) -> anyhow::Result<u8> {
+    let mut stdout = std::io::stdout().lock();
+    Ok(match mode {
+        Mode::Check => said(commands::check::check(&settings, &mut stdout).await),
+        Mode::List { json } => said(commands::list::list(&settings, json, &mut stdout).await),
         Mode::SyncNow { dry_run } => {
+            drop(stdout);
             let progress = progress::for_stderr(settings.progress_interval);
-            Ok(
-                match commands::sync_now(&settings, dry_run, progress.as_ref()).await {
-                    Ok(summary) => commands::exit_code(&summary),
-                    Err(e) => {
-                        eprintln!("dds-backup-sync: {e}");
-                        e.exit_code()
-                    }
-                },
-            )
+            summary_code(commands::sync_now(&settings, dry_run, progress.as_ref()).await)
         }
         Mode::Verify { max_age, sample } => {
-            let mut stdout = std::io::stdout().lock();
             let scope = dds_backup_sync::verify::Scope {
                 max_age,
                 sample,
                 seed: commands::verify::clock_seed(),
             };
-            commands::verify::verify(&settings, scope, &mut stdout)
-                .await
-                .or_else(|e| {
-                    eprintln!("dds-backup-sync: {e}");
-                    Ok(e.exit_code())
-                })
+            said(commands::verify::verify(&settings, scope, &mut stdout).await)
         }
-        Mode::Daemon => match dds_backup_sync::signals::Control::install() {
-            Ok(control) => Ok(dds_backup_sync::daemon::run(path.clone(), settings, control).await),
-            Err(e) => Err(anyhow::anyhow!("cannot install signal handlers: {e}")),
-        },
+        Mode::VerifyArchive => {
+            said(commands::verify_archive::verify_archive(&settings, &mut stdout).await)
+        }
+        Mode::PrunePlan => {
+            drop(stdout);
+            summary_code(commands::pass::prune_plan(&settings).await)
+        }
+        Mode::Daemon => {
+            drop(stdout);
+            match dds_backup_sync::signals::Control::install() {
+                Ok(control) => dds_backup_sync::daemon::run(path.clone(), settings, control).await,
+                Err(e) => return Err(anyhow::anyhow!("cannot install signal handlers: {e}")),
+            }
+        }
         other => {
             eprintln!("dds-backup-sync: {other:?} is not available in this build yet");
-            Ok(exit::SETUP)
+            exit::SETUP
         }
-    };
-    outcome.unwrap_or_else(|e| {
-        eprintln!("dds-backup-sync: {e:#}");
-        exit::FAILED
     })
+}
+
+/// A command's exit code, its error said on stderr first.
+fn said(result: Result<u8, commands::AppError>) -> u8 {
+    result.unwrap_or_else(|e| {
+        eprintln!("dds-backup-sync: {e}");
+        e.exit_code()
+    })
+}
+
+/// The exit code a pass's summary calls for, or its error's (said on stderr).
+fn summary_code(result: Result<dds_backup_sync::sync::report::Summary, commands::AppError>) -> u8 {
+    match result {
+        Ok(summary) => commands::exit_code(&summary),
+        Err(e) => {
+            eprintln!("dds-backup-sync: {e}");
+            e.exit_code()
+        }
+    }
 }
 
 /// `--demo DIR`: the emulator in-process, then one real pass into DIR.

@@ -34,6 +34,10 @@ pub struct Snapshot {
     /// Per (instance, node): local copies whose format verdict is `damaged`, `unrecognised`.
     pub verdicts: BTreeMap<(String, String), (u64, u64)>,
     pub verify_mismatches: u64,
+    /// Per (instance, node): the newest sound archived copy's backup time and the archived
+    /// copies, as the last pass that listed the archive saw them (a pass that could not list
+    /// it leaves them as they were, so their age keeps growing and alerts).
+    pub archive_newest: BTreeMap<(String, String), (i64, u64)>,
     pub disk_free_bytes: Option<u64>,
     pub now: i64,
 }
@@ -56,6 +60,9 @@ impl Snapshot {
                 .failures_by_reason
                 .entry(f.kind.to_string())
                 .or_default() += 1;
+        }
+        if !summary.archive_newest.is_empty() {
+            self.archive_newest = summary.archive_newest.clone();
         }
         self.summary = summary.clone();
     }
@@ -194,6 +201,22 @@ fn copy_gauges(s: &Snapshot, out: &mut String) {
         .map(|(k, (_, n))| (labels(k), *n as f64))
         .collect();
     gauge("local_copies", "Verified local copies.", &copies);
+    let archive_age: Vec<(String, f64)> = s
+        .archive_newest
+        .iter()
+        .map(|(k, (t, _))| (labels(k), (s.now - t).max(0) as f64))
+        .collect();
+    gauge(
+        "archive_newest_backup_age_seconds",
+        "Age of the newest sound copy in the archive; alert on it apart from the local copies.",
+        &archive_age,
+    );
+    let archived: Vec<(String, f64)> = s
+        .archive_newest
+        .iter()
+        .map(|(k, (_, n))| (labels(k), *n as f64))
+        .collect();
+    gauge("archive_copies", "Sound copies in the archive.", &archived);
     let by_verdict = |pick: fn(&(u64, u64)) -> u64| -> Vec<(String, f64)> {
         s.newest
             .keys()
@@ -243,12 +266,7 @@ pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
             (None, Some(Verdict::Damaged)) => 1,
             _ => 0,
         };
-        let end = m
-            .backup
-            .backup_end_time
-            .or(m.backup.backup_start_time)
-            .unwrap_or(m.verified_at)
-            .unix_timestamp();
+        let end = m.taken().unix_timestamp();
         let entry = snapshot
             .newest
             .entry((m.instance_id.clone(), m.node_id.clone().unwrap_or_default()))

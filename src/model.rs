@@ -7,6 +7,7 @@
 //! clock: everything else imports these, and this module imports nothing of the program's but
 //! [`crate::text`].
 
+mod archived;
 mod cluster;
 mod export;
 mod identity;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+pub use archived::{ArchiveListing, Archived};
 pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedCluster};
 pub use export::{ExportInfo, TASK, TaskRecord, export_file_name};
 pub use identity::{Identity, Likeness, Sidecar};
@@ -148,6 +150,31 @@ impl BackupKey {
     /// `instance[/node]/backup` (`instance/cluster[/node]` for a cluster backup), for
     /// messages. The backup id comes from the API and is not checked yet when a skipped
     /// backup is reported, so every part is shown as data.
+    /// The folder names of this backup's copy, in layout order (`<instance>/[<node>/]<BackupId>`,
+    /// a cluster's node `<instance>/<ClusterBackupId>/<node>`), each id checked to be a plain
+    /// name first: the one layout the store and the archive share.
+    ///
+    /// # Errors
+    /// Which id (e.g. "node id") could escape its folder, and why.
+    pub fn folder_names(&self) -> Result<Vec<&str>, (&'static str, String)> {
+        crate::names::check_id("instance id", &self.instance_id).map_err(|r| ("instance id", r))?;
+        if let Some(node) = &self.node_id {
+            crate::names::check_id("node id", node).map_err(|r| ("node id", r))?;
+        }
+        let mut parts = vec![self.instance_id.as_str()];
+        if self.cluster {
+            crate::names::check_cluster_id(&self.backup_id)
+                .map_err(|r| ("cluster backup id", r))?;
+            parts.push(&self.backup_id);
+            parts.extend(self.node_id.as_deref());
+        } else {
+            crate::names::check_id("backup id", &self.backup_id).map_err(|r| ("backup id", r))?;
+            parts.extend(self.node_id.as_deref());
+            parts.push(&self.backup_id);
+        }
+        Ok(parts)
+    }
+
     pub fn label(&self) -> String {
         use crate::text::shown;
         if self.cluster {
@@ -221,6 +248,15 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// When the backup was taken, for ages and "newest" (the listing's end time, else its start
+    /// time, else when this copy was verified).
+    pub fn taken(&self) -> OffsetDateTime {
+        self.backup
+            .backup_end_time
+            .or(self.backup.backup_start_time)
+            .unwrap_or(self.verified_at)
+    }
+
     pub fn key(&self) -> BackupKey {
         match &self.cluster_backup_id {
             Some(cb) => BackupKey::cluster(&self.instance_id, cb, self.node_id.as_deref()),

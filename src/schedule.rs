@@ -163,8 +163,9 @@ impl Schedule {
     }
 }
 
-/// A time zone to read wall-clock times of day in (the bandwidth timetable's), parsed once.
-#[derive(Debug, Clone, Copy, Default)]
+/// A time zone to read wall-clock times of day in (the bandwidth timetable's) and calendar
+/// dates (retention's day, week, month and year buckets), parsed once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Zone(Option<Tz>);
 
 impl Zone {
@@ -194,6 +195,26 @@ impl Zone {
             }
         };
         h * 60 + m
+    }
+
+    /// The calendar date `t` falls on in the zone: a backup at 23:30 UTC belongs to the next
+    /// day in Asia/Shanghai, as the operator reads it. A `time` date, so chrono stays here.
+    pub fn date_of(&self, t: time::OffsetDateTime) -> time::Date {
+        use chrono::Offset;
+        let seconds = match self.0 {
+            None => 0,
+            Some(tz) => tz
+                .offset_from_utc_datetime(&to_chrono(t).naive_utc())
+                .fix()
+                .local_minus_utc(),
+        };
+        // An instant near the end of `time`'s range (a hostile listing's year 9999) cannot move
+        // past it: its UTC date is as good a bucket as any.
+        time::UtcOffset::from_whole_seconds(seconds)
+            .ok()
+            .and_then(|offset| t.checked_to_offset(offset))
+            .unwrap_or(t)
+            .date()
     }
 }
 
@@ -274,6 +295,27 @@ mod tests {
         let utc = Zone::parse(None).unwrap();
         assert_eq!(utc.minute_of_day(at("2026-12-01T23:59:59Z")), 23 * 60 + 59);
         assert!(Zone::parse(Some("Mars/Olympus")).is_err());
+    }
+
+    #[test]
+    fn zones_give_the_local_calendar_date() {
+        let shanghai = Zone::parse(Some("Asia/Shanghai")).unwrap();
+        let utc = Zone::default();
+        let late = at("2026-11-30T23:30:00Z");
+        assert_eq!(utc.date_of(late), time::macros::date!(2026 - 11 - 30));
+        assert_eq!(shanghai.date_of(late), time::macros::date!(2026 - 12 - 01));
+        // Berlin's DST change: 23:30 UTC is 01:30 local in summer, 00:30 in winter.
+        let berlin = Zone::parse(Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            berlin.date_of(at("2026-10-24T21:30:00Z")),
+            time::macros::date!(2026 - 10 - 24)
+        );
+        assert_eq!(
+            berlin.date_of(at("2026-10-25T23:30:00Z")),
+            time::macros::date!(2026 - 10 - 26)
+        );
+        let edge = at("9999-12-31T23:30:00Z");
+        assert_eq!(shanghai.date_of(edge), time::macros::date!(9999 - 12 - 31));
     }
 
     #[test]

@@ -99,27 +99,13 @@ impl Store {
     /// # Errors
     /// An id that could escape the download directory.
     pub fn backup_dir(&self, key: &BackupKey) -> Result<PathBuf, StoreError> {
-        let unsafe_name = |what: &str, reason| StoreError::UnsafeName {
-            what: what.to_string(),
-            reason,
-        };
-        names::check_id("instance id", &key.instance_id)
-            .map_err(|r| unsafe_name("instance id", r))?;
-        if let Some(node) = &key.node_id {
-            names::check_id("node id", node).map_err(|r| unsafe_name("node id", r))?;
-        }
-        let mut dir = self.root.join(&key.instance_id);
-        if key.cluster {
-            names::check_cluster_id(&key.backup_id)
-                .map_err(|r| unsafe_name("cluster backup id", r))?;
-            dir.push(&key.backup_id);
-            dir.extend(&key.node_id);
-            return Ok(dir);
-        }
-        names::check_id("backup id", &key.backup_id).map_err(|r| unsafe_name("backup id", r))?;
-        dir.extend(&key.node_id);
-        dir.push(&key.backup_id);
-        Ok(dir)
+        let parts = key
+            .folder_names()
+            .map_err(|(what, reason)| StoreError::UnsafeName {
+                what: what.to_string(),
+                reason,
+            })?;
+        Ok(parts.iter().fold(self.root.clone(), |dir, p| dir.join(p)))
     }
 
     pub fn paths(&self, key: &BackupKey, file_name: &str) -> Result<BackupPaths, StoreError> {

@@ -326,8 +326,9 @@ fn only_the_store_touches_the_download_dir() {
 
 #[test]
 fn the_pure_core_imports_no_part_of_the_io_shell() {
-    const CORE: [&str; 16] = [
+    const CORE: [&str; 17] = [
         "model",
+        "sync::archive::plan",
         "sync::export::step",
         "api::model::dbs",
         "fleet",
@@ -344,8 +345,9 @@ fn the_pure_core_imports_no_part_of_the_io_shell() {
         "hex",
         "api::sign",
     ];
-    const SHELL: [&str; 11] = [
+    const SHELL: [&str; 12] = [
         "store",
+        "archive",
         "api::dbs",
         "sync::export",
         "http",

@@ -42,6 +42,7 @@ pub mod data;
 mod dbs;
 mod export;
 pub mod faults;
+pub mod garage;
 mod oss;
 pub mod sign;
 pub mod stats;

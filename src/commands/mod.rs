@@ -10,6 +10,7 @@ pub mod demo;
 pub mod list;
 pub mod pass;
 pub mod verify;
+pub mod verify_archive;
 
 use crate::api::client::ApiClient;
 use crate::api::credentials::{CredentialError, CredentialProvider};
@@ -51,12 +52,20 @@ pub enum AppError {
     Metrics(#[source] crate::store::StoreError),
     #[error("the scrub thread failed: {0}")]
     Scrub(String),
+    #[error("{0}")]
+    Archive(#[from] crate::archive::ArchiveError),
+    #[error("--archive needs an [archive] section in the config (see config/example.toml)")]
+    NoArchive,
 }
 
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Credentials(_) | AppError::Metrics(_) => exit::SETUP,
+            AppError::Credentials(_)
+            | AppError::Metrics(_)
+            | AppError::NoArchive
+            | AppError::Archive(crate::archive::ArchiveError::Setup { .. }) => exit::SETUP,
+            AppError::Archive(_) => exit::FAILED,
             AppError::Sync(e) => e.exit_code(),
             AppError::Http(_)
             | AppError::Output(_)

@@ -22,7 +22,7 @@ pub async fn sync_now(
     let api = api_client(settings).await?;
     let opts = PassOptions {
         dry_run,
-        cancel: tokio_util::sync::CancellationToken::new(),
+        ..PassOptions::default()
     };
     let control = crate::signals::Control::install().map_err(AppError::Signals)?;
     let opts = PassOptions {
@@ -31,6 +31,19 @@ pub async fn sync_now(
     };
     let mut metrics = crate::metrics::Snapshot::default();
     Ok(pass_and_report(settings, &api, progress, &opts, &mut metrics).await?)
+}
+
+/// `--prune-plan`: a dry run that prints only the retention plan (local copies, and the
+/// archive's when one is configured). Lists the cloud (for expiry times and which listings
+/// succeeded), changes nothing.
+pub async fn prune_plan(settings: &Settings) -> Result<sync::report::Summary, AppError> {
+    let api = api_client(settings).await?;
+    let opts = PassOptions {
+        dry_run: true,
+        prune_plan: true,
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    Ok(sync::run_pass(settings, &api, &crate::progress::Silent, &opts).await?)
 }
 
 /// One pass, then its report: the summary in the log and, when configured, the metrics file.

@@ -35,6 +35,17 @@ pub async fn verify(
     })
 }
 
+/// The scrub's read limit (`verify.bandwidth_limit`), for the local and the archive scrub.
+pub(super) fn scrub_throttle(settings: &Settings) -> Throttle {
+    Throttle::new(
+        settings
+            .verify
+            .bandwidth_limit
+            .map_or(Limit::Off, Limit::Fixed),
+        crate::schedule::Zone::default(),
+    )
+}
+
 /// A seed for `--sample` from the clock: another pick each run, told in the output so a run
 /// can be repeated.
 pub fn clock_seed() -> u64 {
@@ -63,13 +74,7 @@ pub async fn verify_and_repair(
     metrics: &mut Snapshot,
 ) -> Result<usize, AppError> {
     let store = Store::new(&settings.download.dir);
-    let throttle = Throttle::new(
-        settings
-            .verify
-            .bandwidth_limit
-            .map_or(Limit::Off, Limit::Fixed),
-        crate::schedule::Zone::default(),
-    );
+    let throttle = scrub_throttle(settings);
     let scrub = store.clone();
     let config = settings.file.clone();
     let report = tokio::task::spawn_blocking(move || {

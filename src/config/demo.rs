@@ -58,11 +58,17 @@ impl Settings {
                 streams: 4,
                 stream_cutoff: 256 * 1024 * 1024,
                 part_size: 64 * 1024 * 1024,
+                keep_local: None,
             },
             prune: PruneSettings {
                 enabled: true,
                 grace: std::time::Duration::ZERO,
                 keep_last: 1,
+                keep_daily: 0,
+                keep_weekly: 0,
+                keep_monthly: 0,
+                keep_yearly: 0,
+                keep_within: None,
             },
             schedule: ScheduleSettings {
                 cron: "0 0 3 * * *".into(),
@@ -73,6 +79,7 @@ impl Settings {
             verify: crate::config::VerifySettings::default(),
             hooks: super::HookSettings::default(),
             snapshots: super::SnapshotSettings::default(),
+            archive: None,
             logging: LogFormat::Text,
             progress_interval: std::time::Duration::from_secs(15),
         }

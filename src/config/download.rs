@@ -54,7 +54,12 @@ pub(super) fn validate(
     let bandwidth = bandwidth(d.bandwidth_limit, d.bandwidth_schedule, bad)?;
     let (streams, stream_cutoff, part_size) =
         streams(d.streams, d.stream_cutoff, d.part_size, bad)?;
+    let keep_local = match d.keep_local {
+        Some(text) => Some(duration("download.keep_local", Some(text), "")?),
+        None => None,
+    };
     Ok(DownloadSettings {
+        keep_local,
         bandwidth,
         streams,
         stream_cutoff,

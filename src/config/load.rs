@@ -14,13 +14,17 @@ use super::raw::Raw;
 
 /// Keys whose values are integers or booleans (every other key is a string, a path or a
 /// list): an environment override of one must spell exactly that.
-const INTEGERS: [(&str, &str); 6] = [
+const INTEGERS: [(&str, &str); 10] = [
     ("api", "page_size"),
     ("api", "concurrency"),
     ("api", "max_attempts"),
     ("download", "concurrency"),
     ("download", "max_attempts"),
     ("prune", "keep_last"),
+    ("prune", "keep_daily"),
+    ("prune", "keep_weekly"),
+    ("prune", "keep_monthly"),
+    ("prune", "keep_yearly"),
 ];
 const BOOLEANS: [(&str, &str); 4] = [
     ("api", "use_ecs_ram_role"),

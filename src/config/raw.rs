@@ -32,6 +32,21 @@ pub(super) struct Raw {
     pub(super) hooks: RawHooks,
     #[serde(default)]
     pub(super) snapshots: RawSnapshots,
+    pub(super) archive: Option<RawArchive>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    pub(super) url: Option<String>,
+    pub(super) endpoint: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) path_style: Option<bool>,
+    pub(super) access_key_id: Option<String>,
+    pub(super) secret_access_key: Option<Secret>,
+    pub(super) part_size: Option<String>,
+    pub(super) uploads: Option<i64>,
+    pub(super) prune: Option<RawPrune>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +100,7 @@ pub(super) struct RawDiscover {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDownload {
+    pub(super) keep_local: Option<String>,
     pub(super) dir: Option<PathBuf>,
     pub(super) network: Option<Network>,
     pub(super) concurrency: Option<i64>,
@@ -107,6 +123,11 @@ pub(super) struct RawPrune {
     pub(super) enabled: Option<bool>,
     pub(super) grace: Option<String>,
     pub(super) keep_last: Option<i64>,
+    pub(super) keep_daily: Option<i64>,
+    pub(super) keep_weekly: Option<i64>,
+    pub(super) keep_monthly: Option<i64>,
+    pub(super) keep_yearly: Option<i64>,
+    pub(super) keep_within: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

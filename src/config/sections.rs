@@ -1,12 +1,12 @@
-//! The `[api]`, `[[instances]]`, `[schedule]` and `[verify]` sections: raw keys → validated
-//! settings, every error naming its key.
+//! The `[api]`, `[[instances]]`, `[prune]`, `[schedule]` and `[verify]` sections: raw keys →
+//! validated settings, every error naming its key.
 
 use std::time::Duration;
 
-use super::raw::{RawApi, RawHooks, RawInstance, RawSchedule, RawVerify};
+use super::raw::{RawApi, RawHooks, RawInstance, RawPrune, RawSchedule, RawVerify};
 use super::{
-    ApiSettings, ConfigError, HookSettings, InstanceSettings, Region, ScheduleSettings,
-    VerifySettings, check_endpoint, positive,
+    ApiSettings, ConfigError, HookSettings, InstanceSettings, PruneSettings, Region,
+    ScheduleSettings, VerifySettings, check_endpoint, positive,
 };
 use crate::api::client::PAGE_SIZES;
 use crate::api::credentials::CredentialOptions;
@@ -252,6 +252,40 @@ pub(super) fn instances(
     }
 
     Ok(instances)
+}
+
+/// `[prune]` (and `[archive.prune]`: `section` names the keys in errors): on by default, no
+/// grace, the newest copy always kept, no tier.
+pub(super) fn prune_settings(
+    raw: RawPrune,
+    section: &str,
+    bad: Bad<'_>,
+    duration: DurationOf<'_>,
+) -> Result<PruneSettings, ConfigError> {
+    let count = |key: &str, value: Option<i64>, default: usize| match value {
+        None => Ok(default),
+        Some(n @ 0..=10_000) => Ok(n as usize),
+        Some(n) => Err(bad(
+            &format!("{section}.{key}"),
+            format!("must be between 0 and 10000 (got {n})"),
+        )),
+    };
+    // Empty or zero: off, as a count of 0 is.
+    let keep_within = match raw.keep_within.filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(text) => Some(duration(&format!("{section}.keep_within"), Some(text), "")?)
+            .filter(|d| !d.is_zero()),
+    };
+    Ok(PruneSettings {
+        enabled: raw.enabled.unwrap_or(true),
+        grace: duration(&format!("{section}.grace"), raw.grace, "0s")?,
+        keep_last: count("keep_last", raw.keep_last, 1)?,
+        keep_daily: count("keep_daily", raw.keep_daily, 0)?,
+        keep_weekly: count("keep_weekly", raw.keep_weekly, 0)?,
+        keep_monthly: count("keep_monthly", raw.keep_monthly, 0)?,
+        keep_yearly: count("keep_yearly", raw.keep_yearly, 0)?,
+        keep_within,
+    })
 }
 
 /// `[schedule]` and `[verify]`: both cron expressions read in one time zone.

@@ -686,3 +686,69 @@ fn progress_interval_key() {
         "{e}"
     );
 }
+
+#[test]
+fn prune_tier_keys() {
+    let p = load_text(MINIMAL).unwrap().prune;
+    assert_eq!(
+        (p.keep_daily, p.keep_weekly, p.keep_monthly, p.keep_yearly),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(p.keep_within, None);
+    let p = load_text(&format!(
+        "{MINIMAL}[prune]\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\nkeep_yearly = 3\nkeep_within = \"30d\"\n"
+    ))
+    .unwrap()
+    .prune;
+    assert_eq!(
+        (p.keep_daily, p.keep_weekly, p.keep_monthly, p.keep_yearly),
+        (7, 4, 12, 3)
+    );
+    assert_eq!(p.keep_within, Some(Duration::from_secs(30 * 86400)));
+    assert_eq!(p.keep_last, 1, "untouched");
+    // Empty or zero: off.
+    for off in ["\"\"", "\"0s\""] {
+        let p = load_text(&format!("{MINIMAL}[prune]\nkeep_within = {off}\n"))
+            .unwrap()
+            .prune;
+        assert_eq!(p.keep_within, None, "{off}");
+    }
+    // Environment overrides are whole numbers, as keep_last is.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, MINIMAL, 0o600);
+    let env = HashMap::from([(
+        "DDS_BACKUP_SYNC__PRUNE__KEEP_WEEKLY".to_string(),
+        "5".into(),
+    )]);
+    assert_eq!(
+        load_with_env(&path, Some(env)).unwrap().prune.keep_weekly,
+        5
+    );
+    for (body, key) in [
+        ("keep_daily = -1", "prune.keep_daily"),
+        ("keep_weekly = 10001", "prune.keep_weekly"),
+        ("keep_monthly = -3", "prune.keep_monthly"),
+        ("keep_yearly = 20000", "prune.keep_yearly"),
+        ("keep_within = \"a month\"", "prune.keep_within"),
+        ("keep_daily = \"7\"", "keep_daily"),
+    ] {
+        let e = err(&format!("{MINIMAL}[prune]\n{body}\n"));
+        assert!(e.contains(key) && !e.contains('\n'), "{body}: {e}");
+    }
+}
+
+#[test]
+fn the_prune_keys_name_their_section() {
+    let raw = raw::RawPrune {
+        keep_daily: Some(-1),
+        ..raw::RawPrune::default()
+    };
+    let bad = |key: &str, reason: String| ConfigError::Invalid {
+        file: PathBuf::from("c.toml"),
+        key: key.to_string(),
+        reason,
+    };
+    let duration = |_: &str, _: Option<String>, _: &str| Ok(Duration::ZERO);
+    let e = sections::prune_settings(raw, "archive.prune", &bad, &duration).unwrap_err();
+    assert!(e.to_string().contains("archive.prune.keep_daily"), "{e}");
+}

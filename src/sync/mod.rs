@@ -3,6 +3,7 @@
 //! [`plan`] and [`prune::plan`] are pure; [`download`] and [`sink`] do the I/O of one file;
 //! [`run`] wires a pass together and [`report`] says what happened.
 
+pub mod archive;
 pub mod body;
 pub mod check;
 pub mod download;

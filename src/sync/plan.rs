@@ -7,11 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::prune::PruneItem;
+use super::prune::{Decision, PruneItem, Rules};
 use crate::config::SnapshotInstances;
 use crate::model::Network;
 use crate::model::{Backup, ExportInfo};
@@ -121,8 +120,20 @@ pub struct Export {
 pub enum Action {
     Fetch(Box<Fetch>),
     Export(Box<Export>),
-    UpToDate { key: BackupKey, file_name: String },
-    Skip { key: BackupKey, reason: SkipReason },
+    UpToDate {
+        key: BackupKey,
+        file_name: String,
+    },
+    /// No local copy, but a sound copy is in the archive (the local one went by
+    /// `download.keep_local`): nothing to fetch.
+    Archived {
+        key: BackupKey,
+        file_name: String,
+    },
+    Skip {
+        key: BackupKey,
+        reason: SkipReason,
+    },
 }
 
 /// How to pick URLs this run; `intranet_reachable` is decided once per run by a probe.
@@ -139,6 +150,18 @@ pub struct Policy {
     pub retention: Option<Retention>,
     /// Which snapshot backups to export (`None`: `[snapshots] download` is off).
     pub exports: Option<ExportPolicy>,
+    /// (backup, file name, size) of every sound copy the archive holds; a backup found there
+    /// and not on disk is not fetched again.
+    pub archived: HashSet<(BackupKey, String, u64)>,
+}
+
+impl Policy {
+    /// Whether the archive holds a sound copy of `file_name` of `key` (of `size`, when known).
+    fn holds(&self, key: &BackupKey, file_name: &str, size: Option<u64>) -> bool {
+        self.archived
+            .iter()
+            .any(|(k, f, n)| k == key && f == file_name && size.is_none_or(|s| s == *n))
+    }
 }
 
 /// Only a URL choice: no retention, no exports.
@@ -148,6 +171,7 @@ impl From<UrlPolicy> for Policy {
             urls,
             retention: None,
             exports: None,
+            archived: HashSet::new(),
         }
     }
 }
@@ -161,11 +185,12 @@ pub struct ExportPolicy {
     pub storage: std::collections::BTreeMap<String, String>,
 }
 
-/// Keep a copy until its `BackupExpireTime` + `grace`, and always the newest `keep_last`.
+/// The local retention rules, and the time zone their day, week, month and year buckets are
+/// read in (`schedule.timezone`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    pub grace: Duration,
-    pub keep_last: usize,
+    pub rules: Rules,
+    pub zone: crate::schedule::Zone,
 }
 
 /// Everything a pass will do, decided before anything is done (rustic's `PrunePlan` is the
@@ -174,6 +199,8 @@ pub struct Retention {
 pub struct Plan {
     /// One per listed backup, in listing order.
     pub actions: Vec<Action>,
+    /// Every local copy (unit) retention judged: kept and why, or removed.
+    pub retention: Vec<Decision>,
     pub prune: Vec<PruneItem>,
     /// Partial files of backups that a successful listing of their target no longer shows.
     pub stale: Vec<StalePartial>,
@@ -208,16 +235,18 @@ impl Plan {
 /// The plan for what the cloud listed and what the disk holds.
 pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy: &Policy) -> Plan {
     let actions = decide(&remote.listed, local, now, policy);
-    let prune = match policy.retention {
+    let (retention, prune) = match policy.retention {
         Some(r) => {
             let listed: HashMap<BackupKey, Backup> = remote
                 .listed
                 .iter()
                 .map(|l| (l.key.clone(), l.backup.clone()))
                 .collect();
-            super::prune::plan(&local.copies, &listed, now, r.grace, r.keep_last)
+            let targets = &remote.targets;
+            let p = super::prune::plan(&local.copies, &listed, targets, &r.rules, r.zone, now);
+            (p.decisions, p.remove)
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let current: HashSet<&BackupKey> = remote.listed.iter().map(|l| &l.key).collect();
     let stale = local
@@ -228,6 +257,7 @@ pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy:
         .collect();
     Plan {
         actions,
+        retention,
         prune,
         stale,
     }
@@ -277,6 +307,10 @@ pub fn decide(
                         file_name: sel.file_name,
                     },
                     LocalState::Partial(n) if n <= sel.size => fetch(key, b, sel, n),
+                    LocalState::Missing if policy.holds(&key, &sel.file_name, Some(sel.size)) => {
+                        let file_name = sel.file_name;
+                        Action::Archived { key, file_name }
+                    }
                     _ => fetch(key, b, sel, 0),
                 };
                 out.push(action);
@@ -377,8 +411,13 @@ fn snapshot(
         return skip(SkipReason::NotCloudDisk(t.clone()));
     }
     let file_name = crate::model::export_file_name(&b.backup_id);
-    if let LocalState::Complete(_) = local.state(&key, &file_name) {
-        return Action::UpToDate { key, file_name };
+    match local.state(&key, &file_name) {
+        LocalState::Complete(_) => return Action::UpToDate { key, file_name },
+        // An export's size is not listed: any sound archived copy of it will do.
+        LocalState::Missing if policy.holds(&key, &file_name, None) => {
+            return Action::Archived { key, file_name };
+        }
+        _ => {}
     }
     if exports.latest_only && !newest.contains(&key) {
         return skip(SkipReason::Snapshot(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::plan::Action;
-use super::prune::PruneItem;
+use super::prune::Decision;
 
 /// Counts and figures of one pass.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -26,6 +26,15 @@ pub struct Summary {
     /// waiting for it (`snapshots.wait`): the next pass polls it again.
     pub exporting: usize,
     pub pruned: usize,
+    /// Copies uploaded to the archive this pass, and their bytes.
+    pub archived: usize,
+    pub archive_bytes: u64,
+    /// Archived copies (units) its retention removed.
+    pub archive_pruned: usize,
+    /// Per instance/node: the newest sound archived copy's backup time and the copies (empty
+    /// without an archive, or when listing it failed).
+    #[serde(skip)]
+    pub archive_newest: std::collections::BTreeMap<(String, String), (i64, u64)>,
     /// Targets (instance or node) whose listing failed.
     pub listing_errors: usize,
     pub bytes: u64,
@@ -84,6 +93,9 @@ impl Summary {
                 stopped = self.stopped,
                 exporting = self.exporting,
                 pruned = self.pruned,
+                archived = self.archived,
+                archive_bytes = self.archive_bytes,
+                archive_pruned = self.archive_pruned,
                 listing_errors = self.listing_errors,
                 bytes = self.bytes,
                 seconds = self.seconds,
@@ -116,7 +128,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, {}{}{}pruned {}, listing errors {}, {} in {} ({:.1} MiB/s)",
+            "{}listed {}, fetched {}, resumed {}, up to date {}, skipped {}, failed {}, {}{}{}pruned {}, {}listing errors {}, {} in {} ({:.1} MiB/s)",
             if self.dry_run { "dry run: " } else { "" },
             self.listed,
             self.fetched,
@@ -140,6 +152,16 @@ impl fmt::Display for Summary {
                 String::new()
             },
             self.pruned,
+            if self.archived > 0 || self.archive_pruned > 0 {
+                format!(
+                    "archived {} ({}), archive pruned {}, ",
+                    self.archived,
+                    human_bytes(self.archive_bytes),
+                    self.archive_pruned
+                )
+            } else {
+                String::new()
+            },
             self.listing_errors,
             human_bytes(self.bytes),
             humantime::format_duration(Duration::from_millis((self.seconds * 1000.0) as u64)),
@@ -150,11 +172,12 @@ impl fmt::Display for Summary {
 
 pub use crate::units::human_bytes;
 
-/// The plan as `--dry-run` prints it, one line per backup and per prune. `tasks`: the download
-/// task records of the snapshots to export, where the store holds one.
+/// The plan as `--dry-run` prints it, one line per backup and per local copy retention
+/// judged (keep, and which rules keep it; or remove). `tasks`: the download task records of
+/// the snapshots to export, where the store holds one.
 pub fn render_plan(
     actions: &[Action],
-    prune: &[PruneItem],
+    retention: &[Decision],
     tasks: &std::collections::HashMap<crate::model::BackupKey, crate::model::TaskRecord>,
 ) -> String {
     let mut out = String::new();
@@ -177,6 +200,11 @@ pub fn render_plan(
             ),
             Action::UpToDate { key, file_name } => format!(
                 "ok      {}  {} (verified copy present)",
+                key.label(),
+                file_name
+            ),
+            Action::Archived { key, file_name } => format!(
+                "ok      {}  {} (in the archive; no local copy kept)",
                 key.label(),
                 file_name
             ),
@@ -203,12 +231,8 @@ pub fn render_plan(
         out.push_str(&line);
         out.push('\n');
     }
-    for p in prune {
-        out.push_str(&format!(
-            "prune   {}  expired at {}\n",
-            p.key.label(),
-            crate::model::timestamp(p.expired_at)
-        ));
+    for d in retention {
+        out.push_str(&retention_line(d));
     }
     let (count, bytes) = actions
         .iter()
@@ -220,9 +244,46 @@ pub fn render_plan(
     out.push_str(&format!(
         "total   {count} downloads, {} ({bytes} bytes) to fetch, {} copies to prune\n",
         human_bytes(bytes),
-        prune.len()
+        retention.iter().filter(|d| d.removed()).count()
     ));
     out
+}
+
+/// The retention plan alone, as `restic forget --dry-run` shows one: a line per unit, then
+/// the counts.
+pub fn render_retention(decisions: &[Decision]) -> String {
+    let mut out: String = decisions.iter().map(retention_line).collect();
+    let removed = decisions.iter().filter(|d| d.removed()).count();
+    out.push_str(&format!(
+        "total   {} copies: {} to keep, {removed} to remove\n",
+        decisions.len(),
+        decisions.len() - removed
+    ));
+    out
+}
+
+/// `keep    <label>  taken <time>  <rules>`, or `remove  <label>  taken <time>  expired <time>;
+/// no rule keeps it`.
+fn retention_line(d: &Decision) -> String {
+    let taken = d
+        .taken
+        .map_or_else(|| "unknown".to_string(), crate::model::timestamp);
+    if d.removed() {
+        let expired = d
+            .expire
+            .map(|e| format!("expired {}; ", crate::model::timestamp(e)))
+            .unwrap_or_default();
+        return format!(
+            "remove  {}  taken {taken}  {expired}no rule keeps it\n",
+            d.key.label()
+        );
+    }
+    let keep: Vec<String> = d.keep.iter().map(ToString::to_string).collect();
+    format!(
+        "keep    {}  taken {taken}  {}\n",
+        d.key.label(),
+        keep.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -244,5 +305,38 @@ mod tests {
         );
         assert!(s.ok());
         assert_eq!(human_bytes(1023), "1023 B");
+    }
+
+    #[test]
+    fn retention_lines_name_the_rules() {
+        use super::super::prune::Keep;
+        use crate::model::BackupKey;
+        use time::macros::datetime;
+        let kept = Decision {
+            key: BackupKey::node("dds-1", None, "b2"),
+            taken: Some(datetime!(2026-11-30 02:00 UTC)),
+            expire: Some(datetime!(2026-11-01 00:00 UTC)),
+            keep: vec![
+                Keep::Daily("2026-11-30".into()),
+                Keep::Monthly("2026-11".into()),
+            ],
+        };
+        let removed = Decision {
+            key: BackupKey::cluster("dds-2", "cb-1", None),
+            taken: None,
+            keep: Vec::new(),
+            ..kept.clone()
+        };
+        assert_eq!(
+            render_retention(&[kept.clone(), removed.clone()]),
+            "keep    dds-1/b2  taken 2026-11-30T02:00:00Z  daily 2026-11-30, monthly 2026-11\n\
+             remove  dds-2/cb-1  taken unknown  expired 2026-11-01T00:00:00Z; no rule keeps it\n\
+             total   2 copies: 1 to keep, 1 to remove\n"
+        );
+        let plan = render_plan(&[], &[kept, removed], &Default::default());
+        assert!(
+            plan.ends_with("total   0 downloads, 0 B (0 bytes) to fetch, 1 copies to prune\n"),
+            "{plan}"
+        );
     }
 }

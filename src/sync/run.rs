@@ -5,24 +5,24 @@
 //! Per-backup failures are collected, never fatal to the pass; only the lock and the setup
 //! (credentials) stop it early.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
-use super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh};
-use super::plan::{self, Action, ExportPolicy, Fetch, Plan, Policy, Retention, UrlPolicy, Via};
+use super::plan::{self, Action, ExportPolicy, Plan, Policy, Retention, UrlPolicy};
 use super::prune::PruneItem;
 use super::report::{self, Failure, Summary};
-use crate::api::client::{ApiClient, ListQuery};
+use crate::api::client::ApiClient;
 use crate::config::{Network, Settings};
 use crate::listing;
 use crate::model::{BackupKey, Remote};
 use crate::progress::Progress;
 use crate::store::{Store, StoreError};
+
+mod fetch;
+use fetch::{Clients, download_all};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -46,6 +46,8 @@ impl SyncError {
 #[derive(Clone, Default)]
 pub struct PassOptions {
     pub dry_run: bool,
+    /// With `dry_run`: print only the retention plan (`--prune-plan`).
+    pub prune_plan: bool,
     pub cancel: CancellationToken,
 }
 
@@ -88,63 +90,182 @@ pub async fn run_pass(
     count_listing(&gathered, &mut summary);
     let remote = gathered.remote;
     let local = store.snapshot();
-    for c in &local.copies {
-        if let Err(reason) = &c.manifest {
-            warn!(dir = %c.dir.display(), "local copy with an unreadable manifest is kept and treated as unverified: {reason}");
-        }
-    }
-    let policy = policy(settings, &remote).await;
+    warn_unreadable(&local);
+    // The archive is listed before planning: a backup it holds, let go locally, is not
+    // fetched again.
+    let mut archive = super::archive::open(settings, &mut summary).await;
+    let held = archive
+        .as_ref()
+        .map(|(_, listing)| super::archive::held(listing))
+        .unwrap_or_default();
+    let policy = policy(settings, &remote, held).await;
     let plan = plan::plan(&remote, &local, now, &policy);
     count_plan(&plan, &mut summary);
     if opts.dry_run {
-        print_dry_run(&store, &plan, &mut summary);
+        let ctx = archive_context(settings, &store, &remote, now, opts);
+        let listing = archive.as_ref().map(|(_, l)| l);
+        print_dry_run(&store, &plan, &local, (&ctx, listing), opts, &mut summary);
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
-    let Plan { prune, stale, .. } = plan.clone();
-    let exports: Vec<_> = plan.exports().cloned().collect();
-    let exported = export_all(settings, api, &clients, &store, &policy, exports, opts).await?;
-    summary.exporting = exported.pending;
-    summary.failed += exported.failures.len();
-    summary.failures.extend(exported.failures);
-    let mut fetches = plan.into_fetches();
-    fetches.extend(exported.fetches);
-    download_all(
+    let Plan {
+        mut prune, stale, ..
+    } = plan.clone();
+    let pass = Pass {
         settings,
-        Clients {
-            base: api.clone(),
-            by_instance: clients,
-            exports: exported.tasks,
-            link_duration: settings.snapshots.link_duration,
-        },
-        &store,
-        fetches,
-        progress,
+        api,
+        store: &store,
         opts,
-        &mut summary,
-    )
-    .await?;
+    };
+    fetch_all(&pass, clients, &policy, plan, progress, &mut summary).await?;
     if !opts.cancel.is_cancelled() {
         seal_clusters(&store, &remote);
-        apply_prune(&store, &prune, &mut summary);
-        for file in store.remove_stale_partials(&stale) {
-            info!(file = %file.display(), "removed the partial file of a backup that is no longer listed");
+        if let Some((archive, listing)) = &mut archive {
+            let ctx = archive_context(settings, &store, &remote, now, opts);
+            let let_go = super::archive::after_downloads(ctx, archive, listing, &mut summary).await;
+            merge_prune(&mut prune, let_go);
         }
+        apply_prune(&store, &prune, &mut summary);
+        remove_stale(&store, &stale);
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
+fn warn_unreadable(local: &crate::model::LocalSnapshot) {
+    for c in &local.copies {
+        if let Err(reason) = &c.manifest {
+            warn!(dir = %c.dir.display(), "local copy with an unreadable manifest is kept and treated as unverified: {reason}");
+        }
+    }
+}
+
+fn remove_stale(store: &Store, stale: &[crate::model::StalePartial]) {
+    for file in store.remove_stale_partials(stale) {
+        info!(file = %file.display(), "removed the partial file of a backup that is no longer listed");
+    }
+}
+
+/// What the archive steps need of this pass: its rules, time, bandwidth limit and cancel.
+fn archive_context<'a>(
+    settings: &Settings,
+    store: &'a Store,
+    remote: &'a Remote,
+    now: OffsetDateTime,
+    opts: &'a PassOptions,
+) -> super::archive::Context<'a> {
+    let zone =
+        crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default();
+    super::archive::Context {
+        store,
+        remote,
+        rules: settings
+            .archive
+            .as_ref()
+            .and_then(|a| a.prune.as_ref())
+            .filter(|p| p.enabled)
+            .map(super::prune::Rules::from),
+        keep_local: settings.download.keep_local,
+        zone,
+        now,
+        throttle: crate::throttle::Throttle::new(settings.download.bandwidth.clone(), zone),
+        cancel: &opts.cancel,
+    }
+}
+
+/// What every step of a pass shares.
+struct Pass<'a> {
+    settings: &'a Settings,
+    api: &'a ApiClient,
+    store: &'a Store,
+    opts: &'a PassOptions,
+}
+
+/// Exports the snapshots the plan exports, then downloads every fetch (the plan's and the
+/// finished exports').
+async fn fetch_all(
+    pass: &Pass<'_>,
+    clients: std::collections::HashMap<String, ApiClient>,
+    policy: &Policy,
+    plan: Plan,
+    progress: &dyn Progress,
+    summary: &mut Summary,
+) -> Result<(), SyncError> {
+    let Pass {
+        settings,
+        api,
+        store,
+        opts,
+    } = *pass;
+    let exports: Vec<_> = plan.exports().cloned().collect();
+    let exported = export_all(settings, api, &clients, store, policy, exports, opts).await?;
+    summary.exporting = exported.pending;
+    summary.failed += exported.failures.len();
+    summary.failures.extend(exported.failures);
+    let mut fetches = plan.into_fetches();
+    fetches.extend(exported.fetches);
+    let clients = Clients {
+        base: api.clone(),
+        by_instance: clients,
+        exports: exported.tasks,
+        link_duration: settings.snapshots.link_duration,
+    };
+    download_all(settings, clients, store, fetches, progress, opts, summary).await
+}
+
+/// Adds the local copies `keep_local` lets go to the retention plan's removals (once each).
+fn merge_prune(prune: &mut Vec<PruneItem>, let_go: Vec<PruneItem>) {
+    for item in let_go {
+        if !prune.iter().any(|p| p.key == item.key) {
+            prune.push(item);
+        }
+    }
+}
+
+/// `--dry-run` (and `--prune-plan`, the retention lines only): the plan, the archive's, and the
+/// counts they would have.
+fn print_dry_run(
+    store: &Store,
+    plan: &Plan,
+    local: &crate::model::LocalSnapshot,
+    (ctx, listing): (
+        &super::archive::Context<'_>,
+        Option<&crate::model::ArchiveListing>,
+    ),
+    opts: &PassOptions,
+    summary: &mut Summary,
+) {
+    if opts.prune_plan {
+        print!("{}", report::render_retention(&plan.retention));
+        if let (Some(listing), Some(rules)) = (listing, &ctx.rules) {
+            let decisions =
+                super::archive::retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
+            print!(
+                "{}",
+                super::archive::render_decisions("archive", &decisions)
+            );
+        }
+        return;
+    }
+    print_plan(store, plan, summary);
+    if let Some(listing) = listing {
+        print!(
+            "{}",
+            super::archive::render_plan(ctx, &local.copies, listing)
+        );
+    }
+}
+
 /// `--dry-run`: the plan as lines, and the counts it would have. What the store holds of each
 /// export's task is read (no DBS call in a dry run).
-fn print_dry_run(store: &Store, plan: &Plan, summary: &mut Summary) {
+fn print_plan(store: &Store, plan: &Plan, summary: &mut Summary) {
     let tasks = plan
         .exports()
         .filter_map(|e| Some((e.key.clone(), store.read_task(&e.key).ok()??)))
         .collect();
     print!(
         "{}",
-        report::render_plan(&plan.actions, &plan.prune, &tasks)
+        report::render_plan(&plan.actions, &plan.retention, &tasks)
     );
     summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
     summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
@@ -152,22 +273,29 @@ fn print_dry_run(store: &Store, plan: &Plan, summary: &mut Summary) {
 }
 
 /// How this pass plans: the URL choice (one probe of the intranet host) and retention.
-async fn policy(settings: &Settings, remote: &Remote) -> Policy {
+async fn policy(
+    settings: &Settings,
+    remote: &Remote,
+    archived: std::collections::HashSet<(BackupKey, String, u64)>,
+) -> Policy {
     Policy {
         urls: UrlPolicy {
             network: settings.download.network,
             intranet_reachable: settings.download.network == Network::Auto
                 && probe_intranet(remote, settings.download.probe_timeout).await,
         },
-        retention: settings.prune.enabled.then_some(Retention {
-            grace: settings.prune.grace,
-            keep_last: settings.prune.keep_last,
+        retention: settings.prune.enabled.then(|| Retention {
+            rules: (&settings.prune).into(),
+            // Validated with the config: an unknown zone never gets here.
+            zone: crate::schedule::Zone::parse(settings.schedule.timezone.as_deref())
+                .unwrap_or_default(),
         }),
         exports: settings.snapshots.download.then(|| ExportPolicy {
             instances: settings.snapshots.instances.clone(),
             latest_only: settings.snapshots.latest_only,
             storage: remote.storage.clone(),
         }),
+        archived,
     }
 }
 
@@ -228,7 +356,7 @@ fn count_plan(plan: &Plan, summary: &mut Summary) {
                 summary.skipped += 1;
                 info!(backup = %key.label(), "skipping: {reason}");
             }
-            Action::UpToDate { .. } => summary.up_to_date += 1,
+            Action::UpToDate { .. } | Action::Archived { .. } => summary.up_to_date += 1,
             Action::Fetch(_) | Action::Export(_) => {}
         }
     }
@@ -264,213 +392,6 @@ fn seal_clusters(store: &Store, remote: &Remote) {
             }
         }
     }
-}
-
-/// The API client of each listed instance's region, for fresh download URLs.
-struct Clients {
-    base: ApiClient,
-    by_instance: std::collections::HashMap<String, ApiClient>,
-    /// Exported snapshots: their DBS client and task, for fresh links.
-    exports: std::collections::HashMap<BackupKey, (crate::api::dbs::DbsClient, String)>,
-    link_duration: Duration,
-}
-
-async fn download_all(
-    settings: &Settings,
-    api: Clients,
-    store: &Store,
-    fetches: Vec<Fetch>,
-    progress: &dyn Progress,
-    opts: &PassOptions,
-    summary: &mut Summary,
-) -> Result<(), SyncError> {
-    progress.set_total(fetches.iter().map(|f| f.size - f.resume_from).sum());
-    let http = crate::http::client(
-        settings.download.connect_timeout,
-        settings.download.read_timeout,
-    )
-    .map_err(SyncError::Http)?;
-    let downloader = Downloader {
-        http,
-        retry: settings.download.retry,
-        refresh: refresher(api),
-        cancel: opts.cancel.clone(),
-        slots: Arc::new(tokio::sync::Semaphore::new(settings.download.concurrency)),
-        space: Arc::default(),
-        store: store.clone(),
-        pace: Pace {
-            min_rate: settings.download.min_rate,
-            window: settings.download.read_timeout,
-        },
-        // One bucket per pass, from this pass's settings: a SIGHUP reload takes effect at the
-        // next pass. The zone was validated with the settings.
-        throttle: crate::throttle::Throttle::new(
-            settings.download.bandwidth.clone(),
-            crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default(),
-        ),
-        streams: super::download::Streams {
-            count: settings.download.streams,
-            cutoff: settings.download.stream_cutoff,
-            part_size: settings.download.part_size,
-        },
-    };
-    let results = futures::stream::iter(fetches)
-        .map(|fetch| {
-            let downloader = &downloader;
-            async move {
-                let label = fetch.key.label();
-                // The bar appears when the transfer starts, not while it waits for a slot.
-                let Some(slot) = downloader.slot().await else {
-                    let backup = label.clone();
-                    return (label, Err(DownloadError::Cancelled { backup }));
-                };
-                let bar = progress.bar(&label, fetch.size);
-                let result = match store.paths(&fetch.key, &fetch.file_name) {
-                    Ok(paths) => downloader.run_in(slot, &fetch, &paths, bar.as_ref()).await,
-                    Err(source) => Err(DownloadError::Store {
-                        backup: label.clone(),
-                        source,
-                    }),
-                };
-                // An exported snapshot is published: its manifest names the task now.
-                if result.is_ok()
-                    && fetch.export.is_some()
-                    && let Err(e) = store.remove_task(&fetch.key)
-                {
-                    warn!(backup = %label, "cannot remove the download task record: {e}");
-                }
-                bar.finish(if result.is_ok() { "done" } else { "failed" });
-                (label, result)
-            }
-        })
-        // Twice the slots: while `concurrency` downloads hold the network, as many finished
-        // ones can be hashing their last batches and publishing without holding it up.
-        .buffer_unordered(settings.download.concurrency * 2);
-    futures::pin_mut!(results);
-    while let Some((label, result)) = results.next().await {
-        record(label, result, summary);
-    }
-    Ok(())
-}
-
-/// Counts one download's outcome in the summary and says it in the log.
-fn record(label: String, result: Result<Downloaded, DownloadError>, summary: &mut Summary) {
-    match result {
-        Ok(done) => {
-            summary.bytes += done.fetched;
-            if done.resumed_from > 0 {
-                summary.resumed += 1;
-            } else {
-                summary.fetched += 1;
-            }
-            info!(backup = %label, size = done.manifest.size, sha256 = %done.manifest.sha256, via = %done.via, "verified and published");
-            report_verdict(&label, &done.manifest, summary);
-        }
-        Err(e) => {
-            if matches!(e, DownloadError::Cancelled { .. }) {
-                // Not a failure: named in the summary, resumed by the next pass.
-                summary.stopped += 1;
-                warn!(backup = %label, "{e}; the next pass resumes it");
-            } else {
-                summary.failed += 1;
-                error!(backup = %label, kind = e.kind(), "download failed: {e}");
-            }
-            summary.failures.push(Failure {
-                backup: label,
-                kind: e.kind(),
-                message: e.to_string(),
-            });
-        }
-    }
-}
-
-/// A published copy's format verdict, said where an operator looks: `damaged` is an ERROR and
-/// named in the summary (the pass exits 1), `unrecognised` a WARN.
-fn report_verdict(label: &str, m: &crate::model::Manifest, summary: &mut Summary) {
-    use crate::model::Verdict;
-    let detail = m.format_detail.as_deref().unwrap_or("no detail");
-    match m.format_verdict {
-        Some(Verdict::Damaged) => {
-            let same = if m.crc64_checked {
-                "the cloud's copy has the same bytes (its CRC-64 matched), so the backup itself is damaged"
-            } else {
-                "the cloud sent no CRC-64 to compare, so the cloud's copy is likely damaged the same way"
-            };
-            let message = format!(
-                "{label}: damaged at the source: {detail}; {same}; the copy is kept as it is, restore from another backup"
-            );
-            error!(backup = %label, kind = "damaged", "{message}");
-            summary.damaged += 1;
-            summary.failures.push(Failure {
-                backup: label.to_string(),
-                kind: "damaged",
-                message,
-            });
-        }
-        Some(Verdict::Unrecognised) => {
-            warn!(backup = %label, "published, but the content does not start like its file name says: {detail}");
-        }
-        _ => {}
-    }
-}
-
-/// Fresh URLs come from `DescribeBackups` filtered by the BackupId (and the NodeId), or for a
-/// cluster backup's node from `DescribeClusterBackups` filtered by the ClusterBackupId, each in
-/// the instance's region.
-fn refresher(clients: Clients) -> Refresh {
-    let clients = Arc::new(clients);
-    Arc::new(move |key: BackupKey, via: Via| {
-        let clients = clients.clone();
-        Box::pin(async move {
-            if let Some((dbs, task_id)) = clients.exports.get(&key) {
-                return super::export::fresh_link(dbs, task_id, via, clients.link_duration).await;
-            }
-            let api = clients
-                .by_instance
-                .get(&key.instance_id)
-                .unwrap_or(&clients.base);
-            let backup = fresh_listing(api, &key).await?;
-            match via {
-                Via::Public => backup.download_url,
-                Via::Intranet => backup.intranet_download_url,
-            }
-            .ok_or_else(|| format!("the listing has no {via} URL any more"))
-        })
-    })
-}
-
-/// The backup `key` names, as listed now.
-async fn fresh_listing(api: &ApiClient, key: &BackupKey) -> Result<crate::model::Backup, String> {
-    if key.cluster {
-        let query = crate::api::fleet::ClusterQuery {
-            instance_id: key.instance_id.clone(),
-            backup_id: Some(key.backup_id.clone()),
-            ..Default::default()
-        };
-        let clusters = api
-            .list_cluster_backups(&query)
-            .await
-            .map_err(|e| e.to_string())?;
-        return clusters
-            .into_iter()
-            .filter(|c| c.id == key.backup_id)
-            .flat_map(|c| c.nodes)
-            .find(|n| Some(&n.node_id) == key.node_id.as_ref())
-            .map(|n| n.backup)
-            .ok_or_else(|| format!("cluster backup {} is no longer listed", key.label()));
-    }
-    let query = ListQuery {
-        instance_id: key.instance_id.clone(),
-        node_id: key.node_id.clone(),
-        backup_id: Some(key.backup_id.clone()),
-        ..ListQuery::default()
-    };
-    let listing = api.list_all(&query).await.map_err(|e| e.to_string())?;
-    listing
-        .backups
-        .into_iter()
-        .find(|b| b.backup_id == key.backup_id)
-        .ok_or_else(|| format!("backup {} is no longer listed", key.backup_id))
 }
 
 /// `auto`: is the intranet download host reachable from here? One TCP connect per run.

@@ -12,23 +12,23 @@
 //! [`apply_repair`], which removes only the data file and manifest of copies [`plan_repair`]
 //! picked, in the folder the layout gives their backup.
 
+mod bytes;
 pub mod format;
 pub mod select;
 pub mod verdict;
 
+pub use bytes::check_bytes;
+
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::model::{BackupKey, LocalCopy, MANIFEST, Manifest};
 use crate::store::{DataError, Store};
 use crate::throttle::Throttle;
 pub use select::Scope;
 use time::OffsetDateTime;
-use verdict::{FormatVerdict, Verdict};
+use verdict::FormatVerdict;
 
 /// One problem with one local copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,76 +318,7 @@ fn check_copy_limited(
         Err(DataError::NotAFile) => return only(Problem::NotAFile),
         Err(DataError::Unreadable(e)) => return only(Problem::Unreadable(e)),
     };
-    let mut problems = Vec::new();
-    if len != manifest.size {
-        problems.push(Problem::Size {
-            expected: manifest.size,
-            got: len,
-        });
-    }
-    let mut head = [0u8; verdict::HEAD];
-    let head_len = {
-        use std::os::unix::fs::FileExt;
-        file.read_at(&mut head, 0).unwrap_or(0)
-    };
-    let mut tee = Tee {
-        inner: file,
-        sha: Sha256::new(),
-        throttle,
-    };
-    let format = format::Format::for_name(&manifest.file);
-    let outcome = format::check_format(&manifest.file, &mut tee)
-        .map(drop)
-        .map_err(|e| e.to_string());
-    // Whatever the format check did not read still counts for the hash.
-    if let Err(e) = std::io::copy(&mut tee, &mut std::io::sink()) {
-        return only(Problem::Unreadable(e.to_string()));
-    }
-    let got = crate::hex::hex(&tee.sha.finalize());
-    let rotted = !problems.is_empty() || got != manifest.sha256;
-    if rotted {
-        if let Err(reason) = outcome {
-            problems.push(Problem::Format(reason));
-        }
-        if got != manifest.sha256 {
-            problems.push(Problem::Sha256 {
-                expected: manifest.sha256.clone(),
-                got,
-            });
-        }
-        return CopyCheck {
-            problems,
-            verdict: None,
-        };
-    }
-    let v = verdict::classify(format, &head[..head_len], outcome);
-    let detail = v.detail.clone().unwrap_or_default();
-    match v.verdict {
-        Verdict::Damaged => problems.push(Problem::Damaged(detail)),
-        Verdict::Unrecognised => problems.push(Problem::Unrecognised(detail)),
-        Verdict::Ok | Verdict::NotChecked => {}
-    }
-    CopyCheck {
-        problems,
-        verdict: Some(v),
-    }
-}
-
-/// Hashes every byte read through it, and holds the reads to the scrub's bandwidth limit
-/// (`verify.bandwidth_limit`): this runs on a blocking thread, so it waits by sleeping.
-struct Tee<'t, R> {
-    inner: R,
-    sha: Sha256,
-    throttle: &'t Throttle,
-}
-
-impl<R: Read> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.throttle.take_blocking(n as u64);
-        self.sha.update(&buf[..n]);
-        Ok(n)
-    }
+    bytes::check_bytes(manifest, len, file, throttle)
 }
 
 /// The backups whose copies [`apply_repair`] should remove: corrupt content (size, sha256 or

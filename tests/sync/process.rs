@@ -222,7 +222,7 @@ async fn dry_run_prints_fetch_resume_skip_ok_and_prune_lines_and_changes_nothing
         "nothing written, moved or removed"
     );
 
-    // After a real run, with two copies expired: dry run lists them as prune and keeps them.
+    // After a real run, with two copies expired: dry run lists them as remove and keeps them.
     let out = run(home.path(), &cfg, &["--sync-now"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let past = time::OffsetDateTime::now_utc() - time::Duration::days(2);
@@ -240,9 +240,20 @@ async fn dry_run_prints_fetch_resume_skip_ok_and_prune_lines_and_changes_nothing
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(has_line(&stdout, "ok", AR), "{stdout}");
-    let prunes: Vec<&str> = stdout.lines().filter(|l| l.starts_with("prune")).collect();
+    let prunes: Vec<&str> = stdout.lines().filter(|l| l.starts_with("remove")).collect();
     assert_eq!(prunes.len(), 2, "{stdout}");
     assert!(prunes.iter().any(|l| l.contains(QP)) && prunes.iter().any(|l| l.contains(TGZ)));
+    assert!(
+        prunes.iter().all(|l| l.contains("; no rule keeps it")),
+        "{stdout}"
+    );
+    // Every other local copy is listed as kept, with the rule that keeps it.
+    assert!(
+        stdout.lines().any(|l| l.starts_with("keep")
+            && l.contains(AR)
+            && l.contains("kept forever on the cloud")),
+        "{stdout}"
+    );
     assert!(
         stderr.contains("99999") && stderr.contains("unreadable manifest"),
         "{stderr}"

@@ -219,6 +219,38 @@ fn local_state_decides_fetch_resume_or_nothing() {
 }
 
 #[test]
+fn a_backup_held_by_the_archive_and_not_on_disk_is_not_fetched_again() {
+    let b = backup("1");
+    let listed = listed("dds-1", None, std::slice::from_ref(&b));
+    let key = listed[0].key.clone();
+    let mut policy = with_urls(policy(Network::Public, false));
+    let decide_with = |policy: &Policy, local: LocalState| {
+        let mut snap = LocalSnapshot::default();
+        snap.states.insert((key.clone(), "1_qp.xb".into()), local);
+        decide(&listed, &snap, NOW, policy).remove(0)
+    };
+    policy
+        .archived
+        .insert((key.clone(), "1_qp.xb".into(), 1000));
+    assert!(matches!(
+        decide_with(&policy, LocalState::Missing),
+        Action::Archived { .. }
+    ));
+    // A partial file on disk is resumed: the local copy is being made again.
+    assert!(matches!(
+        decide_with(&policy, LocalState::Partial(10)),
+        Action::Fetch(_)
+    ));
+    // The archive's copy has another size than the listing says: fetch it.
+    policy.archived.clear();
+    policy.archived.insert((key.clone(), "1_qp.xb".into(), 999));
+    assert!(matches!(
+        decide_with(&policy, LocalState::Missing),
+        Action::Fetch(_)
+    ));
+}
+
+#[test]
 fn keys_carry_the_node() {
     let actions = decide(
         &listed("dds-s", Some("d-0"), &[backup("1")]),

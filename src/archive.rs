@@ -1,0 +1,271 @@
+//! The archive: the one owner of the S3-compatible object store that verified copies are
+//! uploaded to (`[archive]`), as `store` is of `download.dir`.
+//!
+//! Layout, the same as on disk: `<prefix>/<instance>/[<node>/]<BackupId>/<file>` and
+//! `manifest.json` beside it (a cluster backup's nodes: `<prefix>/<instance>/<ClusterBackupId>/
+//! <node>/…`). A copy exists in the archive only once its manifest does: the data object goes
+//! up first (one PUT, or a multipart upload that S3 shows as an object only when completed),
+//! then the manifest, so an object without a manifest is never taken for a copy.
+//! Every object name is built from ids checked by [`crate::names`]; nothing outside `prefix` is
+//! listed, read or deleted. The client is the Arrow project's `object_store` (S3 signature V4,
+//! multipart upload, retries with backoff); its requests sign headers, so no URL it logs or
+//! returns carries a credential.
+
+mod upload;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub use crate::config::ArchiveSettings;
+pub use crate::model::{ArchiveListing, Archived};
+use crate::model::{BackupKey, MANIFEST, Manifest};
+use crate::names;
+
+/// A manifest is a few KiB; anything bigger under that name is not one of ours.
+const MAX_MANIFEST: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive {url}: cannot set up the object store client: {reason}")]
+    Setup { url: String, reason: String },
+    #[error("archive: cannot {op} {object}: {reason}")]
+    Store {
+        op: &'static str,
+        object: String,
+        reason: String,
+    },
+    #[error("archive: cannot read the local copy {path}: {reason}")]
+    Local { path: String, reason: String },
+    #[error(
+        "archive: the bytes read from {path} for upload do not match its manifest ({what}); the \
+         upload was aborted and the local copy is left for `--verify`"
+    )]
+    Mismatch { path: String, what: String },
+    #[error("archive: refusing {what}: {reason}")]
+    UnsafeName { what: String, reason: String },
+    #[error("archive: stopped by a shutdown request; the unfinished upload was aborted")]
+    Cancelled,
+}
+
+impl ArchiveError {
+    /// The object store's own text, shown as data (it is network-sourced).
+    fn store(op: &'static str, object: &ObjectPath, e: object_store::Error) -> ArchiveError {
+        ArchiveError::Store {
+            op,
+            object: object.to_string(),
+            reason: crate::text::shown(&e.to_string()).to_string(),
+        }
+    }
+}
+
+pub struct Archive {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    url: String,
+    part_size: usize,
+    uploads: usize,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client holds the secret key: only say where the archive is.
+        f.debug_struct("Archive").field("url", &self.url).finish()
+    }
+}
+
+impl Archive {
+    /// A client for `[archive]` (no request is made yet).
+    ///
+    /// # Errors
+    /// The endpoint or settings are refused by the client builder.
+    pub fn new(settings: &ArchiveSettings) -> Result<Archive, ArchiveError> {
+        // object_store's HTTP client is reqwest with rustls: ring, as everywhere in this tool.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(&settings.bucket)
+            .with_region(&settings.region)
+            .with_access_key_id(&settings.access_key_id)
+            .with_secret_access_key(settings.secret_access_key.expose())
+            .with_virtual_hosted_style_request(!settings.path_style);
+        if let Some(endpoint) = &settings.endpoint {
+            builder = builder
+                .with_endpoint(endpoint.trim_end_matches('/'))
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let store = builder.build().map_err(|e| ArchiveError::Setup {
+            url: settings.url.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Archive {
+            store: Arc::new(store),
+            prefix: ObjectPath::from(settings.prefix.as_str()),
+            url: settings.url.clone(),
+            part_size: usize::try_from(settings.part_size).unwrap_or(usize::MAX),
+            uploads: settings.uploads,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The folder of one backup's copy, every id checked first (the disk layout's rules).
+    ///
+    /// # Errors
+    /// An id that is not a plain name.
+    pub fn folder(&self, key: &BackupKey) -> Result<ObjectPath, ArchiveError> {
+        let parts = key
+            .folder_names()
+            .map_err(|(what, reason)| ArchiveError::UnsafeName {
+                what: what.to_string(),
+                reason,
+            })?;
+        Ok(parts
+            .into_iter()
+            .fold(self.prefix.clone(), |path, part| path.join(part)))
+    }
+
+    /// The object holding a copy's data, its name checked like a local file's.
+    fn data_object(&self, manifest: &Manifest) -> Result<ObjectPath, ArchiveError> {
+        let name = names::sanitize_file_name(&manifest.file)
+            .ok()
+            .filter(|n| *n == manifest.file && n != MANIFEST)
+            .ok_or_else(|| ArchiveError::UnsafeName {
+                what: "file name".into(),
+                reason: format!("{:?} is not a plain file name", manifest.file),
+            })?;
+        Ok(self.folder(&manifest.key())?.join(name.as_str()))
+    }
+
+    /// Every copy under `prefix`: each `manifest.json` read and checked to sit in the folder its
+    /// own ids give (anything else is listed as unusable).
+    ///
+    /// # Errors
+    /// The listing itself failed (then nothing about the archive is known this pass).
+    pub async fn list(&self) -> Result<ArchiveListing, ArchiveError> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let mut objects = self.store.list(prefix);
+        let mut manifests = Vec::new();
+        while let Some(meta) = objects.next().await {
+            let meta = meta.map_err(|e| ArchiveError::store("list", &self.prefix, e))?;
+            if meta.location.filename() == Some(MANIFEST) {
+                manifests.push(meta);
+            }
+        }
+        let reads = futures::stream::iter(manifests)
+            .map(|meta| async move {
+                let read = self.read_manifest(&meta.location, meta.size).await;
+                (meta.location, read)
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+        let mut listing = ArchiveListing::default();
+        for (location, read) in reads {
+            match read {
+                Ok(a) => listing.copies.push(a),
+                Err(reason) => listing.unusable.push((location.to_string(), reason)),
+            }
+        }
+        listing.copies.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listing)
+    }
+
+    async fn read_manifest(&self, location: &ObjectPath, size: u64) -> Result<Archived, String> {
+        if size > MAX_MANIFEST {
+            return Err(format!("{size} bytes is too big for a manifest"));
+        }
+        let bytes = self
+            .store
+            .get(location)
+            .await
+            .map_err(|e| ArchiveError::store("read", location, e).to_string())?
+            .bytes()
+            .await
+            .map_err(|e| ArchiveError::store("read", location, e).to_string())?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("not a manifest of this tool: {e}"))?;
+        let key = manifest.key();
+        let folder = self.folder(&key).map_err(|e| e.to_string())?;
+        if folder.clone().join(MANIFEST) != *location {
+            return Err(format!(
+                "a manifest of {} outside its folder {folder}",
+                key.label()
+            ));
+        }
+        self.data_object(&manifest).map_err(|e| e.to_string())?;
+        Ok(Archived {
+            key,
+            manifest,
+            folder: folder.to_string(),
+        })
+    }
+
+    /// Writes `manifest` as the copy's manifest (after its data, or to mark it rotted).
+    ///
+    /// # Errors
+    /// The PUT failed.
+    pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), ArchiveError> {
+        let location = self.folder(&manifest.key())?.join(MANIFEST);
+        let mut bytes =
+            serde_json::to_vec_pretty(manifest).expect("invariant: a manifest serialises");
+        bytes.push(b'\n');
+        self.store
+            .put(&location, PutPayload::from(bytes))
+            .await
+            .map_err(|e| ArchiveError::store("write", &location, e))?;
+        Ok(())
+    }
+
+    /// Deletes one archived copy: its manifest first (from then on it is not a copy), then its
+    /// data object. Only the two objects the manifest's own ids name are touched.
+    ///
+    /// # Errors
+    /// A DELETE failed (a copy whose manifest is gone but whose data is left is not a copy; the
+    /// next prune of it cannot happen, so the error says which object is left).
+    pub async fn remove(&self, copy: &Archived) -> Result<(), ArchiveError> {
+        let data = self.data_object(&copy.manifest)?;
+        let manifest = ObjectPath::from(copy.folder.as_str()).join(MANIFEST);
+        self.store
+            .delete(&manifest)
+            .await
+            .map_err(|e| ArchiveError::store("delete", &manifest, e))?;
+        match self.store.delete(&data).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(ArchiveError::store("delete", &data, e)),
+        }
+    }
+
+    /// The data of one archived copy as a stream of chunks (for `--verify --archive`: read,
+    /// never stored), and the size the store reports.
+    ///
+    /// # Errors
+    /// The GET failed.
+    pub async fn read(
+        &self,
+        copy: &Archived,
+    ) -> Result<
+        (
+            u64,
+            futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
+        ),
+        ArchiveError,
+    > {
+        let data = self.data_object(&copy.manifest)?;
+        let got = self
+            .store
+            .get(&data)
+            .await
+            .map_err(|e| ArchiveError::store("read", &data, e))?;
+        let size = got.meta.size;
+        let stream = got
+            .into_stream()
+            .map(|chunk| chunk.map_err(std::io::Error::other))
+            .boxed();
+        Ok((size, stream))
+    }
+}

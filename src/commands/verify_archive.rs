@@ -1,0 +1,112 @@
+//! `--verify --archive`: the scrub of the archive. Every archived copy is read back as a stream
+//! (never stored on disk) and checked like a local one: size, sha256 and format against its
+//! manifest. A copy whose bytes no longer match is marked rotted in its archived manifest, so the
+//! next pass uploads it again from the local copy, or fetches it again while the cloud lists it.
+
+use std::io::Write;
+
+use time::OffsetDateTime;
+
+use super::AppError;
+use crate::archive::{Archive, Archived};
+use crate::config::Settings;
+use crate::exit;
+use crate::model::Rot;
+use crate::throttle::Throttle;
+use crate::verify::{CopyCheck, check_bytes};
+
+/// Checks every archived copy; one line per problem, a summary, exit 1 on any problem.
+///
+/// # Errors
+/// No `[archive]` is configured, the client cannot be built, or the archive cannot be listed.
+pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<u8, AppError> {
+    let config = settings.archive.as_ref().ok_or(AppError::NoArchive)?;
+    let archive = Archive::new(config)?;
+    let listing = archive.list().await?;
+    let throttle = super::verify::scrub_throttle(settings);
+    let mut problems = listing.unusable.len();
+    for (object, reason) in &listing.unusable {
+        writeln!(out, "PROBLEM {}: {}", crate::text::shown(object), reason)?;
+    }
+    let mut checked = 0usize;
+    for copy in &listing.copies {
+        if copy.manifest.rot.is_some() {
+            writeln!(
+                out,
+                "PROBLEM {}: marked rotted by an earlier scrub; the next pass uploads it again",
+                copy.key.label()
+            )?;
+            problems += 1;
+            continue;
+        }
+        let check = match check_one(&archive, copy, throttle.clone()).await {
+            Ok(check) => check,
+            Err(e) => {
+                writeln!(out, "PROBLEM {}: {e}", copy.key.label())?;
+                problems += 1;
+                continue;
+            }
+        };
+        checked += 1;
+        for p in &check.problems {
+            let tag = if p.is_note() { "NOTE" } else { "PROBLEM" };
+            writeln!(out, "{tag} {}: {p}", copy.key.label())?;
+        }
+        problems += check.problems.iter().filter(|p| !p.is_note()).count();
+        if check.problems.iter().any(|p| p.is_corrupt()) {
+            mark_rotted(&archive, copy, &check, out).await?;
+        }
+    }
+    writeln!(
+        out,
+        "archive {}: {checked} copies checked, {problems} problems",
+        archive.url()
+    )?;
+    Ok(if problems == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// Streams one copy's object through the check on a blocking thread (the format checks read).
+async fn check_one(
+    archive: &Archive,
+    copy: &Archived,
+    throttle: Throttle,
+) -> Result<CopyCheck, AppError> {
+    let (size, stream) = archive.read(copy).await?;
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let manifest = copy.manifest.clone();
+    tokio::task::spawn_blocking(move || check_bytes(&manifest, size, reader, &throttle))
+        .await
+        .map_err(|e| AppError::Scrub(e.to_string()))
+}
+
+async fn mark_rotted(
+    archive: &Archive,
+    copy: &Archived,
+    check: &CopyCheck,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let corrupt: Vec<_> = check.problems.iter().filter(|p| p.is_corrupt()).collect();
+    let mut manifest = copy.manifest.clone();
+    manifest.rot = Some(Rot {
+        found_at: OffsetDateTime::now_utc(),
+        problem: corrupt.first().map(ToString::to_string).unwrap_or_default(),
+        problems: corrupt.len() as u64,
+    });
+    match archive.put_manifest(&manifest).await {
+        Ok(()) => writeln!(
+            out,
+            "MARKED {}: rotted in the archive; the next pass uploads it again",
+            copy.key.label()
+        )?,
+        Err(e) => writeln!(
+            out,
+            "PROBLEM {}: cannot mark it rotted: {e}",
+            copy.key.label()
+        )?,
+    }
+    Ok(())
+}

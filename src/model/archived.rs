@@ -1,0 +1,39 @@
+//! What the archive holds, as values the planners read: one [`Archived`] copy per manifest
+//! found in its own folder under the archive's prefix, and the [`ArchiveListing`] of a pass.
+//! Pure.
+
+use super::{BackupKey, Manifest, Verdict};
+
+/// One copy in the archive: its manifest, and the folder (object name prefix) it sits in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Archived {
+    pub key: BackupKey,
+    pub manifest: Manifest,
+    /// `<prefix>/<instance>/[<node>/]<BackupId>`, as the archive names objects.
+    pub folder: String,
+}
+
+impl Archived {
+    /// Neither marked as rotted by a scrub of the archive nor damaged as the cloud made it.
+    pub fn is_sound(&self) -> bool {
+        self.manifest.rot.is_none() && self.manifest.format_verdict != Some(Verdict::Damaged)
+    }
+
+    /// Whether this archived copy is the same bytes as a local copy's manifest says (and no
+    /// scrub found it rotted).
+    pub fn matches(&self, local: &Manifest) -> bool {
+        self.manifest.rot.is_none()
+            && self.manifest.file == local.file
+            && self.manifest.size == local.size
+            && self.manifest.sha256 == local.sha256
+    }
+}
+
+/// What one listing of the archive found.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveListing {
+    pub copies: Vec<Archived>,
+    /// `manifest.json` objects that are not a manifest of ours in the folder its ids give
+    /// (object name, why): reported, never trusted or deleted.
+    pub unusable: Vec<(String, String)>,
+}

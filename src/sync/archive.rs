@@ -1,0 +1,311 @@
+//! The archive steps of a pass (`[archive]`): list the archive before planning (a backup held
+//! there and let go locally is not fetched again), upload every verified local copy it lacks
+//! once the downloads are done, then apply the archive's own retention (`[archive.prune]`) and
+//! `download.keep_local`. The decisions are pure ([`plan`], [`crate::sync::prune`]); this file
+//! does their I/O through [`Archive`] and [`Store`].
+//!
+//! A failure here (the store unreachable, a refused upload) is a failure of the pass, named
+//! per backup, never a reason to delete anything: a listing that failed means no archive
+//! retention and no `keep_local` this pass.
+
+pub mod plan;
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::report::{Failure, Summary};
+use crate::archive::{Archive, ArchiveListing, Archived};
+use crate::model::BackupKey;
+use crate::store::Store;
+use crate::throttle::Throttle;
+
+/// The archive of `[archive]` and what it holds now; `None` without an archive, or when the
+/// client cannot be built or the listing failed (recorded in `summary`: nothing about the
+/// archive is assumed this pass, so nothing is let go for it).
+pub async fn open(
+    settings: &crate::config::Settings,
+    summary: &mut Summary,
+) -> Option<(Archive, ArchiveListing)> {
+    let config = settings.archive.as_ref()?;
+    let archive = match Archive::new(config) {
+        Ok(a) => a,
+        Err(e) => {
+            fail(summary, config.url.clone(), e.to_string());
+            return None;
+        }
+    };
+    let listing = list(&archive, summary).await?;
+    Some((archive, listing))
+}
+
+/// Everything the archive does after the downloads: upload what it lacks, apply its own
+/// retention, and return the local copies `download.keep_local` lets go (the caller prunes
+/// them with the rest). `now` is the pass's.
+pub async fn after_downloads(
+    ctx: Context<'_>,
+    archive: &Archive,
+    listing: &mut ArchiveListing,
+    summary: &mut Summary,
+) -> Vec<crate::sync::prune::PruneItem> {
+    upload_all(
+        archive,
+        ctx.store,
+        listing,
+        &ctx.throttle,
+        ctx.cancel,
+        summary,
+    )
+    .await;
+    if ctx.cancel.is_cancelled() {
+        return Vec::new();
+    }
+    if let Some(rules) = &ctx.rules {
+        let decisions = retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
+        let remove: Vec<BackupKey> = decisions
+            .iter()
+            .filter(|d| d.keep.is_empty())
+            .map(|d| d.key.clone())
+            .collect();
+        remove_all(archive, listing, &remove, summary).await;
+    }
+    summary.archive_newest = newest(listing);
+    match ctx.keep_local {
+        Some(age) => plan::keep_local(&ctx.store.scan(), &listing.copies, ctx.now, age),
+        None => Vec::new(),
+    }
+}
+
+/// What `--dry-run` shows of the archive: the uploads, the archive's retention plan, and the
+/// local copies `keep_local` would let go. Read only: nothing is sent.
+pub fn render_plan(
+    ctx: &Context<'_>,
+    copies: &[crate::model::LocalCopy],
+    listing: &ArchiveListing,
+) -> String {
+    let mut out = String::new();
+    let uploads = plan::uploads(copies, &listing.copies);
+    for up in &uploads {
+        out.push_str(&format!(
+            "upload  {}  {} ({}) to the archive\n",
+            up.manifest.key().label(),
+            up.manifest.file,
+            crate::units::human_bytes(up.manifest.size)
+        ));
+    }
+    if let Some(age) = ctx.keep_local {
+        for item in plan::keep_local(copies, &listing.copies, ctx.now, age) {
+            out.push_str(&format!(
+                "let go  {}  local copy: archived, and older than download.keep_local\n",
+                item.key.label()
+            ));
+        }
+    }
+    if let Some(rules) = &ctx.rules {
+        let decisions = retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
+        out.push_str(&render_decisions("archive", &decisions));
+    }
+    out.push_str(&format!(
+        "archive {} copies there, {} to upload\n",
+        listing.copies.len(),
+        uploads.len()
+    ));
+    out
+}
+
+/// The archive's retention decisions as `--dry-run` / `--prune-plan` lines.
+pub fn render_decisions(what: &str, decisions: &[crate::sync::prune::Decision]) -> String {
+    crate::sync::report::render_retention(decisions)
+        .lines()
+        .map(|l| format!("{what}: {l}\n"))
+        .collect()
+}
+
+/// What the archive steps need of the pass.
+pub struct Context<'a> {
+    pub store: &'a Store,
+    pub remote: &'a crate::model::Remote,
+    pub rules: Option<crate::sync::prune::Rules>,
+    pub keep_local: Option<std::time::Duration>,
+    pub zone: crate::schedule::Zone,
+    pub now: time::OffsetDateTime,
+    pub throttle: Throttle,
+    pub cancel: &'a CancellationToken,
+}
+
+/// The archive's retention plan (pure): every archived unit, keep or remove and why, by the
+/// `[archive.prune]` rules, with the cloud's current expiry where the listing has it.
+pub fn retention(
+    listing: &ArchiveListing,
+    rules: &crate::sync::prune::Rules,
+    remote: &crate::model::Remote,
+    zone: crate::schedule::Zone,
+    now: time::OffsetDateTime,
+) -> Vec<crate::sync::prune::Decision> {
+    let listed: std::collections::HashMap<&BackupKey, &crate::model::Backup> =
+        remote.listed.iter().map(|l| (&l.key, &l.backup)).collect();
+    let mut units: BTreeMap<BackupKey, crate::sync::prune::Unit> = BTreeMap::new();
+    for a in &listing.copies {
+        let backup = listed.get(&a.key).copied().unwrap_or(&a.manifest.backup);
+        let unit = units
+            .entry(a.key.unit())
+            .or_insert_with(|| crate::sync::prune::Unit {
+                key: a.key.unit(),
+                backup: backup.clone(),
+                sound: true,
+            });
+        // A cluster backup is sound only if every node's copy is.
+        unit.sound &= a.is_sound();
+    }
+    crate::sync::prune::decide(
+        units.into_values().collect(),
+        &remote.targets,
+        rules,
+        zone,
+        now,
+    )
+}
+
+/// Lists the archive; a failure is recorded in `summary` (kind `archive`) and gives `None`.
+pub async fn list(archive: &Archive, summary: &mut Summary) -> Option<ArchiveListing> {
+    match archive.list().await {
+        Ok(listing) => {
+            for (object, reason) in &listing.unusable {
+                warn!(object = %object, "archive object ignored (not a manifest of this tool in its own folder): {reason}");
+            }
+            Some(listing)
+        }
+        Err(e) => {
+            fail(summary, archive.url().to_string(), e.to_string());
+            None
+        }
+    }
+}
+
+/// The archived copies (backup, file, size) the planner may count as held.
+pub fn held(listing: &ArchiveListing) -> std::collections::HashSet<(BackupKey, String, u64)> {
+    listing
+        .copies
+        .iter()
+        .filter(|a| a.is_sound())
+        .map(|a| (a.key.clone(), a.manifest.file.clone(), a.manifest.size))
+        .collect()
+}
+
+/// Uploads every local copy the archive lacks, one copy at a time (its parts in parallel), and
+/// records each uploaded copy in `listing` so the steps after this see it.
+pub async fn upload_all(
+    archive: &Archive,
+    store: &Store,
+    listing: &mut ArchiveListing,
+    throttle: &Throttle,
+    cancel: &CancellationToken,
+    summary: &mut Summary,
+) {
+    let copies = store.scan();
+    for up in plan::uploads(&copies, &listing.copies) {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let key = up.manifest.key();
+        let label = key.label();
+        let file = up.dir.join(&up.manifest.file);
+        info!(backup = %label, file = %up.manifest.file, bytes = up.manifest.size, archive = %archive.url(), "uploading to the archive");
+        let data = match store.open_data(&file) {
+            Ok(data) => data,
+            Err(e) => {
+                fail(
+                    summary,
+                    label,
+                    format!("cannot read {}: {e:?}", file.display()),
+                );
+                continue;
+            }
+        };
+        match archive
+            .upload(
+                data,
+                &file,
+                &up.manifest,
+                up.previous.as_ref(),
+                throttle,
+                cancel,
+            )
+            .await
+        {
+            Ok(sent) => {
+                summary.archived += 1;
+                summary.archive_bytes += sent;
+                info!(backup = %label, file = %up.manifest.file, "archived");
+                let folder = match archive.folder(&key) {
+                    Ok(f) => f,
+                    Err(_) => continue,
+                };
+                listing.copies.retain(|a| a.key != key);
+                listing.copies.push(Archived {
+                    key,
+                    manifest: up.manifest,
+                    folder: folder.to_string(),
+                });
+            }
+            Err(crate::archive::ArchiveError::Cancelled) => {
+                summary.stopped += 1;
+                return;
+            }
+            Err(e) => fail(summary, label, e.to_string()),
+        }
+    }
+}
+
+/// Deletes the archived units `remove` names (every node copy of a cluster backup with it).
+pub async fn remove_all(
+    archive: &Archive,
+    listing: &mut ArchiveListing,
+    remove: &[BackupKey],
+    summary: &mut Summary,
+) {
+    for unit in remove {
+        let members: Vec<Archived> = listing
+            .copies
+            .iter()
+            .filter(|a| a.key.unit() == *unit)
+            .cloned()
+            .collect();
+        for copy in members {
+            match archive.remove(&copy).await {
+                Ok(()) => {
+                    listing.copies.retain(|a| a.key != copy.key);
+                    info!(backup = %copy.key.label(), "pruned an archived copy");
+                }
+                Err(e) => fail(summary, copy.key.label(), e.to_string()),
+            }
+        }
+        summary.archive_pruned += 1;
+    }
+}
+
+/// Per instance/node: the newest archived copy's backup time (Unix seconds) and the copies,
+/// for the metrics ("the archive is stale" alerts apart from the local copies).
+pub fn newest(listing: &ArchiveListing) -> BTreeMap<(String, String), (i64, u64)> {
+    let mut out: BTreeMap<(String, String), (i64, u64)> = BTreeMap::new();
+    for a in listing.copies.iter().filter(|a| a.is_sound()) {
+        let m = &a.manifest;
+        let end = m.taken().unix_timestamp();
+        let e = out
+            .entry((m.instance_id.clone(), m.node_id.clone().unwrap_or_default()))
+            .or_insert((end, 0));
+        e.0 = e.0.max(end);
+        e.1 += 1;
+    }
+    out
+}
+
+fn fail(summary: &mut Summary, backup: String, message: String) {
+    summary.failed += 1;
+    summary.failures.push(Failure {
+        backup,
+        kind: "archive",
+        message,
+    });
+}

@@ -1,0 +1,115 @@
+//! What the archive steps of a pass will do, decided as values (pure: `now` comes in): which
+//! local copies to upload, and which local copies `download.keep_local` lets go because a
+//! sound archived copy of the very same bytes exists.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::model::Archived;
+use crate::model::{BackupKey, LocalCopy, Manifest};
+use crate::sync::prune::PruneItem;
+
+/// One local copy to upload, and the archived copy of the same backup it replaces (different
+/// bytes, or marked rotted by a scrub of the archive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub previous: Option<Archived>,
+}
+
+/// Every local copy with a readable manifest that no scrub found rotted, and whose bytes the
+/// archive does not hold yet (compared by manifest: file, size, sha256). Damaged copies are
+/// uploaded too: they are the cloud's bytes, and may be all there is.
+pub fn uploads(copies: &[LocalCopy], archived: &[Archived]) -> Vec<Upload> {
+    let by_key: HashMap<&BackupKey, &Archived> = archived.iter().map(|a| (&a.key, a)).collect();
+    let mut out = Vec::new();
+    for copy in copies {
+        let Ok(manifest) = &copy.manifest else {
+            continue;
+        };
+        if manifest.rot.is_some() {
+            continue;
+        }
+        let previous = by_key.get(&manifest.key()).copied();
+        if previous.is_some_and(|a| a.matches(manifest)) {
+            continue;
+        }
+        out.push(Upload {
+            dir: copy.dir.clone(),
+            manifest: manifest.clone(),
+            previous: previous.cloned(),
+        });
+    }
+    out
+}
+
+/// The local copies `keep_local` removes: every copy of the unit (a backup, or a whole cluster
+/// backup) has a sound archived twin, and the backup was taken more than `keep_local` before
+/// `now`. The newest unit of each instance/node is kept whatever its age, so the disk always
+/// holds the latest backup to restore from quickly.
+pub fn keep_local(
+    copies: &[LocalCopy],
+    archived: &[Archived],
+    now: OffsetDateTime,
+    keep_local: Duration,
+) -> Vec<PruneItem> {
+    let twins: HashMap<&BackupKey, &Archived> = archived
+        .iter()
+        .filter(|a| a.is_sound())
+        .map(|a| (&a.key, a))
+        .collect();
+    // Per unit: its folder, when it was taken, and whether every copy in it is archived.
+    let mut units: BTreeMap<BackupKey, Member> = BTreeMap::new();
+    for copy in copies {
+        let Ok(m) = &copy.manifest else { continue };
+        let key = m.key();
+        let archived = twins.get(&key).is_some_and(|a| a.matches(m));
+        let dir = match (key.cluster, copy.dir.parent()) {
+            (true, Some(parent)) => parent.to_path_buf(),
+            _ => copy.dir.clone(),
+        };
+        let taken = m.backup.backup_end_time.or(m.backup.backup_start_time);
+        let entry = units.entry(key.unit()).or_insert(Member {
+            key: key.unit(),
+            dir,
+            taken,
+            archived: true,
+        });
+        entry.archived &= archived;
+    }
+    let mut groups: BTreeMap<crate::model::Target, Vec<Member>> = BTreeMap::new();
+    for (unit, member) in units {
+        groups.entry(unit.target()).or_default().push(member);
+    }
+    let mut out = Vec::new();
+    for (_, mut members) in groups {
+        members.sort_by_key(|m| std::cmp::Reverse((m.taken, m.key.backup_id.clone())));
+        for m in members.into_iter().skip(1) {
+            let Some(taken) = m.taken else { continue };
+            if m.archived && taken + keep_local <= now {
+                out.push(PruneItem {
+                    key: m.key,
+                    dir: m.dir,
+                    expired_at: taken + keep_local,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// One unit of local copies as `keep_local` weighs it.
+struct Member {
+    key: BackupKey,
+    dir: PathBuf,
+    taken: Option<OffsetDateTime>,
+    /// Every copy in the unit has a sound archived twin.
+    archived: bool,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+use time::macros::datetime;
+
+use super::*;
+
+const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
+
+/// A local copy of backup `id` of `dds-1` taken at `end`, whose bytes hash to `sha`.
+fn copy(id: &str, end: OffsetDateTime, sha: &str) -> LocalCopy {
+    let manifest: Manifest = serde_json::from_value(serde_json::json!({
+        "format": 1, "instance_id": "dds-1", "node_id": null,
+        "backup": {
+            "BackupId": id, "BackupJobId": null, "BackupStatus": "Success", "BackupType": null,
+            "BackupMethod": "Physical", "BackupMode": null, "BackupStartTime": null,
+            "BackupEndTime": null, "BackupExpireTime": null, "BackupSize": 4,
+            "BackupDBNames": null, "BackupName": null, "BackupScale": null, "IsAvail": true,
+            "EngineVersion": null
+        },
+        "file": format!("{id}_qp.xb"), "size": 4, "sha256": sha, "crc64": "0",
+        "crc64_checked": false,
+        "downloaded_at": "2026-01-01T00:00:00Z", "verified_at": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    let mut manifest = manifest;
+    manifest.backup.backup_end_time = Some(end);
+    LocalCopy {
+        dir: PathBuf::from(format!("/d/dds-1/{id}")),
+        manifest: Ok(manifest),
+    }
+}
+
+fn archived(c: &LocalCopy) -> Archived {
+    let m = c.manifest.clone().unwrap();
+    Archived {
+        key: m.key(),
+        folder: format!("p/dds-1/{}", m.backup.backup_id),
+        manifest: m,
+    }
+}
+
+fn rotted(mut a: Archived) -> Archived {
+    a.manifest.rot = Some(crate::model::Rot {
+        found_at: NOW,
+        problem: "sha256".into(),
+        problems: 1,
+    });
+    a
+}
+
+fn labels(items: &[PruneItem]) -> Vec<String> {
+    items.iter().map(|i| i.key.backup_id.clone()).collect()
+}
+
+#[test]
+fn only_copies_the_archive_lacks_or_holds_differently_are_uploaded() {
+    let a = copy("1", NOW, "aa");
+    let b = copy("2", NOW, "bb");
+    let c = copy("3", NOW, "cc");
+    let mut d = copy("4", NOW, "dd");
+    // A copy a local scrub found rotted is not uploaded: its bytes are not the manifest's.
+    if let Ok(m) = &mut d.manifest {
+        m.rot = Some(crate::model::Rot {
+            found_at: NOW,
+            problem: "size".into(),
+            problems: 1,
+        });
+    }
+    let unreadable = LocalCopy {
+        dir: PathBuf::from("/d/dds-1/5"),
+        manifest: Err("not a manifest".into()),
+    };
+    let mut changed = archived(&b);
+    changed.manifest.sha256 = "00".into();
+    let held = vec![archived(&a), changed.clone(), rotted(archived(&c))];
+    let ups = uploads(&[a, b, c, d, unreadable], &held);
+    let ids: Vec<_> = ups
+        .iter()
+        .map(|u| u.manifest.backup.backup_id.clone())
+        .collect();
+    assert_eq!(ids, ["2", "3"]);
+    assert_eq!(ups[0].previous, Some(changed));
+    assert!(
+        ups[1]
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.manifest.rot.is_some())
+    );
+}
+
+#[test]
+fn keep_local_lets_go_old_archived_copies_but_never_the_newest() {
+    let day = time::Duration::days(1);
+    let copies = vec![
+        copy("1", NOW - day * 5, "a1"),
+        copy("2", NOW - day * 3, "a2"),
+        copy("3", NOW - day, "a3"),
+        copy("4", NOW - day * 10, "a4"),
+    ];
+    // 4 is old but only held rotted in the archive; 1 and 2 are held sound; 3 is the newest.
+    let held = vec![
+        archived(&copies[0]),
+        archived(&copies[1]),
+        archived(&copies[2]),
+        rotted(archived(&copies[3])),
+    ];
+    let two_days = Duration::from_secs(2 * 86_400);
+    assert_eq!(
+        labels(&keep_local(&copies, &held, NOW, two_days)),
+        ["2", "1"]
+    );
+    // Nothing archived: nothing let go, whatever the age.
+    assert!(keep_local(&copies, &[], NOW, two_days).is_empty());
+    // The newest stays even when it is old and archived.
+    let only = vec![copy("9", NOW - day * 30, "a9")];
+    assert!(keep_local(&only, &[archived(&only[0])], NOW, two_days).is_empty());
+}
+
+#[test]
+fn keep_local_never_lets_go_a_copy_whose_archived_bytes_differ() {
+    let day = time::Duration::days(1);
+    let copies = vec![copy("1", NOW - day * 5, "a1"), copy("2", NOW, "a2")];
+    let mut other = archived(&copies[0]);
+    other.manifest.sha256 = "different".into();
+    let held = vec![other, archived(&copies[1])];
+    assert!(keep_local(&copies, &held, NOW, Duration::from_secs(3600)).is_empty());
+}

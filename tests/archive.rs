@@ -1,0 +1,684 @@
+//! The archive (`[archive]`) against a real S3 server: Garage on loopback (one node, and a
+//! three-node cluster with replication 3), the emulator as the cloud. Uploads and re-runs, a
+//! kill -9 in the middle of a multipart upload, the archive's retention over a simulated year,
+//! `--verify --archive` finding a corrupted object, `download.keep_local`, a wrong key, and a
+//! node lost during an upload.
+//!
+//! Garage is a test server only (AGPL, run as a separate process, never linked). Without the
+//! `garage` binary on PATH each test says so and returns, unless `DDS_REQUIRE_GARAGE=1` (CI).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dds_backup_sync::archive::{Archive, ArchiveSettings};
+use dds_backup_sync::config::{Network, Settings};
+use dds_backup_sync::model::{BackupKey, Manifest, Remote, Target};
+use dds_backup_sync::progress::Silent;
+use dds_backup_sync::retry::RetryPolicy;
+use dds_backup_sync::secret::Secret;
+use dds_backup_sync::sync::report::Summary;
+use dds_backup_sync::sync::{PassOptions, run_pass};
+use dds_backup_sync::{commands, http};
+use dds_emulator::garage::Garage;
+use dds_emulator::{Emulator, EmulatorConfig, Instance};
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use time::OffsetDateTime;
+
+const ID: &str = "archive-key-id";
+const SECRET: &str = "archive-key-secret";
+const REPLICA: &str = "dds-demo-replica";
+const PREFIX: &str = "mongo/prod";
+const MIB: u64 = 1024 * 1024;
+
+/// A started Garage, or `None` (with a note) when the binary is absent and CI does not ask.
+fn garage(dir: &Path) -> Option<Garage> {
+    if dds_emulator::garage::binary().is_none() {
+        assert!(
+            std::env::var("DDS_REQUIRE_GARAGE").as_deref() != Ok("1"),
+            "DDS_REQUIRE_GARAGE=1 but garage is not on PATH"
+        );
+        eprintln!(
+            "garage not on PATH: install it with `cargo install --locked garage@2.5.0`; skipping"
+        );
+        return None;
+    }
+    Some(Garage::start(dir).expect("garage starts"))
+}
+
+fn archive_settings(g: &Garage) -> ArchiveSettings {
+    ArchiveSettings {
+        url: format!("s3://{}/{PREFIX}", g.bucket()),
+        bucket: g.bucket().to_string(),
+        prefix: PREFIX.into(),
+        endpoint: Some(g.endpoint()),
+        region: g.region().to_string(),
+        path_style: true,
+        access_key_id: g.access_key_id().to_string(),
+        secret_access_key: Secret::new(g.secret_access_key()),
+        part_size: 5 * MIB,
+        uploads: 2,
+        prune: None,
+    }
+}
+
+/// A raw S3 client on the same bucket, for what the test itself looks at or breaks.
+fn raw(g: &Garage) -> Arc<dyn ObjectStore> {
+    http::install_crypto_provider();
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_bucket_name(g.bucket())
+            .with_region(g.region())
+            .with_endpoint(g.endpoint())
+            .with_allow_http(true)
+            .with_access_key_id(g.access_key_id())
+            .with_secret_access_key(g.secret_access_key())
+            .build()
+            .unwrap(),
+    )
+}
+
+async fn names(store: &dyn ObjectStore) -> Vec<String> {
+    let mut out: Vec<String> = store
+        .list(None)
+        .map(|m| m.unwrap().location.to_string())
+        .collect()
+        .await;
+    out.sort();
+    out
+}
+
+/// What most tests start from: a scratch folder, Garage, the emulator, the download dir.
+struct World {
+    _tmp: tempfile::TempDir,
+    g: Garage,
+    emu: Emulator,
+    dir: std::path::PathBuf,
+}
+
+async fn world() -> Option<World> {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = garage(&tmp.path().join("garage"))?;
+    let emu = emulator(None).await;
+    let dir = tmp.path().join("data");
+    Some(World {
+        _tmp: tmp,
+        g,
+        emu,
+        dir,
+    })
+}
+
+async fn emulator(extra: Option<Instance>) -> Emulator {
+    let mut config = EmulatorConfig::demo(ID, SECRET);
+    if let Some(i) = extra {
+        config.dataset.add_instance(i);
+    }
+    common::loopback_emulator(config).await
+}
+
+/// The demo replica set (three downloadable backups, the biggest 2.5 MiB) into `dir`.
+fn settings(emu: &Emulator, dir: &Path, g: &Garage) -> Settings {
+    http::install_crypto_provider();
+    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    s.instances.truncate(1);
+    s.download.network = Network::Public;
+    s.api.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(10),
+    };
+    s.download.retry = s.api.retry;
+    s.archive = Some(archive_settings(g));
+    s
+}
+
+async fn pass(s: &Settings) -> Summary {
+    let api = commands::api_client(s).await.unwrap();
+    run_pass(s, &api, &Silent, &PassOptions::default())
+        .await
+        .unwrap()
+}
+
+fn local_manifests(dir: &Path) -> Vec<Manifest> {
+    common::files_ending(dir, "manifest.json")
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+async fn object_sha(store: &dyn ObjectStore, name: &str) -> String {
+    let bytes = store
+        .get(&ObjectPath::from(name))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    common::sha256_hex(&bytes)
+}
+
+fn object_name(m: &Manifest) -> String {
+    let node = m
+        .node_id
+        .as_ref()
+        .map(|n| format!("{n}/"))
+        .unwrap_or_default();
+    format!(
+        "{PREFIX}/{}/{node}{}/{}",
+        m.instance_id, m.backup.backup_id, m.file
+    )
+}
+
+#[tokio::test]
+async fn a_pass_uploads_every_copy_and_a_second_uploads_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let store = raw(&g);
+    // Objects that are not this tool's: outside the prefix, and inside it without a manifest.
+    for other in ["other/keep.bin", "mongo/prod-old/x", "mongo/prod/notes.txt"] {
+        store
+            .put(&ObjectPath::from(other), PutPayload::from_static(b"theirs"))
+            .await
+            .unwrap();
+    }
+    let emu = emulator(None).await;
+    let dir = tmp.path().join("data");
+    let s = settings(&emu, &dir, &g);
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    assert_eq!(first.archived, 3, "{first}");
+    let manifests = local_manifests(&dir);
+    assert_eq!(manifests.len(), 3);
+    for m in &manifests {
+        let name = object_name(m);
+        assert_eq!(object_sha(store.as_ref(), &name).await, m.sha256, "{name}");
+        let archived: Manifest = serde_json::from_slice(
+            &store
+                .get(&ObjectPath::from(format!(
+                    "{}/manifest.json",
+                    name.rsplit_once('/').unwrap().0
+                )))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(archived.sha256, m.sha256);
+    }
+    let before: Vec<_> = store
+        .list(Some(&ObjectPath::from(PREFIX)))
+        .map(|m| {
+            let m = m.unwrap();
+            (m.location.to_string(), m.last_modified, m.e_tag)
+        })
+        .collect()
+        .await;
+    let second = pass(&s).await;
+    assert!(second.ok(), "{second}");
+    assert_eq!(second.archived, 0, "{second}");
+    let after: Vec<_> = store
+        .list(Some(&ObjectPath::from(PREFIX)))
+        .map(|m| {
+            let m = m.unwrap();
+            (m.location.to_string(), m.last_modified, m.e_tag)
+        })
+        .collect()
+        .await;
+    assert_eq!(before, after, "a re-run rewrote objects");
+    let all = names(store.as_ref()).await;
+    for other in ["other/keep.bin", "mongo/prod-old/x", "mongo/prod/notes.txt"] {
+        assert!(
+            all.contains(&other.to_string()),
+            "{other} was touched: {all:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keep_local_lets_archived_copies_go_and_they_are_not_fetched_again() {
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    // The demo's backups are days old: every copy but the newest goes once archived.
+    s.download.keep_local = Some(Duration::from_secs(3600));
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    assert_eq!(first.archived, 3);
+    assert_eq!(first.pruned, 2, "{first}");
+    assert_eq!(local_manifests(&dir).len(), 1);
+    let served = emu.stats().file_gets;
+    let second = pass(&s).await;
+    assert!(second.ok(), "{second}");
+    assert_eq!(
+        (second.fetched, second.archived, second.up_to_date),
+        (0, 0, 3),
+        "{second}"
+    );
+    assert_eq!(
+        emu.stats().file_gets,
+        served,
+        "an archived backup was downloaded again"
+    );
+    assert_eq!(
+        raw_count(&g).await,
+        6,
+        "three copies, each a data object and a manifest"
+    );
+}
+
+async fn raw_count(g: &Garage) -> usize {
+    names(raw(g).as_ref()).await.len()
+}
+
+#[tokio::test]
+async fn a_wrong_archive_key_fails_the_pass_and_lets_nothing_go() {
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    s.download.keep_local = Some(Duration::from_secs(1));
+    if let Some(a) = &mut s.archive {
+        a.secret_access_key = Secret::new("not-the-secret");
+    }
+    let summary = pass(&s).await;
+    assert!(!summary.ok());
+    assert!(
+        summary.failures.iter().any(|f| f.kind == "archive"),
+        "{:?}",
+        summary.failures
+    );
+    assert_eq!(
+        summary.fetched, 3,
+        "the downloads go on without the archive"
+    );
+    assert_eq!(
+        local_manifests(&dir).len(),
+        3,
+        "nothing let go for an archive not seen"
+    );
+    let text = format!("{:?} {summary}", summary.failures);
+    assert!(!text.contains("not-the-secret"), "{text}");
+}
+
+/// A copy in the archive for the year test: one small file per day, expired by the cloud a
+/// week after it was taken.
+fn year_manifest(day: OffsetDateTime, content: &[u8]) -> Manifest {
+    let id = format!("{}", 50_000_000 + (day.unix_timestamp() / 86_400));
+    let mut m: Manifest = serde_json::from_value(serde_json::json!({
+        "format": 1,
+        "instance_id": "dds-year",
+        "node_id": null,
+        "backup": {
+            "BackupId": id, "BackupJobId": null, "BackupStatus": "Success", "BackupType": null,
+            "BackupMethod": "Physical", "BackupMode": null,
+            "BackupStartTime": null, "BackupEndTime": null, "BackupExpireTime": null,
+            "BackupSize": content.len(), "BackupDBNames": null, "BackupName": null,
+            "BackupScale": null, "IsAvail": true, "EngineVersion": null
+        },
+        "file": format!("hins_{id}_qp.xb"),
+        "size": content.len(),
+        "sha256": common::sha256_hex(content),
+        "crc64": "0",
+        "crc64_checked": false,
+        "downloaded_at": "2026-01-01T00:00:00Z",
+        "verified_at": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    m.backup.backup_end_time = Some(day);
+    m.backup.backup_start_time = Some(day);
+    m.backup.backup_expire_time = Some(day + time::Duration::days(7));
+    m
+}
+
+#[tokio::test]
+async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_monthly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let archive = Archive::new(&archive_settings(&g)).unwrap();
+    let now = time::macros::datetime!(2026-12-01 12:00 UTC);
+    let local = tmp.path().join("copies");
+    std::fs::create_dir_all(&local).unwrap();
+    let days: Vec<OffsetDateTime> = (0..400)
+        .map(|n| time::macros::datetime!(2026-12-01 02:00 UTC) - time::Duration::days(n))
+        .collect();
+    let throttle = dds_backup_sync::throttle::Throttle::unlimited();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    futures::stream::iter(&days)
+        .map(|day| {
+            let (archive, local, throttle, cancel) = (&archive, &local, &throttle, &cancel);
+            async move {
+                let content = format!("backup of {day}");
+                let m = year_manifest(*day, content.as_bytes());
+                let file = local.join(&m.file);
+                std::fs::write(&file, &content).unwrap();
+                let data = std::fs::File::open(&file).unwrap();
+                let len = data.metadata().unwrap().len();
+                archive
+                    .upload((data, len), &file, &m, None, throttle, cancel)
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let mut listing = archive.list().await.unwrap();
+    assert_eq!(listing.copies.len(), 400);
+    let rules = dds_backup_sync::sync::prune::Rules {
+        keep_daily: 7,
+        keep_weekly: 4,
+        keep_monthly: 12,
+        ..rules_off()
+    };
+    let remote = Remote {
+        targets: [Target {
+            instance_id: "dds-year".into(),
+            node_id: None,
+            cluster: false,
+        }]
+        .into(),
+        ..Remote::default()
+    };
+    let zone = dds_backup_sync::schedule::Zone::default();
+    let decisions = dds_backup_sync::sync::archive::retention(&listing, &rules, &remote, zone, now);
+    let remove: Vec<BackupKey> = decisions
+        .iter()
+        .filter(|d| d.keep.is_empty())
+        .map(|d| d.key.clone())
+        .collect();
+    let mut summary = Summary::default();
+    dds_backup_sync::sync::archive::remove_all(&archive, &mut listing, &remove, &mut summary).await;
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    // Expected, worked out by hand from the calendar (restic: each rule walks all copies,
+    // newest first, on its own):
+    // - daily 7: Nov 25 .. Dec 1 (also the ones the cloud has not expired yet);
+    // - weekly 4: the newest of ISO weeks 49 (Dec 1, a Tuesday), 48 (Sun Nov 29), 47 (Sun Nov
+    //   22), 46 (Sun Nov 15): two more;
+    // - monthly 12: Dec 1, Nov 30, then the last day of October back to January: ten more.
+    let mut expected: Vec<String> = (0..7)
+        .map(|n| (time::macros::date!(2026 - 12 - 01) - time::Duration::days(n)).to_string())
+        .collect();
+    expected.extend(["2026-11-22", "2026-11-15"].map(String::from));
+    expected.extend(
+        [
+            "2026-10-31",
+            "2026-09-30",
+            "2026-08-31",
+            "2026-07-31",
+            "2026-06-30",
+            "2026-05-31",
+            "2026-04-30",
+            "2026-03-31",
+            "2026-02-28",
+            "2026-01-31",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(expected.len(), 19);
+    expected.sort();
+    let fresh = archive.list().await.unwrap();
+    let mut kept: Vec<String> = fresh
+        .copies
+        .iter()
+        .map(|a| {
+            a.manifest
+                .backup
+                .backup_end_time
+                .unwrap()
+                .date()
+                .to_string()
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(kept, expected);
+    // The data objects of removed copies went with their manifests.
+    assert_eq!(raw_count(&g).await, 2 * expected.len());
+}
+
+fn rules_off() -> dds_backup_sync::sync::prune::Rules {
+    dds_backup_sync::sync::prune::Rules {
+        grace: Duration::ZERO,
+        keep_last: 0,
+        keep_daily: 0,
+        keep_weekly: 0,
+        keep_monthly: 0,
+        keep_yearly: 0,
+        keep_within: None,
+    }
+}
+
+/// The config file the binary tests run with: the emulator, the archive in Garage.
+fn config_file(
+    dir: &Path,
+    emu: &Emulator,
+    instance: &str,
+    g: &Garage,
+    extra: &str,
+) -> std::path::PathBuf {
+    let data = dir.join("data");
+    common::write_config(
+        dir,
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .with("max_retry_time = \"20s\"")
+            .instance(instance, &[])
+            .download(&data)
+            .with(extra)
+            .with(&format!(
+                "[archive]\nurl = \"s3://{}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"{}\"\n\
+                 path_style = true\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n\
+                 part_size = \"5MiB\"\nuploads = 1",
+                g.bucket(),
+                g.endpoint(),
+                g.region(),
+                g.access_key_id(),
+                g.secret_access_key()
+            ))
+            .text(),
+        0o600,
+    )
+}
+
+#[tokio::test]
+async fn a_kill_during_a_multipart_upload_leaves_no_copy_and_a_clean_run_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let big = Instance::replica_set("dds-big").with_generated(
+        1,
+        77_000_000,
+        OffsetDateTime::now_utc(),
+        24 * MIB,
+    );
+    let emu = emulator(Some(big)).await;
+    // 24 MiB at 8 MiB/s: the download takes about 3 s, the upload (five parts) as long.
+    let config = config_file(
+        tmp.path(),
+        &emu,
+        "dds-big",
+        &g,
+        "bandwidth_limit = \"8MiB\"",
+    );
+    let log = tmp.path().join("stderr.log");
+    let mut child = common::binary(tmp.path())
+        .args(["--config", config.to_str().unwrap(), "--sync-now"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let started = common::poll(Duration::from_secs(60), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("uploading to the archive"))
+    })
+    .await;
+    assert!(
+        started,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // Garage counts the multipart upload once it is created: kill -9 (by the child's PID)
+    // while it is unfinished.
+    let store = raw(&g);
+    let in_flight = common::poll(Duration::from_secs(30), || {
+        g.bucket_info()
+            .is_ok_and(|t| t.contains("Unfinished uploads:") && !t.contains("\t0 multipart"))
+    })
+    .await;
+    assert!(in_flight, "{}", g.bucket_info().unwrap_or_default());
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let left = names(store.as_ref()).await;
+    assert!(
+        child_was_uploading(&log),
+        "the kill came after the upload finished: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(
+        left.is_empty(),
+        "a killed upload left objects that could pass for a copy: {left:?}"
+    );
+    let out = common::binary(tmp.path())
+        .args(["--config", config.to_str().unwrap(), "--sync-now"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifests = local_manifests(&tmp.path().join("data"));
+    assert_eq!(manifests.len(), 1);
+    assert_eq!(
+        object_sha(store.as_ref(), &object_name(&manifests[0])).await,
+        manifests[0].sha256
+    );
+    assert_eq!(names(store.as_ref()).await.len(), 2);
+}
+
+/// The log of a run killed mid-upload says it started uploading and never that it finished.
+fn child_was_uploading(log: &Path) -> bool {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.contains("uploading to the archive") && !text.contains(" archived")
+}
+
+#[tokio::test]
+async fn verify_archive_finds_a_corrupted_object_and_the_next_pass_uploads_it_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let emu = emulator(None).await;
+    let config = config_file(tmp.path(), &emu, REPLICA, &g, "");
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        let home = tmp.path().to_path_buf();
+        async move {
+            common::binary(&home)
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(run(&["--sync-now"]).await.status.success());
+    let clean = run(&["--verify", "--archive"]).await;
+    let text = String::from_utf8_lossy(&clean.stdout).to_string();
+    assert_eq!(clean.status.code(), Some(0), "{text}");
+    assert!(text.contains("3 copies checked, 0 problems"), "{text}");
+    // One byte changed in one archived object, its size the same.
+    let manifests = local_manifests(&tmp.path().join("data"));
+    let victim = &manifests[0];
+    let name = ObjectPath::from(object_name(victim));
+    let store = raw(&g);
+    let mut bytes = store
+        .get(&name)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    bytes[100] ^= 0xff;
+    store.put(&name, PutPayload::from(bytes)).await.unwrap();
+    let found = run(&["--verify", "--archive"]).await;
+    let text = String::from_utf8_lossy(&found.stdout).to_string();
+    assert_eq!(found.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("PROBLEM") && text.contains(&victim.backup.backup_id),
+        "{text}"
+    );
+    assert!(text.contains("MARKED"), "{text}");
+    let again = run(&["--sync-now"]).await;
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        object_sha(store.as_ref(), name.as_ref()).await,
+        victim.sha256
+    );
+    let after = run(&["--verify", "--archive"]).await;
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_three_node_cluster_that_loses_a_node_during_an_upload_still_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    if dds_emulator::garage::binary().is_none() {
+        garage(tmp.path());
+        return;
+    }
+    let mut cluster = Garage::start_cluster(&tmp.path().join("garage"), 3).expect("cluster starts");
+    let big = Instance::replica_set("dds-big").with_generated(
+        1,
+        77_000_000,
+        OffsetDateTime::now_utc(),
+        24 * MIB,
+    );
+    let emu = emulator(Some(big)).await;
+    let dir = tmp.path().join("data");
+    let mut s = settings(&emu, &dir, &cluster);
+    s.instances[0].id = "dds-big".into();
+    s.download.bandwidth = dds_backup_sync::bucket::Limit::Fixed(8 * MIB);
+    let running = tokio::spawn({
+        let s = s.clone();
+        async move { pass(&s).await }
+    });
+    // The local manifest is written just before the upload starts.
+    let published = common::poll(Duration::from_secs(60), || {
+        !common::files_ending(&dir, "manifest.json").is_empty()
+    })
+    .await;
+    assert!(published);
+    cluster.stop_node(2).unwrap();
+    let summary = running.await.unwrap();
+    assert!(summary.ok(), "{summary}: {:?}", summary.failures);
+    assert_eq!(summary.archived, 1);
+    let m = &local_manifests(&dir)[0];
+    assert_eq!(
+        object_sha(raw(&cluster).as_ref(), &object_name(m)).await,
+        m.sha256
+    );
+}
