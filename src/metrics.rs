@@ -345,4 +345,29 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn the_archives_age_is_kept_when_a_pass_could_not_list_it() {
+        let mut s = Snapshot {
+            now: 1000,
+            ..Snapshot::default()
+        };
+        let mut listed = Summary::default();
+        listed
+            .archive_newest
+            .insert(("dds-1".into(), String::new()), (300, 4));
+        s.record_pass(&listed, 0, 10);
+        // The next pass could not list the archive: the last figures stay, and age.
+        s.record_pass(&Summary::default(), 20, 30);
+        s.now = 2000;
+        let text = render(&s);
+        for line in [
+            "dds_backup_sync_archive_newest_backup_age_seconds{instance=\"dds-1\",node=\"\"} 1700",
+            "dds_backup_sync_archive_copies{instance=\"dds-1\",node=\"\"} 4",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
 }

@@ -682,3 +682,108 @@ async fn a_three_node_cluster_that_loses_a_node_during_an_upload_still_completes
         m.sha256
     );
 }
+
+#[tokio::test]
+async fn dry_run_and_prune_plan_say_what_the_archive_would_do_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let emu = emulator(None).await;
+    let config = config_file(tmp.path(), &emu, REPLICA, &g, "");
+    // The archive's own rules: the newest copy, and (as on disk) what the cloud still holds.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[archive.prune]\nkeep_last = 1\n");
+    std::fs::write(&config, text).unwrap();
+    let run = |args: &'static [&'static str]| {
+        let (config, home) = (config.clone(), tmp.path().to_path_buf());
+        async move {
+            let out = common::binary(&home)
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).to_string()
+        }
+    };
+    let store = raw(&g);
+    let before = run(&["--dry-run"]).await;
+    assert!(
+        before.contains("archive 0 copies there, 0 to upload"),
+        "{before}"
+    );
+    assert!(
+        names(store.as_ref()).await.is_empty(),
+        "a dry run sent something"
+    );
+    // Only the archive is changed by hand: one copy's manifest gone.
+    let mut s = settings(&emu, &tmp.path().join("data"), &g);
+    s.archive.as_mut().unwrap().prune = None;
+    assert!(pass(&s).await.ok());
+    let victim = local_manifests(&tmp.path().join("data")).remove(0);
+    let data = object_name(&victim);
+    let manifest = format!("{}/manifest.json", data.rsplit_once('/').unwrap().0);
+    store.delete(&ObjectPath::from(manifest)).await.unwrap();
+    let objects = names(store.as_ref()).await;
+    let plan = run(&["--dry-run"]).await;
+    assert!(
+        plan.contains(&format!("upload  {REPLICA}/{}", victim.backup.backup_id)),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("archive 2 copies there, 1 to upload"),
+        "{plan}"
+    );
+    assert!(
+        plan.lines().any(|l| l.starts_with("archive: keep    ")),
+        "{plan}"
+    );
+    let retention = run(&["--prune-plan"]).await;
+    assert!(
+        !retention.contains("fetch ") && !retention.contains("upload "),
+        "{retention}"
+    );
+    assert_eq!(
+        retention
+            .lines()
+            .filter(|l| l.starts_with("keep    "))
+            .count(),
+        3,
+        "{retention}"
+    );
+    assert!(
+        retention.contains("archive: keep    ") && retention.contains("last 1"),
+        "{retention}"
+    );
+    assert!(
+        retention.contains("archive: total   2 copies: 2 to keep, 0 to remove"),
+        "{retention}"
+    );
+    assert_eq!(
+        names(store.as_ref()).await,
+        objects,
+        "a plan changed the archive"
+    );
+    let check = common::binary(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--check")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(&format!(
+            "OK   archive: s3://{}/{PREFIX} lists: 2 copies there",
+            g.bucket()
+        )),
+        "{text}"
+    );
+}

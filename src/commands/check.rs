@@ -2,7 +2,7 @@
 //! with what to fix: the credentials source, the API (one `DescribeBackups` per instance,
 //! PageSize 30: the signature is accepted and the instance exists), `download.dir` writable
 //! with its free space, the metrics file writable, with `[snapshots] download` whether DBS can
-//! export each configured instance, and whether the intranet download host is reachable. Exit 0 when every check passed, 2 otherwise (a setup problem).
+//! export each configured instance, with `[archive]` that the archive can be listed, and whether the intranet download host is reachable. Exit 0 when every check passed, 2 otherwise (a setup problem).
 
 use std::io::Write;
 use std::time::Duration;
@@ -51,6 +51,9 @@ pub async fn check(settings: &Settings, out: &mut dyn Write) -> Result<u8, AppEr
     )];
     lines.extend(api_lines(settings).await);
     lines.push(download_dir(settings));
+    if let Some(config) = &settings.archive {
+        lines.push(archive(config).await);
+    }
     if let Some(path) = &settings.metrics.textfile {
         lines.push(
             match crate::metrics::check_writable(path, settings.metrics.file_mode) {
@@ -66,6 +69,26 @@ pub async fn check(settings: &Settings, out: &mut dyn Write) -> Result<u8, AppEr
         writeln!(out, "{word} {}: {}", l.what, l.detail)?;
     }
     Ok(if failed { exit::SETUP } else { exit::OK })
+}
+
+/// `[archive]`: the key may list the prefix (reading nothing else).
+async fn archive(config: &crate::config::ArchiveSettings) -> Line {
+    let listed = match crate::archive::Archive::new(config) {
+        Ok(archive) => archive.list().await,
+        Err(e) => Err(e),
+    };
+    match listed {
+        Ok(l) => Line::ok(
+            "archive",
+            format!("{} lists: {} copies there", config.url, l.copies.len()),
+        ),
+        Err(e) => Line::fail(
+            "archive",
+            format!(
+                "{e}; check archive.endpoint, region, path_style and the key's rights on the bucket"
+            ),
+        ),
+    }
 }
 
 /// Credentials, then one small listing per instance, then the intranet host.

@@ -369,7 +369,7 @@ fn apply_prune(store: &Store, prune: &[PruneItem], summary: &mut Summary) {
         match result {
             Ok(dir) => {
                 summary.pruned += 1;
-                info!(backup = %key.label(), dir = %dir.display(), "pruned an expired local copy");
+                info!(backup = %key.label(), dir = %dir.display(), "pruned a local copy (no retention rule keeps it, or it is archived and older than download.keep_local)");
             }
             Err(e) => warn!(backup = %key.label(), "not pruned: {e}"),
         }
