@@ -66,6 +66,17 @@ impl Store {
         super::sync_dir(&dir)
     }
 
+    /// Whether the cluster backup `unit` is complete here: its `cluster-manifest.json` is a real
+    /// file that reads as this tool's cluster manifest for that very cluster backup.
+    pub fn is_sealed(&self, unit: &BackupKey) -> bool {
+        let Ok(dir) = self.backup_dir(&unit.unit()) else {
+            return false;
+        };
+        read_cluster_manifest(&dir.join(CLUSTER_MANIFEST)).is_ok_and(|m| {
+            m.instance_id == unit.instance_id && m.cluster_backup_id == unit.backup_id
+        })
+    }
+
     /// Removes a whole cluster copy (`unit`: a cluster key without a node) when everything in
     /// its folder is this tool's for that cluster backup: its cluster manifest, node folders
     /// whose manifest names a part of it, and node folders holding only partial files.

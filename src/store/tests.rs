@@ -270,8 +270,11 @@ fn a_cluster_is_sealed_once_every_node_is_in_and_read_back_from_its_layout() {
             .join(crate::model::CLUSTER_MANIFEST)
             .exists()
     );
+    assert!(!store.is_sealed(&cluster.unit));
     write_copy(&store, &cluster.nodes[1]);
     assert_eq!(store.seal_cluster(&cluster, now), Ok(true));
+    assert!(store.is_sealed(&cluster.unit));
+    assert!(!store.is_sealed(&BackupKey::cluster("dds-1", "cb-2", None)));
     assert_eq!(
         store.seal_cluster(&cluster, now),
         Ok(false),

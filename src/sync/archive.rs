@@ -72,7 +72,11 @@ pub async fn after_downloads(
     }
     summary.archive_newest = newest(listing);
     match ctx.keep_local {
-        Some(age) => plan::keep_local(&ctx.store.scan(), &listing.copies, ctx.now, age),
+        Some(age) => {
+            let copies = ctx.store.scan();
+            let sealed = sealed(ctx.store, &copies);
+            plan::keep_local(&copies, &listing.copies, &sealed, ctx.now, age)
+        }
         None => Vec::new(),
     }
 }
@@ -95,7 +99,8 @@ pub fn render_plan(
         ));
     }
     if let Some(age) = ctx.keep_local {
-        for item in plan::keep_local(copies, &listing.copies, ctx.now, age) {
+        let sealed = sealed(ctx.store, copies);
+        for item in plan::keep_local(copies, &listing.copies, &sealed, ctx.now, age) {
             out.push_str(&format!(
                 "let go  {}  local copy: archived, and older than download.keep_local\n",
                 item.key.label()
@@ -112,6 +117,19 @@ pub fn render_plan(
         uploads.len()
     ));
     out
+}
+
+/// The cluster backups among `copies` that are complete here (sealed).
+fn sealed(
+    store: &Store,
+    copies: &[crate::model::LocalCopy],
+) -> std::collections::HashSet<BackupKey> {
+    copies
+        .iter()
+        .filter_map(|c| c.manifest.as_ref().ok())
+        .map(|m| m.key().unit())
+        .filter(|unit| unit.cluster && store.is_sealed(unit))
+        .collect()
 }
 
 /// The archive's retention decisions as `--dry-run` / `--prune-plan` lines.

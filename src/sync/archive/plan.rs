@@ -2,7 +2,7 @@
 //! local copies to upload, and which local copies `download.keep_local` lets go because a
 //! sound archived copy of the very same bytes exists.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,10 +50,13 @@ pub fn uploads(copies: &[LocalCopy], archived: &[Archived]) -> Vec<Upload> {
 /// The local copies `keep_local` removes: every copy of the unit (a backup, or a whole cluster
 /// backup) has a sound archived twin, and the backup was taken more than `keep_local` before
 /// `now`. The newest unit of each instance/node is kept whatever its age, so the disk always
-/// holds the latest backup to restore from quickly.
+/// holds the latest backup to restore from quickly. A cluster backup goes only once it is
+/// complete here (in `sealed`): letting its nodes go earlier would leave it incomplete on disk
+/// for ever, since an archived node is not fetched again.
 pub fn keep_local(
     copies: &[LocalCopy],
     archived: &[Archived],
+    sealed: &HashSet<BackupKey>,
     now: OffsetDateTime,
     keep_local: Duration,
 ) -> Vec<PruneItem> {
@@ -67,7 +70,8 @@ pub fn keep_local(
     for copy in copies {
         let Ok(m) = &copy.manifest else { continue };
         let key = m.key();
-        let archived = twins.get(&key).is_some_and(|a| a.matches(m));
+        let archived = twins.get(&key).is_some_and(|a| a.matches(m))
+            && (!key.cluster || sealed.contains(&key.unit()));
         let dir = match (key.cluster, copy.dir.parent()) {
             (true, Some(parent)) => parent.to_path_buf(),
             _ => copy.dir.clone(),

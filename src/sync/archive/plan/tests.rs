@@ -46,6 +46,21 @@ fn rotted(mut a: Archived) -> Archived {
     a
 }
 
+fn none() -> HashSet<BackupKey> {
+    HashSet::new()
+}
+
+/// Node `node`'s copy of cluster backup `cb` of `dds-1`.
+fn node_copy(cb: &str, node: &str, end: OffsetDateTime) -> LocalCopy {
+    let mut c = copy(&format!("{cb}{node}"), end, &format!("{cb}-{node}"));
+    if let Ok(m) = &mut c.manifest {
+        m.cluster_backup_id = Some(cb.into());
+        m.node_id = Some(node.into());
+    }
+    c.dir = PathBuf::from(format!("/d/dds-1/{cb}/{node}"));
+    c
+}
+
 fn labels(items: &[PruneItem]) -> Vec<String> {
     items.iter().map(|i| i.key.backup_id.clone()).collect()
 }
@@ -104,14 +119,14 @@ fn keep_local_lets_go_old_archived_copies_but_never_the_newest() {
     ];
     let two_days = Duration::from_secs(2 * 86_400);
     assert_eq!(
-        labels(&keep_local(&copies, &held, NOW, two_days)),
+        labels(&keep_local(&copies, &held, &none(), NOW, two_days)),
         ["2", "1"]
     );
     // Nothing archived: nothing let go, whatever the age.
-    assert!(keep_local(&copies, &[], NOW, two_days).is_empty());
+    assert!(keep_local(&copies, &[], &none(), NOW, two_days).is_empty());
     // The newest stays even when it is old and archived.
     let only = vec![copy("9", NOW - day * 30, "a9")];
-    assert!(keep_local(&only, &[archived(&only[0])], NOW, two_days).is_empty());
+    assert!(keep_local(&only, &[archived(&only[0])], &none(), NOW, two_days).is_empty());
 }
 
 #[test]
@@ -121,5 +136,27 @@ fn keep_local_never_lets_go_a_copy_whose_archived_bytes_differ() {
     let mut other = archived(&copies[0]);
     other.manifest.sha256 = "different".into();
     let held = vec![other, archived(&copies[1])];
-    assert!(keep_local(&copies, &held, NOW, Duration::from_secs(3600)).is_empty());
+    assert!(keep_local(&copies, &held, &none(), NOW, Duration::from_secs(3600)).is_empty());
+}
+
+#[test]
+fn keep_local_lets_a_cluster_backup_go_whole_and_only_once_it_is_complete_here() {
+    let day = time::Duration::days(1);
+    let copies: Vec<LocalCopy> = [("cb-new", 1), ("cb-sealed", 5), ("cb-open", 6)]
+        .iter()
+        .flat_map(|(cb, age)| ["d-0", "d-1"].map(|n| node_copy(cb, n, NOW - day * *age)))
+        .collect();
+    let held: Vec<Archived> = copies.iter().map(archived).collect();
+    let unit = |cb: &str| BackupKey::cluster("dds-1", cb, None);
+    let sealed: HashSet<BackupKey> = [unit("cb-new"), unit("cb-sealed")].into();
+    let gone = keep_local(&copies, &held, &sealed, NOW, Duration::from_secs(3600));
+    assert_eq!(labels(&gone), ["cb-sealed"]);
+    assert_eq!(gone[0].dir, PathBuf::from("/d/dds-1/cb-sealed"));
+    // One node of it not archived: the whole unit stays.
+    let partly: Vec<Archived> = held
+        .iter()
+        .filter(|a| !(a.key.backup_id == "cb-sealed" && a.key.node_id.as_deref() == Some("d-0")))
+        .cloned()
+        .collect();
+    assert!(keep_local(&copies, &partly, &sealed, NOW, Duration::from_secs(3600)).is_empty());
 }
