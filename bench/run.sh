@@ -14,6 +14,11 @@
 # `aria2c -x8 -s8` if it is installed, and with streams = 4 under bandwidth_limit = "150MiB"
 # (the achieved rate against the limit). A daemon that refuses `download.streams` (exit 2, the
 # key named on stderr) has those rows skipped, not failed.
+# Then the archive (BENCH_ONLY=archive, not in the default set: it needs `garage` on PATH): one
+# BENCH_ARCHIVE_MIB object (default 1024) already downloaded, uploaded by a pass to a Garage node
+# on loopback (part_size 16MiB, uploads 4), against `aws s3 cp` of the same file with the same
+# part size and concurrency, if the AWS CLI is installed. The RSS column shows the upload's
+# memory: bounded by uploads x part_size, whatever the file size.
 # Needs ~5 GiB free under $BENCH_DIR (default: a temp dir). Prints a table; the figures in the
 # README come from this script. Usage: bench/run.sh [ROUNDS]   (default 3; the best run counts)
 # Knobs: BENCH_ONLY="loopback link streams" (the sections to run, default all), BENCH_BIG_MIB
@@ -47,7 +52,8 @@ command -v curl >/dev/null || { echo "bench: needs curl"; exit 2; }
 command -v openssl >/dev/null || { echo "bench: needs openssl (the hashing reference)"; exit 2; }
 
 EMU=""
-trap 'kill $EMU 2>/dev/null; rm -rf "$WORK/data" "$WORK/curl"' EXIT
+GARAGE=""
+trap 'kill $EMU $GARAGE 2>/dev/null; rm -rf "$WORK/data" "$WORK/curl" "$WORK/adata" "$WORK/garage"' EXIT
 
 # start_emulator "ID:COUNTxSIZE..." [FLAGS...]: (re)starts the emulator with those generated
 # instances (the first one's backups get ids 900xxxxx, the second's 901xxxxx); sets URL
@@ -197,6 +203,81 @@ bandwidth_limit = \"${limit}MiB\""
   fi
 }
 
+# start_garage: one Garage node on free ports in $WORK/garage, bucket "bench", a key; sets
+# S3_URL, S3_KEY, S3_SECRET. Stopped by its PID at exit.
+start_garage() {
+  local g=$WORK/garage ports id key
+  rm -rf "$g"; mkdir -p "$g"
+  ports=$(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+  set -- $ports
+  cat >"$g/garage.toml" <<TOML
+metadata_dir = "$g/meta"
+data_dir = "$g/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$1"
+rpc_public_addr = "127.0.0.1:$1"
+rpc_secret = "$(openssl rand -hex 32)"
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$2"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:$3"
+TOML
+  S3_URL="http://127.0.0.1:$2"
+  RUST_LOG=warn garage -c "$g/garage.toml" server >"$g/server.log" 2>&1 &
+  GARAGE=$!
+  for _ in $(seq 300); do garage -c "$g/garage.toml" status >/dev/null 2>&1 && break; sleep 0.1; done
+  id=$(garage -c "$g/garage.toml" node id -q | cut -d@ -f1)
+  garage -c "$g/garage.toml" layout assign -z dc1 -c 10G "$id" >/dev/null
+  garage -c "$g/garage.toml" layout apply --version 1 >/dev/null
+  garage -c "$g/garage.toml" bucket create bench >/dev/null
+  key=$(garage -c "$g/garage.toml" key create bench-key)
+  S3_KEY=$(echo "$key" | awk '/Key ID:/ {print $3}')
+  S3_SECRET=$(echo "$key" | awk '/Secret key:/ {print $3}')
+  garage -c "$g/garage.toml" bucket allow --read --write --owner bench --key bench-key >/dev/null
+}
+
+archive() { # one object, downloaded once, then uploaded by a pass / by aws s3 cp
+  command -v garage >/dev/null || { echo "archive: garage not on PATH (cargo install --locked garage@2.5.0); skipped"; return 0; }
+  local mib=${BENCH_ARCHIVE_MIB:-1024} file
+  BYTES=$((mib * 1024 * 1024))
+  start_emulator "dds-bench-arch:1x${mib}MiB"
+  start_garage
+  config dds-bench-arch arch-get
+  sed -i "s|dir = \"$WORK/data\"|dir = \"$WORK/adata\"|" "$WORK/arch-get.toml"
+  "$BIN/dds-backup-sync" --sync-now --config "$WORK/arch-get.toml" >/dev/null 2>"$WORK/run.err" \
+    || { echo "bench: the archive's download failed"; tail -5 "$WORK/run.err"; exit 1; }
+  # Each round uploads under a fresh prefix (the archive would otherwise hold it already).
+  cp "$WORK/arch-get.toml" "$WORK/arch-put.tmpl"
+  cat >>"$WORK/arch-put.tmpl" <<TOML
+[archive]
+url = "s3://bench/ROUND"
+endpoint = "$S3_URL"
+region = "garage"
+path_style = true
+access_key_id = "$S3_KEY"
+secret_access_key = "$S3_SECRET"
+part_size = "16MiB"
+uploads = 4
+TOML
+  echo 0 >"$WORK/round"
+  local next='n=$(($(cat "$0/round") + 1)); echo $n >"$0/round"'
+  run "archive $mib MiB to Garage: dds-backup-sync" sh -c "$next"'; sed "s|ROUND|r$n|" "$0/arch-put.tmpl" >"$0/arch-put.toml"; chmod 600 "$0/arch-put.toml"; exec "$1" --sync-now --config "$0/arch-put.toml"' "$WORK" "$BIN/dds-backup-sync"
+  file=$(find "$WORK/adata" -name '*.xb' | head -1)
+  if command -v aws >/dev/null; then
+    printf '[default]\nregion = garage\ns3 =\n  multipart_chunksize = 16MB\n  multipart_threshold = 16MB\n  max_concurrent_requests = 4\n' >"$WORK/aws.cfg"
+    AWS_CONFIG_FILE="$WORK/aws.cfg" AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET \
+      run "archive $mib MiB to Garage: aws s3 cp" sh -c "$next"'; exec aws --endpoint-url "$1" s3 cp --only-show-errors "$2" "s3://bench/aws$n/file"' "$WORK" "$S3_URL" "$file"
+  else
+    echo "aws: not installed (pip install awscli)"
+  fi
+}
+
 has() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 echo "dds-backup-sync benchmark on $(nproc) cores, $(date -u +%F), best of $ROUNDS"
@@ -216,4 +297,7 @@ if has link; then
 fi
 if has streams; then
   streams
+fi
+if has archive; then
+  archive
 fi
