@@ -787,3 +787,36 @@ async fn dry_run_and_prune_plan_say_what_the_archive_would_do_and_change_nothing
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_copy_the_archive_never_got_is_not_pruned_until_it_has_it() {
+    const TGZ: &str = "32102002";
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    let secret = s.archive.as_ref().unwrap().secret_access_key.clone();
+    s.archive.as_mut().unwrap().secret_access_key = Secret::new("not-the-secret");
+    let first = pass(&s).await;
+    assert_eq!((first.fetched, first.archived), (3, 0), "{first}");
+    // The cloud lets the `.tar.gz` backup go (it is not the newest): local retention would
+    // remove it, but the archive (still unreachable) never got it.
+    let past = OffsetDateTime::now_utc() - time::Duration::days(2);
+    emu.with_dataset(|d| d.backup_mut(TGZ).unwrap().expire = past);
+    let second = pass(&s).await;
+    assert_eq!(second.pruned, 0, "{second}");
+    let tgz = dir.join(REPLICA).join(TGZ);
+    assert!(
+        tgz.join("manifest.json").exists(),
+        "pruned before the archive had it"
+    );
+    // The archive is back: the copy goes up first, then it is pruned here.
+    s.archive.as_mut().unwrap().secret_access_key = secret;
+    let third = pass(&s).await;
+    assert!(third.ok(), "{third}: {:?}", third.failures);
+    assert_eq!((third.archived, third.pruned), (3, 1), "{third}");
+    assert!(!tgz.exists());
+    let archive = Archive::new(s.archive.as_ref().unwrap()).unwrap();
+    let listing = archive.list().await.unwrap();
+    assert!(listing.copies.iter().any(|a| a.key.backup_id == TGZ));
+}

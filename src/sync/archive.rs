@@ -87,8 +87,16 @@ pub fn render_plan(
     ctx: &Context<'_>,
     copies: &[crate::model::LocalCopy],
     listing: &ArchiveListing,
+    prune: &[crate::sync::prune::PruneItem],
 ) -> String {
     let mut out = String::new();
+    let held = plan::archived_units(copies, &listing.copies);
+    for item in prune.iter().filter(|p| !held.contains(&p.key)) {
+        out.push_str(&format!(
+            "hold    {}  no rule keeps it, but the archive does not hold it yet: kept until it does\n",
+            item.key.label()
+        ));
+    }
     let uploads = plan::uploads(copies, &listing.copies);
     for up in &uploads {
         out.push_str(&format!(
@@ -117,6 +125,26 @@ pub fn render_plan(
         uploads.len()
     ));
     out
+}
+
+/// With an archive configured: keeps out of `prune` every local copy the archive does not hold
+/// (all of them when it could not be listed this pass), each said once in the log.
+pub fn hold_unarchived(
+    store: &Store,
+    listing: Option<&ArchiveListing>,
+    prune: &mut Vec<crate::sync::prune::PruneItem>,
+) {
+    let held = match listing {
+        Some(l) => plan::archived_units(&store.scan(), &l.copies),
+        None => std::collections::HashSet::new(),
+    };
+    prune.retain(|item| {
+        let ok = held.contains(&item.key);
+        if !ok {
+            warn!(backup = %item.key.label(), "not pruned: the archive does not hold this copy yet; it is kept until it does");
+        }
+        ok
+    });
 }
 
 /// The cluster backups among `copies` that are complete here (sealed).

@@ -125,6 +125,10 @@ pub async fn run_pass(
             let let_go = super::archive::after_downloads(ctx, archive, listing, &mut summary).await;
             merge_prune(&mut prune, let_go);
         }
+        if settings.archive.is_some() {
+            let listing = archive.as_ref().map(|(_, l)| l);
+            super::archive::hold_unarchived(&store, listing, &mut prune);
+        }
         apply_prune(&store, &prune, &mut summary);
         remove_stale(&store, &stale);
     }
@@ -251,7 +255,7 @@ fn print_dry_run(
     if let Some(listing) = listing {
         print!(
             "{}",
-            super::archive::render_plan(ctx, &local.copies, listing)
+            super::archive::render_plan(ctx, &local.copies, listing, &plan.prune)
         );
     }
 }

@@ -106,6 +106,25 @@ pub fn keep_local(
     out
 }
 
+/// The units (backups, whole cluster backups) whose every local copy has a twin in the archive
+/// (same file, size and sha256, not marked rotted). With an archive configured, only these may
+/// be pruned locally: a copy the archive never got is kept until it has it, whatever retention
+/// says, so an archive that is down when a copy expires here loses nothing.
+pub fn archived_units(copies: &[LocalCopy], archived: &[Archived]) -> HashSet<BackupKey> {
+    let twins: HashMap<&BackupKey, &Archived> = archived.iter().map(|a| (&a.key, a)).collect();
+    let mut units: BTreeMap<BackupKey, bool> = BTreeMap::new();
+    for copy in copies {
+        let Ok(m) = &copy.manifest else { continue };
+        let key = m.key();
+        let held = twins.get(&key).is_some_and(|a| a.matches(m));
+        *units.entry(key.unit()).or_insert(true) &= held;
+    }
+    units
+        .into_iter()
+        .filter_map(|(unit, held)| held.then_some(unit))
+        .collect()
+}
+
 /// One unit of local copies as `keep_local` weighs it.
 struct Member {
     key: BackupKey,

@@ -160,3 +160,22 @@ fn keep_local_lets_a_cluster_backup_go_whole_and_only_once_it_is_complete_here()
         .collect();
     assert!(keep_local(&copies, &partly, &sealed, NOW, Duration::from_secs(3600)).is_empty());
 }
+
+#[test]
+fn only_units_the_archive_holds_whole_may_be_pruned_locally() {
+    let day = time::Duration::days(1);
+    let a = copy("1", NOW - day, "a1");
+    let b = copy("2", NOW - day, "a2");
+    let mut other = archived(&b);
+    other.manifest.sha256 = "different".into();
+    let nodes = [node_copy("cb-1", "d-0", NOW), node_copy("cb-1", "d-1", NOW)];
+    let mut held = vec![archived(&a), other, archived(&nodes[0])];
+    let copies = [vec![a, b], nodes.to_vec()].concat();
+    let units = archived_units(&copies, &held);
+    assert_eq!(units, [BackupKey::node("dds-1", None, "1")].into());
+    held.push(archived(&copies[3]));
+    assert!(archived_units(&copies, &held).contains(&BackupKey::cluster("dds-1", "cb-1", None)));
+    // A twin marked rotted does not count.
+    let rot = vec![rotted(archived(&copies[0]))];
+    assert!(archived_units(&copies[..1], &rot).is_empty());
+}
