@@ -394,7 +394,15 @@ async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_month
         ..Remote::default()
     };
     let zone = dds_backup_sync::schedule::Zone::default();
-    let decisions = dds_backup_sync::sync::archive::retention(&listing, &rules, &remote, zone, now);
+    let decisions = dds_backup_sync::sync::archive::plan::retention(
+        &listing,
+        &dds_backup_sync::sync::archive::plan::Rules {
+            rules: &rules,
+            remote: &remote,
+            zone,
+            now,
+        },
+    );
     let remove: Vec<BackupKey> = decisions
         .iter()
         .filter(|d| d.keep.is_empty())

@@ -10,7 +10,7 @@
 
 pub mod plan;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -40,29 +40,43 @@ pub async fn open(
     Some((archive, listing))
 }
 
-/// Everything the archive does after the downloads: upload what it lacks, apply its own
-/// retention, and return the local copies `download.keep_local` lets go (the caller prunes
-/// them with the rest). `now` is the pass's.
+/// What the archive steps leave to the local prune.
+#[derive(Debug, Default)]
+pub struct AfterArchive {
+    /// Local copies `download.keep_local` lets go.
+    pub let_go: Vec<crate::sync::prune::PruneItem>,
+    /// Units the archive's own rules would not keep: not uploaded, and free to go locally by
+    /// the local rules alone.
+    pub declined: HashSet<BackupKey>,
+}
+
+/// Everything the archive does after the downloads: upload what it lacks (but what its own
+/// retention would remove at once), apply that retention, and say what the local prune may
+/// let go. `now` is the pass's.
 pub async fn after_downloads(
     ctx: Context<'_>,
     archive: &Archive,
     listing: &mut ArchiveListing,
     summary: &mut Summary,
-) -> Vec<crate::sync::prune::PruneItem> {
+) -> AfterArchive {
+    let declined = match &ctx.rules {
+        Some(rules) => plan::declined(&ctx.store.scan(), listing, &ctx.plan_rules(rules)),
+        None => HashSet::new(),
+    };
     upload_all(
         archive,
         ctx.store,
-        listing,
+        (listing, &declined),
         &ctx.throttle,
         ctx.cancel,
         summary,
     )
     .await;
     if ctx.cancel.is_cancelled() {
-        return Vec::new();
+        return AfterArchive::default();
     }
     if let Some(rules) = &ctx.rules {
-        let decisions = retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
+        let decisions = plan::retention(listing, &ctx.plan_rules(rules));
         let remove: Vec<BackupKey> = decisions
             .iter()
             .filter(|d| d.keep.is_empty())
@@ -71,14 +85,15 @@ pub async fn after_downloads(
         remove_all(archive, listing, &remove, summary).await;
     }
     summary.archive_newest = newest(listing);
-    match ctx.keep_local {
+    let let_go = match ctx.keep_local {
         Some(age) => {
             let copies = ctx.store.scan();
             let sealed = sealed(ctx.store, &copies);
             plan::keep_local(&copies, &listing.copies, &sealed, ctx.now, age)
         }
         None => Vec::new(),
-    }
+    };
+    AfterArchive { let_go, declined }
 }
 
 /// What `--dry-run` shows of the archive: the uploads, the archive's retention plan, and the
@@ -90,14 +105,24 @@ pub fn render_plan(
     prune: &[crate::sync::prune::PruneItem],
 ) -> String {
     let mut out = String::new();
+    let declined = match &ctx.rules {
+        Some(rules) => plan::declined(copies, listing, &ctx.plan_rules(rules)),
+        None => HashSet::new(),
+    };
     let held = plan::archived_units(copies, &listing.copies);
-    for item in prune.iter().filter(|p| !held.contains(&p.key)) {
+    for item in prune
+        .iter()
+        .filter(|p| !held.contains(&p.key) && !declined.contains(&p.key))
+    {
         out.push_str(&format!(
             "hold    {}  no rule keeps it, but the archive does not hold it yet: kept until it does\n",
             item.key.label()
         ));
     }
-    let uploads = plan::uploads(copies, &listing.copies);
+    let uploads: Vec<_> = plan::uploads(copies, &listing.copies)
+        .into_iter()
+        .filter(|u| !declined.contains(&u.manifest.key().unit()))
+        .collect();
     for up in &uploads {
         out.push_str(&format!(
             "upload  {}  {} ({}) to the archive\n",
@@ -116,7 +141,7 @@ pub fn render_plan(
         }
     }
     if let Some(rules) = &ctx.rules {
-        let decisions = retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
+        let decisions = plan::retention(listing, &ctx.plan_rules(rules));
         out.push_str(&render_decisions("archive", &decisions));
     }
     out.push_str(&format!(
@@ -128,18 +153,22 @@ pub fn render_plan(
 }
 
 /// With an archive configured: keeps out of `prune` every local copy the archive does not hold
-/// (all of them when it could not be listed this pass), each said once in the log.
+/// and its rules would keep (all of them when it could not be listed this pass: `listing`
+/// `None`), each said in the log.
 pub fn hold_unarchived(
     store: &Store,
-    listing: Option<&ArchiveListing>,
+    listing: Option<(&ArchiveListing, &HashSet<BackupKey>)>,
     prune: &mut Vec<crate::sync::prune::PruneItem>,
 ) {
-    let held = match listing {
-        Some(l) => plan::archived_units(&store.scan(), &l.copies),
-        None => std::collections::HashSet::new(),
+    let (held, declined) = match listing {
+        Some((l, declined)) => (
+            plan::archived_units(&store.scan(), &l.copies),
+            declined.clone(),
+        ),
+        None => (HashSet::new(), HashSet::new()),
     };
     prune.retain(|item| {
-        let ok = held.contains(&item.key);
+        let ok = held.contains(&item.key) || declined.contains(&item.key);
         if !ok {
             warn!(backup = %item.key.label(), "not pruned: the archive does not hold this copy yet; it is kept until it does");
         }
@@ -160,12 +189,33 @@ fn sealed(
         .collect()
 }
 
+/// `--prune-plan`'s archive lines: its retention plan (nothing without `[archive.prune]`).
+pub fn render_retention(ctx: &Context<'_>, listing: &ArchiveListing) -> String {
+    match &ctx.rules {
+        Some(rules) => {
+            render_decisions("archive", &plan::retention(listing, &ctx.plan_rules(rules)))
+        }
+        None => String::new(),
+    }
+}
+
 /// The archive's retention decisions as `--dry-run` / `--prune-plan` lines.
 pub fn render_decisions(what: &str, decisions: &[crate::sync::prune::Decision]) -> String {
     crate::sync::report::render_retention(decisions)
         .lines()
         .map(|l| format!("{what}: {l}\n"))
         .collect()
+}
+
+impl Context<'_> {
+    fn plan_rules<'r>(&'r self, rules: &'r crate::sync::prune::Rules) -> plan::Rules<'r> {
+        plan::Rules {
+            rules,
+            remote: self.remote,
+            zone: self.zone,
+            now: self.now,
+        }
+    }
 }
 
 /// What the archive steps need of the pass.
@@ -178,39 +228,6 @@ pub struct Context<'a> {
     pub now: time::OffsetDateTime,
     pub throttle: Throttle,
     pub cancel: &'a CancellationToken,
-}
-
-/// The archive's retention plan (pure): every archived unit, keep or remove and why, by the
-/// `[archive.prune]` rules, with the cloud's current expiry where the listing has it.
-pub fn retention(
-    listing: &ArchiveListing,
-    rules: &crate::sync::prune::Rules,
-    remote: &crate::model::Remote,
-    zone: crate::schedule::Zone,
-    now: time::OffsetDateTime,
-) -> Vec<crate::sync::prune::Decision> {
-    let listed: std::collections::HashMap<&BackupKey, &crate::model::Backup> =
-        remote.listed.iter().map(|l| (&l.key, &l.backup)).collect();
-    let mut units: BTreeMap<BackupKey, crate::sync::prune::Unit> = BTreeMap::new();
-    for a in &listing.copies {
-        let backup = listed.get(&a.key).copied().unwrap_or(&a.manifest.backup);
-        let unit = units
-            .entry(a.key.unit())
-            .or_insert_with(|| crate::sync::prune::Unit {
-                key: a.key.unit(),
-                backup: backup.clone(),
-                sound: true,
-            });
-        // A cluster backup is sound only if every node's copy is.
-        unit.sound &= a.is_sound();
-    }
-    crate::sync::prune::decide(
-        units.into_values().collect(),
-        &remote.targets,
-        rules,
-        zone,
-        now,
-    )
 }
 
 /// Lists the archive; a failure is recorded in `summary` (kind `archive`) and gives `None`.
@@ -244,13 +261,17 @@ pub fn held(listing: &ArchiveListing) -> std::collections::HashSet<(BackupKey, S
 pub async fn upload_all(
     archive: &Archive,
     store: &Store,
-    listing: &mut ArchiveListing,
+    (listing, declined): (&mut ArchiveListing, &HashSet<BackupKey>),
     throttle: &Throttle,
     cancel: &CancellationToken,
     summary: &mut Summary,
 ) {
     let copies = store.scan();
-    for up in plan::uploads(&copies, &listing.copies) {
+    let uploads = plan::uploads(&copies, &listing.copies);
+    for up in uploads
+        .into_iter()
+        .filter(|u| !declined.contains(&u.manifest.key().unit()))
+    {
         if cancel.is_cancelled() {
             return;
         }

@@ -122,12 +122,11 @@ pub async fn run_pass(
         seal_clusters(&store, &remote);
         if let Some((archive, listing)) = &mut archive {
             let ctx = archive_context(settings, &store, &remote, now, opts);
-            let let_go = super::archive::after_downloads(ctx, archive, listing, &mut summary).await;
-            merge_prune(&mut prune, let_go);
-        }
-        if settings.archive.is_some() {
-            let listing = archive.as_ref().map(|(_, l)| l);
-            super::archive::hold_unarchived(&store, listing, &mut prune);
+            let after = super::archive::after_downloads(ctx, archive, listing, &mut summary).await;
+            merge_prune(&mut prune, after.let_go);
+            super::archive::hold_unarchived(&store, Some((listing, &after.declined)), &mut prune);
+        } else if settings.archive.is_some() {
+            super::archive::hold_unarchived(&store, None, &mut prune);
         }
         apply_prune(&store, &prune, &mut summary);
         remove_stale(&store, &stale);
@@ -241,13 +240,8 @@ fn print_dry_run(
 ) {
     if opts.prune_plan {
         print!("{}", report::render_retention(&plan.retention));
-        if let (Some(listing), Some(rules)) = (listing, &ctx.rules) {
-            let decisions =
-                super::archive::retention(listing, rules, ctx.remote, ctx.zone, ctx.now);
-            print!(
-                "{}",
-                super::archive::render_decisions("archive", &decisions)
-            );
+        if let Some(listing) = listing {
+            print!("{}", super::archive::render_retention(ctx, listing));
         }
         return;
     }

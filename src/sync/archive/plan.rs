@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::model::Archived;
+use crate::model::{ArchiveListing, Archived, Remote};
 use crate::model::{BackupKey, LocalCopy, Manifest};
 use crate::sync::prune::PruneItem;
+use crate::sync::prune::{Decision, Unit, decide};
 
 /// One local copy to upload, and the archived copy of the same backup it replaces (different
 /// bytes, or marked rotted by a scrub of the archive).
@@ -122,6 +123,76 @@ pub fn archived_units(copies: &[LocalCopy], archived: &[Archived]) -> HashSet<Ba
     units
         .into_iter()
         .filter_map(|(unit, held)| held.then_some(unit))
+        .collect()
+}
+
+/// The archive's retention rules (`[archive.prune]`) and what they are read against: the
+/// pass's listing (current expiry, which targets listed), the time zone, `now`.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    pub rules: &'a crate::sync::prune::Rules,
+    pub remote: &'a Remote,
+    pub zone: crate::schedule::Zone,
+    pub now: OffsetDateTime,
+}
+
+/// The archive's retention plan: every archived unit, keep or remove and why, with the cloud's
+/// current expiry where the listing has it. A cluster backup is sound only if every node's
+/// copy is.
+pub fn retention(listing: &ArchiveListing, r: &Rules<'_>) -> Vec<Decision> {
+    let listed: HashMap<&BackupKey, &crate::model::Backup> = r
+        .remote
+        .listed
+        .iter()
+        .map(|l| (&l.key, &l.backup))
+        .collect();
+    let mut units: BTreeMap<BackupKey, Unit> = BTreeMap::new();
+    for a in &listing.copies {
+        let backup = listed.get(&a.key).copied().unwrap_or(&a.manifest.backup);
+        let unit = units.entry(a.key.unit()).or_insert_with(|| Unit {
+            key: a.key.unit(),
+            backup: backup.clone(),
+            sound: true,
+        });
+        unit.sound &= a.is_sound();
+    }
+    decide(
+        units.into_values().collect(),
+        &r.remote.targets,
+        r.rules,
+        r.zone,
+        r.now,
+    )
+}
+
+/// The units of local copies not archived yet that the archive's rules would remove as soon
+/// as they were uploaded: they are not uploaded (no upload-then-delete every pass), and the
+/// local rules alone decide when they go here.
+pub fn declined(
+    copies: &[LocalCopy],
+    listing: &ArchiveListing,
+    r: &Rules<'_>,
+) -> HashSet<BackupKey> {
+    let pending = uploads(copies, &listing.copies);
+    if pending.is_empty() {
+        return HashSet::new();
+    }
+    let mut future = listing.clone();
+    let mut keys = HashSet::new();
+    for up in pending {
+        let key = up.manifest.key();
+        keys.insert(key.unit());
+        future.copies.retain(|a| a.key != key);
+        future.copies.push(Archived {
+            key,
+            manifest: up.manifest,
+            folder: String::new(),
+        });
+    }
+    retention(&future, r)
+        .into_iter()
+        .filter(|d| d.removed() && keys.contains(&d.key))
+        .map(|d| d.key)
         .collect()
 }
 

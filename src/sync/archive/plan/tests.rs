@@ -179,3 +179,57 @@ fn only_units_the_archive_holds_whole_may_be_pruned_locally() {
     let rot = vec![rotted(archived(&copies[0]))];
     assert!(archived_units(&copies[..1], &rot).is_empty());
 }
+
+#[test]
+fn copies_the_archives_rules_would_remove_at_once_are_declined_not_uploaded() {
+    let day = time::Duration::days(1);
+    // Three local copies the cloud let go long ago; the archive keeps only its newest.
+    let copies: Vec<LocalCopy> = [1, 10, 20]
+        .iter()
+        .map(|age| {
+            let mut c = copy(&format!("{age}"), NOW - day * *age, &format!("s{age}"));
+            if let Ok(m) = &mut c.manifest {
+                m.backup.backup_expire_time = Some(NOW - day * *age + day);
+            }
+            c
+        })
+        .collect();
+    let rules = crate::sync::prune::Rules {
+        keep_last: 1,
+        ..Default::default()
+    };
+    let remote = Remote {
+        targets: [crate::model::Target {
+            instance_id: "dds-1".into(),
+            node_id: None,
+            cluster: false,
+        }]
+        .into(),
+        ..Remote::default()
+    };
+    let r = Rules {
+        rules: &rules,
+        remote: &remote,
+        zone: crate::schedule::Zone::default(),
+        now: NOW,
+    };
+    let empty = ArchiveListing::default();
+    let mut ids: Vec<String> = declined(&copies, &empty, &r)
+        .into_iter()
+        .map(|k| k.backup_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["10", "20"]);
+    // Already archived: nothing is pending, nothing declined (the archive's own prune acts).
+    let held = ArchiveListing {
+        copies: copies.iter().map(archived).collect(),
+        ..ArchiveListing::default()
+    };
+    assert!(declined(&copies, &held, &r).is_empty());
+    // The instance did not list this pass: nothing would be removed, nothing declined.
+    let unlisted = Rules {
+        remote: &Remote::default(),
+        ..r
+    };
+    assert!(declined(&copies, &empty, &unlisted).is_empty());
+}
