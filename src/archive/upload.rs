@@ -7,12 +7,11 @@
 //! ever appears. Every request is signed with its payload's sha256 (SigV4), which the store
 //! checks, so a part damaged in transit is refused. The bandwidth limit is the pass's.
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartUpload, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{Archive, ArchiveError, Archived};
@@ -137,6 +136,10 @@ impl Archive {
         Ok(sent)
     }
 
+    /// Reads, hashes and sends the parts. Each part is its own task: a part in flight keeps
+    /// going (signing, sending, waiting for the store) while the next one is read, not only
+    /// while this loop waits for a free slot. Dropping the set on an error or a shutdown
+    /// aborts the parts still in flight.
     async fn send_parts(
         &self,
         object: &ObjectPath,
@@ -146,7 +149,7 @@ impl Archive {
         cancel: &CancellationToken,
         sha: &mut Sha256,
     ) -> Result<u64, PartError> {
-        let mut inflight = FuturesUnordered::new();
+        let mut inflight = JoinSet::new();
         let mut sent = 0u64;
         loop {
             let body = read_part(reader, self.part_size, throttle, cancel, sha).await?;
@@ -157,7 +160,7 @@ impl Archive {
             while inflight.len() >= self.uploads {
                 finish_one(&mut inflight, object, cancel).await?;
             }
-            inflight.push(upload.put_part(PutPayload::from(body)));
+            inflight.spawn(upload.put_part(PutPayload::from(body)));
         }
         while !inflight.is_empty() {
             finish_one(&mut inflight, object, cancel).await?;
@@ -185,15 +188,18 @@ impl PartError {
 }
 
 async fn finish_one(
-    inflight: &mut FuturesUnordered<object_store::UploadPart>,
+    inflight: &mut JoinSet<object_store::Result<()>>,
     object: &ObjectPath,
     cancel: &CancellationToken,
 ) -> Result<(), PartError> {
+    let failed = |e| PartError::Archive(ArchiveError::store("upload a part of", object, e));
     tokio::select! {
         biased;
         () = cancel.cancelled() => Err(PartError::Archive(ArchiveError::Cancelled)),
-        done = inflight.next() => match done {
-            Some(Err(e)) => Err(PartError::Archive(ArchiveError::store("upload a part of", object, e))),
+        done = inflight.join_next() => match done {
+            Some(Ok(Err(e))) => Err(failed(e)),
+            // A part's task panicked: the upload cannot complete.
+            Some(Err(e)) => Err(failed(object_store::Error::JoinError { source: e })),
             _ => Ok(()),
         },
     }
