@@ -5,7 +5,9 @@
 //! `manifest.json` beside it (a cluster backup's nodes: `<prefix>/<instance>/<ClusterBackupId>/
 //! <node>/…`). A copy exists in the archive only once its manifest does: the data object goes
 //! up first (one PUT, or a multipart upload that S3 shows as an object only when completed),
-//! then the manifest, so an object without a manifest is never taken for a copy.
+//! then the manifest, so an object without a manifest is never taken for a copy. A cluster
+//! backup's `cluster-manifest.json` goes up only after every node copy it names, and is deleted
+//! before any of them, so it always means the cluster backup is complete there.
 //! Every object name is built from ids checked by [`crate::names`]; nothing outside `prefix` is
 //! listed, read or deleted. The client is the Arrow project's `object_store` (S3 signature V4,
 //! multipart upload, retries with backoff); its requests sign headers, so no URL it logs or
@@ -21,8 +23,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use crate::config::ArchiveSettings;
-pub use crate::model::{ArchiveListing, Archived};
-use crate::model::{BackupKey, MANIFEST, Manifest};
+pub use crate::model::{ArchiveListing, Archived, ArchivedCluster};
+use crate::model::{BackupKey, CLUSTER_MANIFEST, ClusterManifest, MANIFEST, Manifest};
 use crate::names;
 
 /// A manifest is a few KiB; anything bigger under that name is not one of ours.
@@ -68,6 +70,12 @@ pub struct Archive {
     url: String,
     part_size: usize,
     uploads: usize,
+}
+
+/// One manifest object of a listing, read.
+enum Read {
+    Copy(Box<Archived>),
+    Cluster(Box<ArchivedCluster>),
 }
 
 impl std::fmt::Debug for Archive {
@@ -141,8 +149,8 @@ impl Archive {
         Ok(self.folder(&manifest.key())?.join(name.as_str()))
     }
 
-    /// Every copy under `prefix`: each `manifest.json` read and checked to sit in the folder its
-    /// own ids give (anything else is listed as unusable).
+    /// Every copy under `prefix`: each `manifest.json` and `cluster-manifest.json` read and
+    /// checked to sit in the folder its own ids give (anything else is listed as unusable).
     ///
     /// # Errors
     /// The listing itself failed (then nothing about the archive is known this pass).
@@ -152,13 +160,13 @@ impl Archive {
         let mut manifests = Vec::new();
         while let Some(meta) = objects.next().await {
             let meta = meta.map_err(|e| ArchiveError::store("list", &self.prefix, e))?;
-            if meta.location.filename() == Some(MANIFEST) {
+            if matches!(meta.location.filename(), Some(MANIFEST | CLUSTER_MANIFEST)) {
                 manifests.push(meta);
             }
         }
         let reads = futures::stream::iter(manifests)
             .map(|meta| async move {
-                let read = self.read_manifest(&meta.location, meta.size).await;
+                let read = self.read_any(&meta.location, meta.size).await;
                 (meta.location, read)
             })
             .buffer_unordered(8)
@@ -167,15 +175,18 @@ impl Archive {
         let mut listing = ArchiveListing::default();
         for (location, read) in reads {
             match read {
-                Ok(a) => listing.copies.push(a),
+                Ok(Read::Copy(a)) => listing.copies.push(*a),
+                Ok(Read::Cluster(c)) => listing.clusters.push(*c),
                 Err(reason) => listing.unusable.push((location.to_string(), reason)),
             }
         }
         listing.copies.sort_by(|a, b| a.key.cmp(&b.key));
+        listing.clusters.sort_by(|a, b| a.unit.cmp(&b.unit));
         Ok(listing)
     }
 
-    async fn read_manifest(&self, location: &ObjectPath, size: u64) -> Result<Archived, String> {
+    /// A listed manifest or cluster manifest, read and checked to sit where its ids say.
+    async fn read_any(&self, location: &ObjectPath, size: u64) -> Result<Read, String> {
         if size > MAX_MANIFEST {
             return Err(format!("{size} bytes is too big for a manifest"));
         }
@@ -187,7 +198,34 @@ impl Archive {
             .bytes()
             .await
             .map_err(|e| ArchiveError::store("read", location, e).to_string())?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
+        if location.filename() == Some(CLUSTER_MANIFEST) {
+            return self
+                .read_cluster(location, &bytes)
+                .map(|c| Read::Cluster(Box::new(c)));
+        }
+        self.read_manifest(location, &bytes)
+            .map(|a| Read::Copy(Box::new(a)))
+    }
+
+    fn read_cluster(&self, location: &ObjectPath, bytes: &[u8]) -> Result<ArchivedCluster, String> {
+        let manifest: ClusterManifest = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a cluster manifest of this tool: {e}"))?;
+        let unit = BackupKey::cluster(&manifest.instance_id, &manifest.cluster_backup_id, None);
+        if self
+            .cluster_manifest_object(&unit)
+            .map_err(|e| e.to_string())?
+            != *location
+        {
+            return Err(format!(
+                "a cluster manifest of {} outside its folder",
+                unit.label()
+            ));
+        }
+        Ok(ArchivedCluster { unit, manifest })
+    }
+
+    fn read_manifest(&self, location: &ObjectPath, bytes: &[u8]) -> Result<Archived, String> {
+        let manifest: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a manifest of this tool: {e}"))?;
         let key = manifest.key();
         let folder = self.folder(&key).map_err(|e| e.to_string())?;
@@ -211,14 +249,50 @@ impl Archive {
     /// The PUT failed.
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), ArchiveError> {
         let location = self.folder(&manifest.key())?.join(MANIFEST);
-        let mut bytes =
-            serde_json::to_vec_pretty(manifest).expect("invariant: a manifest serialises");
+        self.put_json(&location, manifest).await
+    }
+
+    /// Writes a manifest of this tool as pretty JSON, one PUT.
+    async fn put_json(
+        &self,
+        location: &ObjectPath,
+        value: &impl serde::Serialize,
+    ) -> Result<(), ArchiveError> {
+        let mut bytes = serde_json::to_vec_pretty(value).expect("invariant: a manifest serialises");
         bytes.push(b'\n');
         self.store
-            .put(&location, PutPayload::from(bytes))
+            .put(location, PutPayload::from(bytes))
             .await
-            .map_err(|e| ArchiveError::store("write", &location, e))?;
+            .map_err(|e| ArchiveError::store("write", location, e))?;
         Ok(())
+    }
+
+    fn cluster_manifest_object(&self, unit: &BackupKey) -> Result<ObjectPath, ArchiveError> {
+        Ok(self.folder(&unit.unit())?.join(CLUSTER_MANIFEST))
+    }
+
+    /// Seals a cluster backup in the archive: writes its `cluster-manifest.json` (the local
+    /// one), once every node copy it names is there.
+    ///
+    /// # Errors
+    /// An id is not a plain name, or the PUT failed.
+    pub async fn put_cluster_manifest(&self, sealed: &ClusterManifest) -> Result<(), ArchiveError> {
+        let unit = BackupKey::cluster(&sealed.instance_id, &sealed.cluster_backup_id, None);
+        let location = self.cluster_manifest_object(&unit)?;
+        self.put_json(&location, sealed).await
+    }
+
+    /// Withdraws the seal of cluster backup `unit` from the archive (before any of its node
+    /// copies is deleted or replaced). Nothing to do when it is not there.
+    ///
+    /// # Errors
+    /// An id is not a plain name, or the DELETE failed.
+    pub async fn remove_cluster_manifest(&self, unit: &BackupKey) -> Result<(), ArchiveError> {
+        let location = self.cluster_manifest_object(unit)?;
+        match self.store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(ArchiveError::store("delete", &location, e)),
+        }
     }
 
     /// Deletes one archived copy: its manifest first (from then on it is not a copy), then its

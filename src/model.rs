@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-pub use archived::{ArchiveListing, Archived};
+pub use archived::{ArchiveListing, Archived, ArchivedCluster};
 pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedCluster};
 pub use export::{ExportInfo, TASK, TaskRecord, export_file_name};
 pub use identity::{Identity, Likeness, Sidecar};

@@ -22,6 +22,7 @@ use dds_backup_sync::secret::Secret;
 use dds_backup_sync::sync::report::Summary;
 use dds_backup_sync::sync::{PassOptions, run_pass};
 use dds_backup_sync::{commands, http};
+use dds_emulator::data::{DEMO_CLUSTER, DEMO_CLUSTER_SHARDS};
 use dds_emulator::garage::Garage;
 use dds_emulator::{Emulator, EmulatorConfig, Instance};
 use futures::StreamExt;
@@ -827,4 +828,121 @@ async fn a_copy_the_archive_never_got_is_not_pruned_until_it_has_it() {
     let archive = Archive::new(s.archive.as_ref().unwrap()).unwrap();
     let listing = archive.list().await.unwrap();
     assert!(listing.copies.iter().any(|a| a.key.backup_id == TGZ));
+}
+
+/// The demo's sharded cluster (`dds-demo-cluster`, cluster-backup mode, in Shanghai),
+/// discovered, into `dir`: one complete cluster backup of two nodes to copy.
+fn cluster_settings(emu: &Emulator, dir: &Path, g: &Garage) -> Settings {
+    let mut s = settings(emu, dir, g);
+    s.instances.clear();
+    s.discover = vec![common::discover_block(&emu.base_url(), "cn-shanghai")];
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_backup_is_sealed_in_the_archive_after_its_nodes_and_pruned_with_its_seal() {
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = cluster_settings(&emu, &dir, &g);
+    let store = raw(&g);
+    let unit = format!("{PREFIX}/{DEMO_CLUSTER}/cb-demo0cluster00001");
+    let seal = ObjectPath::from(format!("{unit}/cluster-manifest.json"));
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    assert_eq!((first.fetched, first.archived), (2, 2), "{first}");
+    let local: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.join(DEMO_CLUSTER)
+                .join("cb-demo0cluster00001")
+                .join("cluster-manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let archived: serde_json::Value =
+        serde_json::from_slice(&store.get(&seal).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(archived, local, "the archive's seal is the local one");
+    // Written after every node's manifest.
+    let sealed_at = store.head(&seal).await.unwrap().last_modified;
+    for node in DEMO_CLUSTER_SHARDS {
+        let name = format!("{unit}/{node}/");
+        let node_manifest = names(store.as_ref())
+            .await
+            .into_iter()
+            .find(|n| n.starts_with(&name) && n.ends_with("/manifest.json"))
+            .unwrap_or_else(|| panic!("no manifest under {name}"));
+        let at = store
+            .head(&ObjectPath::from(node_manifest))
+            .await
+            .unwrap()
+            .last_modified;
+        assert!(at <= sealed_at, "the seal went up before node {node}");
+    }
+    let etag = store.head(&seal).await.unwrap().e_tag;
+    let second = pass(&s).await;
+    assert!(second.ok(), "{second}");
+    assert_eq!(second.archived, 0, "{second}");
+    assert_eq!(
+        store.head(&seal).await.unwrap().e_tag,
+        etag,
+        "the seal was rewritten"
+    );
+    // A node's object rots in the archive: the scrub withdraws the seal, and the next pass
+    // uploads the node again and seals the cluster backup anew.
+    let node_data = names(store.as_ref())
+        .await
+        .into_iter()
+        .find(|n| {
+            n.starts_with(&format!("{unit}/{}/", DEMO_CLUSTER_SHARDS[1])) && !n.ends_with(".json")
+        })
+        .unwrap();
+    store
+        .put(
+            &ObjectPath::from(node_data),
+            PutPayload::from_static(b"rotten"),
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let code = commands::verify_archive::verify_archive(&s, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("MARKED"), "{text}");
+    assert!(store.head(&seal).await.is_err(), "the seal stayed: {text}");
+    let healed = pass(&s).await;
+    assert!(healed.ok(), "{healed}: {:?}", healed.failures);
+    assert_eq!(healed.archived, 1, "{healed}");
+    let resealed: serde_json::Value =
+        serde_json::from_slice(&store.get(&seal).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(resealed["nodes"], local["nodes"]);
+    let mut out = Vec::new();
+    let code = commands::verify_archive::verify_archive(&s, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    // The cloud lets the cluster backup go and no rule keeps it: it leaves the archive whole,
+    // its seal with it.
+    emu.with_dataset(|d| {
+        let inst = d.instance_mut(DEMO_CLUSTER).unwrap();
+        for cb in &mut inst.cluster_backups {
+            cb.expire = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        }
+    });
+    s.prune.keep_last = 0;
+    s.archive.as_mut().unwrap().prune = Some(dds_backup_sync::config::PruneSettings {
+        keep_last: 0,
+        grace: Duration::ZERO,
+        ..s.prune.clone()
+    });
+    let third = pass(&s).await;
+    assert!(third.ok(), "{third}: {:?}", third.failures);
+    let left: Vec<String> = names(store.as_ref())
+        .await
+        .into_iter()
+        .filter(|n| n.starts_with(&unit))
+        .collect();
+    assert!(left.is_empty(), "left in the archive: {left:?}");
 }

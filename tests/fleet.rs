@@ -49,18 +49,7 @@ fn settings(emu: &Emulator, dir: &Path) -> Settings {
 }
 
 fn block(endpoint: &str, region: &str) -> DiscoverSettings {
-    DiscoverSettings {
-        region: Some(Region {
-            id: region.into(),
-            endpoint: endpoint.into(),
-        }),
-        instance_type: None,
-        tags: Vec::new(),
-        id_pattern: None,
-        description_pattern: None,
-        resource_group_id: None,
-        lookback: Duration::from_secs(30 * 86400),
-    }
+    common::discover_block(endpoint, region)
 }
 
 async fn pass(s: &Settings) -> Summary {

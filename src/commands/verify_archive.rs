@@ -2,13 +2,15 @@
 //! (never stored on disk) and checked like a local one: size, sha256 and format against its
 //! manifest. A copy whose bytes no longer match is marked rotted in its archived manifest, so the
 //! next pass uploads it again from the local copy, or fetches it again while the cloud lists it.
+//! A cluster backup's seal must name node copies that are there with those very bytes; a node
+//! found rotted withdraws its cluster's seal (a pass seals it again once the node is re-uploaded).
 
 use std::io::Write;
 
 use time::OffsetDateTime;
 
 use super::AppError;
-use crate::archive::{Archive, Archived};
+use crate::archive::{Archive, ArchiveListing, Archived};
 use crate::config::Settings;
 use crate::exit;
 use crate::model::Rot;
@@ -28,6 +30,7 @@ pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<
     for (object, reason) in &listing.unusable {
         writeln!(out, "PROBLEM {}: {}", crate::text::shown(object), reason)?;
     }
+    problems += check_seals(&listing, out)?;
     let mut checked = 0usize;
     for copy in &listing.copies {
         if copy.manifest.rot.is_some() {
@@ -69,6 +72,31 @@ pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<
     })
 }
 
+/// Every seal in the archive names node copies that are there with the very bytes it records.
+fn check_seals(listing: &ArchiveListing, out: &mut dyn Write) -> Result<usize, AppError> {
+    let mut problems = 0;
+    for cluster in &listing.clusters {
+        for node in &cluster.manifest.nodes {
+            let there = listing.copies.iter().any(|a| {
+                a.key.unit() == cluster.unit
+                    && a.key.node_id.as_deref() == Some(node.node_id.as_str())
+                    && a.manifest.sha256 == node.sha256
+                    && a.manifest.size == node.size
+            });
+            if !there {
+                writeln!(
+                    out,
+                    "PROBLEM {}: sealed in the archive, but node {} is not there with the bytes the seal names; the next pass seals it again once the node is uploaded",
+                    cluster.unit.label(),
+                    crate::text::shown(&node.node_id)
+                )?;
+                problems += 1;
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// Streams one copy's object through the check on a blocking thread (the format checks read).
 async fn check_one(
     archive: &Archive,
@@ -89,6 +117,15 @@ async fn mark_rotted(
     check: &CopyCheck,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
+    if copy.key.cluster
+        && let Err(e) = archive.remove_cluster_manifest(&copy.key.unit()).await
+    {
+        writeln!(
+            out,
+            "PROBLEM {}: cannot withdraw its cluster's seal: {e}",
+            copy.key.label()
+        )?;
+    }
     let corrupt: Vec<_> = check.problems.iter().filter(|p| p.is_corrupt()).collect();
     let mut manifest = copy.manifest.clone();
     manifest.rot = Some(Rot {

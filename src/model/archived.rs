@@ -1,8 +1,9 @@
 //! What the archive holds, as values the planners read: one [`Archived`] copy per manifest
-//! found in its own folder under the archive's prefix, and the [`ArchiveListing`] of a pass.
+//! found in its own folder under the archive's prefix, one [`ArchivedCluster`] per cluster
+//! manifest found in its cluster backup's folder, and the [`ArchiveListing`] of a pass.
 //! Pure.
 
-use super::{BackupKey, Manifest, Verdict};
+use super::{BackupKey, ClusterManifest, Manifest, Verdict};
 
 /// One copy in the archive: its manifest, and the folder (object name prefix) it sits in.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +30,20 @@ impl Archived {
     }
 }
 
+/// A cluster backup sealed in the archive: its `cluster-manifest.json`, uploaded only after
+/// every node copy it names, so it says the cluster backup is complete there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedCluster {
+    /// The whole cluster backup ([`BackupKey::cluster`] without a node).
+    pub unit: BackupKey,
+    pub manifest: ClusterManifest,
+}
+
 /// What one listing of the archive found.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveListing {
     pub copies: Vec<Archived>,
+    pub clusters: Vec<ArchivedCluster>,
     /// `manifest.json` objects that are not a manifest of ours in the folder its ids give
     /// (object name, why): reported, never trusted or deleted.
     pub unusable: Vec<(String, String)>,

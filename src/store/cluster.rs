@@ -69,12 +69,16 @@ impl Store {
     /// Whether the cluster backup `unit` is complete here: its `cluster-manifest.json` is a real
     /// file that reads as this tool's cluster manifest for that very cluster backup.
     pub fn is_sealed(&self, unit: &BackupKey) -> bool {
-        let Ok(dir) = self.backup_dir(&unit.unit()) else {
-            return false;
-        };
-        read_cluster_manifest(&dir.join(CLUSTER_MANIFEST)).is_ok_and(|m| {
-            m.instance_id == unit.instance_id && m.cluster_backup_id == unit.backup_id
-        })
+        self.cluster_manifest(unit).is_some()
+    }
+
+    /// The cluster manifest of cluster backup `unit` when it is sealed here (see
+    /// [`Store::is_sealed`]).
+    pub fn cluster_manifest(&self, unit: &BackupKey) -> Option<ClusterManifest> {
+        let dir = self.backup_dir(&unit.unit()).ok()?;
+        read_cluster_manifest(&dir.join(CLUSTER_MANIFEST))
+            .ok()
+            .filter(|m| m.instance_id == unit.instance_id && m.cluster_backup_id == unit.backup_id)
     }
 
     /// Removes a whole cluster copy (`unit`: a cluster key without a node) when everything in

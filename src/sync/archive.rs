@@ -1,7 +1,7 @@
 //! The archive steps of a pass (`[archive]`): list the archive before planning (a backup held
 //! there and let go locally is not fetched again), upload every verified local copy it lacks
-//! once the downloads are done, then apply the archive's own retention (`[archive.prune]`) and
-//! `download.keep_local`. The decisions are pure ([`plan`], [`crate::sync::prune`]); this file
+//! once the downloads are done and seal there each cluster backup whose nodes all are, then
+//! apply the archive's own retention (`[archive.prune]`) and `download.keep_local`. The decisions are pure ([`plan`], [`crate::sync::prune`]); this file
 //! does their I/O through [`Archive`] and [`Store`].
 //!
 //! A failure here (the store unreachable, a refused upload) is a failure of the pass, named
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::report::{Failure, Summary};
 use crate::archive::{Archive, ArchiveListing, Archived};
-use crate::model::BackupKey;
+use crate::model::{BackupKey, ClusterManifest};
 use crate::store::Store;
 use crate::throttle::Throttle;
 
@@ -75,6 +75,7 @@ pub async fn after_downloads(
     if ctx.cancel.is_cancelled() {
         return AfterArchive::default();
     }
+    seal_all(archive, ctx.store, listing, summary).await;
     if let Some(rules) = &ctx.rules {
         let decisions = plan::retention(listing, &ctx.plan_rules(rules));
         let remove: Vec<BackupKey> = decisions
@@ -88,7 +89,7 @@ pub async fn after_downloads(
     let let_go = match ctx.keep_local {
         Some(age) => {
             let copies = ctx.store.scan();
-            let sealed = sealed(ctx.store, &copies);
+            let sealed = plan::archive_sealed(&local_seals(ctx.store, &copies), listing);
             plan::keep_local(&copies, &listing.copies, &sealed, ctx.now, age)
         }
         None => Vec::new(),
@@ -109,7 +110,8 @@ pub fn render_plan(
         Some(rules) => plan::declined(copies, listing, &ctx.plan_rules(rules)),
         None => HashSet::new(),
     };
-    let held = plan::archived_units(copies, &listing.copies);
+    let seals = local_seals(ctx.store, copies);
+    let held = plan::archived_units(copies, listing, &seals);
     for item in prune
         .iter()
         .filter(|p| !held.contains(&p.key) && !declined.contains(&p.key))
@@ -123,6 +125,7 @@ pub fn render_plan(
         .into_iter()
         .filter(|u| !declined.contains(&u.manifest.key().unit()))
         .collect();
+    let mut after = listing.clone();
     for up in &uploads {
         out.push_str(&format!(
             "upload  {}  {} ({}) to the archive\n",
@@ -130,9 +133,22 @@ pub fn render_plan(
             up.manifest.file,
             crate::units::human_bytes(up.manifest.size)
         ));
+        after.copies.retain(|a| a.key != up.manifest.key());
+        after.copies.push(Archived {
+            key: up.manifest.key(),
+            manifest: up.manifest.clone(),
+            folder: String::new(),
+        });
+    }
+    for seal in plan::seals(&seals, &after) {
+        out.push_str(&format!(
+            "seal    {}  cluster-manifest.json to the archive, after its {} nodes\n",
+            plan::unit_of(&seal).label(),
+            seal.nodes.len()
+        ));
     }
     if let Some(age) = ctx.keep_local {
-        let sealed = sealed(ctx.store, copies);
+        let sealed = plan::archive_sealed(&seals, listing);
         for item in plan::keep_local(copies, &listing.copies, &sealed, ctx.now, age) {
             out.push_str(&format!(
                 "let go  {}  local copy: archived, and older than download.keep_local\n",
@@ -161,10 +177,11 @@ pub fn hold_unarchived(
     prune: &mut Vec<crate::sync::prune::PruneItem>,
 ) {
     let (held, declined) = match listing {
-        Some((l, declined)) => (
-            plan::archived_units(&store.scan(), &l.copies),
-            declined.clone(),
-        ),
+        Some((l, declined)) => {
+            let copies = store.scan();
+            let seals = local_seals(store, &copies);
+            (plan::archived_units(&copies, l, &seals), declined.clone())
+        }
         None => (HashSet::new(), HashSet::new()),
     };
     prune.retain(|item| {
@@ -176,17 +193,67 @@ pub fn hold_unarchived(
     });
 }
 
-/// The cluster backups among `copies` that are complete here (sealed).
-fn sealed(
-    store: &Store,
-    copies: &[crate::model::LocalCopy],
-) -> std::collections::HashSet<BackupKey> {
-    copies
+/// The cluster manifests of the cluster backups among `copies` that are complete here.
+fn local_seals(store: &Store, copies: &[crate::model::LocalCopy]) -> Vec<ClusterManifest> {
+    let units: std::collections::BTreeSet<BackupKey> = copies
         .iter()
         .filter_map(|c| c.manifest.as_ref().ok())
         .map(|m| m.key().unit())
-        .filter(|unit| unit.cluster && store.is_sealed(unit))
+        .filter(|unit| unit.cluster)
+        .collect();
+    units
+        .iter()
+        .filter_map(|unit| store.cluster_manifest(unit))
         .collect()
+}
+
+/// Seals in the archive every cluster backup complete here whose nodes all are there now
+/// (after the uploads), and records each seal in `listing`.
+async fn seal_all(
+    archive: &Archive,
+    store: &Store,
+    listing: &mut ArchiveListing,
+    summary: &mut Summary,
+) {
+    let seals = local_seals(store, &store.scan());
+    for seal in plan::seals(&seals, listing) {
+        let unit = plan::unit_of(&seal);
+        match archive.put_cluster_manifest(&seal).await {
+            Ok(()) => {
+                info!(backup = %unit.label(), nodes = seal.nodes.len(), "sealed in the archive: every node is there");
+                listing.clusters.retain(|c| c.unit != unit);
+                listing.clusters.push(crate::archive::ArchivedCluster {
+                    unit,
+                    manifest: seal,
+                });
+            }
+            Err(e) => fail(summary, unit.label(), e.to_string()),
+        }
+    }
+}
+
+/// Withdraws the archive's seal of `unit` (a cluster backup) before a node copy of it is
+/// replaced or deleted, so no seal names bytes that are not there. `false`: it could not be
+/// withdrawn (recorded in `summary`), and the node must be left alone.
+async fn unseal(
+    archive: &Archive,
+    listing: &mut ArchiveListing,
+    unit: &BackupKey,
+    summary: &mut Summary,
+) -> bool {
+    if !listing.clusters.iter().any(|c| c.unit == *unit) {
+        return true;
+    }
+    match archive.remove_cluster_manifest(unit).await {
+        Ok(()) => {
+            listing.clusters.retain(|c| c.unit != *unit);
+            true
+        }
+        Err(e) => {
+            fail(summary, unit.label(), e.to_string());
+            false
+        }
+    }
 }
 
 /// `--prune-plan`'s archive lines: its retention plan (nothing without `[archive.prune]`).
@@ -278,6 +345,9 @@ pub async fn upload_all(
         let key = up.manifest.key();
         let label = key.label();
         let file = up.dir.join(&up.manifest.file);
+        if key.cluster && !unseal(archive, listing, &key.unit(), summary).await {
+            continue;
+        }
         info!(backup = %label, file = %up.manifest.file, bytes = up.manifest.size, archive = %archive.url(), "uploading to the archive");
         let data = match store.open_data(&file) {
             Ok(data) => data,
@@ -333,6 +403,9 @@ pub async fn remove_all(
     summary: &mut Summary,
 ) {
     for unit in remove {
+        if unit.cluster && !unseal(archive, listing, unit, summary).await {
+            continue;
+        }
         let members: Vec<Archived> = listing
             .copies
             .iter()

@@ -174,3 +174,19 @@ pub fn serve_on(listener: tokio::net::TcpListener, url: String, app: axum::Route
     });
     Served { url, stop }
 }
+
+/// A `[[discover]]` block for every instance of `region` at `endpoint`, no filter.
+pub fn discover_block(endpoint: &str, region: &str) -> dds_backup_sync::config::DiscoverSettings {
+    dds_backup_sync::config::DiscoverSettings {
+        region: Some(dds_backup_sync::config::Region {
+            id: region.into(),
+            endpoint: endpoint.into(),
+        }),
+        instance_type: None,
+        tags: Vec::new(),
+        id_pattern: None,
+        description_pattern: None,
+        resource_group_id: None,
+        lookback: Duration::from_secs(30 * 86400),
+    }
+}

@@ -1,6 +1,7 @@
 //! What the archive steps of a pass will do, decided as values (pure: `now` comes in): which
-//! local copies to upload, and which local copies `download.keep_local` lets go because a
-//! sound archived copy of the very same bytes exists.
+//! local copies to upload, which cluster backups to seal there once all their nodes are, and
+//! which local copies `download.keep_local` lets go because a sound archived copy of the very
+//! same bytes exists.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::model::{ArchiveListing, Archived, Remote};
+use crate::model::{ArchiveListing, Archived, ClusterManifest, Remote};
 use crate::model::{BackupKey, LocalCopy, Manifest};
 use crate::sync::prune::PruneItem;
 use crate::sync::prune::{Decision, Unit, decide};
@@ -108,11 +109,18 @@ pub fn keep_local(
 }
 
 /// The units (backups, whole cluster backups) whose every local copy has a twin in the archive
-/// (same file, size and sha256, not marked rotted). With an archive configured, only these may
-/// be pruned locally: a copy the archive never got is kept until it has it, whatever retention
-/// says, so an archive that is down when a copy expires here loses nothing.
-pub fn archived_units(copies: &[LocalCopy], archived: &[Archived]) -> HashSet<BackupKey> {
-    let twins: HashMap<&BackupKey, &Archived> = archived.iter().map(|a| (&a.key, a)).collect();
+/// (same file, size and sha256, not marked rotted), and, for a cluster backup sealed here
+/// (`local_seals`), whose seal the archive holds too. With an archive configured, only these
+/// may be pruned locally: a copy the archive never got is kept until it has it, whatever
+/// retention says, so an archive that is down when a copy expires here loses nothing.
+pub fn archived_units(
+    copies: &[LocalCopy],
+    listing: &ArchiveListing,
+    local_seals: &[ClusterManifest],
+) -> HashSet<BackupKey> {
+    let twins: HashMap<&BackupKey, &Archived> =
+        listing.copies.iter().map(|a| (&a.key, a)).collect();
+    let sealed_there = archive_sealed(local_seals, listing);
     let mut units: BTreeMap<BackupKey, bool> = BTreeMap::new();
     for copy in copies {
         let Ok(m) = &copy.manifest else { continue };
@@ -122,8 +130,64 @@ pub fn archived_units(copies: &[LocalCopy], archived: &[Archived]) -> HashSet<Ba
     }
     units
         .into_iter()
-        .filter_map(|(unit, held)| held.then_some(unit))
+        .filter(|(unit, held)| {
+            *held && (seal_of(local_seals, unit).is_none() || sealed_there.contains(unit))
+        })
+        .map(|(unit, _)| unit)
         .collect()
+}
+
+/// The cluster backups sealed here whose very seal (the same nodes and bytes) the archive
+/// holds: complete in both places.
+pub fn archive_sealed(
+    local_seals: &[ClusterManifest],
+    listing: &ArchiveListing,
+) -> HashSet<BackupKey> {
+    listing
+        .clusters
+        .iter()
+        .filter(|c| seal_of(local_seals, &c.unit).is_some_and(|l| l.same_as(&c.manifest)))
+        .map(|c| c.unit.clone())
+        .collect()
+}
+
+/// The local cluster manifests to upload now: every node file one names has an archived copy
+/// of the very same bytes (not marked rotted), and the archive holds no seal saying the same.
+/// Uploaded after the nodes, a seal in the archive means the cluster backup is complete there.
+pub fn seals(local_seals: &[ClusterManifest], listing: &ArchiveListing) -> Vec<ClusterManifest> {
+    let there = archive_sealed(local_seals, listing);
+    local_seals
+        .iter()
+        .filter(|seal| {
+            let unit = unit_of(seal);
+            !there.contains(&unit)
+                && seal.nodes.iter().all(|n| {
+                    let key =
+                        BackupKey::cluster(&unit.instance_id, &unit.backup_id, Some(&n.node_id));
+                    listing.copies.iter().any(|a| {
+                        a.key == key
+                            && a.manifest.rot.is_none()
+                            && a.manifest.backup.backup_id == n.backup_id
+                            && a.manifest.file == n.file
+                            && a.manifest.size == n.size
+                            && a.manifest.sha256 == n.sha256
+                    })
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+/// The cluster backup a cluster manifest seals.
+pub fn unit_of(seal: &ClusterManifest) -> BackupKey {
+    BackupKey::cluster(&seal.instance_id, &seal.cluster_backup_id, None)
+}
+
+fn seal_of<'a>(
+    local_seals: &'a [ClusterManifest],
+    unit: &BackupKey,
+) -> Option<&'a ClusterManifest> {
+    local_seals.iter().find(|s| unit_of(s) == *unit)
 }
 
 /// The archive's retention rules (`[archive.prune]`) and what they are read against: the

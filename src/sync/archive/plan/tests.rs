@@ -1,6 +1,7 @@
 use time::macros::datetime;
 
 use super::*;
+use crate::model::ArchivedCluster;
 
 const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
 
@@ -171,13 +172,82 @@ fn only_units_the_archive_holds_whole_may_be_pruned_locally() {
     let nodes = [node_copy("cb-1", "d-0", NOW), node_copy("cb-1", "d-1", NOW)];
     let mut held = vec![archived(&a), other, archived(&nodes[0])];
     let copies = [vec![a, b], nodes.to_vec()].concat();
-    let units = archived_units(&copies, &held);
+    let units = archived_units(&copies, &listed(&held), &[]);
     assert_eq!(units, [BackupKey::node("dds-1", None, "1")].into());
     held.push(archived(&copies[3]));
-    assert!(archived_units(&copies, &held).contains(&BackupKey::cluster("dds-1", "cb-1", None)));
+    let cb = BackupKey::cluster("dds-1", "cb-1", None);
+    assert!(archived_units(&copies, &listed(&held), &[]).contains(&cb));
+    // Sealed here: its nodes are not enough, the archive must hold the same seal.
+    let seal = seal_of_nodes("cb-1", &copies[2..]);
+    assert!(!archived_units(&copies, &listed(&held), std::slice::from_ref(&seal)).contains(&cb));
+    let mut with_seal = listed(&held);
+    with_seal.clusters.push(ArchivedCluster {
+        unit: cb.clone(),
+        manifest: seal.clone(),
+    });
+    assert!(archived_units(&copies, &with_seal, &[seal]).contains(&cb));
     // A twin marked rotted does not count.
     let rot = vec![rotted(archived(&copies[0]))];
-    assert!(archived_units(&copies[..1], &rot).is_empty());
+    assert!(archived_units(&copies[..1], &listed(&rot), &[]).is_empty());
+}
+
+fn listed(copies: &[Archived]) -> ArchiveListing {
+    ArchiveListing {
+        copies: copies.to_vec(),
+        ..ArchiveListing::default()
+    }
+}
+
+/// The cluster manifest a store writes for cluster backup `cb` of `dds-1` from its node copies.
+fn seal_of_nodes(cb: &str, nodes: &[LocalCopy]) -> ClusterManifest {
+    let manifests: Vec<Manifest> = nodes.iter().map(|c| c.manifest.clone().unwrap()).collect();
+    let listed = crate::model::ListedCluster {
+        unit: BackupKey::cluster("dds-1", cb, None),
+        nodes: manifests.iter().map(Manifest::key).collect(),
+        problem: None,
+        status: "Success".into(),
+        start: None,
+        end: None,
+        expire: None,
+        size: None,
+    };
+    ClusterManifest::seal(&listed, &manifests, NOW).unwrap()
+}
+
+#[test]
+fn a_cluster_backup_is_sealed_in_the_archive_once_every_node_it_names_is_there() {
+    let nodes = [node_copy("cb-1", "d-0", NOW), node_copy("cb-1", "d-1", NOW)];
+    let seal = seal_of_nodes("cb-1", &nodes);
+    let mut listing = listed(&[archived(&nodes[0])]);
+    assert!(
+        seals(std::slice::from_ref(&seal), &listing).is_empty(),
+        "one node is missing"
+    );
+    // The other node there, but not the bytes the seal names.
+    let mut other = archived(&nodes[1]);
+    other.manifest.sha256 = "different".into();
+    listing.copies.push(other);
+    assert!(seals(std::slice::from_ref(&seal), &listing).is_empty());
+    listing.copies[1] = rotted(archived(&nodes[1]));
+    assert!(
+        seals(std::slice::from_ref(&seal), &listing).is_empty(),
+        "a rotted node"
+    );
+    listing.copies[1] = archived(&nodes[1]);
+    let expected = vec![seal.clone()];
+    assert_eq!(seals(std::slice::from_ref(&seal), &listing), expected);
+    // Already sealed there (written at another time): nothing to do.
+    let mut older = seal.clone();
+    older.sealed_at = NOW - time::Duration::days(1);
+    listing.clusters.push(ArchivedCluster {
+        unit: BackupKey::cluster("dds-1", "cb-1", None),
+        manifest: older,
+    });
+    assert!(seals(std::slice::from_ref(&seal), &listing).is_empty());
+    assert_eq!(
+        archive_sealed(&[seal], &listing),
+        [BackupKey::cluster("dds-1", "cb-1", None)].into()
+    );
 }
 
 #[test]
