@@ -569,11 +569,13 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     drop(_mount);
 
     // Space taken by someone else mid-download: the write fails with the same clear error and
-    // the partial file is kept with its sidecar.
+    // the partial file is kept with its sidecar. The disk fills only once the partial file
+    // holds bytes: the server's stall alone says nothing of what the client wrote (it may not
+    // even have written its sidecar yet, and then fails on that, with nothing to keep).
     emu.set_faults(Faults {
         oss: OssFaults {
             stall: vec![StallFault {
-                after_bytes: 100_000,
+                after_bytes: 600_000,
                 duration: Duration::from_secs(3),
                 count: 1,
                 object: Some("32102001".into()),
@@ -591,8 +593,16 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
     let run = command(&config, dir.path()).output();
     let filler = async {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while emu.stats().stalled_bodies == 0 {
-            assert!(Instant::now() < deadline, "the big body never stalled");
+        let written = || {
+            common::files_ending(&data, ".part")
+                .iter()
+                .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() >= 256 << 10))
+        };
+        while emu.stats().stalled_bodies == 0 || !written() {
+            assert!(
+                Instant::now() < deadline,
+                "the big body never stalled with bytes on disk"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         fill(&data.join("filler"));
