@@ -946,3 +946,79 @@ async fn a_cluster_backup_is_sealed_in_the_archive_after_its_nodes_and_pruned_wi
         .collect();
     assert!(left.is_empty(), "left in the archive: {left:?}");
 }
+
+#[tokio::test]
+async fn list_says_what_the_archive_holds_and_shows_the_copies_the_cloud_no_longer_lists() {
+    const OLDEST: &str = "32102003";
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    s.download.keep_local = Some(Duration::from_secs(3600));
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    // The cloud forgets its oldest backup: only the archive has it now.
+    emu.with_dataset(|d| {
+        d.instance_mut(REPLICA)
+            .unwrap()
+            .backups
+            .retain(|b| b.backup_id != OLDEST)
+    });
+    let mut out = Vec::new();
+    let code = commands::list::list(&s, false, &mut out).await.unwrap();
+    let table = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{table}");
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no row {id}: {table}"))
+            .to_string()
+    };
+    assert!(table.contains("ARCHIVE"), "{table}");
+    // The newest stays here and is archived; the middle one is only archived now.
+    assert!(row("32102001").contains("yes    yes"), "{table}");
+    assert!(row("32102002").contains("no     yes"), "{table}");
+    assert!(
+        table.contains("== archive s3://backups/mongo/prod: 1 copy the cloud no longer lists"),
+        "{table}"
+    );
+    assert!(
+        row(&format!("{REPLICA}/{OLDEST}")).contains("ok"),
+        "{table}"
+    );
+
+    let mut out = Vec::new();
+    commands::list::list(&s, true, &mut out).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let targets = json.as_array().unwrap();
+    let backups = targets[0]["backups"].as_array().unwrap();
+    let archived = |id: &str| {
+        backups
+            .iter()
+            .find(|b| b["BackupId"] == id)
+            .map(|b| b["archived"].clone())
+    };
+    assert_eq!(archived("32102001"), Some(true.into()), "{json}");
+    assert_eq!(archived("32102002"), Some(true.into()), "{json}");
+    assert_eq!(
+        archived("32102004"),
+        Some(false.into()),
+        "a failed backup: {json}"
+    );
+    let archive = targets.iter().find(|t| t["archive"].is_string()).unwrap();
+    assert_eq!(archive["backups"][0]["BackupId"], OLDEST, "{json}");
+    assert_eq!(archive["backups"][0]["instance"], REPLICA, "{json}");
+
+    // An archive that cannot be listed is said, and the exit code is 1.
+    s.archive.as_mut().unwrap().secret_access_key = Secret::new("not-the-secret");
+    let mut out = Vec::new();
+    let code = commands::list::list(&s, false, &mut out).await.unwrap();
+    let table = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1, "{table}");
+    assert!(
+        table.contains("== archive s3://backups/mongo/prod\n   error: "),
+        "{table}"
+    );
+    assert!(!table.contains("not-the-secret"));
+}
