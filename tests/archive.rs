@@ -470,6 +470,19 @@ fn rules_off() -> dds_backup_sync::sync::prune::Rules {
     }
 }
 
+/// `[archive]` on Garage `g`, under [`PREFIX`], as a config file has it.
+fn archive_toml(g: &Garage) -> String {
+    format!(
+        "[archive]\nurl = \"s3://{}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"{}\"\n\
+         path_style = true\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"",
+        g.bucket(),
+        g.endpoint(),
+        g.region(),
+        g.access_key_id(),
+        g.secret_access_key()
+    )
+}
+
 /// The config file the binary tests run with: the emulator, the archive in Garage.
 fn config_file(
     dir: &Path,
@@ -486,16 +499,8 @@ fn config_file(
             .instance(instance, &[])
             .download(&data)
             .with(extra)
-            .with(&format!(
-                "[archive]\nurl = \"s3://{}/{PREFIX}\"\nendpoint = \"{}\"\nregion = \"{}\"\n\
-                 path_style = true\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n\
-                 part_size = \"5MiB\"\nuploads = 1",
-                g.bucket(),
-                g.endpoint(),
-                g.region(),
-                g.access_key_id(),
-                g.secret_access_key()
-            ))
+            .with(&archive_toml(g))
+            .with("part_size = \"5MiB\"\nuploads = 1")
             .text(),
         0o600,
     )
@@ -1021,4 +1026,59 @@ async fn list_says_what_the_archive_holds_and_shows_the_copies_the_cloud_no_long
         "{table}"
     );
     assert!(!table.contains("not-the-secret"));
+}
+
+#[tokio::test]
+async fn dry_run_says_a_cluster_backup_is_sealed_in_the_archive_after_its_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let emu = emulator(None).await;
+    let data = tmp.path().join("data");
+    // The demo cluster, discovered, downloaded once with the archive out of reach.
+    let mut s = cluster_settings(&emu, &data, &g);
+    s.archive.as_mut().unwrap().secret_access_key = Secret::new("not-the-secret");
+    let first = pass(&s).await;
+    assert_eq!((first.fetched, first.archived), (2, 0), "{first}");
+    let config = common::write_config(
+        tmp.path(),
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .with(&format!(
+                "[[discover]]\nregion_id = \"cn-shanghai\"\nendpoint = \"{}\"\n\
+                 id_pattern = \"{DEMO_CLUSTER}\"\nlookback = \"30d\"",
+                emu.base_url()
+            ))
+            .download(&data)
+            .with(&archive_toml(&g))
+            .text(),
+        0o600,
+    );
+    let out = common::binary(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--dry-run")
+        .output()
+        .await
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = format!("{DEMO_CLUSTER}/cb-demo0cluster00001");
+    for node in DEMO_CLUSTER_SHARDS {
+        assert!(plan.contains(&format!("upload  {unit}/{node}")), "{plan}");
+    }
+    assert!(
+        plan.contains(&format!(
+            "seal    {unit}  cluster-manifest.json to the archive, after its 2 nodes"
+        )),
+        "{plan}"
+    );
+    assert!(
+        names(raw(&g).as_ref()).await.is_empty(),
+        "a dry run sent something"
+    );
 }
