@@ -10,6 +10,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The bucket every started Garage has.
@@ -380,9 +381,35 @@ fn rpc_secret() -> Result<String, GarageError> {
 }
 
 /// A port nobody listens on now (the OS picks it; Garage binds it right after).
+/// A port for a node to bind, free when probed. Garage binds it itself, so it is released
+/// first, and another process may take it in between: a port from `bind(0)` is one the kernel
+/// hands out again to the next `bind(0)` (every other server of the tests), so ports are taken
+/// below the kernel's ephemeral range instead, where `bind(0)` never goes, and a counter gives
+/// each node of this process its own (started from the PID, so two test processes differ).
 fn free_port() -> Result<u16, GarageError> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low();
+    if low > 11_000 {
+        let span = u32::from(low) - 10_000;
+        let start = std::process::id().wrapping_mul(64);
+        for _ in 0..span.min(4096) {
+            let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+            let port = 10_000 + (n % span) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").map_err(io("pick a free port"))?;
     Ok(l.local_addr().map_err(io("pick a free port"))?.port())
+}
+
+/// The low end of the kernel's ephemeral port range (Linux's default when unreadable).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Writes a node's `garage.toml` in `dir`; returns its path and the S3 port.
@@ -407,4 +434,29 @@ fn write_config(
     let path = dir.join("garage.toml");
     std::fs::write(&path, text).map_err(io("write garage.toml"))?;
     Ok((path, s3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ports_are_distinct_free_and_out_of_the_way_of_bind_0() {
+        let ports: Vec<u16> = (0..64).map(|_| free_port().unwrap()).collect();
+        let distinct: std::collections::HashSet<&u16> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        // A server of another test, on port 0, gets none of them.
+        let others: Vec<TcpListener> = (0..64)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        for l in &others {
+            assert!(!ports.contains(&l.local_addr().unwrap().port()));
+        }
+        if ephemeral_low() > 11_000 {
+            assert!(ports.iter().all(|&p| p < ephemeral_low()), "{ports:?}");
+        }
+        for p in ports {
+            TcpListener::bind(("127.0.0.1", p)).expect("still free");
+        }
+    }
 }
