@@ -264,9 +264,23 @@ impl Garage {
             .spawn()
             .map_err(io("start a node"))?;
         node.child = Some(child);
-        // It answers `node id` once its RPC listens.
+        // Ready once `status` answers: it goes through the node's RPC. (`node id` is no
+        // proof: it reads the key file, which the server writes before its RPC listens, so a
+        // command right after it could be refused.)
         let deadline = Instant::now() + DEADLINE;
-        while self.run(index, &["node", "id", "-q"]).is_err() {
+        while self.run(index, &["status"]).is_err() {
+            let exited = self.nodes[index]
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.nodes[index].child = None;
+                return Err(GarageError::Timeout(format!(
+                    "node {} exited at start ({status}): {}",
+                    index + 1,
+                    self.log_tail()
+                )));
+            }
             if Instant::now() > deadline {
                 return Err(GarageError::Timeout(format!(
                     "node {} did not start: {}",
