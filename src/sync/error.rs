@@ -139,6 +139,12 @@ impl DownloadError {
             DownloadError::Size { .. } => "size_mismatch",
             DownloadError::Crc { .. } => "crc_mismatch",
             DownloadError::DiskFull { .. } => "disk_full",
+            // ENOSPC from any write (the file, or a sidecar written before the first byte):
+            // the same alert as the space check's refusal.
+            DownloadError::Store {
+                source: StoreError::Io { source, .. },
+                ..
+            } if source.kind() == std::io::ErrorKind::StorageFull => "disk_full",
             DownloadError::Store { .. } => "io",
             DownloadError::Transfer { .. } => "transfer",
             DownloadError::TooSlow { .. } => "too_slow",
@@ -146,5 +152,28 @@ impl DownloadError {
             DownloadError::GaveUp { last, .. } => last.kind(),
             DownloadError::Cancelled { .. } => "cancelled",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_that_finds_the_disk_full_is_a_disk_full_failure() {
+        let store = |source: std::io::Error| DownloadError::Store {
+            backup: "dds-1/1".into(),
+            source: StoreError::Io {
+                op: "write",
+                path: PathBuf::from("/d/dds-1/1/.f.part.json.tmp-1"),
+                source,
+            },
+        };
+        // ENOSPC as the kernel reports it, e.g. writing a sidecar.
+        assert_eq!(
+            store(std::io::Error::from_raw_os_error(28)).kind(),
+            "disk_full"
+        );
+        assert_eq!(store(std::io::Error::other("EIO")).kind(), "io");
     }
 }
