@@ -210,7 +210,7 @@ impl Archive {
     fn read_cluster(&self, location: &ObjectPath, bytes: &[u8]) -> Result<ArchivedCluster, String> {
         let manifest: ClusterManifest = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a cluster manifest of this tool: {e}"))?;
-        let unit = BackupKey::cluster(&manifest.instance_id, &manifest.cluster_backup_id, None);
+        let unit = manifest.unit();
         if self
             .cluster_manifest_object(&unit)
             .map_err(|e| e.to_string())?
@@ -277,8 +277,7 @@ impl Archive {
     /// # Errors
     /// An id is not a plain name, or the PUT failed.
     pub async fn put_cluster_manifest(&self, sealed: &ClusterManifest) -> Result<(), ArchiveError> {
-        let unit = BackupKey::cluster(&sealed.instance_id, &sealed.cluster_backup_id, None);
-        let location = self.cluster_manifest_object(&unit)?;
+        let location = self.cluster_manifest_object(&sealed.unit())?;
         self.put_json(&location, sealed).await
     }
 

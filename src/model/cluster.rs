@@ -55,7 +55,22 @@ pub struct ClusterManifest {
     pub sealed_at: OffsetDateTime,
 }
 
+impl ClusterNodeFile {
+    /// Whether `copy` (a node copy's manifest, here or in the archive) is this very file.
+    pub fn is_copy(&self, copy: &Manifest) -> bool {
+        copy.backup.backup_id == self.backup_id
+            && copy.file == self.file
+            && copy.size == self.size
+            && copy.sha256 == self.sha256
+    }
+}
+
 impl ClusterManifest {
+    /// The cluster backup it seals ([`BackupKey::cluster`] without a node).
+    pub fn unit(&self) -> BackupKey {
+        BackupKey::cluster(&self.instance_id, &self.cluster_backup_id, None)
+    }
+
     /// The manifest for `cluster` when `manifests` (what is on disk for its nodes, in any
     /// order) hold a verified, up-to-date copy of every node part; else why not.
     ///

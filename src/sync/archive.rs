@@ -1,7 +1,8 @@
 //! The archive steps of a pass (`[archive]`): list the archive before planning (a backup held
 //! there and let go locally is not fetched again), upload every verified local copy it lacks
 //! once the downloads are done and seal there each cluster backup whose nodes all are, then
-//! apply the archive's own retention (`[archive.prune]`) and `download.keep_local`. The decisions are pure ([`plan`], [`crate::sync::prune`]); this file
+//! apply the archive's own retention (`[archive.prune]`) and `download.keep_local`. The
+//! decisions are pure ([`plan`], [`crate::sync::prune`]); this file
 //! does their I/O through [`Archive`] and [`Store`].
 //!
 //! A failure here (the store unreachable, a refused upload) is a failure of the pass, named
@@ -125,7 +126,6 @@ pub fn render_plan(
         .into_iter()
         .filter(|u| !declined.contains(&u.manifest.key().unit()))
         .collect();
-    let mut after = listing.clone();
     for up in &uploads {
         out.push_str(&format!(
             "upload  {}  {} ({}) to the archive\n",
@@ -133,17 +133,11 @@ pub fn render_plan(
             up.manifest.file,
             crate::units::human_bytes(up.manifest.size)
         ));
-        after.copies.retain(|a| a.key != up.manifest.key());
-        after.copies.push(Archived {
-            key: up.manifest.key(),
-            manifest: up.manifest.clone(),
-            folder: String::new(),
-        });
     }
-    for seal in plan::seals(&seals, &after) {
+    for seal in plan::seals(&seals, &plan::after_uploads(listing, &uploads)) {
         out.push_str(&format!(
             "seal    {}  cluster-manifest.json to the archive, after its {} nodes\n",
-            plan::unit_of(&seal).label(),
+            seal.unit().label(),
             seal.nodes.len()
         ));
     }
@@ -217,7 +211,7 @@ async fn seal_all(
 ) {
     let seals = local_seals(store, &store.scan());
     for seal in plan::seals(&seals, listing) {
-        let unit = plan::unit_of(&seal);
+        let unit = seal.unit();
         match archive.put_cluster_manifest(&seal).await {
             Ok(()) => {
                 info!(backup = %unit.label(), nodes = seal.nodes.len(), "sealed in the archive: every node is there");

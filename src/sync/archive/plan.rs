@@ -159,35 +159,26 @@ pub fn seals(local_seals: &[ClusterManifest], listing: &ArchiveListing) -> Vec<C
     local_seals
         .iter()
         .filter(|seal| {
-            let unit = unit_of(seal);
+            let unit = seal.unit();
             !there.contains(&unit)
                 && seal.nodes.iter().all(|n| {
                     let key =
                         BackupKey::cluster(&unit.instance_id, &unit.backup_id, Some(&n.node_id));
-                    listing.copies.iter().any(|a| {
-                        a.key == key
-                            && a.manifest.rot.is_none()
-                            && a.manifest.backup.backup_id == n.backup_id
-                            && a.manifest.file == n.file
-                            && a.manifest.size == n.size
-                            && a.manifest.sha256 == n.sha256
-                    })
+                    listing
+                        .copies
+                        .iter()
+                        .any(|a| a.key == key && a.manifest.rot.is_none() && n.is_copy(&a.manifest))
                 })
         })
         .cloned()
         .collect()
 }
 
-/// The cluster backup a cluster manifest seals.
-pub fn unit_of(seal: &ClusterManifest) -> BackupKey {
-    BackupKey::cluster(&seal.instance_id, &seal.cluster_backup_id, None)
-}
-
 fn seal_of<'a>(
     local_seals: &'a [ClusterManifest],
     unit: &BackupKey,
 ) -> Option<&'a ClusterManifest> {
-    local_seals.iter().find(|s| unit_of(s) == *unit)
+    local_seals.iter().find(|s| s.unit() == *unit)
 }
 
 /// The archive's retention rules (`[archive.prune]`) and what they are read against: the
@@ -241,23 +232,28 @@ pub fn declined(
     if pending.is_empty() {
         return HashSet::new();
     }
-    let mut future = listing.clone();
-    let mut keys = HashSet::new();
-    for up in pending {
-        let key = up.manifest.key();
-        keys.insert(key.unit());
-        future.copies.retain(|a| a.key != key);
-        future.copies.push(Archived {
-            key,
-            manifest: up.manifest,
-            folder: String::new(),
-        });
-    }
-    retention(&future, r)
+    let keys: HashSet<BackupKey> = pending.iter().map(|u| u.manifest.key().unit()).collect();
+    retention(&after_uploads(listing, &pending), r)
         .into_iter()
         .filter(|d| d.removed() && keys.contains(&d.key))
         .map(|d| d.key)
         .collect()
+}
+
+/// What the archive would hold once `pending` are uploaded (each replacing the archived copy of
+/// its backup), for planning ahead of the uploads.
+pub fn after_uploads(listing: &ArchiveListing, pending: &[Upload]) -> ArchiveListing {
+    let mut future = listing.clone();
+    for up in pending {
+        let key = up.manifest.key();
+        future.copies.retain(|a| a.key != key);
+        future.copies.push(Archived {
+            key,
+            manifest: up.manifest.clone(),
+            folder: String::new(),
+        });
+    }
+    future
 }
 
 /// One unit of local copies as `keep_local` weighs it.
