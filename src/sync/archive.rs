@@ -60,13 +60,16 @@ pub async fn after_downloads(
     listing: &mut ArchiveListing,
     summary: &mut Summary,
 ) -> AfterArchive {
+    // One look at the disk for every step below: uploading only reads it.
+    let copies = ctx.store.scan();
+    let seals = local_seals(ctx.store, &copies);
     let declined = match &ctx.rules {
-        Some(rules) => plan::declined(&ctx.store.scan(), listing, &ctx.plan_rules(rules)),
+        Some(rules) => plan::declined(&copies, listing, &ctx.plan_rules(rules)),
         None => HashSet::new(),
     };
     upload_all(
         archive,
-        ctx.store,
+        (ctx.store, &copies),
         (listing, &declined),
         &ctx.throttle,
         ctx.cancel,
@@ -76,7 +79,7 @@ pub async fn after_downloads(
     if ctx.cancel.is_cancelled() {
         return AfterArchive::default();
     }
-    seal_all(archive, ctx.store, listing, summary).await;
+    seal_all(archive, &seals, listing, summary).await;
     if let Some(rules) = &ctx.rules {
         let decisions = plan::retention(listing, &ctx.plan_rules(rules));
         let remove: Vec<BackupKey> = decisions
@@ -89,8 +92,7 @@ pub async fn after_downloads(
     summary.archive_newest = newest(listing);
     let let_go = match ctx.keep_local {
         Some(age) => {
-            let copies = ctx.store.scan();
-            let sealed = plan::archive_sealed(&local_seals(ctx.store, &copies), listing);
+            let sealed = plan::archive_sealed(&seals, listing);
             plan::keep_local(&copies, &listing.copies, &sealed, ctx.now, age)
         }
         None => Vec::new(),
@@ -205,12 +207,11 @@ fn local_seals(store: &Store, copies: &[crate::model::LocalCopy]) -> Vec<Cluster
 /// (after the uploads), and records each seal in `listing`.
 async fn seal_all(
     archive: &Archive,
-    store: &Store,
+    seals: &[ClusterManifest],
     listing: &mut ArchiveListing,
     summary: &mut Summary,
 ) {
-    let seals = local_seals(store, &store.scan());
-    for seal in plan::seals(&seals, listing) {
+    for seal in plan::seals(seals, listing) {
         let unit = seal.unit();
         match archive.put_cluster_manifest(&seal).await {
             Ok(()) => {
@@ -321,14 +322,13 @@ pub fn held(listing: &ArchiveListing) -> std::collections::HashSet<(BackupKey, S
 /// records each uploaded copy in `listing` so the steps after this see it.
 pub async fn upload_all(
     archive: &Archive,
-    store: &Store,
+    (store, copies): (&Store, &[crate::model::LocalCopy]),
     (listing, declined): (&mut ArchiveListing, &HashSet<BackupKey>),
     throttle: &Throttle,
     cancel: &CancellationToken,
     summary: &mut Summary,
 ) {
-    let copies = store.scan();
-    let uploads = plan::uploads(&copies, &listing.copies);
+    let uploads = plan::uploads(copies, &listing.copies);
     for up in uploads
         .into_iter()
         .filter(|u| !declined.contains(&u.manifest.key().unit()))
