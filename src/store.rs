@@ -53,6 +53,13 @@ pub enum StoreError {
         /// The config file of the run that holds it, as it wrote it in the lock file.
         holder: Option<String>,
     },
+    /// A partial whose length is not the size that was checked: never published.
+    #[error("refusing to publish {}: it holds {got} bytes, not the {expected} that were checked; the next pass fetches it again", path.display())]
+    Length {
+        path: PathBuf,
+        expected: u64,
+        got: u64,
+    },
     #[error("refusing {}: it is {what}; this tool never writes through links (move it away)", path.display())]
     Link { path: PathBuf, what: &'static str },
     /// `download.dir` itself cannot be used: a setup problem (exit 2).

@@ -74,9 +74,21 @@ impl Store {
     pub fn commit(&self, paths: &BackupPaths, manifest: &Manifest) -> Result<(), StoreError> {
         // A scrub reading the old copy of this backup finishes first.
         let _held = self.copy_lock(&manifest.key())?;
-        fs::File::open(&paths.part)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err("fsync", &paths.part))?;
+        let part = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&paths.part)
+            .map_err(io_err("open", &paths.part))?;
+        // The check hashed `[0, size)`; what is published is the whole file (issue #21).
+        let len = part.metadata().map_err(io_err("stat", &paths.part))?.len();
+        if len != manifest.size {
+            return Err(StoreError::Length {
+                path: paths.part.clone(),
+                expected: manifest.size,
+                got: len,
+            });
+        }
+        part.sync_all().map_err(io_err("fsync", &paths.part))?;
         fs::rename(&paths.part, &paths.file).map_err(io_err("rename", &paths.part))?;
         super::sync_dir(&paths.dir)?;
         write_manifest(&paths.manifest, manifest)?;

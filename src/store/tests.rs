@@ -371,3 +371,23 @@ fn task_records_round_trip_and_never_follow_links() {
     assert!(store.write_task(&k2, &record).is_err());
     assert!(!outside.path().join("s1").exists());
 }
+
+#[test]
+fn commit_refuses_a_partial_whose_length_is_not_the_checked_size() {
+    // Issue #21.1: the check hashed `[0, size)`; the commit looks at the file itself.
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let k = key(None, "9");
+    let dir = write_copy(&store, &k);
+    let m: Manifest = serde_json::from_slice(&fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    fs::remove_file(dir.join(MANIFEST)).unwrap();
+    fs::remove_file(dir.join("f.ar")).unwrap();
+    let paths = store.paths(&k, "f.ar").unwrap();
+    fs::write(&paths.part, "xy").unwrap();
+    let err = store.commit(&paths, &m).unwrap_err();
+    assert!(err.to_string().contains("holds 2 bytes"), "{err}");
+    assert!(!paths.file.exists() && !paths.manifest.exists());
+    fs::write(&paths.part, "x").unwrap();
+    store.commit(&paths, &m).unwrap();
+    assert_eq!(fs::read(&paths.file).unwrap(), b"x");
+}

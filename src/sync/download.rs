@@ -275,12 +275,16 @@ impl Downloader {
                     return Err(e);
                 }
             };
-            store
-                .commit(&paths, &manifest)
-                .map_err(|source| DownloadError::Store {
+            store.commit(&paths, &manifest).map_err(|source| {
+                // Bytes that are not what was checked are never resumed either.
+                if matches!(source, store::StoreError::Length { .. }) {
+                    store.discard(&paths);
+                }
+                DownloadError::Store {
                     backup: fetch.key.label(),
                     source,
-                })?;
+                }
+            })?;
             Ok(Downloaded {
                 manifest,
                 fetched,

@@ -365,9 +365,15 @@ impl Downloader {
 }
 
 /// Reserves the file's whole size on disk where the filesystem can (so a full disk shows at
-/// the start, not in the middle of a part); elsewhere the file is only extended.
+/// the start, not in the middle of a part); elsewhere the file is only extended. A partial
+/// longer than the object (left by a kill -9 while the object was bigger: a re-created DBS
+/// task, a replaced backup) is cut to its size: preallocation only grows, and the bytes past
+/// the end would otherwise be published with the object's (issue #21).
 fn preallocate(file: &File, size: u64) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
+    if file.metadata()?.len() > size {
+        file.set_len(size)?;
+    }
     // SAFETY: a valid open descriptor; the call only allocates blocks for the range.
     let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
     match rc {

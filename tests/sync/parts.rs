@@ -279,3 +279,26 @@ async fn a_part_answered_with_another_content_range_is_never_spliced_in() {
         "the partial with a part of unknown origin is gone"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_longer_than_the_object_is_cut_to_its_size_before_publishing() {
+    // Issue #21.1: a `.part` left by a kill -9 while the object was bigger (a re-created DBS
+    // task, a replaced backup) is reused by the ranged path; preallocation only grows, so
+    // without a cut the bytes past the object's end were published under its manifest.
+    let emu = emulator_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ranged(&emu, dir.path(), 4);
+    s.instances.truncate(1);
+    let (name, _) = object(&emu, QP).await;
+    let f = folder(dir.path(), QP);
+    std::fs::create_dir_all(&f).unwrap();
+    std::fs::write(
+        f.join(format!("{name}.part")),
+        vec![0x5a; QP_SIZE as usize + (1 << 20)],
+    )
+    .unwrap();
+    let summary = pass(&s).await;
+    assert_eq!(summary.failed, 0, "{summary}");
+    assert_eq!(file_len(&f.join(&name)), QP_SIZE);
+    assert_published(&emu, dir.path(), QP).await;
+}
