@@ -158,10 +158,14 @@ impl Archive {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let mut objects = self.store.list(prefix);
         let mut manifests = Vec::new();
+        // Every other object's size: a manifest counts as a copy only with its data beside it.
+        let mut sizes = std::collections::HashMap::new();
         while let Some(meta) = objects.next().await {
             let meta = meta.map_err(|e| ArchiveError::store("list", &self.prefix, e))?;
             if matches!(meta.location.filename(), Some(MANIFEST | CLUSTER_MANIFEST)) {
                 manifests.push(meta);
+            } else {
+                sizes.insert(meta.location, meta.size);
             }
         }
         let reads = futures::stream::iter(manifests)
@@ -175,7 +179,10 @@ impl Archive {
         let mut listing = ArchiveListing::default();
         for (location, read) in reads {
             match read {
-                Ok(Read::Copy(a)) => listing.copies.push(*a),
+                Ok(Read::Copy(mut a)) => {
+                    a.missing = self.data_state(&a.manifest, &sizes);
+                    listing.copies.push(*a);
+                }
                 Ok(Read::Cluster(c)) => listing.clusters.push(*c),
                 Err(reason) => listing.unusable.push((location.to_string(), reason)),
             }
@@ -183,6 +190,24 @@ impl Archive {
         listing.copies.sort_by(|a, b| a.key.cmp(&b.key));
         listing.clusters.sort_by(|a, b| a.unit.cmp(&b.unit));
         Ok(listing)
+    }
+
+    /// What is wrong with a listed copy's data object, if anything: absent (a lifecycle rule
+    /// or a person deleted it), or not the manifest's size. Such a copy is not archived.
+    fn data_state(
+        &self,
+        manifest: &Manifest,
+        sizes: &std::collections::HashMap<ObjectPath, u64>,
+    ) -> Option<String> {
+        let object = self.data_object(manifest).ok()?;
+        match sizes.get(&object) {
+            None => Some(format!("its data object {object} is missing")),
+            Some(size) if *size != manifest.size => Some(format!(
+                "its data object {object} holds {size} bytes, its manifest says {}",
+                manifest.size
+            )),
+            Some(_) => None,
+        }
     }
 
     /// A listed manifest or cluster manifest, read and checked to sit where its ids say.
@@ -240,6 +265,7 @@ impl Archive {
             key,
             manifest,
             folder: folder.to_string(),
+            missing: None,
         })
     }
 

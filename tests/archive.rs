@@ -1082,3 +1082,45 @@ async fn dry_run_says_a_cluster_backup_is_sealed_in_the_archive_after_its_nodes(
         "a dry run sent something"
     );
 }
+
+#[tokio::test]
+async fn a_copy_whose_data_object_is_gone_is_not_archived_and_is_uploaded_again() {
+    // Issue #21.2: a lifecycle rule (or a person) deleted the data object and left its
+    // manifest; keep_local let the last local copy go on the manifest's word alone.
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    let first = pass(&s).await;
+    assert!(first.ok() && first.archived == 3, "{first}");
+    let store = raw(&g);
+    let manifests = local_manifests(&dir);
+    // The oldest copy: keep_local would let it go (the newest always stays).
+    let victim = manifests
+        .iter()
+        .min_by_key(|m| m.backup.backup_end_time)
+        .unwrap()
+        .clone();
+    let data = ObjectPath::from(object_name(&victim));
+    store.delete(&data).await.unwrap();
+
+    let mut out = Vec::new();
+    let code = commands::verify_archive::verify_archive(&s, &mut out)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("MARKED") && text.contains(&victim.backup.backup_id),
+        "{text}"
+    );
+
+    s.download.keep_local = Some(Duration::from_secs(3600));
+    let second = pass(&s).await;
+    assert!(second.ok(), "{second}: {:?}", second.failures);
+    assert_eq!(second.archived, 1, "the copy is uploaded again: {second}");
+    assert_eq!(
+        object_sha(store.as_ref(), data.as_ref()).await,
+        victim.sha256
+    );
+}

@@ -42,6 +42,12 @@ pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<
             problems += 1;
             continue;
         }
+        if let Some(why) = &copy.missing {
+            writeln!(out, "PROBLEM {}: {why}", copy.key.label())?;
+            problems += 1;
+            mark_rotted(&archive, copy, why.clone(), 1, out).await?;
+            continue;
+        }
         let check = match check_one(&archive, copy, throttle.clone()).await {
             Ok(check) => check,
             Err(e) => {
@@ -56,8 +62,9 @@ pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<
             writeln!(out, "{tag} {}: {p}", copy.key.label())?;
         }
         problems += check.problems.iter().filter(|p| !p.is_note()).count();
-        if check.problems.iter().any(|p| p.is_corrupt()) {
-            mark_rotted(&archive, copy, &check, out).await?;
+        let corrupt: Vec<_> = check.problems.iter().filter(|p| p.is_corrupt()).collect();
+        if let Some(first) = corrupt.first() {
+            mark_rotted(&archive, copy, first.to_string(), corrupt.len(), out).await?;
         }
     }
     writeln!(
@@ -80,6 +87,7 @@ fn check_seals(listing: &ArchiveListing, out: &mut dyn Write) -> Result<usize, A
             let there = listing.copies.iter().any(|a| {
                 a.key.unit() == cluster.unit
                     && a.key.node_id.as_deref() == Some(node.node_id.as_str())
+                    && a.is_there()
                     && node.is_copy(&a.manifest)
             });
             if !there {
@@ -110,10 +118,13 @@ async fn check_one(
         .map_err(|e| AppError::Scrub(e.to_string()))
 }
 
+/// Marks a copy rotted in its archived manifest (`problem`, the first of `count`), after
+/// withdrawing its cluster's seal: the next pass uploads it again.
 async fn mark_rotted(
     archive: &Archive,
     copy: &Archived,
-    check: &CopyCheck,
+    problem: String,
+    count: usize,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     if copy.key.cluster
@@ -125,12 +136,11 @@ async fn mark_rotted(
             copy.key.label()
         )?;
     }
-    let corrupt: Vec<_> = check.problems.iter().filter(|p| p.is_corrupt()).collect();
     let mut manifest = copy.manifest.clone();
     manifest.rot = Some(Rot {
         found_at: OffsetDateTime::now_utc(),
-        problem: corrupt.first().map(ToString::to_string).unwrap_or_default(),
-        problems: corrupt.len() as u64,
+        problem,
+        problems: count as u64,
     });
     match archive.put_manifest(&manifest).await {
         Ok(()) => writeln!(

@@ -12,18 +12,29 @@ pub struct Archived {
     pub manifest: Manifest,
     /// `<prefix>/<instance>/[<node>/]<BackupId>`, as the archive names objects.
     pub folder: String,
+    /// Why the data object is not the manifest's (absent, another size): then the archive
+    /// does not hold this copy, whatever its manifest says (issue #21).
+    pub missing: Option<String>,
 }
 
 impl Archived {
     /// Neither marked as rotted by a scrub of the archive nor damaged as the cloud made it.
     pub fn is_sound(&self) -> bool {
-        self.manifest.rot.is_none() && self.manifest.format_verdict != Some(Verdict::Damaged)
+        self.is_there()
+            && self.manifest.rot.is_none()
+            && self.manifest.format_verdict != Some(Verdict::Damaged)
+    }
+
+    /// Its data object is there with the manifest's size.
+    pub fn is_there(&self) -> bool {
+        self.missing.is_none()
     }
 
     /// Whether this archived copy is the same bytes as a local copy's manifest says (and no
     /// scrub found it rotted).
     pub fn matches(&self, local: &Manifest) -> bool {
-        self.manifest.rot.is_none()
+        self.is_there()
+            && self.manifest.rot.is_none()
             && self.manifest.file == local.file
             && self.manifest.size == local.size
             && self.manifest.sha256 == local.sha256

@@ -378,6 +378,7 @@ pub async fn upload_all(
                     key,
                     manifest: up.manifest,
                     folder: folder.to_string(),
+                    missing: None,
                 });
             }
             Err(crate::archive::ArchiveError::Cancelled) => {

@@ -61,10 +61,12 @@ impl ArchiveSection {
     }
 }
 
-/// `ok`, `rotted` (a scrub of the archive found its bytes changed) or `damaged` (as the cloud
-/// made it).
+/// `ok`, `missing` (its data object is absent or of another size), `rotted` (a scrub of the
+/// archive found its bytes changed) or `damaged` (as the cloud made it).
 pub fn state(copy: &Archived) -> &'static str {
-    if copy.manifest.rot.is_some() {
+    if !copy.is_there() {
+        "missing"
+    } else if copy.manifest.rot.is_some() {
         "rotted"
     } else if !copy.is_sound() {
         "damaged"

@@ -167,7 +167,7 @@ pub fn seals(local_seals: &[ClusterManifest], listing: &ArchiveListing) -> Vec<C
                     listing
                         .copies
                         .iter()
-                        .any(|a| a.key == key && a.manifest.rot.is_none() && n.is_copy(&a.manifest))
+                        .any(|a| a.key == key && a.matches(&a.manifest) && n.is_copy(&a.manifest))
                 })
         })
         .cloned()
@@ -251,6 +251,7 @@ pub fn after_uploads(listing: &ArchiveListing, pending: &[Upload]) -> ArchiveLis
             key,
             manifest: up.manifest.clone(),
             folder: String::new(),
+            missing: None,
         });
     }
     future

@@ -35,6 +35,7 @@ fn archived(c: &LocalCopy) -> Archived {
         key: m.key(),
         folder: format!("p/dds-1/{}", m.backup.backup_id),
         manifest: m,
+        missing: None,
     }
 }
 
@@ -302,4 +303,21 @@ fn copies_the_archives_rules_would_remove_at_once_are_declined_not_uploaded() {
         ..r
     };
     assert!(declined(&copies, &empty, &unlisted).is_empty());
+}
+
+#[test]
+fn a_copy_whose_data_object_is_missing_is_not_archived() {
+    // Issue #21.2: only the manifest is left in the archive (the data object deleted by a
+    // lifecycle rule or a person): the copy is uploaded again and never let go locally.
+    let day = time::Duration::days(1);
+    let copies = vec![copy("1", NOW - day * 5, "a1"), copy("2", NOW - day, "a2")];
+    let mut gone = archived(&copies[0]);
+    gone.missing = Some("its data object p/dds-1/1/1_qp.xb is missing".into());
+    let held = vec![gone, archived(&copies[1])];
+    let two_days = Duration::from_secs(2 * 86_400);
+    assert!(keep_local(&copies, &held, &none(), NOW, two_days).is_empty());
+    let ups = uploads(&copies, &held);
+    assert_eq!(ups.len(), 1);
+    assert_eq!(ups[0].manifest.backup.backup_id, "1");
+    assert!(!held[0].is_sound());
 }
