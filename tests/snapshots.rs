@@ -484,3 +484,31 @@ async fn check_asks_dbs_whether_each_instance_can_be_exported_and_creates_nothin
     assert_eq!(calls(&emu, "DescribeDownloadSupport"), 2);
     assert_eq!(calls(&emu, "CreateDownload"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_dbs_still_shows_as_failed_is_counted_and_never_sent_again_at_once() {
+    // Issue #21.6: DBS still said `failed` on the poll right after a retry; the retry count was
+    // not written (same task, same status), and one pass sent 157 retries in 10 s.
+    let emu = emulator(
+        DbsScript::default()
+            .fail_always("no quota left")
+            .retry_lag(1),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.retries = 2;
+    s.snapshots.wait = Duration::from_secs(5);
+    let first = tokio::time::timeout(Duration::from_secs(30), pass(&s))
+        .await
+        .expect("the pass ends");
+    assert_eq!((first.fetched, first.failed), (0, 1), "{first}");
+    assert_eq!(calls(&emu, "RetryDownloadTask"), 2, "{:?}", first.failures);
+    let record = task_record(dir.path(), NEWEST).unwrap();
+    assert_eq!(record.retries, 2);
+    let again = tokio::time::timeout(Duration::from_secs(30), pass(&s))
+        .await
+        .expect("the pass ends");
+    assert_eq!(again.failed, 1, "{again}");
+    assert_eq!(calls(&emu, "RetryDownloadTask"), 2);
+}

@@ -213,27 +213,22 @@ impl Exporter<'_> {
             }
             Next::Wait(t) => {
                 self.save(e, record, &t).map_err(Outcome::Failed)?;
-                let interval = self.settings.poll_interval;
-                if Instant::now() + interval > d.deadline {
-                    info!(backup = %e.key.label(), task = %shown(&t.task_id), status = %t.status, progress = %shown(t.progress.as_deref().unwrap_or("")), "download task still running; the next pass polls it again");
-                    return Err(Outcome::Pending);
-                }
-                tokio::select! {
-                    () = self.cancel.cancelled() => Err(Outcome::Pending),
-                    () = tokio::time::sleep(interval) => Ok(()),
-                }
+                self.pause(d, &t).await
             }
             Next::Retry(t) => {
                 let mut r = record;
                 r.retries += 1;
                 r.message = listed.extra.clone();
                 warn!(backup = %e.key.label(), task = %shown(&t.task_id), retry = r.retries, of = self.settings.retries, "download task failed ({}); retrying it", why());
-                // The retry is counted before it is sent: a crash cannot make it unbounded.
-                self.save(e, r, &t).map_err(Outcome::Failed)?;
+                // The retry is counted on disk before it is sent, whatever else changed (the
+                // same task may well still say `failed`): neither a crash nor a DBS that is slow
+                // to show the retry can make it unbounded (issue #21).
+                self.record(e, r, &t).map_err(Outcome::Failed)?;
                 d.dbs
                     .retry(&e.key.instance_id, &t.task_id)
                     .await
-                    .map_err(|err| Outcome::Failed(api_failure(&err)))
+                    .map_err(|err| Outcome::Failed(api_failure(&err)))?;
+                self.pause(d, &t).await
             }
             Next::GiveUp(t) => {
                 let tries = record.retries;
@@ -294,14 +289,33 @@ impl Exporter<'_> {
         )
     }
 
-    /// Records what DBS said of the task.
-    fn save(&self, e: &Export, mut r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
-        let status = t.status.to_string();
-        if r.task_id.as_deref() == Some(&t.task_id) && r.status == status {
+    /// Waits `poll_interval` before the next look at the task, or ends the export for this
+    /// pass (`Pending`) when that would pass `wait` or the pass is stopping: every loop of an
+    /// export sleeps and respects its deadline.
+    async fn pause(&self, d: &Drive<'_>, t: &DownloadTask) -> Result<(), Outcome> {
+        let interval = self.settings.poll_interval;
+        if Instant::now() + interval > d.deadline {
+            info!(backup = %d.e.key.label(), task = %shown(&t.task_id), status = %t.status, progress = %shown(t.progress.as_deref().unwrap_or("")), "download task still running; the next pass polls it again");
+            return Err(Outcome::Pending);
+        }
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(Outcome::Pending),
+            () = tokio::time::sleep(interval) => Ok(()),
+        }
+    }
+
+    /// Records what DBS said of the task, when that changes the record.
+    fn save(&self, e: &Export, r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
+        if r.task_id.as_deref() == Some(&t.task_id) && r.status == t.status.to_string() {
             return Ok(());
         }
+        self.record(e, r, t)
+    }
+
+    /// Writes the record with what DBS said of the task.
+    fn record(&self, e: &Export, mut r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
         r.task_id = Some(t.task_id.clone());
-        r.status = status;
+        r.status = t.status.to_string();
         r.updated_at = OffsetDateTime::now_utc();
         self.store.write_task(&e.key, &r).map_err(|e| e.to_string())
     }

@@ -38,6 +38,9 @@ pub struct DbsScript {
     pub link_ttl: Option<StdDuration>,
     /// BSON bytes in the export, before compression (about; documents are not cut).
     pub export_size: u64,
+    /// Polls after a `RetryDownloadTask` that still report the run before it as `failed` (a
+    /// real DBS takes the retry in asynchronously; the issue #21 probe saw one such poll).
+    pub retry_lag: u32,
 }
 
 impl Default for DbsScript {
@@ -49,6 +52,7 @@ impl Default for DbsScript {
             polls_per_step: 1,
             link_ttl: None,
             export_size: DEFAULT_EXPORT_SIZE,
+            retry_lag: 0,
         }
     }
 }
@@ -75,6 +79,12 @@ impl DbsScript {
     /// Links expire after `ttl` at most, whatever `Duration` the caller asked for.
     pub fn link_ttl(mut self, ttl: StdDuration) -> Self {
         self.link_ttl = Some(ttl);
+        self
+    }
+
+    /// The next `n` polls after a retry still say `failed`.
+    pub fn retry_lag(mut self, n: u32) -> Self {
+        self.retry_lag = n;
         self
     }
 
@@ -199,6 +209,9 @@ pub struct DownloadTask {
     failure: Option<String>,
     /// When the current run reached `finished` or `failed`.
     done_at: Option<OffsetDateTime>,
+    /// Polls left that report the run before the last retry (`failed`, with its text).
+    lag: u32,
+    lag_failure: Option<String>,
 }
 
 /// The steps before the last; the last is finished or failed.
@@ -215,6 +228,8 @@ impl DownloadTask {
             polls: 0,
             failure,
             done_at: None,
+            lag: 0,
+            lag_failure: None,
         }
     }
 
@@ -224,6 +239,9 @@ impl DownloadTask {
 
     /// The state as of `now`, without polling.
     pub fn status(&self, now: OffsetDateTime) -> DownloadStatus {
+        if self.lag > 0 {
+            return DownloadStatus::Failed;
+        }
         match self.step() {
             0 => DownloadStatus::Initializing,
             1 => DownloadStatus::Queuing,
@@ -238,6 +256,10 @@ impl DownloadTask {
     /// `true` when this poll made the run succeed (the export is due now).
     pub fn poll(&mut self, now: OffsetDateTime) -> (DownloadStatus, bool) {
         let shown = self.status(now);
+        if self.lag > 0 {
+            self.lag -= 1;
+            return (shown, false);
+        }
         if self.step() == LAST_STEP {
             return (shown, false);
         }
@@ -252,6 +274,7 @@ impl DownloadTask {
     /// The failure text of the current run, once it has failed.
     pub fn failure(&self, now: OffsetDateTime) -> Option<&str> {
         match self.status(now) {
+            DownloadStatus::Failed if self.lag > 0 => self.lag_failure.as_deref(),
             DownloadStatus::Failed => self.failure.as_deref(),
             _ => None,
         }
@@ -261,6 +284,8 @@ impl DownloadTask {
     pub fn retry(&mut self, now: OffsetDateTime) -> Result<(), DownloadStatus> {
         match self.status(now) {
             DownloadStatus::Failed => {
+                self.lag = self.spec.script.retry_lag;
+                self.lag_failure = self.failure.clone();
                 self.runs += 1;
                 self.polls = 0;
                 self.done_at = None;

@@ -39,7 +39,9 @@ pub fn next(
     backup_id: &str,
     max_retries: u32,
 ) -> Next {
-    let of_set = |t: &&DownloadTask| t.backup_set_id.is_empty() || t.backup_set_id == backup_id;
+    // Only a task that names this backup set: one without `BakSetId` may be any set's, and
+    // adopting it published another backup's archive as this one (issue #21).
+    let of_set = |t: &&DownloadTask| t.backup_set_id == backup_id;
     let task = match record.and_then(|r| r.task_id.as_deref()) {
         Some(id) => match listed.tasks.iter().find(|t| t.task_id == id) {
             Some(t) => t.clone(),
@@ -126,6 +128,13 @@ mod tests {
         let mut other = task("dt-9", TaskStatus::Running, 1);
         other.backup_set_id = "8".into();
         assert_eq!(next(None, &list(vec![other]), "7", 2), Next::Create);
+        // Nor is a task that names no backup set (issue #21.3).
+        let mut unnamed = task("dt-8", TaskStatus::Finished, 9);
+        unnamed.backup_set_id = String::new();
+        assert_eq!(
+            next(Some(&record(None, 0)), &list(vec![unnamed]), "7", 2),
+            Next::Create
+        );
     }
 
     #[test]
