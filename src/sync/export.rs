@@ -167,6 +167,9 @@ impl Exporter<'_> {
                 Ok(l) => l,
                 Err(err) => return Outcome::Failed(api_failure(&err)),
             };
+            for why in &listed.skipped {
+                warn!(backup = %e.key.label(), "DescribeDownloadTask listed an entry that is not a task; skipped: {}", shown(why));
+            }
             let next = step::next(
                 record.as_ref(),
                 &listed,

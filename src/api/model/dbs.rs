@@ -89,6 +89,9 @@ pub struct DownloadTask {
 pub struct TaskList {
     pub tasks: Vec<DownloadTask>,
     pub extra: Option<String>,
+    /// Entries that are not a task (no `TaskId`, a field of the wrong type), each with why:
+    /// skipped and reported, never a reason to fail the export (issue #21).
+    pub skipped: Vec<String>,
 }
 
 /// The links of a finished task, from `DescribeDownloadBackupSetStorageInfo`.
@@ -163,9 +166,18 @@ pub fn parse_tasks(bytes: &[u8]) -> Result<TaskList, ModelError> {
             });
         }
     };
+    let mut tasks = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match task(item) {
+            Ok(t) => tasks.push(t),
+            Err(e) => skipped.push(format!("task {}: {e}", i + 1)),
+        }
+    }
     Ok(TaskList {
-        tasks: list.iter().map(task).collect::<Result<_, _>>()?,
+        tasks,
         extra: field(data, "Extra", as_text)?,
+        skipped,
     })
 }
 
@@ -224,11 +236,22 @@ mod tests {
         assert_eq!(link.public_url.as_deref(), Some("https://a/x"));
         assert_eq!(link.private_url, None);
         assert_eq!(link.expires_ms, Some(1_700_000_000_000));
+        // One entry that is not a task is skipped with its reason; the others are read
+        // (issue #21.16: one entry without `TaskId` failed the whole export).
         let bad = parse_tasks(
-            br#"{"Data":{"Content":{"List":[{"TaskId":"dt-1","ExportDataSize":"lots"}]}}}"#,
+            br#"{"Data":{"Content":{"List":[{"TaskId":"dt-1","ExportDataSize":"lots"},{},
+            {"TaskId":"dt-2","BakSetId":"7","DownloadStatus":"running"}]}}}"#,
         )
-        .unwrap_err();
-        assert!(bad.to_string().contains("ExportDataSize"), "{bad}");
-        assert!(parse_tasks(br#"{"Data":{"Content":{"List":[{}]}}}"#).is_err());
+        .unwrap();
+        assert_eq!(bad.tasks.len(), 1);
+        assert_eq!(bad.tasks[0].task_id, "dt-2");
+        assert_eq!(bad.skipped.len(), 2);
+        assert!(
+            bad.skipped[0].contains("ExportDataSize"),
+            "{:?}",
+            bad.skipped
+        );
+        assert!(bad.skipped[1].contains("TaskId"), "{:?}", bad.skipped);
+        assert!(parse_tasks(br#"{"Data":{"Content":{"List":{}}}}"#).is_err());
     }
 }

@@ -95,7 +95,11 @@ mod tests {
     }
 
     fn list(tasks: Vec<DownloadTask>) -> TaskList {
-        TaskList { tasks, extra: None }
+        TaskList {
+            tasks,
+            extra: None,
+            skipped: Vec::new(),
+        }
     }
 
     #[test]
