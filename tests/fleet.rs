@@ -446,3 +446,32 @@ async fn a_rotted_node_unseals_its_cluster_until_a_pass_has_it_again() {
     assert_eq!((again.fetched, again.failed), (1, 0), "{again}");
     assert!(sealed.is_file(), "sealed again once the node is verified");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_ids_from_discovery_are_skipped_with_a_reason_and_the_rest_is_copied() {
+    // Issue #21.16: an instance id that is no plain name (from a buggy or hostile
+    // DescribeDBInstances) failed the whole pass, every pass.
+    let emu = emulator().await;
+    emu.with_dataset(|d| {
+        d.add_instance(shanghai_replica("dds-bp1prod", ("env", "prod")));
+        d.add_instance(shanghai_replica("..", ("env", "prod")));
+        d.add_instance(shanghai_replica("dds-a/../../x", ("env", "prod")));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    let mut prod = block(&emu.base_url(), SHANGHAI);
+    prod.tags = vec![("env".into(), "prod".into())];
+    s.discover = vec![prod];
+    let summary = pass(&s).await;
+    assert_eq!(summary.failed, 0, "{summary}: {:?}", summary.failures);
+    assert!(summary.ok(), "{summary}: {:?}", summary.failures);
+    assert_eq!(
+        instances_on_disk(dir.path()),
+        ["dds-bp1prod", DEMO_CLUSTER],
+        "{summary}"
+    );
+    // Each hostile instance is skipped at the plan, and the same again next pass.
+    let again = pass(&s).await;
+    assert!(again.ok() && again.failed == 0, "{again}");
+    assert_eq!(again.skipped, summary.skipped, "{again}");
+}

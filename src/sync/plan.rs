@@ -294,6 +294,15 @@ pub fn decide(
             });
             continue;
         }
+        // An instance, node or backup id that is no plain name (discovery is network input)
+        // has no folder: skipped here, never a failure every pass (issue #21).
+        if let Err((_, reason)) = key.folder_names() {
+            out.push(Action::Skip {
+                key,
+                reason: SkipReason::BadName(reason),
+            });
+            continue;
+        }
         if is_snapshot(b) {
             out.push(snapshot(key, b, local, now, policy, &newest));
             continue;
