@@ -30,6 +30,9 @@ pub use parts::PartMap;
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";
+/// The largest object OSS stores (10,000 parts of 5 GiB, "48.8 TB"): a listed size above it
+/// is a wrong listing, refused at the plan before anything is allocated for it.
+pub const MAX_OBJECT_SIZE: u64 = 10_000 * (5 << 30);
 /// Data sits under `<file>.part` until it is verified ...
 pub const PART_SUFFIX: &str = ".part";
 /// ... with the resume sidecar `<file>.part.json` beside it.

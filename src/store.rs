@@ -251,6 +251,12 @@ pub struct RunLock {
     _file: File,
 }
 
+/// The bytes of disk an open file already holds (its allocated blocks; 0 if unknown).
+pub fn allocated(file: &fs::File) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().map_or(0, |m| m.blocks() * 512)
+}
+
 fn is_real_file(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }

@@ -624,3 +624,46 @@ async fn disk_full_is_a_clear_error_and_other_backups_are_unaffected() {
         parts[0].display()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_ranged_download_resumes_on_a_disk_with_room_for_it() {
+    // Issue #21.8: the preallocated `.part` of an interrupted ranged download counted against
+    // the free space ("3145728 bytes still to fetch, 2088960 free" every pass, for ever), and
+    // a refused ranged download left an empty `.part` behind.
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ranged = "concurrency = 1\nstreams = 4\nstream_cutoff = \"2MiB\"\npart_size = \"256KiB\"";
+    // 4.5 MiB: the 2.5 MiB partial an earlier run preallocated, then 2 MiB free, where the
+    // small files (1.3 MiB) fit but a second 2.5 MiB would not.
+    let Some((_mount, data, config)) = demo_on_tmpfs(&emu, dir.path(), "data", "4608k", ranged)
+    else {
+        return;
+    };
+    let (name, size, bytes) = object_name(&emu, "32102001").await;
+    let folder = data.join("dds-demo-replica").join("32102001");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join(format!("{name}.part")),
+        vec![0u8; size as usize],
+    )
+    .unwrap();
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(std::fs::read(folder.join(&name)).unwrap() == bytes);
+    drop(_mount);
+
+    // 1 MiB holds neither the big file nor a byte of it: refused, and no empty `.part` left.
+    let Some((_mount, data, config)) = demo_on_tmpfs(&emu, dir.path(), "data2", "1m", ranged)
+    else {
+        return;
+    };
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not enough space in"), "{stderr}");
+    assert_eq!(
+        common::files_ending(&data.join("dds-demo-replica").join("32102001"), ".part"),
+        Vec::<PathBuf>::new()
+    );
+}

@@ -135,3 +135,39 @@ async fn duplicate_backup_ids_are_fetched_once() {
     let summary = run_pass(&s, &api, &Silent, &opts).await.unwrap();
     assert_eq!((summary.fetched, summary.skipped), (1, 1), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_size_beyond_what_oss_stores_is_skipped_at_the_plan() {
+    // Issue #21.7: BackupSize 10^18 made the ranged path allocate one entry per part before
+    // any check (SIGABRT: every pass of the daemon died, no instance was copied).
+    http::install_crypto_provider();
+    let backups = vec![
+        backup(
+            "301".into(),
+            "http://127.0.0.1:9/x/huge_qp.xb",
+            1_000_000_000_000_000_000u64.into(),
+        ),
+        backup("302".into(), "http://127.0.0.1:9/x/small.ar", 10.into()),
+    ];
+    let body = serde_json::json!({"TotalCount": 2, "Backups": {"Backup": backups}}).to_string();
+    let endpoint = server(body).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = dds_backup_sync::config::Settings::demo(&endpoint, "id", "secret", dir.path());
+    s.instances.truncate(1);
+    s.download.network = Network::Public;
+    s.download.streams = 4;
+    s.download.stream_cutoff = 1 << 20;
+    s.api.retry.max_attempts = 1;
+    s.download.retry.max_attempts = 1;
+    let api = commands::api_client(&s).await.unwrap();
+    let summary = run_pass(&s, &api, &Silent, &PassOptions::default())
+        .await
+        .unwrap();
+    // The huge one is skipped; the small one is planned (and fails to connect: port 9).
+    assert_eq!((summary.skipped, summary.failed), (1, 1), "{summary}");
+    assert!(
+        summary.failures.iter().all(|f| f.backup.ends_with("302")),
+        "{:?}",
+        summary.failures
+    );
+}

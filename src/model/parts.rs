@@ -15,9 +15,20 @@ pub struct PartMap {
     pub done: Vec<Option<u64>>,
 }
 
+/// A file is cut into at most this many parts: the map (and the sidecar carrying it) stays
+/// small whatever the size, as S3 caps a multipart upload at 10,000 parts.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// The part size for a file of `size` bytes: `part_size`, or larger where that would make
+/// more than [`MAX_PARTS`] parts.
+pub fn part_size_for(size: u64, part_size: u64) -> u64 {
+    part_size.max(1).max(size.div_ceil(MAX_PARTS))
+}
+
 impl PartMap {
+    /// The map of a file of `size` bytes cut every `part_size` bytes (see [`part_size_for`]).
     pub fn new(size: u64, part_size: u64) -> PartMap {
-        let part_size = part_size.max(1);
+        let part_size = part_size_for(size, part_size);
         PartMap {
             part_size,
             done: vec![None; size.div_ceil(part_size) as usize],
@@ -26,7 +37,8 @@ impl PartMap {
 
     /// Whether this map describes a file of `size` cut every `part_size` bytes.
     pub fn fits(&self, size: u64, part_size: u64) -> bool {
-        self.part_size == part_size && self.done.len() as u64 == size.div_ceil(part_size.max(1))
+        let part_size = part_size_for(size, part_size);
+        self.part_size == part_size && self.done.len() as u64 == size.div_ceil(part_size)
     }
 
     /// The byte range of part `i`, `start..end`.
@@ -111,5 +123,15 @@ mod tests {
         assert!(map.fits(size, 4096) && !map.fits(size, 8192) && !map.fits(size + 5000, 4096));
         let json = serde_json::to_string(&map).unwrap();
         assert_eq!(serde_json::from_str::<PartMap>(&json).unwrap(), map);
+    }
+
+    #[test]
+    fn a_map_stays_small_whatever_the_size() {
+        // Issue #21.7: one entry per part of a 10^18-byte "backup" aborted the process.
+        let huge = PartMap::new(1_000_000_000_000_000_000, 64 << 10);
+        assert!(huge.done.len() as u64 <= MAX_PARTS);
+        assert!(huge.fits(1_000_000_000_000_000_000, 64 << 10));
+        let small = PartMap::new(64 << 20, 64 << 10);
+        assert_eq!((small.part_size, small.done.len()), (64 << 10, 1024));
     }
 }

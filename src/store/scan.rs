@@ -170,6 +170,7 @@ fn record(snap: &mut LocalSnapshot, folder: Folder) {
     }
     for (name, len) in &files {
         if let Some(base) = name.strip_suffix(PART_SUFFIX) {
+            let len = len.map(|n| ranged_progress(&dir, base).unwrap_or(n));
             set(base, len.map_or(LocalState::Missing, LocalState::Partial));
         }
     }
@@ -198,6 +199,17 @@ fn record(snap: &mut LocalSnapshot, folder: Folder) {
         }),
         None => {}
     }
+}
+
+/// The bytes a ranged download's partial really holds: its sidecar's complete parts (the file
+/// itself is preallocated to the whole size, so its length says nothing; issue #21).
+fn ranged_progress(dir: &Path, base: &str) -> Option<u64> {
+    let sidecar = dir.join(format!("{base}{SIDECAR_SUFFIX}"));
+    if !is_real_file(&sidecar) {
+        return None;
+    }
+    let s: crate::model::Sidecar = serde_json::from_slice(&fs::read(&sidecar).ok()?).ok()?;
+    Some(s.parts?.done_bytes(s.size))
 }
 
 /// The real sub-folders of `dir` that are this run's to look into: symlinks are skipped

@@ -391,3 +391,22 @@ fn commit_refuses_a_partial_whose_length_is_not_the_checked_size() {
     store.commit(&paths, &m).unwrap();
     assert_eq!(fs::read(&paths.file).unwrap(), b"x");
 }
+
+#[test]
+fn a_ranged_partial_counts_its_complete_parts_not_its_preallocated_length() {
+    // Issue #21.8: `--dry-run` read a preallocated partial as complete ("0 B to fetch").
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let p = store.paths(&key(None, "1"), "f.ar").unwrap();
+    fs::create_dir_all(&p.dir).unwrap();
+    fs::write(&p.part, vec![0u8; 4096]).unwrap();
+    let mut map = crate::model::PartMap::new(4096, 1024);
+    map.mark(2, 7);
+    let sidecar = crate::model::Sidecar {
+        size: 4096,
+        parts: Some(map),
+        ..crate::model::Sidecar::default()
+    };
+    store.write_sidecar(&p, &sidecar).unwrap();
+    assert_eq!(store.local_state(&p), LocalState::Partial(1024));
+}

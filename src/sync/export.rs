@@ -381,6 +381,11 @@ impl Exporter<'_> {
             }
         }
         let size = match self.probe_size(&url).await {
+            Ok(s) if s > crate::model::MAX_OBJECT_SIZE => {
+                return Outcome::Failed(format!(
+                    "the export link says the archive holds {s} bytes, more than any object OSS stores"
+                ));
+            }
             Ok(s) if s > 0 => s,
             Ok(_) => return Outcome::Failed("the export archive is empty".into()),
             Err(reason) => return Outcome::Failed(reason),

@@ -35,6 +35,8 @@ mod stream;
 const WRITE_BATCH: usize = 1 << 20;
 /// At most this many fresh URLs while no part completes.
 const MAX_REFRESH: u32 = 3;
+/// The sidecar is rewritten at most this often while parts complete.
+const SIDECAR_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a part failed.
 enum PartErr {
@@ -60,6 +62,9 @@ struct Shared {
     fallback: Option<String>,
     fetched: u64,
     refreshes: u32,
+    /// When the sidecar was last written, and whether parts completed since.
+    saved: std::time::Instant,
+    unsaved: bool,
 }
 
 /// One file's ranged download.
@@ -148,19 +153,27 @@ impl Downloader {
         let file = store::open_partial(&paths.part).map_err(store_err)?;
         let (map, identity) = self.resume_map(fetch, paths, &file).await;
         let resumed = map.done_bytes(fetch.size);
-        let needed = fetch.size - resumed;
-        let mut claim = self
-            .space
-            .claim(needed, || store::free_space(&paths.dir))
-            .map_err(|short| {
-                PartErr::Fail(DownloadError::DiskFull {
+        // What the disk must still give: the file's own blocks (preallocated by an earlier
+        // run, or the parts it holds) are already taken from the free space (issue #21).
+        let needed = fetch
+            .size
+            .saturating_sub(store::allocated(&file).max(resumed));
+        let mut claim = match self.space.claim(needed, || store::free_space(&paths.dir)) {
+            Ok(claim) => claim,
+            Err(short) => {
+                // A refused download leaves no empty partial behind.
+                if resumed == 0 && self.store.partial_len(paths) == 0 {
+                    self.store.discard(paths);
+                }
+                return Err(PartErr::Fail(DownloadError::DiskFull {
                     backup: backup.clone(),
                     dir: paths.dir.clone(),
                     needed,
                     available: short.free,
                     promised: short.promised,
-                })
-            })?;
+                }));
+            }
+        };
         preallocate(&file, fetch.size)
             .map_err(|e| PartErr::Fail(self.part_write_error(fetch, paths, e)))?;
         // The space is the file's now.
@@ -192,6 +205,8 @@ impl Downloader {
                 fallback: fetch.fallback.clone(),
                 fetched: 0,
                 refreshes: 0,
+                saved: std::time::Instant::now(),
+                unsaved: false,
             }),
             stop: self.cancel.child_token(),
             follower,

@@ -49,6 +49,8 @@ pub enum SkipReason {
     /// `BackupSize` 0: an empty file would count as the newest verified copy (hiding the age
     /// alert, protected by `keep_last`) without a byte ever checked.
     ZeroSize,
+    /// Larger than any object OSS stores: a buggy or hostile listing (issue #21).
+    TooBig(u64),
     Duplicate,
     /// A node of a cluster backup that cannot be copied whole.
     Cluster(String),
@@ -76,6 +78,11 @@ impl fmt::Display for SkipReason {
             SkipReason::ZeroSize => {
                 f.write_str("BackupSize is 0: there is nothing to verify a copy against")
             }
+            SkipReason::TooBig(size) => write!(
+                f,
+                "BackupSize {size} is larger than any object OSS stores ({}); the listing is wrong",
+                crate::units::human_bytes(crate::model::MAX_OBJECT_SIZE)
+            ),
             SkipReason::Duplicate => f.write_str("listed twice; the first entry is used"),
             SkipReason::Cluster(r) => {
                 write!(f, "{r}; a cluster backup is copied whole or not at all")
@@ -491,6 +498,9 @@ fn select(b: &Backup, now: OffsetDateTime, urls: UrlPolicy) -> Result<Selected, 
     let size = b.backup_size.ok_or(SkipReason::NoSize)?;
     if size == 0 {
         return Err(SkipReason::ZeroSize);
+    }
+    if size > crate::model::MAX_OBJECT_SIZE {
+        return Err(SkipReason::TooBig(size));
     }
     Ok(Selected {
         url: url.to_string(),

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE};
 use tracing::{info, warn};
 
-use super::{Job, MAX_REFRESH, PartErr, Shared, WRITE_BATCH};
+use super::{Job, MAX_REFRESH, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
 use crate::model::{Identity, Likeness, Sidecar};
 use crate::retry;
 use crate::store;
@@ -63,17 +63,28 @@ impl Job<'_> {
         self.lock().in_flight[i] = false;
     }
 
-    /// Part `i` is in the file with `crc`: record it, let the follower hash on, save.
+    /// Part `i` is in the file with `crc`: record it, let the follower hash on, and save the
+    /// sidecar at most every [`SIDECAR_EVERY`]: rewriting and fsyncing it after every part
+    /// made small parts cost O(parts²) (issue #21); a kill -9 forgets at most that long of
+    /// parts, which the next run fetches again.
     async fn complete(&self, i: usize, crc: u64) -> Result<(), DownloadError> {
-        let prefix = {
+        let (prefix, due) = {
             let mut s = self.lock();
             s.map.mark(i, crc);
             s.in_flight[i] = false;
             s.refreshes = 0;
-            s.map.prefix(self.fetch.size)
+            let due = s.saved.elapsed() >= SIDECAR_EVERY;
+            s.unsaved = !due;
+            if due {
+                s.saved = Instant::now();
+            }
+            (s.map.prefix(self.fetch.size), due)
         };
         self.follower.advance(prefix);
-        self.save_sidecar().await
+        if due {
+            self.save_sidecar().await?;
+        }
+        Ok(())
     }
 
     /// One stream: parts until none is missing, retried per the download's policy.
@@ -85,6 +96,11 @@ impl Job<'_> {
                 return Ok(());
             }
             let Some(i) = self.take() else {
+                // Nothing left for this stream: what it and the others did goes on record now
+                // (the last parts may crawl for a long time).
+                if std::mem::take(&mut self.lock().unsaved) {
+                    self.save_sidecar().await.map_err(PartErr::Fail)?;
+                }
                 return Ok(());
             };
             let err = match self.part(i).await {
