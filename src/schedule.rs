@@ -110,11 +110,29 @@ impl Schedule {
                 format!("{name:?} is not an IANA time zone like \"Asia/Shanghai\"")
             })?),
         };
-        Ok(Schedule {
+        let schedule = Schedule {
             cron,
             tz,
             expr: expr.to_string(),
-        })
+        };
+        schedule.fires()?;
+        Ok(schedule)
+    }
+
+    /// Whether the expression can ever fire: `0 0 0 30 2 *` parses, but a daemon on it would
+    /// wait for ever (issue #21). The Gregorian calendar repeats every 400 years, and any date
+    /// a cron field can name (a 29 February on a Monday) comes round within 28 of them: one
+    /// fire time between 2000 and 2100 is proof enough.
+    fn fires(&self) -> Result<(), String> {
+        let from = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
+        let until = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single();
+        match (from.and_then(|f| self.next_after_chrono(f)), until) {
+            (Some(next), Some(until)) if next < until => Ok(()),
+            _ => Err(format!(
+                "{:?} never fires (no such date in any year); check the day-of-month and month",
+                self.expr
+            )),
+        }
     }
 
     pub fn expr(&self) -> &str {
@@ -325,10 +343,16 @@ mod tests {
             ("0 0 3 * * * 2027", None, "has 7 fields"),
             ("0 0 25 * * *", None, "not a valid cron expression"),
             ("0 0 3 * * *", Some("Mars/Olympus"), "not an IANA time zone"),
+            // Issue #21.10: parses, never fires.
+            ("0 0 0 30 2 *", None, "never fires"),
+            ("0 0 0 31 4 *", Some("Asia/Shanghai"), "never fires"),
         ] {
             let e = Schedule::parse(expr, tz).unwrap_err();
             assert!(e.contains(needle), "{expr}: {e}");
         }
         assert!(Schedule::parse("0 0 3 * * *", Some("UTC")).is_ok());
+        // Rare is not never: 29 February, and 29 February on a Monday.
+        assert!(Schedule::parse("0 0 0 29 2 *", None).is_ok());
+        assert!(Schedule::parse("0 0 0 29 2 1", None).is_ok());
     }
 }

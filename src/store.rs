@@ -157,9 +157,14 @@ impl Store {
     /// Takes the flock on the file `name` in the root (created 0600 if missing), writing this
     /// process's pid and `config` into it, or says who holds it.
     fn lock_named(&self, name: &str, config: Option<&Path>) -> Result<RunLock, StoreError> {
-        let root_err = |source| StoreError::Root {
-            path: self.root.clone(),
-            source: Box::new(source),
+        // A full disk is not a setup problem (exit 2 would keep systemd from ever restarting
+        // the service, issue #21): it is the I/O error it is, and the next try may succeed.
+        let root_err = |source: StoreError| match source {
+            StoreError::Io { source: ref e, .. } if is_disk_full(e) => source,
+            source => StoreError::Root {
+                path: self.root.clone(),
+                source: Box::new(source),
+            },
         };
         {
             use std::os::unix::fs::DirBuilderExt;
@@ -249,6 +254,11 @@ impl Store {
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
+}
+
+/// Whether `e` says the filesystem (or the user's quota) is full.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(libc::EDQUOT)
 }
 
 /// The bytes of disk an open file already holds (its allocated blocks; 0 if unknown).

@@ -667,3 +667,21 @@ async fn an_interrupted_ranged_download_resumes_on_a_disk_with_room_for_it() {
         Vec::<PathBuf>::new()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_at_the_first_start_is_a_failed_pass_not_a_setup_error() {
+    // Issue #21.11: the lock file could not be written, which exited 2, and the unit's
+    // `RestartPreventExitStatus=2` then never restarted the service.
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_mount, data, config)) = demo_on_tmpfs(&emu, dir.path(), "data", "1m", "") else {
+        return;
+    };
+    fill(&data.join("filler"));
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left"), "{stderr}");
+    assert!(!stderr.contains("cannot be used"), "{stderr}");
+    assert_eq!(emu.stats().file_gets, 0);
+}

@@ -377,6 +377,15 @@ fn messages_say_what_to_fix() {
             format!("{MINIMAL}[schedule]\ncron = \"0 0 25 * * *\"\n"),
             vec!["schedule.cron", "hour", "0-23", "25"],
         ),
+        // Issue #21.10: a schedule that parses but can never fire.
+        (
+            format!("{MINIMAL}[schedule]\ncron = \"0 0 0 30 2 *\"\n"),
+            vec!["schedule.cron", "never fires"],
+        ),
+        (
+            format!("{MINIMAL}[verify]\ncron = \"0 0 0 31 11 *\"\n"),
+            vec!["verify.cron", "never fires"],
+        ),
         (
             MINIMAL.replace("id = \"dds-bp1\"", "id = \"dds-bp1\"\nnode_ids = [\"a/b\"]"),
             vec!["instances[dds-bp1].node_ids"],

@@ -403,7 +403,7 @@ impl Downloader {
         e: std::io::Error,
     ) -> DownloadError {
         let backup = fetch.key.label();
-        if e.kind() == std::io::ErrorKind::StorageFull {
+        if store::is_disk_full(&e) {
             let have = self.store.partial_len(paths);
             return DownloadError::DiskFull {
                 backup,

@@ -363,7 +363,7 @@ impl Downloader {
         paths: &BackupPaths,
         e: std::io::Error,
     ) -> DownloadError {
-        if e.kind() == std::io::ErrorKind::StorageFull {
+        if store::is_disk_full(&e) {
             return DownloadError::DiskFull {
                 backup: fetch.key.label(),
                 dir: paths.dir.clone(),
