@@ -10,15 +10,24 @@ const MAX_ERROR_BODY: usize = 4096;
 
 /// `bytes START-END/TOTAL` → (START, TOTAL).
 pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
+    parse_range_exact(value).map(|(start, _, total)| (start, total))
+}
+
+/// `bytes START-END/TOTAL` → (START, END, TOTAL); the unit is case-insensitive (RFC 9110
+/// §14.1: `Bytes` is `bytes`; issue #21).
+pub fn parse_range_exact(value: &str) -> Option<(u64, u64, u64)> {
+    let (unit, rest) = value.trim().split_once(' ')?;
+    if !unit.eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let (range, total) = rest.trim_start().split_once('/')?;
     let (start, end) = range.split_once('-')?;
     let (start, end, total) = (
         start.parse().ok()?,
         end.parse::<u64>().ok()?,
         total.parse().ok()?,
     );
-    (start <= end && end < total).then_some((start, total))
+    (start <= end && end < total).then_some((start, end, total))
 }
 
 /// The `Expires` query parameter of a presigned URL (Unix seconds).
@@ -84,6 +93,8 @@ mod tests {
     fn content_range() {
         assert_eq!(parse_content_range("bytes 100-999/1000"), Some((100, 1000)));
         assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 1)));
+        assert_eq!(parse_range_exact("Bytes 1-2/3"), Some((1, 2, 3)));
+        assert_eq!(parse_range_exact("BYTES 0-9/10"), Some((0, 9, 10)));
         for bad in [
             "bytes 5-4/10",
             "bytes 0-10/10",

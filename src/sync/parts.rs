@@ -35,6 +35,8 @@ mod stream;
 const WRITE_BATCH: usize = 1 << 20;
 /// At most this many fresh URLs while no part completes.
 const MAX_REFRESH: u32 = 3;
+/// 200s to ranged GETs, once parts are recorded, before the file goes to one connection.
+const MAX_WHOLE_ANSWERS: u32 = 3;
 /// The sidecar is rewritten at most this often while parts complete.
 const SIDECAR_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -65,6 +67,8 @@ struct Shared {
     /// When the sidecar was last written, and whether parts completed since.
     saved: std::time::Instant,
     unsaved: bool,
+    /// 200s answered to ranged GETs after parts were recorded.
+    whole_answers: u32,
 }
 
 /// One file's ranged download.
@@ -115,8 +119,9 @@ impl Downloader {
                     })));
                 }
                 Err(PartErr::NoRanges) => {
+                    // The partial stays: one connection keeps its contiguous prefix (as its
+                    // sidecar records it) and cuts the file there.
                     info!(backup = %fetch.key.label(), "the server ignores ranges; downloading over one connection");
-                    self.store.discard(paths);
                     return Ranged::OneConnection;
                 }
                 // The parts done stay recorded in the sidecar for the next run.
@@ -207,6 +212,7 @@ impl Downloader {
                 refreshes: 0,
                 saved: std::time::Instant::now(),
                 unsaved: false,
+                whole_answers: 0,
             }),
             stop: self.cancel.child_token(),
             follower,

@@ -228,44 +228,80 @@ fn closed_range(headers: &axum::http::HeaderMap) -> Option<(u64, u64)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_part_answered_with_another_content_range_is_never_spliced_in() {
+/// How the scripted OSS of [`scripted_oss`] answers one ranged GET.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// 206 with `Content-Range: bytes a-b/size`.
+    Exact,
+    /// 206 with the unit spelt `Bytes` (units are case-insensitive, RFC 9110 §14.1).
+    Capitalised,
+    /// 206 naming (and carrying) the range shifted by one byte.
+    Shifted,
+    /// 200 with the whole object, as a server (or a proxy) ignoring `Range` does.
+    Whole,
+}
+
+/// The demo's `QP` object behind a scripted OSS: `answer(start, n)` says how to answer the
+/// `n`-th request (from 0) for the part starting at `start`.
+async fn scripted_oss(
+    answer: impl Fn(u64, usize) -> Answer + Send + Sync + 'static,
+) -> (Emulator, servers::Scripted) {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    // The demo's objects behind a scripted OSS whose answer to the fourth part names a range
-    // shifted by one byte (with the bytes of that shifted range).
     let helper = emulator_with(|_| {}).await;
     let (name, bytes) = object(&helper, QP).await;
     let etag = helper.object_summary(QP).await.unwrap().etag;
     let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, &bytes);
     let size = bytes.len() as u64;
+    let asked = std::sync::Mutex::new(std::collections::HashMap::<u64, usize>::new());
     let server = servers::Scripted::start(move |path, headers| {
         if !path.ends_with(&name) {
             return StatusCode::NOT_FOUND.into_response();
         }
-        let Some((a, b)) = closed_range(headers) else {
-            return StatusCode::BAD_REQUEST.into_response();
-        };
-        let (a, b) = if a == 3 * PART {
-            (a + 1, b + 1)
-        } else {
-            (a, b)
-        };
         let mut h = axum::http::HeaderMap::new();
         h.insert("etag", etag.parse().unwrap());
         h.insert("x-oss-hash-crc64ecma", crc.to_string().parse().unwrap());
+        let Some((a, b)) = closed_range(headers) else {
+            return (StatusCode::OK, h, bytes.clone()).into_response();
+        };
+        let n = {
+            let mut asked = asked.lock().unwrap();
+            let n = asked.entry(a).or_default();
+            *n += 1;
+            *n - 1
+        };
+        let (a, b, unit) = match answer(a, n) {
+            Answer::Whole => return (StatusCode::OK, h, bytes.clone()).into_response(),
+            Answer::Exact => (a, b, "bytes"),
+            Answer::Capitalised => (a, b, "Bytes"),
+            Answer::Shifted => (a + 1, b + 1, "bytes"),
+        };
         h.insert(
             "content-range",
-            format!("bytes {a}-{b}/{size}").parse().unwrap(),
+            format!("{unit} {a}-{b}/{size}").parse().unwrap(),
         );
         let body = bytes[a as usize..=(b as usize).min(bytes.len() - 1)].to_vec();
         (StatusCode::PARTIAL_CONTENT, h, body).into_response()
     })
     .await;
     let emu = emulator_with(|c| c.public_url_base = Some(server.url.clone())).await;
+    (emu, server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_answered_with_another_content_range_is_never_spliced_in() {
+    // The fourth part is always answered with a range shifted by one byte (and its bytes).
+    let (emu, _server) = scripted_oss(|a, _| {
+        if a == 3 * PART {
+            Answer::Shifted
+        } else {
+            Answer::Exact
+        }
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let mut s = ranged(&emu, dir.path(), 4);
-    s.download.retry.max_attempts = 1;
+    s.download.retry.max_attempts = 2;
     let summary = pass(&s).await;
     let qp = summary
         .failures
@@ -274,10 +310,74 @@ async fn a_part_answered_with_another_content_range_is_never_spliced_in() {
         .unwrap_or_else(|| panic!("QP failed: {summary}"));
     assert!(qp.message.contains("Content-Range"), "{}", qp.message);
     not_published(dir.path(), QP);
+    // Issue #21.17: the parts that came right are kept for the next pass, recorded with their
+    // CRCs; the shifted one is not among them.
+    let (name, _) = object(&emu, QP).await;
+    let sidecar: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(folder(dir.path(), QP).join(format!("{name}.part.json"))).unwrap(),
+    )
+    .unwrap();
+    let done = sidecar["parts"]["done"].as_array().unwrap();
+    assert!(done[3].is_null(), "{done:?}");
+    assert_eq!(done.iter().filter(|d| !d.is_null()).count(), 9, "{done:?}");
+}
+
+/// `QP` did not fail (the scripted OSS serves only `QP`: the other backups fail with 404).
+fn assert_qp_ok(summary: &Summary) {
     assert!(
-        common::files_ending(dir.path(), ".part").is_empty(),
-        "the partial with a part of unknown origin is gone"
+        summary.failures.iter().all(|f| !f.backup.ends_with(QP)),
+        "{summary}: {:?}",
+        summary.failures
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_content_range_unit_in_capitals_is_accepted() {
+    // Issue #21.17: `Content-Range: Bytes …` failed every pass.
+    let (emu, server) = scripted_oss(|_, _| Answer::Capitalised).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ranged(&emu, dir.path(), 4);
+    s.instances.truncate(1);
+    let summary = pass(&s).await;
+    assert_qp_ok(&summary);
+    assert_published(&emu, dir.path(), QP).await;
+    assert!(server.seen().len() >= 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_200_to_a_ranged_get_does_not_throw_away_the_parts_done() {
+    // Issue #21.17: a single 200 (a proxy's hiccup) on the sixth part sent the whole file
+    // over one connection from zero, discarding every completed part.
+    let (emu, server) = scripted_oss(|a, n| {
+        if a == 5 * PART && n == 0 {
+            Answer::Whole
+        } else {
+            Answer::Exact
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ranged(&emu, dir.path(), 2);
+    s.instances.truncate(1);
+    let summary = pass(&s).await;
+    assert_qp_ok(&summary);
+    assert_published(&emu, dir.path(), QP).await;
+    let (name, _) = object(&emu, QP).await;
+    let seen: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.ends_with(&name))
+        .collect();
+    let whole = seen
+        .iter()
+        .filter(|r| r.range.as_deref().is_none_or(|r| r.ends_with('-')))
+        .count();
+    assert_eq!(whole, 0, "no request for the whole object: {seen:?}");
+    let first = seen
+        .iter()
+        .filter(|r| r.range.as_deref() == Some(&format!("bytes=0-{}", PART - 1)))
+        .count();
+    assert_eq!(first, 1, "the first part was fetched once: {seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

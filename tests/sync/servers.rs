@@ -110,6 +110,7 @@ async fn forward(
 /// What a [`Scripted`] server saw of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
+    pub path: String,
     pub range: Option<String>,
     pub if_range: Option<String>,
 }
@@ -156,6 +157,7 @@ async fn scripted(
             .map(str::to_string)
     };
     seen.lock().unwrap().push(Seen {
+        path: uri.path().to_string(),
         range: text("range"),
         if_range: text("if-range"),
     });

@@ -10,13 +10,13 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE};
 use tracing::{info, warn};
 
-use super::{Job, MAX_REFRESH, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
+use super::{Job, MAX_REFRESH, MAX_WHOLE_ANSWERS, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
 use crate::model::{Identity, Likeness, Sidecar};
 use crate::retry;
 use crate::store;
 use crate::sync::body::{Pace, Window};
 use crate::sync::error::DownloadError;
-use crate::sync::oss::{Step, error_response, header, parse_content_range, url_expires};
+use crate::sync::oss::{Step, error_response, header, parse_range_exact, url_expires};
 use crate::sync::plan::Via;
 
 impl Job<'_> {
@@ -231,7 +231,7 @@ impl Job<'_> {
         };
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {}
-            StatusCode::OK => return Err(PartErr::NoRanges),
+            StatusCode::OK => return Err(self.whole_answer(&url)),
             StatusCode::PRECONDITION_FAILED => {
                 return Err(PartErr::Changed(
                     "the object changed (If-Match refused)".into(),
@@ -246,6 +246,23 @@ impl Job<'_> {
         }
         self.accept(&resp, &range)?;
         self.body(resp, range, &url).await
+    }
+
+    /// A 200 (the whole object) to a ranged GET. Before any part is recorded the server is
+    /// taken to ignore ranges: one connection. After, one 200 (a proxy's hiccup) must not cost
+    /// the parts done (issue #21): the part is asked again, and only a few more 200s hand
+    /// the file to one connection, which keeps the contiguous prefix.
+    fn whole_answer(&self, url: &str) -> PartErr {
+        let mut s = self.lock();
+        if s.map.done_bytes(self.fetch.size) == 0 || s.whole_answers >= MAX_WHOLE_ANSWERS {
+            return PartErr::NoRanges;
+        }
+        s.whole_answers += 1;
+        PartErr::Fail(DownloadError::Transfer {
+            backup: self.backup.clone(),
+            url: crate::secret::redact_url(url),
+            reason: "answered 200 (the whole object) to a ranged GET".into(),
+        })
     }
 
     /// Falls back from the intranet URL to the public one (once, for all streams).
@@ -271,43 +288,40 @@ impl Job<'_> {
         range: &std::ops::Range<u64>,
     ) -> Result<(), PartErr> {
         let size = self.fetch.size;
-        let want = (range.start, size);
-        let got_range = header(resp, CONTENT_RANGE);
-        let exact = got_range.as_deref().and_then(parse_content_range) == Some(want)
-            && got_range.as_deref().is_some_and(|v| {
-                v.trim() == format!("bytes {}-{}/{size}", range.start, range.end - 1)
-            });
-        if !exact {
-            return Err(PartErr::Changed(format!(
-                "a part answered with Content-Range {:?} instead of bytes {}-{}/{size}",
-                got_range.unwrap_or_default(),
-                range.start,
-                range.end - 1
-            )));
-        }
         let got = Identity {
             etag: header(resp, ETAG),
             crc64: header(resp, "x-oss-hash-crc64ecma").and_then(|v| v.parse::<u64>().ok()),
             last_modified: header(resp, LAST_MODIFIED),
         };
         let mut s = self.lock();
-        if s.identity.etag.is_none() {
-            if got.etag.is_none() {
-                // Without an ETag no part can be matched to the others: one connection.
-                return Err(PartErr::NoRanges);
-            }
-            s.identity.narrow(&got);
-            return Ok(());
+        if s.identity.etag.is_none() && got.etag.is_none() {
+            // Without an ETag no part can be matched to the others: one connection.
+            return Err(PartErr::NoRanges);
         }
-        match s.identity.compare(&got) {
-            Likeness::Same => {
-                s.identity.narrow(&got);
-                Ok(())
-            }
-            _ => Err(PartErr::Changed(
+        if s.identity.etag.is_some() && s.identity.compare(&got) != Likeness::Same {
+            return Err(PartErr::Changed(
                 "a part came from another version of the object".into(),
-            )),
+            ));
         }
+        // The same object, the wrong bytes: never spliced in, but no reason to give up the
+        // parts already recorded either (issue #21): this part is asked again.
+        let got_range = header(resp, CONTENT_RANGE);
+        if got_range.as_deref().and_then(parse_range_exact)
+            != Some((range.start, range.end - 1, size))
+        {
+            return Err(PartErr::Fail(DownloadError::Transfer {
+                backup: self.backup.clone(),
+                url: crate::secret::redact_url(&self.fetch.url),
+                reason: format!(
+                    "a part answered with Content-Range {:?} instead of bytes {}-{}/{size}",
+                    got_range.unwrap_or_default(),
+                    range.start,
+                    range.end - 1
+                ),
+            }));
+        }
+        s.identity.narrow(&got);
+        Ok(())
     }
 
     /// Streams one part's body to its offset, under the shared bandwidth limit and the rate
