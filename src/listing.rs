@@ -22,6 +22,7 @@ use crate::api::error::ApiError;
 use crate::api::model::fleet::{ClusterBackup, InstanceInfo};
 use crate::config::{DiscoverSettings, InstanceSettings, Region};
 use crate::fleet::{self, Member, Query, Shape};
+use crate::model::{Backup, BackupKey};
 
 pub use gather::{Gathered, cluster_problem, gather};
 
@@ -355,4 +356,79 @@ impl Regions {
         }
         result
     }
+}
+
+/// The backup `key` names, as the cloud lists it now (`None`: it no longer has it), asked by
+/// its id: `DescribeBackups` with the `BackupId` (and `NodeId`), or for a cluster backup's
+/// node `DescribeClusterBackups` with the `ClusterBackupId`; the id wins over the time window
+/// (the API reference: "invalid if you specify the BackupId parameter"). The one way to ask
+/// for a single backup: fresh download URLs and expiry checks both come here.
+///
+/// # Errors
+/// The call failed.
+pub async fn one(api: &ApiClient, key: &BackupKey) -> Result<Option<Backup>, ApiError> {
+    if key.cluster {
+        let query = crate::api::fleet::ClusterQuery {
+            instance_id: key.instance_id.clone(),
+            backup_id: Some(key.backup_id.clone()),
+            ..Default::default()
+        };
+        let clusters = api.list_cluster_backups(&query).await?;
+        return Ok(clusters
+            .into_iter()
+            .filter(|c| c.id == key.backup_id)
+            .flat_map(|c| c.nodes)
+            .find(|n| Some(&n.node_id) == key.node_id.as_ref())
+            .map(|n| n.backup));
+    }
+    let query = crate::api::client::ListQuery {
+        instance_id: key.instance_id.clone(),
+        node_id: key.node_id.clone(),
+        backup_id: Some(key.backup_id.clone()),
+        ..Default::default()
+    };
+    let listing = api.list_all(&query).await?;
+    Ok(listing
+        .backups
+        .into_iter()
+        .find(|b| b.backup_id == key.backup_id))
+}
+
+/// Asks the cloud, by id, about every local copy of the units `units` (their expiry as
+/// recorded has passed and they are not in the listing): what it answered per copy, `None`
+/// where it no longer has the backup. A copy whose question failed has no answer, so it is
+/// kept this pass ([`crate::sync::prune::Keep::Unconfirmed`]).
+pub async fn confirm(
+    base: &ApiClient,
+    clients: &HashMap<String, ApiClient>,
+    copies: &[crate::model::LocalCopy],
+    units: &[BackupKey],
+    cancel: &CancellationToken,
+) -> HashMap<BackupKey, Option<Backup>> {
+    let units: std::collections::HashSet<&BackupKey> = units.iter().collect();
+    let keys: Vec<BackupKey> = copies
+        .iter()
+        .filter_map(|c| c.manifest.as_ref().ok())
+        .map(crate::model::Manifest::key)
+        .filter(|k| units.contains(&k.unit()))
+        .collect();
+    let asked = futures::stream::iter(keys)
+        .map(|key| async move {
+            let api = clients.get(&key.instance_id).unwrap_or(base);
+            let answer = tokio::select! {
+                () = cancel.cancelled() => return None,
+                answer = one(api, &key) => answer,
+            };
+            match answer {
+                Ok(found) => Some((key, found)),
+                Err(e) => {
+                    warn!(backup = %key.label(), "cannot ask the cloud whether this copy's backup expired; it is kept this pass: {e}");
+                    None
+                }
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    asked.into_iter().flatten().collect()
 }

@@ -41,6 +41,10 @@ pub struct Remote {
     pub clusters: Vec<ListedCluster>,
     /// Each instance's `StorageType`, where a lookup or a discovery said it.
     pub storage: std::collections::BTreeMap<String, String>,
+    /// Backups not in the listing that the cloud was asked about by their id (before a copy
+    /// goes on the expiry its manifest recorded): what it answered, `None` when it no longer
+    /// has the backup.
+    pub confirmed: HashMap<BackupKey, Option<super::Backup>>,
 }
 
 /// Partial files in a folder without a manifest.

@@ -28,6 +28,30 @@ impl Store {
             .collect()
     }
 
+    /// Writes the cloud's current `BackupExpireTime` for `key` into its copy's manifest (the
+    /// expiry grew, by `ModifyBackupExpireTime`, after the copy was made), so later passes read
+    /// it without asking. Nothing is written when it is the same.
+    ///
+    /// # Errors
+    /// The copy is not where the layout keeps it, its manifest names another backup, or the
+    /// write failed.
+    pub fn record_expiry(
+        &self,
+        key: &BackupKey,
+        expire: Option<time::OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        let _held = self.copy_lock(key)?;
+        let dir = self.own_copy(key)?;
+        let path = dir.join(MANIFEST);
+        let mut manifest = read_manifest(&path).map_err(|reason| refuse(&dir, reason))?;
+        if manifest.backup.backup_expire_time == expire {
+            return Ok(false);
+        }
+        manifest.backup.backup_expire_time = expire;
+        super::write_manifest(&path, &manifest)?;
+        Ok(true)
+    }
+
     /// Removes a rotted copy's data file, then its manifest, so the next pass downloads it
     /// afresh (a crash in between leaves a manifest without its file, which a pass also fetches
     /// again).

@@ -214,6 +214,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The units retention would remove but for the cloud's word on their expiry
+    /// ([`super::prune::Keep::Unconfirmed`]): the ones to ask the API about by id.
+    pub fn unconfirmed(&self) -> Vec<BackupKey> {
+        self.retention
+            .iter()
+            .filter(|d| d.keep == [super::prune::Keep::Unconfirmed])
+            .map(|d| d.key.clone())
+            .collect()
+    }
+
     pub fn fetches(&self) -> impl Iterator<Item = &Fetch> {
         self.actions.iter().filter_map(|a| match a {
             Action::Fetch(f) => Some(f.as_ref()),
@@ -250,7 +260,16 @@ pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy:
                 .map(|l| (l.key.clone(), l.backup.clone()))
                 .collect();
             let targets = &remote.targets;
-            let p = super::prune::plan(&local.copies, &listed, targets, &r.rules, r.zone, now);
+            let confirmed = &remote.confirmed;
+            let p = super::prune::plan(
+                &local.copies,
+                &listed,
+                confirmed,
+                targets,
+                &r.rules,
+                r.zone,
+                now,
+            );
             (p.decisions, p.remove)
         }
         None => (Vec::new(), Vec::new()),

@@ -94,6 +94,9 @@ pub struct Unit {
     /// No rot found and not `damaged` (for a cluster backup: every node's copy). Only sound
     /// copies fill the tiers.
     pub sound: bool,
+    /// The cloud spoke of its backup this pass (listed it, or answered a lookup by its id):
+    /// its expiry is the cloud's, not only what a manifest once recorded.
+    pub confirmed: bool,
 }
 
 /// Why a unit is kept; a unit no rule keeps is removed.
@@ -119,6 +122,9 @@ pub enum Keep {
     Oldest,
     /// Taken within `keep_within` of the group's newest sound copy.
     Within(Duration),
+    /// Expired only as its manifest recorded: the cloud is asked (by its `BackupId`) before
+    /// it goes, since `ModifyBackupExpireTime` may have extended it (issue #21).
+    Unconfirmed,
     /// The newest sound copy of its group (kept whenever a tier is set).
     Newest,
 }
@@ -140,6 +146,7 @@ impl fmt::Display for Keep {
             Keep::Oldest => f.write_str("oldest (a tier is not full)"),
             Keep::Within(d) => write!(f, "within {} of the newest", humantime::format_duration(*d)),
             Keep::Newest => f.write_str("newest sound copy"),
+            Keep::Unconfirmed => f.write_str("expired as recorded; not yet confirmed by the cloud"),
         }
     }
 }
@@ -227,6 +234,11 @@ fn decide_group(
         }
         if rules.tiers() && Some(rank) == newest_sound {
             keep.push(Keep::Newest);
+        }
+        // "No longer listed" is never read as "expired": the recorded expiry is checked with
+        // the cloud first.
+        if keep.is_empty() && !unit.confirmed {
+            keep.push(Keep::Unconfirmed);
         }
         out.push(Decision {
             key: unit.key,
@@ -346,11 +358,15 @@ pub struct LocalRetention {
     pub remove: Vec<PruneItem>,
 }
 
-/// Decides the local copies. `listed` holds the current listing's view of each backup: its
-/// expiry time wins over the manifest's. A cluster backup's folder is the one above its nodes'.
+/// Decides the local copies. `listed` holds the current listing's view of each backup, and
+/// `confirmed` what the cloud answered when asked by id (`None`: it no longer has it): either
+/// way its expiry time wins over the manifest's. A copy the cloud said nothing of this pass is
+/// never removed on its manifest's expiry alone ([`Keep::Unconfirmed`]). A cluster backup's
+/// folder is the one above its nodes'.
 pub fn plan(
     copies: &[LocalCopy],
     listed: &HashMap<BackupKey, Backup>,
+    confirmed: &HashMap<BackupKey, Option<Backup>>,
     targets: &BTreeSet<Target>,
     rules: &Rules,
     zone: Zone,
@@ -362,7 +378,12 @@ pub fn plan(
             continue;
         };
         let key = manifest.key();
-        let backup = listed.get(&key).unwrap_or(&manifest.backup);
+        let asked = confirmed.get(&key);
+        let backup = listed
+            .get(&key)
+            .or(asked.and_then(Option::as_ref))
+            .unwrap_or(&manifest.backup);
+        let spoke = listed.contains_key(&key) || asked.is_some();
         let dir = match (key.cluster, copy.dir.parent()) {
             (true, Some(parent)) => parent.to_path_buf(),
             _ => copy.dir.clone(),
@@ -372,9 +393,11 @@ pub fn plan(
                 key: key.unit(),
                 backup: backup.clone(),
                 sound: true,
+                confirmed: true,
             };
             (dir, unit)
         });
+        unit.confirmed &= spoke;
         // A cluster backup is sound only if every node's copy is.
         unit.sound &= manifest.rot.is_none() && manifest.format_verdict != Some(Verdict::Damaged);
     }

@@ -88,7 +88,7 @@ pub async fn run_pass(
     let clients = fleet.clients.clone();
     let gathered = listing::gather(fleet);
     count_listing(&gathered, &mut summary);
-    let remote = gathered.remote;
+    let mut remote = gathered.remote;
     let local = store.snapshot();
     warn_unreadable(&local);
     // The archive is listed before planning: a backup it holds, let go locally, is not
@@ -99,7 +99,17 @@ pub async fn run_pass(
         .map(|(_, listing)| super::archive::held(listing))
         .unwrap_or_default();
     let policy = policy(settings, &remote, held).await;
-    let plan = plan::plan(&remote, &local, now, &policy);
+    let mut plan = plan::plan(&remote, &local, now, &policy);
+    let ask = plan.unconfirmed();
+    if !ask.is_empty() {
+        // Copies that would go on the expiry their manifest recorded: the cloud is asked
+        // first (by id), then the plan is made again with its answers.
+        remote.confirmed = listing::confirm(api, &clients, &local.copies, &ask, &opts.cancel).await;
+        if !opts.dry_run {
+            record_expiries(&store, &remote.confirmed);
+        }
+        plan = plan::plan(&remote, &local, now, &policy);
+    }
     count_plan(&plan, &mut summary);
     if opts.dry_run {
         let ctx = archive_context(settings, &store, &remote, now, opts);
@@ -133,6 +143,26 @@ pub async fn run_pass(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Writes into their manifests the expiries the cloud extended since the copies were made.
+fn record_expiries(
+    store: &Store,
+    confirmed: &std::collections::HashMap<crate::model::BackupKey, Option<crate::model::Backup>>,
+) {
+    for (key, backup) in confirmed {
+        let Some(b) = backup else {
+            info!(backup = %key.label(), "the cloud no longer has this backup; its copy keeps the expiry its manifest recorded");
+            continue;
+        };
+        match store.record_expiry(key, b.backup_expire_time) {
+            Ok(true) => {
+                info!(backup = %key.label(), expire = %b.backup_expire_time.map(crate::model::timestamp).unwrap_or_default(), "the cloud extended this backup's expiry; recorded, the copy is kept")
+            }
+            Ok(false) => {}
+            Err(e) => warn!(backup = %key.label(), "cannot record the cloud's new expiry: {e}"),
+        }
+    }
 }
 
 fn warn_unreadable(local: &crate::model::LocalSnapshot) {

@@ -555,3 +555,60 @@ async fn a_shutdown_during_a_long_api_retry_wait_stops_the_pass_at_once() {
     assert_eq!(commands::exit_code(&summary), 0, "a stop is not a failure");
     assert!(emu.stats().file_gets == 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_is_pruned_on_its_recorded_expiry_only_after_the_cloud_confirms_it() {
+    // Issue #21.5: the cloud extended QP's expiry (`ModifyBackupExpireTime`) after the copy
+    // was made, and the listing's window no longer shows QP or TGZ: the manifest's old expiry
+    // alone must not prune QP. TGZ was deleted at the cloud (`DeleteBackup`): its recorded
+    // expiry stands.
+    let emu = emulator_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.prune.keep_last = 0;
+    assert_eq!(pass(&s).await.fetched, 3);
+    let now = OffsetDateTime::now_utc();
+    let extended = now + time::Duration::days(300);
+    emu.with_dataset(|d| {
+        d.backup_mut(QP).unwrap().expire = extended;
+        d.instance_mut(REPLICA)
+            .unwrap()
+            .backups
+            .retain(|b| b.backup_id != TGZ);
+    });
+    set_manifest_expiry(dir.path(), QP, now - time::Duration::days(1));
+    set_manifest_expiry(dir.path(), TGZ, now - time::Duration::days(1));
+    // A window of one hour: the demo's backups (days old) are not listed, only asked for.
+    s.instances[0].lookback = Duration::from_secs(3600);
+
+    let would = pass_with(&s, &dry()).await;
+    assert_eq!(would.pruned, 1, "{would}");
+    let summary = pass(&s).await;
+    assert_eq!((summary.pruned, summary.failed), (1, 0), "{summary}");
+    assert!(
+        !folder(dir.path(), TGZ).exists(),
+        "gone at the cloud, expired as recorded"
+    );
+    let qp: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(folder(dir.path(), QP).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let recorded = OffsetDateTime::parse(
+        qp["backup"]["BackupExpireTime"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        recorded.unix_timestamp(),
+        extended.unix_timestamp(),
+        "the cloud's new expiry is recorded"
+    );
+    // Recorded: the next pass needs no question about QP.
+    let asked = emu.stats().calls("DescribeBackups");
+    assert_eq!(pass(&s).await.pruned, 0);
+    assert_eq!(
+        emu.stats().calls("DescribeBackups"),
+        asked + 1,
+        "only the listing"
+    );
+}

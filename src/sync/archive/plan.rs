@@ -204,10 +204,13 @@ pub fn retention(listing: &ArchiveListing, r: &Rules<'_>) -> Vec<Decision> {
     let mut units: BTreeMap<BackupKey, Unit> = BTreeMap::new();
     for a in &listing.copies {
         let backup = listed.get(&a.key).copied().unwrap_or(&a.manifest.backup);
+        // The archive's retention reads recorded expiries as before (asking the cloud for
+        // archived copies no longer listed is not done yet).
         let unit = units.entry(a.key.unit()).or_insert_with(|| Unit {
             key: a.key.unit(),
             backup: backup.clone(),
             sound: true,
+            confirmed: true,
         });
         unit.sound &= a.is_sound();
     }

@@ -83,7 +83,79 @@ fn old_plan(
         ..Rules::default()
     };
     let targets = all_listed(copies);
-    plan(copies, listed, &targets, &rules, Zone::default(), now).remove
+    plan(
+        copies,
+        listed,
+        &gone(copies),
+        &targets,
+        &rules,
+        Zone::default(),
+        now,
+    )
+    .remove
+}
+
+/// The cloud's answer for every copy, asked by id: it has none of them any more (so each
+/// manifest's expiry stands).
+fn gone(copies: &[LocalCopy]) -> HashMap<BackupKey, Option<Backup>> {
+    copies
+        .iter()
+        .filter_map(|c| c.manifest.as_ref().ok())
+        .map(|m| (m.key(), None))
+        .collect()
+}
+
+#[test]
+fn a_copy_the_cloud_said_nothing_of_is_never_removed_on_its_recorded_expiry() {
+    // Issue #21.5: an expiry can grow (`ModifyBackupExpireTime`) after the copy was made, and
+    // a backup past the listing's window is not listed: the cloud is asked by id first.
+    let past = Some(datetime!(2026-11-20 00:00 UTC));
+    let copies = vec![
+        copy(None, "a", datetime!(2026-10-01 0:00 UTC), past),
+        copy(None, "b", datetime!(2026-10-02 0:00 UTC), past),
+        copy(None, "c", datetime!(2026-10-03 0:00 UTC), past),
+    ];
+    let key = |i: usize| copies[i].manifest.as_ref().unwrap().key();
+    let targets = all_listed(&copies);
+    let r = Rules::default();
+    let nothing = HashMap::new();
+    let unasked = HashMap::new();
+    let out = plan(
+        &copies,
+        &nothing,
+        &unasked,
+        &targets,
+        &r,
+        Zone::default(),
+        NOW,
+    );
+    assert!(out.remove.is_empty(), "{:?}", out.remove);
+    assert!(out.decisions.iter().all(|d| d.keep == [Keep::Unconfirmed]));
+    // Asked: a is gone from the cloud (its recorded expiry stands), b was extended, c's
+    // answer is not in.
+    let mut extended = copies[1].manifest.as_ref().unwrap().backup.clone();
+    extended.backup_expire_time = Some(datetime!(2027-06-01 0:00 UTC));
+    let asked = HashMap::from([(key(0), None), (key(1), Some(extended))]);
+    let out = plan(
+        &copies,
+        &nothing,
+        &asked,
+        &targets,
+        &r,
+        Zone::default(),
+        NOW,
+    );
+    assert_eq!(ids(&out.remove), ["dds-1/a"]);
+    let keep = |id: &str| {
+        out.decisions
+            .iter()
+            .find(|d| d.key.backup_id == id)
+            .unwrap()
+            .keep
+            .clone()
+    };
+    assert!(matches!(keep("b")[..], [Keep::NotExpired { .. }]));
+    assert_eq!(keep("c"), [Keep::Unconfirmed]);
 }
 
 #[test]
@@ -212,7 +284,16 @@ fn rules(f: impl FnOnce(&mut Rules)) -> Rules {
 
 fn decisions(copies: &[LocalCopy], rules: &Rules, zone: Zone) -> Vec<Decision> {
     let targets = all_listed(copies);
-    plan(copies, &HashMap::new(), &targets, rules, zone, NOW).decisions
+    plan(
+        copies,
+        &HashMap::new(),
+        &gone(copies),
+        &targets,
+        rules,
+        zone,
+        NOW,
+    )
+    .decisions
 }
 
 /// The backup ids no rule removes, newest first.
@@ -305,7 +386,15 @@ fn seven_daily_four_weekly_twelve_monthly_over_a_year_of_daily_copies() {
     assert_eq!(reasons(&out, "2025-12-31"), ["monthly 2025-12"]);
     // The removals are what the store is told, and nothing else.
     let targets = all_listed(&copies);
-    let local = plan(&copies, &HashMap::new(), &targets, &r, Zone::default(), NOW);
+    let local = plan(
+        &copies,
+        &HashMap::new(),
+        &gone(&copies),
+        &targets,
+        &r,
+        Zone::default(),
+        NOW,
+    );
     assert_eq!(local.remove.len(), 400 - expected.len());
     assert!(
         local
@@ -390,13 +479,22 @@ fn a_target_not_listed_this_pass_loses_nothing() {
     let r = Rules::default();
     // Only the node d-0 listed: the instance's own copies stay, with the reason.
     let targets = BTreeSet::from([BackupKey::node("dds-1", Some("d-0"), "c").target()]);
-    let out = plan(&copies, &HashMap::new(), &targets, &r, Zone::default(), NOW);
+    let out = plan(
+        &copies,
+        &HashMap::new(),
+        &gone(&copies),
+        &targets,
+        &r,
+        Zone::default(),
+        NOW,
+    );
     assert_eq!(ids(&out.remove), ["dds-1/d-0/c"]);
     assert_eq!(reasons(&out.decisions, "a"), ["not listed this pass"]);
     // Nothing listed (a failed listing, an instance no longer configured): nothing goes.
     let none = plan(
         &copies,
         &HashMap::new(),
+        &gone(&copies),
         &BTreeSet::new(),
         &r,
         Zone::default(),
@@ -463,7 +561,15 @@ fn a_cluster_backup_is_one_unit_of_the_tiers() {
     damage(&mut copies[1]);
     let r = rules(|r| r.keep_daily = 1);
     let targets = all_listed(&copies);
-    let out = plan(&copies, &HashMap::new(), &targets, &r, Zone::default(), NOW);
+    let out = plan(
+        &copies,
+        &HashMap::new(),
+        &gone(&copies),
+        &targets,
+        &r,
+        Zone::default(),
+        NOW,
+    );
     assert_eq!(out.decisions.len(), 3, "units, not node copies");
     assert_eq!(kept(&out.decisions), ["cb-27"]);
     assert_eq!(ids(&out.remove), ["dds-1/cb-28", "dds-1/cb-26"]);
@@ -527,6 +633,7 @@ fn the_core_judges_units_of_any_store() {
         .unwrap()
         .backup,
         sound: true,
+        confirmed: true,
     };
     let targets = BTreeSet::from([BackupKey::node("dds-9", None, "x").target()]);
     let out = decide(

@@ -12,7 +12,7 @@ use super::super::download::{DownloadError, Downloaded, Downloader, Pace, Refres
 use super::super::plan::{Fetch, Via};
 use super::super::report::{Failure, Summary};
 use super::{PassOptions, SyncError};
-use crate::api::client::{ApiClient, ListQuery};
+use crate::api::client::ApiClient;
 use crate::config::Settings;
 use crate::model::BackupKey;
 use crate::progress::Progress;
@@ -182,7 +182,10 @@ fn refresher(clients: Clients) -> Refresh {
                 .by_instance
                 .get(&key.instance_id)
                 .unwrap_or(&clients.base);
-            let backup = fresh_listing(api, &key).await?;
+            let backup = crate::listing::one(api, &key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("backup {} is no longer listed", key.label()))?;
             match via {
                 Via::Public => backup.download_url,
                 Via::Intranet => backup.intranet_download_url,
@@ -190,38 +193,4 @@ fn refresher(clients: Clients) -> Refresh {
             .ok_or_else(|| format!("the listing has no {via} URL any more"))
         })
     })
-}
-
-/// The backup `key` names, as listed now.
-async fn fresh_listing(api: &ApiClient, key: &BackupKey) -> Result<crate::model::Backup, String> {
-    if key.cluster {
-        let query = crate::api::fleet::ClusterQuery {
-            instance_id: key.instance_id.clone(),
-            backup_id: Some(key.backup_id.clone()),
-            ..Default::default()
-        };
-        let clusters = api
-            .list_cluster_backups(&query)
-            .await
-            .map_err(|e| e.to_string())?;
-        return clusters
-            .into_iter()
-            .filter(|c| c.id == key.backup_id)
-            .flat_map(|c| c.nodes)
-            .find(|n| Some(&n.node_id) == key.node_id.as_ref())
-            .map(|n| n.backup)
-            .ok_or_else(|| format!("cluster backup {} is no longer listed", key.label()));
-    }
-    let query = ListQuery {
-        instance_id: key.instance_id.clone(),
-        node_id: key.node_id.clone(),
-        backup_id: Some(key.backup_id.clone()),
-        ..ListQuery::default()
-    };
-    let listing = api.list_all(&query).await.map_err(|e| e.to_string())?;
-    listing
-        .backups
-        .into_iter()
-        .find(|b| b.backup_id == key.backup_id)
-        .ok_or_else(|| format!("backup {} is no longer listed", key.backup_id))
 }
