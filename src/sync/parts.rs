@@ -158,27 +158,7 @@ impl Downloader {
         let file = store::open_partial(&paths.part).map_err(store_err)?;
         let (map, identity) = self.resume_map(fetch, paths, &file).await;
         let resumed = map.done_bytes(fetch.size);
-        // What the disk must still give: the file's own blocks (preallocated by an earlier
-        // run, or the parts it holds) are already taken from the free space (issue #21).
-        let needed = fetch
-            .size
-            .saturating_sub(store::allocated(&file).max(resumed));
-        let mut claim = match self.space.claim(needed, || store::free_space(&paths.dir)) {
-            Ok(claim) => claim,
-            Err(short) => {
-                // A refused download leaves no empty partial behind.
-                if resumed == 0 && self.store.partial_len(paths) == 0 {
-                    self.store.discard(paths);
-                }
-                return Err(PartErr::Fail(DownloadError::DiskFull {
-                    backup: backup.clone(),
-                    dir: paths.dir.clone(),
-                    needed,
-                    available: short.free,
-                    promised: short.promised,
-                }));
-            }
-        };
+        let (mut claim, needed) = self.claim(fetch, paths, &file, resumed)?;
         preallocate(&file, fetch.size)
             .map_err(|e| PartErr::Fail(self.part_write_error(fetch, paths, e)))?;
         // The space is the file's now.
@@ -220,6 +200,36 @@ impl Downloader {
             refresh_lock: tokio::sync::Mutex::new(()),
         };
         Ok((job, claim, resumed))
+    }
+
+    /// Claims the space the file still needs: what it does not already hold (its blocks,
+    /// preallocated by an earlier run, or the parts it has, are taken from the free space
+    /// already; issue #21). A refused download leaves no empty partial behind.
+    fn claim(
+        &self,
+        fetch: &Fetch,
+        paths: &BackupPaths,
+        file: &File,
+        resumed: u64,
+    ) -> Result<(Claim, u64), PartErr> {
+        let needed = fetch
+            .size
+            .saturating_sub(store::allocated(file).max(resumed));
+        match self.space.claim(needed, || store::free_space(&paths.dir)) {
+            Ok(claim) => Ok((claim, needed)),
+            Err(short) => {
+                if resumed == 0 && self.store.partial_len(paths) == 0 {
+                    self.store.discard(paths);
+                }
+                Err(PartErr::Fail(DownloadError::DiskFull {
+                    backup: fetch.key.label(),
+                    dir: paths.dir.clone(),
+                    needed,
+                    available: short.free,
+                    promised: short.promised,
+                }))
+            }
+        }
     }
 
     /// One round: prepare, run the streams, hash, check, commit.

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::plan::{self, Action, ExportPolicy, Plan, Policy, Retention, UrlPolicy};
+use super::plan::{Action, ExportPolicy, Plan, Policy, Retention, UrlPolicy};
 use super::prune::PruneItem;
 use super::report::{self, Failure, Summary};
 use crate::api::client::ApiClient;
@@ -21,7 +21,9 @@ use crate::model::{BackupKey, Remote};
 use crate::progress::Progress;
 use crate::store::{Store, StoreError};
 
+mod confirm;
 mod fetch;
+use confirm::{Ask, plan_confirmed};
 use fetch::{Clients, download_all};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,19 +78,10 @@ pub async fn run_pass(
         dry_run: opts.dry_run,
         ..Summary::default()
     };
-    let fleet = listing::list_fleet(api, listing::Scope::of(settings), now, &opts.cancel).await;
-    if opts.cancel.is_cancelled() {
-        // Stopped while listing (maybe in a long retry wait): nothing is planned on half a
-        // listing; the next pass starts over.
-        warn!("stopped by a shutdown request while listing; nothing downloaded or pruned");
-        summary.stopped = 1;
+    let Some((clients, mut remote)) = list(settings, api, now, opts, &mut summary).await else {
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
-    }
-    let clients = fleet.clients.clone();
-    let gathered = listing::gather(fleet);
-    count_listing(&gathered, &mut summary);
-    let mut remote = gathered.remote;
+    };
     let local = store.snapshot();
     warn_unreadable(&local);
     // The archive is listed before planning: a backup it holds, let go locally, is not
@@ -99,17 +92,13 @@ pub async fn run_pass(
         .map(|(_, listing)| super::archive::held(listing))
         .unwrap_or_default();
     let policy = policy(settings, &remote, held).await;
-    let mut plan = plan::plan(&remote, &local, now, &policy);
-    let ask = plan.unconfirmed();
-    if !ask.is_empty() {
-        // Copies that would go on the expiry their manifest recorded: the cloud is asked
-        // first (by id), then the plan is made again with its answers.
-        remote.confirmed = listing::confirm(api, &clients, &local.copies, &ask, &opts.cancel).await;
-        if !opts.dry_run {
-            record_expiries(&store, &remote.confirmed);
-        }
-        plan = plan::plan(&remote, &local, now, &policy);
-    }
+    let ask = Ask {
+        api,
+        clients: &clients,
+        store: &store,
+        opts,
+    };
+    let plan = plan_confirmed(&ask, &mut remote, &local, now, &policy).await;
     count_plan(&plan, &mut summary);
     if opts.dry_run {
         let ctx = archive_context(settings, &store, &remote, now, opts);
@@ -130,14 +119,15 @@ pub async fn run_pass(
     fetch_all(&pass, clients, &policy, plan, progress, &mut summary).await?;
     if !opts.cancel.is_cancelled() {
         seal_clusters(&store, &remote);
-        if let Some((archive, listing)) = &mut archive {
-            let ctx = archive_context(settings, &store, &remote, now, opts);
-            let after = super::archive::after_downloads(ctx, archive, listing, &mut summary).await;
-            merge_prune(&mut prune, after.let_go);
-            super::archive::hold_unarchived(&store, Some((listing, &after.declined)), &mut prune);
-        } else if settings.archive.is_some() {
-            super::archive::hold_unarchived(&store, None, &mut prune);
-        }
+        archive_and_hold(
+            &pass,
+            &remote,
+            now,
+            archive.as_mut(),
+            &mut prune,
+            &mut summary,
+        )
+        .await;
         apply_prune(&store, &prune, &mut summary);
         remove_stale(&store, &stale);
     }
@@ -145,23 +135,46 @@ pub async fn run_pass(
     Ok(summary)
 }
 
-/// Writes into their manifests the expiries the cloud extended since the copies were made.
-fn record_expiries(
-    store: &Store,
-    confirmed: &std::collections::HashMap<crate::model::BackupKey, Option<crate::model::Backup>>,
+/// The list step: every target of the fleet, gathered into what the cloud listed, with each
+/// instance's API client; `None` when a shutdown stopped it (nothing is planned on half a
+/// listing; the next pass starts over).
+async fn list(
+    settings: &Settings,
+    api: &ApiClient,
+    now: OffsetDateTime,
+    opts: &PassOptions,
+    summary: &mut Summary,
+) -> Option<(std::collections::HashMap<String, ApiClient>, Remote)> {
+    let fleet = listing::list_fleet(api, listing::Scope::of(settings), now, &opts.cancel).await;
+    if opts.cancel.is_cancelled() {
+        warn!("stopped by a shutdown request while listing; nothing downloaded or pruned");
+        summary.stopped = 1;
+        return None;
+    }
+    let clients = fleet.clients.clone();
+    let gathered = listing::gather(fleet);
+    count_listing(&gathered, summary);
+    Some((clients, gathered.remote))
+}
+
+/// The archive step after the downloads: uploads, the archive's retention, and the local
+/// copies `keep_local` lets go added to `prune`; without the archive's word, nothing goes.
+async fn archive_and_hold(
+    pass: &Pass<'_>,
+    remote: &Remote,
+    now: OffsetDateTime,
+    archive: Option<&mut (crate::archive::Archive, crate::model::ArchiveListing)>,
+    prune: &mut Vec<PruneItem>,
+    summary: &mut Summary,
 ) {
-    for (key, backup) in confirmed {
-        let Some(b) = backup else {
-            info!(backup = %key.label(), "the cloud no longer has this backup; its copy keeps the expiry its manifest recorded");
-            continue;
-        };
-        match store.record_expiry(key, b.backup_expire_time) {
-            Ok(true) => {
-                info!(backup = %key.label(), expire = %b.backup_expire_time.map(crate::model::timestamp).unwrap_or_default(), "the cloud extended this backup's expiry; recorded, the copy is kept")
-            }
-            Ok(false) => {}
-            Err(e) => warn!(backup = %key.label(), "cannot record the cloud's new expiry: {e}"),
-        }
+    let (settings, store, opts) = (pass.settings, pass.store, pass.opts);
+    if let Some((archive, listing)) = archive {
+        let ctx = archive_context(settings, store, remote, now, opts);
+        let after = super::archive::after_downloads(ctx, archive, listing, summary).await;
+        merge_prune(prune, after.let_go);
+        super::archive::hold_unarchived(store, Some((listing, &after.declined)), prune);
+    } else if settings.archive.is_some() {
+        super::archive::hold_unarchived(store, None, prune);
     }
 }
 
