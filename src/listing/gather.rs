@@ -111,6 +111,15 @@ pub fn cluster_problem(cb: &ClusterBackup) -> Option<String> {
     if cb.nodes.is_empty() {
         return Some("the cluster backup lists no node backup".into());
     }
+    // A node named twice is not two nodes: the listing cannot say which nodes make the whole,
+    // so nothing of it is sealed as complete (issue #21).
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = cb.nodes.iter().find(|n| !seen.insert(&n.node_id)) {
+        return Some(format!(
+            "node {} is listed twice in the cluster backup",
+            shown(&twice.node_id)
+        ));
+    }
     None
 }
 

@@ -87,6 +87,10 @@ impl ClusterManifest {
         if cluster.nodes.is_empty() {
             return Err("the listing named no node backup".into());
         }
+        let distinct: std::collections::HashSet<&BackupKey> = cluster.nodes.iter().collect();
+        if distinct.len() != cluster.nodes.len() {
+            return Err("the listing names a node twice".into());
+        }
         let mut nodes = Vec::with_capacity(cluster.nodes.len());
         for key in &cluster.nodes {
             let m = manifests
@@ -113,6 +117,19 @@ impl ClusterManifest {
             nodes,
             sealed_at: now,
         })
+    }
+
+    /// Whether it names exactly the nodes `cluster` lists (a seal of another set of nodes says
+    /// nothing about this listing's cluster backup: withdrawn).
+    pub fn names_exactly(&self, cluster: &ListedCluster) -> bool {
+        let sealed: std::collections::BTreeSet<&str> =
+            self.nodes.iter().map(|n| n.node_id.as_str()).collect();
+        let listed: std::collections::BTreeSet<&str> = cluster
+            .nodes
+            .iter()
+            .filter_map(|k| k.node_id.as_deref())
+            .collect();
+        sealed == listed && self.nodes.len() == cluster.nodes.len()
     }
 
     /// Says the same as `other` but for when it was written (nothing to rewrite).

@@ -33,9 +33,21 @@ impl Store {
                 manifests.push(m);
             }
         }
-        let sealed = ClusterManifest::seal(cluster, &manifests, now)?;
         let dir = self.backup_dir(&cluster.unit).map_err(|e| e.to_string())?;
         let path = dir.join(CLUSTER_MANIFEST);
+        let sealed = match ClusterManifest::seal(cluster, &manifests, now) {
+            Ok(sealed) => sealed,
+            Err(reason) => {
+                // A seal of other nodes than the cloud lists now (it named more nodes later)
+                // no longer says the cluster backup is complete here (issue #21).
+                if read_cluster_manifest(&path).is_ok_and(|old| !old.names_exactly(cluster)) {
+                    self.check_real(&dir).map_err(|e| e.to_string())?;
+                    fs::remove_file(&path).map_err(|e| io_err("remove", &path)(e).to_string())?;
+                    return Err(format!("{reason}; its seal, of other nodes, was withdrawn"));
+                }
+                return Err(reason);
+            }
+        };
         if read_cluster_manifest(&path).is_ok_and(|old| old.same_as(&sealed)) {
             return Ok(false);
         }

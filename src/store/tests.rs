@@ -410,3 +410,27 @@ fn a_ranged_partial_counts_its_complete_parts_not_its_preallocated_length() {
     store.write_sidecar(&p, &sidecar).unwrap();
     assert_eq!(store.local_state(&p), LocalState::Partial(1024));
 }
+
+#[test]
+fn a_seal_names_exactly_the_nodes_the_cloud_lists() {
+    // Issue #21.4: the cloud named a third node later, and a node listed twice was sealed as
+    // complete.
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::new(root.path());
+    let two = listed_cluster("cb-1", &["d-0", "d-1"]);
+    write_copy(&store, &two.nodes[0]);
+    write_copy(&store, &two.nodes[1]);
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    assert_eq!(store.seal_cluster(&two, now), Ok(true));
+    let three = listed_cluster("cb-1", &["d-0", "d-1", "d-2"]);
+    let e = store.seal_cluster(&three, now).unwrap_err();
+    assert!(e.contains("withdrawn"), "{e}");
+    assert!(!store.is_sealed(&three.unit));
+    write_copy(&store, &three.nodes[2]);
+    assert_eq!(store.seal_cluster(&three, now), Ok(true));
+    assert!(store.is_sealed(&three.unit));
+    let twice = listed_cluster("cb-2", &["d-0", "d-0"]);
+    write_copy(&store, &twice.nodes[0]);
+    assert!(store.seal_cluster(&twice, now).is_err());
+    assert!(!store.is_sealed(&twice.unit));
+}

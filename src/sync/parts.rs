@@ -248,6 +248,11 @@ impl Downloader {
             .min(job.lock().map.missing().len())
             .max(1);
         let results = futures::future::join_all((0..n).map(|_| job.stream())).await;
+        // Whatever ended the streams (a failed part, a shutdown), the parts they completed go
+        // on record for the next run (best effort: a later pass may fetch them again).
+        if std::mem::take(&mut job.lock().unsaved) {
+            let _ = job.save_sidecar().await;
+        }
         self.finish(fetch, paths, job, results, claim, resumed)
             .await
     }
