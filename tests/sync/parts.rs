@@ -396,7 +396,6 @@ async fn one_200_to_a_ranged_get_does_not_throw_away_the_parts_done() {
     let summary = pass(&s).await;
     assert_qp_ok(&summary);
     assert_published(&emu, dir.path(), QP).await;
-    let (name, _) = object(&emu, QP).await;
     let seen: Vec<_> = server
         .seen()
         .into_iter()
