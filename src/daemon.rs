@@ -5,12 +5,13 @@
 //! The schedule math is in [`crate::schedule`]; a pass is [`crate::commands::pass_and_report`]. This
 //! module only waits, dispatches and reports. Passes run one after another in this loop, so a
 //! tick that comes while a pass still runs is skipped (and logged), never started twice; the
-//! run lock keeps a cron-started `--sync-now` on the same directory out as well.
+//! run lock keeps a cron-started `--sync-now` on the same directory out as well. The
+//! `verify.cron` scrub runs in its own task beside the passes (it takes the scrub lock, not the
+//! run lock), cancelled with the shutdown. Waits read the wall clock again every
+//! [`clock::SLICE`], so a suspend or a clock step never makes a tick late, early or double.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -25,6 +26,9 @@ use crate::store::StoreError;
 use crate::sync::{PassOptions, SyncError};
 
 pub use crate::signals::Control;
+use clock::{Clock, SystemClock};
+
+mod clock;
 
 /// systemd's notify protocol; every call is a no-op when `NOTIFY_SOCKET` is unset.
 fn notify(state: &[sd_notify::NotifyState<'_>]) {
@@ -94,44 +98,137 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
     if running.settings.schedule.run_on_start {
         pass(&running, &control, &mut metrics).await;
     }
+    run_loop(&config_path, &mut running, &control, &mut metrics).await;
+    notify(&[sd_notify::NotifyState::Stopping]);
+    watchdog.abort();
+    info!("daemon stopped");
+    exit::OK
+}
+
+/// Passes on `schedule.cron`, scrubs on `verify.cron` beside them (a scrub of terabytes never
+/// holds a pass, SIGTERM or SIGHUP; issue #21), reloads on SIGHUP, until the shutdown. Every
+/// wait reads the wall clock again at least every [`clock::SLICE`].
+async fn run_loop(
+    config_path: &std::path::Path,
+    running: &mut Running,
+    control: &Control,
+    metrics: &mut Snapshot,
+) {
+    let clock = SystemClock;
+    let mut scrub: Option<Scrub> = None;
+    let (mut last_pass, mut last_scrub) = (None, None);
     while !control.shutdown.is_cancelled() {
-        let Some(next) = running.schedule.next_after(OffsetDateTime::now_utc()) else {
+        let now = clock.now();
+        let Some(next_pass) = clock::next_tick(&running.schedule, now, last_pass) else {
             error!(
                 cron = running.schedule.expr(),
                 "the schedule never fires again; stopping"
             );
             break;
         };
-        let next_verify = running
-            .verify
-            .as_ref()
-            .and_then(|v| v.next_after(OffsetDateTime::now_utc()));
-        if let Some(v) = next_verify.filter(|v| *v < next) {
-            let wait = until(v);
-            tokio::select! {
-                () = tokio::time::sleep(wait) => scrub(&running, &mut metrics).await,
-                () = control.reload.notified() => reload(&config_path, &mut running).await,
-                () = control.shutdown.cancelled() => {}
-            }
-            continue;
+        let next_scrub = match (&scrub, &running.verify) {
+            (None, Some(v)) => clock::next_tick(v, now, last_scrub),
+            _ => None,
+        };
+        let next = next_scrub.map_or(next_pass, |s| s.min(next_pass));
+        if next == next_pass {
+            info!(at = %crate::model::timestamp(next), "next pass scheduled");
         }
-        info!(at = %crate::model::timestamp(next), "next pass scheduled");
-        let wait = until(next);
         tokio::select! {
-            () = tokio::time::sleep(wait) => {
-                pass(&running, &control, &mut metrics).await;
-                for tick in running.schedule.missed(next, OffsetDateTime::now_utc()) {
-                    warn!(tick = %crate::model::timestamp(tick), "scheduled tick skipped: the previous pass was still running");
+            () = clock::until(&clock, next) => {
+                // A scrub tick on a pass tick runs too: beside the pass.
+                if next_scrub == Some(next) {
+                    last_scrub = next_scrub;
+                    scrub = Some(Scrub::start(running, control, metrics));
+                }
+                if next_pass == next {
+                    last_pass = Some(next_pass);
+                    pass(running, control, metrics).await;
+                    for tick in running.schedule.missed(next_pass, clock.now()) {
+                        warn!(tick = %crate::model::timestamp(tick), "scheduled tick skipped: the previous pass was still running");
+                    }
                 }
             }
-            () = control.reload.notified() => reload(&config_path, &mut running).await,
+            done = Scrub::done(&mut scrub) => {
+                scrub = None;
+                finish_scrub(done, &running.settings, metrics);
+            }
+            () = control.reload.notified() => reload(config_path, running).await,
             () = control.shutdown.cancelled() => {}
         }
     }
-    notify(&[sd_notify::NotifyState::Stopping]);
-    watchdog.abort();
-    info!("daemon stopped");
-    exit::OK
+    if let Some(s) = scrub.take() {
+        // Cancelled with the shutdown: it stops within the copy it reads.
+        s.stop.cancel();
+        let _ = s.handle.await;
+    }
+}
+
+/// What a scheduled scrub returns: its problems and the metrics it leaves (a repair may run a
+/// pass), or why it could not run; `None` problems when a shutdown cut it short.
+type ScrubDone = Result<(Option<usize>, Snapshot), String>;
+
+/// The `verify.cron` scrub in its own task.
+struct Scrub {
+    handle: tokio::task::JoinHandle<ScrubDone>,
+    stop: CancellationToken,
+}
+
+impl Scrub {
+    fn start(running: &Running, control: &Control, metrics: &Snapshot) -> Scrub {
+        notify(&[sd_notify::NotifyState::Status("verify running")]);
+        info!("scheduled scrub started");
+        let settings = running.settings.clone();
+        let stop = control.shutdown.child_token();
+        let token = stop.clone();
+        let mut m = metrics.clone();
+        let handle = tokio::spawn(async move {
+            let scope = commands::verify::daemon_scope(&settings);
+            let mut sink = std::io::sink();
+            let found =
+                commands::verify::verify_and_repair(&settings, scope, &mut sink, &mut m, &token)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            Ok(((!token.is_cancelled()).then_some(found), m))
+        });
+        Scrub { handle, stop }
+    }
+
+    /// The running scrub's outcome; never, when there is none.
+    async fn done(scrub: &mut Option<Scrub>) -> ScrubDone {
+        match scrub {
+            Some(s) => (&mut s.handle)
+                .await
+                .unwrap_or_else(|e| Err(format!("the scrub task failed: {e}"))),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Findings of a scheduled scrub go to the log and the metrics file.
+fn finish_scrub(done: ScrubDone, settings: &Settings, metrics: &mut Snapshot) {
+    let status = match done {
+        Ok((None, _)) => "last verify: stopped by a shutdown request".to_string(),
+        Ok((Some(n), after)) => {
+            // A repair ran a pass: its figures are the newest.
+            if after.pass_end > metrics.pass_end {
+                *metrics = after.clone();
+            }
+            metrics.verify_mismatches = after.verify_mismatches;
+            if n == 0 {
+                "last verify: no problems".to_string()
+            } else {
+                format!("last verify: {n} problems")
+            }
+        }
+        Err(e) => {
+            warn!("verify skipped: {e}");
+            format!("last verify failed: {e}")
+        }
+    };
+    commands::pass::write_metrics_file(settings, metrics);
+    info!("{status}");
+    notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 
 async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
@@ -170,29 +267,6 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 
-/// The `verify.cron` scrub (with repair when configured); findings go to the log and metrics.
-async fn scrub(running: &Running, metrics: &mut Snapshot) {
-    notify(&[sd_notify::NotifyState::Status("verify running")]);
-    let status = match commands::verify::verify_and_repair(
-        &running.settings,
-        commands::verify::daemon_scope(&running.settings),
-        &mut std::io::sink(),
-        metrics,
-    )
-    .await
-    {
-        Ok(0) => "last verify: no problems".to_string(),
-        Ok(n) => format!("last verify: {n} problems"),
-        Err(e) => {
-            warn!("verify skipped: {e}");
-            format!("last verify failed: {e}")
-        }
-    };
-    commands::pass::write_metrics_file(&running.settings, metrics);
-    info!("{status}");
-    notify(&[sd_notify::NotifyState::Status(&status)]);
-}
-
 async fn reload(path: &std::path::Path, running: &mut Running) {
     let loaded = match config::load(path) {
         Ok(settings) => Running::new(settings).await,
@@ -222,11 +296,4 @@ fn spawn_watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
             }
         }
     })
-}
-
-/// How long until `at` (zero when it has passed).
-fn until(at: OffsetDateTime) -> Duration {
-    (at - OffsetDateTime::now_utc())
-        .try_into()
-        .unwrap_or(Duration::ZERO)
 }

@@ -499,3 +499,43 @@ async fn sighup_applies_a_new_bandwidth_limit_from_the_next_pass_on() {
     daemon.signal(libc::SIGINT);
     assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_scrub_runs_beside_passes_and_stops_at_once_on_sigterm() {
+    // Issue #21.9: the scheduled scrub ran inline: while it read, no pass ran and SIGTERM was
+    // not heard (systemd killed the daemon at TimeoutStopSec).
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Passes every 2 s; a scrub every second, read at 64 KiB/s: a minute for the demo's 3.8 MiB.
+    let config = write_config(
+        dir.path(),
+        &emu.base_url(),
+        "*/2 * * * * *",
+        "[verify]\ncron = \"* * * * * *\"\nbandwidth_limit = \"64KiB\"",
+    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    daemon
+        .wait_log("pass finished", 1, Duration::from_secs(20))
+        .await;
+    // Passes go on while the scrub reads (it starts a second after the first pass).
+    daemon
+        .wait_log("pass finished", 4, Duration::from_secs(20))
+        .await;
+    assert!(
+        daemon.log().contains("scheduled scrub started"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.count("last verify"), 0, "{}", daemon.log());
+    let asked = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let log = daemon.log.clone();
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+    assert!(asked.elapsed() < Duration::from_secs(10));
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("last verify: 0 problems"), "{log}");
+}

@@ -27,7 +27,8 @@ pub async fn verify(
     out: &mut dyn Write,
 ) -> Result<u8, AppError> {
     let mut metrics = Snapshot::default();
-    let problems = verify_and_repair(settings, scope, out, &mut metrics).await?;
+    let never = tokio_util::sync::CancellationToken::new();
+    let problems = verify_and_repair(settings, scope, &mut &mut *out, &mut metrics, &never).await?;
     Ok(if problems == 0 {
         exit::OK
     } else {
@@ -67,16 +68,18 @@ pub fn daemon_scope(settings: &Settings) -> Scope {
 ///
 /// It holds the scrub lock (a second scrub is refused) and each copy's lock while reading it,
 /// not the run lock: a pass runs meanwhile. The reads block, so they run on a blocking thread.
-pub async fn verify_and_repair(
+pub async fn verify_and_repair<W: Write>(
     settings: &Settings,
     scope: Scope,
-    out: &mut dyn Write,
+    out: &mut W,
     metrics: &mut Snapshot,
+    stop: &tokio_util::sync::CancellationToken,
 ) -> Result<usize, AppError> {
     let store = Store::new(&settings.download.dir);
     let throttle = scrub_throttle(settings);
     let scrub = store.clone();
     let config = settings.file.clone();
+    let stopped = stop.clone();
     let report = tokio::task::spawn_blocking(move || {
         // The scrub lock, not the run lock: a pass runs meanwhile; each copy is held under its
         // own lock while it is read.
@@ -88,11 +91,17 @@ pub async fn verify_and_repair(
             &scope,
             OffsetDateTime::now_utc(),
             &throttle,
+            &stopped,
         ))
     })
     .await
     .map_err(|e| AppError::Scrub(e.to_string()))??;
     let problems = print_findings(&report, &scope, out)?;
+    if report.stopped {
+        // A scrub cut short says nothing of the copies it did not reach: no repair, and the
+        // last full count stays.
+        return Ok(problems);
+    }
     metrics.verify_mismatches = problems as u64;
     if settings.verify.repair && report.findings.iter().any(|f| f.problem.is_corrupt()) {
         repair(settings, &store, &report, out, metrics).await?;
@@ -163,11 +172,11 @@ fn scope_text(report: &VerifyReport, scope: &Scope) -> String {
 
 /// Removes the rotted copies of backups the cloud still lists (the store checks each again),
 /// then runs a pass that downloads them afresh.
-async fn repair(
+async fn repair<W: Write>(
     settings: &Settings,
     store: &Store,
     report: &VerifyReport,
-    out: &mut dyn Write,
+    out: &mut W,
     metrics: &mut Snapshot,
 ) -> Result<(), AppError> {
     let api = api_client(settings).await?;

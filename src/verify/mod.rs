@@ -28,6 +28,7 @@ use crate::store::{DataError, Store};
 use crate::throttle::Throttle;
 pub use select::Scope;
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 use verdict::FormatVerdict;
 
 /// One problem with one local copy.
@@ -115,6 +116,9 @@ pub struct VerifyReport {
     pub unsampled: usize,
     /// With a sample: the labels of the copies picked, in the order read.
     pub picked: Vec<String>,
+    /// A shutdown stopped the scrub before every picked copy was checked (the one it was
+    /// reading counts as not checked, with no finding).
+    pub stopped: bool,
 }
 
 impl VerifyReport {
@@ -182,15 +186,19 @@ pub fn verify_store(store: &Store) -> VerifyReport {
         &Scope::default(),
         OffsetDateTime::now_utc(),
         &Throttle::unlimited(),
+        &CancellationToken::new(),
     )
 }
 
-/// Checks the copies `scope` picks at `now`, reading no faster than `throttle` allows.
+/// Checks the copies `scope` picks at `now`, reading no faster than `throttle` allows, until
+/// `stop` is cancelled (then at once, even in the middle of a copy: a scrub of terabytes must
+/// not hold the daemon's shutdown; issue #21).
 pub fn verify_scoped(
     store: &Store,
     scope: &Scope,
     now: OffsetDateTime,
     throttle: &Throttle,
+    stop: &CancellationToken,
 ) -> VerifyReport {
     let mut report = VerifyReport::default();
     let copies = store.scan();
@@ -209,10 +217,14 @@ pub fn verify_scoped(
         let Some(copy) = copies[i].take() else {
             continue;
         };
+        if stop.is_cancelled() {
+            report.stopped = true;
+            break;
+        }
         if scope.sample.is_some() {
             report.picked.push(labelled[i].0.clone());
         }
-        check_one(store, copy, now, throttle, &mut report);
+        check_one(store, copy, now, (throttle, stop), &mut report);
     }
     report
 }
@@ -221,7 +233,7 @@ fn check_one(
     store: &Store,
     copy: LocalCopy,
     now: OffsetDateTime,
-    throttle: &Throttle,
+    (throttle, stop): (&Throttle, &CancellationToken),
     report: &mut VerifyReport,
 ) {
     report.checked += 1;
@@ -258,7 +270,13 @@ fn check_one(
             return;
         }
     };
-    let check = check_copy_limited(store, &dir, &manifest, throttle);
+    let check = check_copy_limited(store, &dir, &manifest, throttle, stop);
+    if stop.is_cancelled() {
+        // Cut short: what it read says nothing about the copy.
+        report.checked -= 1;
+        report.stopped = true;
+        return;
+    }
     update_manifest(&dir, &manifest, &check, now, report);
     if manifest.rot.is_none() && check.problems.iter().any(|p| p.is_corrupt()) {
         // A cluster backup with a rotted node is no longer complete here.
@@ -289,15 +307,17 @@ pub struct CopyCheck {
 /// that differ from the manifest is rot ([`Problem::Format`]); on the bytes the manifest
 /// vouches for it is the cloud's: `damaged` (a problem) or `unrecognised` (a note).
 pub fn check_copy(store: &Store, dir: &Path, manifest: &Manifest) -> CopyCheck {
-    check_copy_limited(store, dir, manifest, &Throttle::unlimited())
+    let never = CancellationToken::new();
+    check_copy_limited(store, dir, manifest, &Throttle::unlimited(), &never)
 }
 
-/// [`check_copy`], reading no faster than `throttle` allows.
+/// [`check_copy`], reading no faster than `throttle` allows, until `stop`.
 fn check_copy_limited(
     store: &Store,
     dir: &Path,
     manifest: &Manifest,
     throttle: &Throttle,
+    stop: &CancellationToken,
 ) -> CopyCheck {
     let only = |p| CopyCheck {
         problems: vec![p],
@@ -318,7 +338,22 @@ fn check_copy_limited(
         Err(DataError::NotAFile) => return only(Problem::NotAFile),
         Err(DataError::Unreadable(e)) => return only(Problem::Unreadable(e)),
     };
-    bytes::check_bytes(manifest, len, file, throttle)
+    bytes::check_bytes(manifest, len, Stoppable { inner: file, stop }, throttle)
+}
+
+/// A reader that fails as soon as `stop` is cancelled.
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: &'a CancellationToken,
+}
+
+impl<R: std::io::Read> std::io::Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.is_cancelled() {
+            return Err(std::io::Error::other("stopped by a shutdown request"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// The backups whose copies [`apply_repair`] should remove: corrupt content (size, sha256 or
