@@ -107,18 +107,7 @@ pub async fn list_fleet(
         }
     }
     let members = fleet::members(scope.instances, scope.discover, &blocks);
-    out.members = resolve(&regions, members, n, cancel).await;
-    let queries: Vec<(Region, Query)> = out
-        .members
-        .iter()
-        .flat_map(|r| {
-            let region = r.region.clone();
-            fleet::queries(&r.member, &r.shape, now)
-                .into_iter()
-                .map(move |q| (region.clone(), q))
-        })
-        .collect();
-    out.listings = list_queries(&regions, queries, n, cancel).await;
+    (out.members, out.listings) = resolve_and_list(&regions, members, now, n, cancel).await;
     out.clients = out
         .members
         .iter()
@@ -136,25 +125,64 @@ pub async fn list_all(
     list_fleet(api, Scope::of(settings), now, &CancellationToken::new()).await
 }
 
-/// Runs `calls` `n` at a time, in order, until `cancel` fires (the rest are left out).
+/// Runs `calls` `n` at a time, each as soon as a slot frees (a slow call holds only its own
+/// slot, never the calls behind it: issue #21), until `cancel` fires (the rest are left out).
+/// The results come back in the calls' order.
 async fn bounded<T, F>(calls: Vec<F>, n: usize, cancel: &CancellationToken) -> Vec<T>
 where
     F: Future<Output = T>,
 {
-    let stream = futures::stream::iter(calls.into_iter().map(|call| async move {
+    let stream = futures::stream::iter(calls.into_iter().enumerate().map(|(i, call)| async move {
         tokio::select! {
             biased;
             () = cancel.cancelled() => None,
-            out = call => Some(out),
+            out = call => Some((i, out)),
         }
     }))
-    .buffered(n);
+    .buffer_unordered(n);
     futures::pin_mut!(stream);
     let mut out = Vec::new();
     while let Some(Some(item)) = stream.next().await {
         out.push(item);
     }
-    out
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, item)| item).collect()
+}
+
+/// Each member's lookup, then at once its own listings: the members `n` at a time, and every
+/// API call of theirs `n` at a time too (one semaphore), so no listing waits for the lookups
+/// of other instances, nor for a slow answer of another.
+async fn resolve_and_list(
+    regions: &Regions,
+    members: Vec<Member>,
+    now: OffsetDateTime,
+    n: usize,
+    cancel: &CancellationToken,
+) -> (Vec<Resolved>, Vec<TargetListing>) {
+    let calls = tokio::sync::Semaphore::new(n);
+    let calls = &calls;
+    let work = members.into_iter().map(|member| async move {
+        let resolved = {
+            let _slot = calls.acquire().await;
+            resolve_one(regions, member).await
+        };
+        let queries = fleet::queries(&resolved.member, &resolved.shape, now);
+        let region = &resolved.region;
+        let listings = futures::future::join_all(queries.into_iter().map(|q| async move {
+            let _slot = calls.acquire().await;
+            list_one(regions, region.clone(), q).await
+        }))
+        .await;
+        (resolved, listings)
+    });
+    let done = bounded(work.collect(), n, cancel).await;
+    let mut members = Vec::with_capacity(done.len());
+    let mut listings = Vec::new();
+    for (resolved, l) in done {
+        members.push(resolved);
+        listings.extend(l);
+    }
+    (members, listings)
 }
 
 type Discovered = Result<Vec<InstanceInfo>, ApiError>;
@@ -180,75 +208,61 @@ async fn discover(
     bounded(calls.collect(), n, cancel).await
 }
 
-async fn resolve(
-    regions: &Regions,
-    members: Vec<Member>,
-    n: usize,
-    cancel: &CancellationToken,
-) -> Vec<Resolved> {
-    let calls = members.into_iter().map(|member| async move {
-        let region = regions.resolve(fleet::region(&member));
-        let attribute = if fleet::needs_attribute(&member) {
-            let id = member.settings.id.clone();
-            match regions
-                .run(&region, |c| async move { c.describe_instance(&id).await })
-                .await
-            {
-                Ok(info) => Some(info),
-                // A region that is down says so once, in the listing that follows.
-                Err(ApiError::RegionDown { .. }) => None,
-                Err(e) => {
-                    warn!(instance = %member.settings.id, "cannot tell whether it is a sharded cluster (listing it as one instance; grant dds:DescribeDBInstanceAttribute or list its node_ids): {e}");
-                    None
-                }
+/// How one member is listed: its region, and (where needed) `DescribeDBInstanceAttribute`.
+async fn resolve_one(regions: &Regions, member: Member) -> Resolved {
+    let region = regions.resolve(fleet::region(&member));
+    let attribute = if fleet::needs_attribute(&member) {
+        let id = member.settings.id.clone();
+        match regions
+            .run(&region, |c| async move { c.describe_instance(&id).await })
+            .await
+        {
+            Ok(info) => Some(info),
+            // A region that is down says so once, in the listing that follows.
+            Err(ApiError::RegionDown { .. }) => None,
+            Err(e) => {
+                warn!(instance = %member.settings.id, "cannot tell whether it is a sharded cluster (listing it as one instance; grant dds:DescribeDBInstanceAttribute or list its node_ids): {e}");
+                None
             }
-        } else {
-            None
-        };
-        let shape = fleet::shape(&member, attribute.as_ref());
-        let storage_type = attribute
-            .as_ref()
-            .or(member.found.as_ref())
-            .and_then(|i| i.storage_type.clone());
-        Resolved {
-            member,
-            region,
-            shape,
-            storage_type,
         }
-    });
-    bounded(calls.collect(), n, cancel).await
+    } else {
+        None
+    };
+    let shape = fleet::shape(&member, attribute.as_ref());
+    let storage_type = attribute
+        .as_ref()
+        .or(member.found.as_ref())
+        .and_then(|i| i.storage_type.clone());
+    Resolved {
+        member,
+        region,
+        shape,
+        storage_type,
+    }
 }
 
-async fn list_queries(
-    regions: &Regions,
-    queries: Vec<(Region, Query)>,
-    n: usize,
-    cancel: &CancellationToken,
-) -> Vec<TargetListing> {
-    let calls = queries.into_iter().map(|(region, query)| async move {
-        let result = match &query {
-            Query::Backups(q) => {
-                regions
-                    .run(&region, |c| async move {
-                        c.list_all(q).await.map(Found::Backups)
-                    })
-                    .await
-            }
-            Query::Clusters(q) => {
-                regions
-                    .run(&region, |c| async move {
-                        c.list_cluster_backups(q).await.map(Found::Clusters)
-                    })
-                    .await
-            }
-        };
-        if let Err(e) = &result {
-            tracing::error!(target = %query.target(), region = %region.id, "listing failed: {e}");
+/// One target's listing.
+async fn list_one(regions: &Regions, region: Region, query: Query) -> TargetListing {
+    let result = match &query {
+        Query::Backups(q) => {
+            regions
+                .run(&region, |c| async move {
+                    c.list_all(q).await.map(Found::Backups)
+                })
+                .await
         }
-        TargetListing { query, result }
-    });
-    bounded(calls.collect(), n, cancel).await
+        Query::Clusters(q) => {
+            regions
+                .run(&region, |c| async move {
+                    c.list_cluster_backups(q).await.map(Found::Clusters)
+                })
+                .await
+        }
+    };
+    if let Err(e) = &result {
+        tracing::error!(target = %query.target(), region = %region.id, "listing failed: {e}");
+    }
+    TargetListing { query, result }
 }
 
 /// What a pass knows of a region's API so far.

@@ -475,3 +475,52 @@ async fn hostile_ids_from_discovery_are_skipped_with_a_reason_and_the_rest_is_co
     assert!(again.ok() && again.failed == 0, "{again}");
     assert_eq!(again.skipped, summary.skipped, "{again}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_slow_listing_does_not_hold_the_others_behind_it() {
+    // Issue #21.19: listings ran `api.concurrency` at a time through an ordered buffer: one
+    // slow answer held every call behind it.
+    use common::proxy::{ApiProxy, Hold, param};
+    use std::sync::atomic::AtomicBool;
+    let emu = emulator().await;
+    let ids: Vec<String> = (0..6).map(|i| format!("dds-bp{i}fast")).collect();
+    emu.with_dataset(|d| {
+        d.add_instance(shanghai_replica("dds-bp0slow", ("env", "prod")));
+        for id in &ids {
+            d.add_instance(shanghai_replica(id, ("env", "prod")));
+        }
+    });
+    // The slow instance's listing is answered only once every other listing was asked for.
+    let all_asked = Arc::new(AtomicBool::new(false));
+    let seen = all_asked.clone();
+    let others = ids.clone();
+    let hold: Hold = Arc::new(move |call, calls| {
+        let listing =
+            |p: &common::proxy::Params| param(p, "Action").as_deref() == Some("DescribeBackups");
+        if !listing(call) || param(call, "DBInstanceId").as_deref() != Some("dds-bp0slow") {
+            return false;
+        }
+        let asked = others.iter().all(|id| {
+            calls
+                .iter()
+                .any(|p| listing(p) && param(p, "DBInstanceId").as_deref() == Some(id.as_str()))
+        });
+        seen.store(asked, Ordering::Relaxed);
+        !asked
+    });
+    let proxy = ApiProxy::start_holding(&emu.base_url(), Some(hold)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.api.concurrency = 2;
+    let mut prod = block(&proxy.url, SHANGHAI);
+    prod.tags = vec![("env".into(), "prod".into())];
+    prod.id_pattern = Some("dds-bp*".into());
+    s.discover = vec![prod];
+    let summary = pass(&s).await;
+    assert!(summary.ok(), "{summary}");
+    assert!(
+        all_asked.load(Ordering::Relaxed),
+        "the other listings waited behind the slow one"
+    );
+    assert_eq!(instances_on_disk(dir.path()).len(), 7, "{summary}");
+}

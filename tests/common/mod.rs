@@ -2,6 +2,8 @@
 //! walking a download directory, hashing, and polling with a deadline (never a bare sleep).
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod proxy;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Small scripted servers on 127.0.0.1:0 for what the emulator cannot show or do:
-//! - [`ApiProxy`] forwards `DescribeBackups` to the emulator and records every call's
-//!   parameters (the emulator's stats count calls but not their `BackupId`);
+//! - [`ApiProxy`] (in `tests/common`) forwards `DescribeBackups` to the emulator and records
+//!   every call's parameters (the emulator's stats count calls but not their `BackupId`);
 //! - [`Scripted`] answers file GETs with whatever the test scripts (e.g. a 206 that ignores
 //!   `If-Range`, with no CRC header), recording the `Range`/`If-Range` it saw;
 //! - [`Mute`] accepts connections and never answers (a server that hangs before the headers).
@@ -10,102 +10,13 @@
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::common::proxy::ApiProxy;
 use crate::common::{Served, serve};
-
-type Params = Vec<(String, String)>;
-
-/// A recording proxy in front of the emulator's API. The RPC signature covers the parameters
-/// and the method, not the host, so forwarding keeps it valid.
-pub struct ApiProxy {
-    pub url: String,
-    calls: Arc<Mutex<Vec<Params>>>,
-    _server: Served,
-}
-
-#[derive(Clone)]
-struct ProxyState {
-    upstream: String,
-    http: reqwest::Client,
-    calls: Arc<Mutex<Vec<Params>>>,
-}
-
-impl ApiProxy {
-    pub async fn start(upstream: &str) -> ApiProxy {
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let state = ProxyState {
-            upstream: upstream.to_string(),
-            http: dds_backup_sync::http::client(
-                std::time::Duration::from_secs(5),
-                std::time::Duration::from_secs(10),
-            )
-            .unwrap(),
-            calls: calls.clone(),
-        };
-        let app = Router::new().fallback(forward).with_state(state);
-        let server = serve(app).await;
-        ApiProxy {
-            url: server.url.clone(),
-            calls,
-            _server: server,
-        }
-    }
-
-    /// The `BackupId` parameter of every call that had one, in order.
-    pub fn backup_ids(&self) -> Vec<String> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|p| {
-                p.iter()
-                    .find(|(k, _)| k == "BackupId")
-                    .map(|(_, v)| v.clone())
-            })
-            .collect()
-    }
-}
-
-async fn forward(
-    State(st): State<ProxyState>,
-    method: axum::http::Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    let mut params: Params = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    params.extend(url::form_urlencoded::parse(&body).into_owned());
-    st.calls.lock().unwrap().push(params);
-    let mut url = format!("{}/", st.upstream);
-    if let Some(q) = &query {
-        url = format!("{url}?{q}");
-    }
-    let mut req = st.http.request(method, url).body(body);
-    if let Some(ct) = headers.get("content-type") {
-        req = req.header("content-type", ct);
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status = resp.status();
-            let mut out = HeaderMap::new();
-            for name in ["content-type", "date"] {
-                if let Some(v) = resp.headers().get(name) {
-                    out.insert(name, v.clone());
-                }
-            }
-            let body = resp.bytes().await.unwrap_or_default();
-            (status, out, body).into_response()
-        }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
-}
 
 /// What a [`Scripted`] server saw of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
