@@ -58,7 +58,8 @@ impl ArchiveError {
     fn store(op: &'static str, object: &ObjectPath, e: object_store::Error) -> ArchiveError {
         ArchiveError::Store {
             op,
-            object: object.to_string(),
+            // Object names come from the store's listing: shown as data (rule 5).
+            object: crate::text::shown(object.as_ref()).to_string(),
             reason: crate::text::shown(&e.to_string()).to_string(),
         }
     }
@@ -184,7 +185,10 @@ impl Archive {
                     listing.copies.push(*a);
                 }
                 Ok(Read::Cluster(c)) => listing.clusters.push(*c),
-                Err(reason) => listing.unusable.push((location.to_string(), reason)),
+                Err(reason) => listing.unusable.push((
+                    crate::text::shown(location.as_ref()).to_string(),
+                    crate::text::shown(&reason).to_string(),
+                )),
             }
         }
         listing.copies.sort_by(|a, b| a.key.cmp(&b.key));
@@ -201,9 +205,13 @@ impl Archive {
     ) -> Option<String> {
         let object = self.data_object(manifest).ok()?;
         match sizes.get(&object) {
-            None => Some(format!("its data object {object} is missing")),
+            None => Some(format!(
+                "its data object {} is missing",
+                crate::text::shown(object.as_ref())
+            )),
             Some(size) if *size != manifest.size => Some(format!(
-                "its data object {object} holds {size} bytes, its manifest says {}",
+                "its data object {} holds {size} bytes, its manifest says {}",
+                crate::text::shown(object.as_ref()),
                 manifest.size
             )),
             Some(_) => None,

@@ -1124,3 +1124,53 @@ async fn a_copy_whose_data_object_is_gone_is_not_archived_and_is_uploaded_again(
         victim.sha256
     );
 }
+
+#[tokio::test]
+async fn object_names_from_the_archive_are_shown_as_data() {
+    // Issue #21.13: object names under the prefix (network text) reached the log and
+    // `--verify --archive` raw: a U+202E turns the rest of a line around, a U+2028 breaks it.
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(g) = garage(&tmp.path().join("garage")) else {
+        return;
+    };
+    let emu = emulator(None).await;
+    let config = config_file(tmp.path(), &emu, REPLICA, &g, "");
+    let store = raw(&g);
+    for name in ["dds-\u{202e}evil", "dds-\u{2028}split"] {
+        let object = ObjectPath::parse(format!("{PREFIX}/{name}/1/manifest.json")).unwrap();
+        store
+            .put(&object, PutPayload::from_static(b"{\"not\": \"ours\"}"))
+            .await
+            .unwrap();
+    }
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        let home = tmp.path().to_path_buf();
+        async move {
+            common::binary(&home)
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let pass = run(&["--sync-now"]).await;
+    let verify = run(&["--verify", "--archive"]).await;
+    for out in [&pass, &verify] {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{2028}'),
+            "{text}"
+        );
+    }
+    let text = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(text.contains("dds-\\u{202e}evil"), "{text}");
+    assert!(text.contains("dds-\\u{2028}split"), "{text}");
+}

@@ -28,7 +28,7 @@ pub async fn verify_archive(settings: &Settings, out: &mut dyn Write) -> Result<
     let throttle = super::verify::scrub_throttle(settings);
     let mut problems = listing.unusable.len();
     for (object, reason) in &listing.unusable {
-        writeln!(out, "PROBLEM {}: {}", crate::text::shown(object), reason)?;
+        writeln!(out, "PROBLEM {object}: {reason}")?;
     }
     problems += check_seals(&listing, out)?;
     let mut checked = 0usize;

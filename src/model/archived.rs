@@ -56,6 +56,6 @@ pub struct ArchiveListing {
     pub copies: Vec<Archived>,
     pub clusters: Vec<ArchivedCluster>,
     /// `manifest.json` objects that are not a manifest of ours in the folder its ids give
-    /// (object name, why): reported, never trusted or deleted.
+    /// (object name, why; both already shown as data): reported, never trusted or deleted.
     pub unusable: Vec<(String, String)>,
 }
