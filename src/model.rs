@@ -23,7 +23,9 @@ use time::macros::format_description;
 
 pub use archived::{ArchiveListing, Archived, ArchivedCluster};
 pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedCluster};
-pub use export::{ExportInfo, TASK, TaskRecord, export_file_name};
+pub use export::{
+    EXPORT_KINDS, ExportInfo, TASK, TaskRecord, export_file_name, export_file_names, export_kind,
+};
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{LocalSnapshot, Remote, StalePartial, Target};
 pub use parts::PartMap;

@@ -512,3 +512,55 @@ async fn a_retry_dbs_still_shows_as_failed_is_counted_and_never_sent_again_at_on
     assert_eq!(again.failed, 1, "{again}");
     assert_eq!(calls(&emu, "RetryDownloadTask"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn format_type_is_a_setting_and_a_refusal_is_reported_in_dbss_words() {
+    // Issue #21.22: `FormatType` for MongoDB is undocumented; a refusal says why, verbatim.
+    let emu = emulator(DbsScript::default().format_types(&["MONGODUMP"])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    let refused = pass(&s).await;
+    assert_eq!((refused.fetched, refused.failed), (0, 1), "{refused}");
+    let message = &refused.failures[0].message;
+    assert!(
+        message.contains("DBS.ParamIsInValid")
+            && message.contains("formatType BSON is not supported"),
+        "{message}"
+    );
+    s.snapshots.format_type = "MONGODUMP".into();
+    let taken = pass(&s).await;
+    assert_eq!((taken.fetched, taken.failed), (1, 0), "{taken}");
+    assert_exported(&emu, dir.path(), NEWEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_is_named_and_checked_by_its_first_bytes() {
+    // Issue #21.22: a service that ignores `UseZstd` sends gzip; the copy is named `.tar.gz`
+    // and checked as gzip, not refused as a broken `.tar.zst`, and not exported again.
+    let emu = emulator(DbsScript::default().gzip()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let first = pass(&s).await;
+    assert_eq!((first.fetched, first.failed), (1, 0), "{first}");
+    let m = manifest(dir.path(), NEWEST);
+    assert_eq!(m.file, format!("{NEWEST}.tar.gz"));
+    assert_ne!(
+        m.format_verdict,
+        Some(Verdict::Damaged),
+        "{:?}",
+        m.format_detail
+    );
+    assert_ne!(
+        m.format_verdict,
+        Some(Verdict::Unrecognised),
+        "{:?}",
+        m.format_detail
+    );
+    let bytes = std::fs::read(folder(dir.path(), NEWEST).join(&m.file)).unwrap();
+    let served = emu.dbs_export(&m.export.as_ref().unwrap().task_id).unwrap();
+    assert!(bytes == served.bytes);
+    let creates = calls(&emu, "CreateDownload");
+    let second = pass(&s).await;
+    assert_eq!((second.fetched, second.failed), (0, 0), "{second}");
+    assert_eq!(calls(&emu, "CreateDownload"), creates, "exported once");
+}

@@ -30,6 +30,8 @@ pub struct CreateRequest {
     pub backup_id: String,
     /// `BakSetSize`, as `DescribeBackups` listed it.
     pub backup_size: u64,
+    /// `FormatType` (`snapshots.format_type`).
+    pub format_type: String,
 }
 
 impl DbsClient {
@@ -74,8 +76,8 @@ impl DbsClient {
             ("BakSetSize".into(), req.backup_size.to_string()),
             ("TargetType".into(), "URL".into()),
             // The FormatType value for MongoDB is not documented (the docstring lists CSV, SQL
-            // and Parquet); the native export is BSON.
-            ("FormatType".into(), "BSON".into()),
+            // and Parquet): `snapshots.format_type`, "BSON" unless set.
+            ("FormatType".into(), req.format_type.clone()),
             ("UseZstd".into(), "true".into()),
         ];
         let (body, request_id) = self.api.call(ACTION, &params).await?;

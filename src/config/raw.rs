@@ -190,4 +190,5 @@ pub(super) struct RawSnapshots {
     pub(super) latest_only: Option<bool>,
     pub(super) retries: Option<i64>,
     pub(super) link_duration: Option<String>,
+    pub(super) format_type: Option<String>,
 }

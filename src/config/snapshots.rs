@@ -47,6 +47,9 @@ pub struct SnapshotSettings {
     /// How long an export link is asked to stay valid (`Duration` of
     /// `DescribeDownloadBackupSetStorageInfo`); an expired one is asked for anew.
     pub link_duration: Duration,
+    /// `CreateDownload`'s `FormatType`: undocumented for MongoDB (the reference lists CSV, SQL
+    /// and Parquet; empty is refused), so a setting, sent as it is (issue #21).
+    pub format_type: String,
 }
 
 impl Default for SnapshotSettings {
@@ -61,6 +64,7 @@ impl Default for SnapshotSettings {
             latest_only: true,
             retries: 2,
             link_duration: Duration::from_secs(7200),
+            format_type: "BSON".into(),
         }
     }
 }
@@ -125,7 +129,18 @@ pub(super) fn validate(
             "must be at least 100ms".into(),
         ));
     }
+    let format_type = match raw.format_type {
+        None => d.format_type,
+        Some(f) if !f.trim().is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric()) => f,
+        Some(f) => {
+            return Err(bad(
+                "snapshots.format_type",
+                format!("{f:?} is not a format name (letters and digits, e.g. \"BSON\")"),
+            ));
+        }
+    };
     Ok(SnapshotSettings {
+        format_type,
         download: raw.download.unwrap_or(d.download),
         endpoint,
         instances,

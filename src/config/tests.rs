@@ -578,7 +578,7 @@ fn snapshot_keys() {
     );
     assert!(s.snapshots.latest_only);
     let s = load_text(&format!(
-        "{MINIMAL}\n[snapshots]\ndownload = true\nendpoint = \"http://127.0.0.1:9/\"\ninstances = [\"dds-bp1\"]\nnetwork = \"public\"\nwait = \"30s\"\npoll_interval = \"200ms\"\nlatest_only = false\nretries = 3\nlink_duration = \"6h\"\n"
+        "{MINIMAL}\n[snapshots]\ndownload = true\nendpoint = \"http://127.0.0.1:9/\"\ninstances = [\"dds-bp1\"]\nnetwork = \"public\"\nwait = \"30s\"\npoll_interval = \"200ms\"\nlatest_only = false\nretries = 3\nlink_duration = \"6h\"\nformat_type = \"MONGODUMP\"\n"
     ))
     .unwrap();
     let want = SnapshotSettings {
@@ -591,6 +591,7 @@ fn snapshot_keys() {
         latest_only: false,
         retries: 3,
         link_duration: Duration::from_secs(6 * 3600),
+        format_type: "MONGODUMP".into(),
     };
     assert_eq!(s.snapshots, want);
     let s = load_text(&format!("{MINIMAL}\n[snapshots]\ninstances = \"all\"\n")).unwrap();
@@ -624,6 +625,11 @@ fn bad_snapshot_keys_name_the_key() {
         ("wait = \"soon\"", "snapshots.wait", "not a duration"),
         ("endpoint = \"ftp://x\"", "snapshots.endpoint", "https://"),
         ("donwload = true", "snapshots", "donwload"),
+        (
+            "format_type = \"B SON\"",
+            "snapshots.format_type",
+            "not a format name",
+        ),
     ] {
         let e = err(&format!("{MINIMAL}\n[snapshots]\n{body}\n"));
         assert!(e.contains(key) && e.contains(says), "{body}: {e}");

@@ -9,9 +9,36 @@ use time::OffsetDateTime;
 /// The task record's file name, in the backup's folder beside `manifest.json`.
 pub const TASK: &str = "task.json";
 
-/// The file name an exported snapshot is published under (the tool asks DBS for zstd).
+/// What an export's archive may be, by extension: the name of DBS's object is UNCONFIRMED and
+/// a service may ignore `UseZstd`, so the first bytes tell which ([`export_kind`]).
+pub const EXPORT_KINDS: [&str; 3] = ["tar.zst", "tar.gz", "tar"];
+
+/// The file name an exported snapshot is published under when its first bytes do not say
+/// otherwise (the tool asks DBS for zstd).
 pub fn export_file_name(backup_id: &str) -> String {
-    format!("{backup_id}.tar.zst")
+    format!("{backup_id}.{}", EXPORT_KINDS[0])
+}
+
+/// Every name an exported snapshot of `backup_id` may have been published under.
+pub fn export_file_names(backup_id: &str) -> Vec<String> {
+    EXPORT_KINDS
+        .iter()
+        .map(|k| format!("{backup_id}.{k}"))
+        .collect()
+}
+
+/// The kind of archive `head` (its first bytes, 262 or more to see a tar header) starts: zstd
+/// (`28 B5 2F FD`), gzip (`1F 8B`) or tar (`ustar` at offset 257); `None`: none of them.
+pub fn export_kind(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(EXPORT_KINDS[0])
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Some(EXPORT_KINDS[1])
+    } else if head.get(257..262) == Some(b"ustar") {
+        Some(EXPORT_KINDS[2])
+    } else {
+        None
+    }
 }
 
 /// What this tool knows of one snapshot's download task. Written before `CreateDownload` is
@@ -71,4 +98,21 @@ pub struct ExportInfo {
     /// documented precisely enough to compare with the archive's size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_data_size: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exports_kind_is_told_by_its_first_bytes() {
+        assert_eq!(export_kind(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some("tar.zst"));
+        assert_eq!(export_kind(&[0x1f, 0x8b, 8]), Some("tar.gz"));
+        let mut tar = vec![0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        assert_eq!(export_kind(&tar), Some("tar"));
+        assert_eq!(export_kind(b"PK\x03\x04"), None);
+        assert_eq!(export_kind(&[]), None);
+        assert_eq!(export_file_names("7"), ["7.tar.zst", "7.tar.gz", "7.tar"]);
+    }
 }

@@ -350,6 +350,7 @@ impl Exporter<'_> {
             instance_id: e.key.instance_id.clone(),
             backup_id: e.key.backup_id.clone(),
             backup_size: e.backup.backup_size.unwrap_or(0),
+            format_type: self.settings.format_type.clone(),
         };
         let task = d.dbs.create(&req).await.map_err(|err| api_failure(&err))?;
         info!(backup = %e.key.label(), task = %shown(&task.task_id), "download task created");
@@ -380,25 +381,29 @@ impl Exporter<'_> {
                 return Outcome::Failed(format!("unusable export link: {}", shown(&reason)));
             }
         }
-        let size = match self.probe_size(&url).await {
-            Ok(s) if s > crate::model::MAX_OBJECT_SIZE => {
+        let (size, file_name) = match self.probe(&url).await {
+            Ok((s, _)) if s > crate::model::MAX_OBJECT_SIZE => {
                 return Outcome::Failed(format!(
                     "the export link says the archive holds {s} bytes, more than any object OSS stores"
                 ));
             }
-            Ok(s) if s > 0 => s,
+            // Named by what its first bytes are, not by what was asked (issue #21).
+            Ok((s, head)) if s > 0 => match crate::model::export_kind(&head) {
+                Some(kind) => (s, format!("{}.{kind}", e.key.backup_id)),
+                None => (s, e.file_name.clone()),
+            },
             Ok(_) => return Outcome::Failed("the export archive is empty".into()),
             Err(reason) => return Outcome::Failed(reason),
         };
         let local = self
             .store
-            .paths(&e.key, &e.file_name)
+            .paths(&e.key, &file_name)
             .ok()
             .map(|p| self.store.partial_len(&p));
         let fetch = Fetch {
             key: e.key.clone(),
             backup: e.backup.clone(),
-            file_name: e.file_name.clone(),
+            file_name,
             url,
             via,
             fallback,
@@ -413,13 +418,14 @@ impl Exporter<'_> {
         Outcome::Ready(Box::new(fetch), dbs, t.task_id.clone())
     }
 
-    /// The object's size, from a one-byte ranged GET (a presigned URL is signed for GET only).
-    async fn probe_size(&self, url: &str) -> Result<u64, String> {
+    /// The object's size and its first bytes (enough to see a tar header), from one ranged GET
+    /// (a presigned URL is signed for GET only).
+    async fn probe(&self, url: &str) -> Result<(u64, Vec<u8>), String> {
         let shown_url = redact_url(url);
         let resp = self
             .http
             .get(url)
-            .header(RANGE, "bytes=0-0")
+            .header(RANGE, format!("bytes=0-{}", PROBE - 1))
             .timeout(Duration::from_secs(60))
             .send()
             .await
@@ -441,9 +447,24 @@ impl Exporter<'_> {
                 ));
             }
         };
-        size.ok_or_else(|| format!("the export link {shown_url} did not say the archive's size"))
+        let size = size
+            .ok_or_else(|| format!("the export link {shown_url} did not say the archive's size"))?;
+        // At most PROBE bytes of the answer are read, even from a 200 with the whole object.
+        let mut head = Vec::with_capacity(PROBE as usize);
+        let mut resp = resp;
+        while head.len() < PROBE as usize {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        head.truncate(PROBE as usize);
+        Ok((size, head))
     }
 }
+
+/// Bytes of an export read to tell what it is (a tar header's `ustar` sits at 257).
+const PROBE: u64 = 512;
 
 /// The link to use: the private one when it is asked for (or reachable, with `auto`, the
 /// public one then the fallback), else the public one.

@@ -386,15 +386,23 @@ fn snapshot(
     {
         return skip(SkipReason::NotCloudDisk(t.clone()));
     }
-    let file_name = crate::model::export_file_name(&b.backup_id);
-    match local.state(&key, &file_name) {
-        LocalState::Complete(_) => return Action::UpToDate { key, file_name },
-        // An export's size is not listed: any sound archived copy of it will do.
-        LocalState::Missing if policy.holds(&key, &file_name, None) => {
-            return Action::Archived { key, file_name };
-        }
-        _ => {}
+    // Published under the name its first bytes gave (any of the export kinds).
+    let names = crate::model::export_file_names(&b.backup_id);
+    if let Some(file_name) = names
+        .iter()
+        .find(|n| matches!(local.state(&key, n), LocalState::Complete(_)))
+    {
+        let file_name = file_name.clone();
+        return Action::UpToDate { key, file_name };
     }
+    // An export's size is not listed: any sound archived copy of it will do.
+    if let Some(file_name) = names.iter().find(|n| {
+        matches!(local.state(&key, n), LocalState::Missing) && policy.holds(&key, n, None)
+    }) {
+        let file_name = file_name.clone();
+        return Action::Archived { key, file_name };
+    }
+    let file_name = crate::model::export_file_name(&b.backup_id);
     if exports.latest_only && !newest.contains(&key) {
         return skip(SkipReason::Snapshot(
             "not the newest snapshot of its instance (snapshots.latest_only)",

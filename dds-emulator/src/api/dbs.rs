@@ -221,6 +221,17 @@ fn create(shared: &Shared, p: &Params) -> Result<Value, Fail> {
                 format!("instance {} does not support backup download", inst.id),
             ))?;
         }
+        if let Some(accepted) = &inst.dbs.format_types
+            && !accepted.iter().any(|f| f == q.format)
+        {
+            Err(refuse(
+                "DBS.ParamIsInValid",
+                format!(
+                    "formatType {} is not supported for this engine (emulated text)",
+                    q.format
+                ),
+            ))?;
+        }
         let b = snapshot_backup(inst, q.bak_set_id)?;
         NewTask {
             instance: inst.id.clone(),
@@ -230,7 +241,7 @@ fn create(shared: &Shared, p: &Params) -> Result<Value, Fail> {
             import_size: q.bak_set_size.unwrap_or(b.size),
             format: q.format.to_string(),
             target_type: "URL".into(),
-            zstd: q.zstd,
+            zstd: q.zstd && !inst.dbs.gzip,
             script: inst.dbs.clone(),
         }
     };

@@ -41,6 +41,11 @@ pub struct DbsScript {
     /// Polls after a `RetryDownloadTask` that still report the run before it as `failed` (a
     /// real DBS takes the retry in asynchronously; the issue #21 probe saw one such poll).
     pub retry_lag: u32,
+    /// The `FormatType` values `CreateDownload` accepts (`None`: any); others are refused with
+    /// `DBS.ParamIsInValid` (its text is emulated; the real value for MongoDB is UNCONFIRMED).
+    pub format_types: Option<Vec<String>>,
+    /// Exports are gzip whatever `UseZstd` asked (a service that ignores it).
+    pub gzip: bool,
 }
 
 impl Default for DbsScript {
@@ -53,6 +58,8 @@ impl Default for DbsScript {
             link_ttl: None,
             export_size: DEFAULT_EXPORT_SIZE,
             retry_lag: 0,
+            format_types: None,
+            gzip: false,
         }
     }
 }
@@ -79,6 +86,18 @@ impl DbsScript {
     /// Links expire after `ttl` at most, whatever `Duration` the caller asked for.
     pub fn link_ttl(mut self, ttl: StdDuration) -> Self {
         self.link_ttl = Some(ttl);
+        self
+    }
+
+    /// `CreateDownload` accepts only these `FormatType` values.
+    pub fn format_types(mut self, accepted: &[&str]) -> Self {
+        self.format_types = Some(accepted.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Exports are gzip, whatever `UseZstd` says.
+    pub fn gzip(mut self) -> Self {
+        self.gzip = true;
         self
     }
 
