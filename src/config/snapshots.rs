@@ -129,16 +129,7 @@ pub(super) fn validate(
             "must be at least 100ms".into(),
         ));
     }
-    let format_type = match raw.format_type {
-        None => d.format_type,
-        Some(f) if !f.trim().is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric()) => f,
-        Some(f) => {
-            return Err(bad(
-                "snapshots.format_type",
-                format!("{f:?} is not a format name (letters and digits, e.g. \"BSON\")"),
-            ));
-        }
-    };
+    let format_type = format_type(raw.format_type, d.format_type, bad)?;
     Ok(SnapshotSettings {
         format_type,
         download: raw.download.unwrap_or(d.download),
@@ -151,4 +142,16 @@ pub(super) fn validate(
         retries,
         link_duration,
     })
+}
+
+/// `snapshots.format_type`: a format name as DBS spells one (letters and digits).
+fn format_type(raw: Option<String>, default: String, bad: Bad<'_>) -> Result<String, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(f) if !f.trim().is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(f),
+        Some(f) => Err(bad(
+            "snapshots.format_type",
+            format!("{f:?} is not a format name (letters and digits, e.g. \"BSON\")"),
+        )),
+    }
 }

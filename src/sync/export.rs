@@ -7,28 +7,26 @@
 //! Only one task per instance can run at DBS: an instance's exports go one after another, and
 //! one still running holds the rest back to a later pass. `--dry-run` makes no DBS call.
 
+mod link;
 pub mod step;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::step::Next;
-use super::oss::parse_content_range;
 use super::plan::{Export, Fetch, Via};
 use super::report::Failure;
 use crate::api::client::ApiClient;
 use crate::api::dbs::{CreateRequest, DbsClient};
 use crate::api::error::ApiError;
-use crate::api::model::dbs::{DownloadTask, ExportLink, TaskList, TaskStatus};
+use crate::api::model::dbs::{DownloadTask, TaskList, TaskStatus};
 use crate::config::{Network, SnapshotSettings};
 use crate::model::{BackupKey, ExportInfo, TaskRecord};
-use crate::secret::redact_url;
 use crate::store::Store;
 use crate::text::shown;
 
@@ -364,7 +362,7 @@ impl Exporter<'_> {
             Ok(l) => l,
             Err(err) => return Outcome::Failed(api_failure(&err)),
         };
-        let Some((url, via, fallback)) = choose(&link, self.network, self.intranet_reachable)
+        let Some((url, via, fallback)) = link::choose(&link, self.network, self.intranet_reachable)
         else {
             return Outcome::Failed(format!(
                 "DescribeDownloadBackupSetStorageInfo gave no {} link for task {}",
@@ -381,7 +379,7 @@ impl Exporter<'_> {
                 return Outcome::Failed(format!("unusable export link: {}", shown(&reason)));
             }
         }
-        let (size, file_name) = match self.probe(&url).await {
+        let (size, file_name) = match link::probe(&self.http, &url).await {
             Ok((s, _)) if s > crate::model::MAX_OBJECT_SIZE => {
                 return Outcome::Failed(format!(
                     "the export link says the archive holds {s} bytes, more than any object OSS stores"
@@ -416,74 +414,6 @@ impl Exporter<'_> {
             }),
         };
         Outcome::Ready(Box::new(fetch), dbs, t.task_id.clone())
-    }
-
-    /// The object's size and its first bytes (enough to see a tar header), from one ranged GET
-    /// (a presigned URL is signed for GET only).
-    async fn probe(&self, url: &str) -> Result<(u64, Vec<u8>), String> {
-        let shown_url = redact_url(url);
-        let resp = self
-            .http
-            .get(url)
-            .header(RANGE, format!("bytes=0-{}", PROBE - 1))
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot reach the export link {shown_url}: {}",
-                    e.without_url()
-                )
-            })?;
-        let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
-        let size = match resp.status().as_u16() {
-            206 => header(CONTENT_RANGE)
-                .and_then(parse_content_range)
-                .map(|(_, total)| total),
-            200 => header(CONTENT_LENGTH).and_then(|v| v.parse().ok()),
-            status => {
-                return Err(format!(
-                    "the export link {shown_url} answered HTTP {status}"
-                ));
-            }
-        };
-        let size = size
-            .ok_or_else(|| format!("the export link {shown_url} did not say the archive's size"))?;
-        // At most PROBE bytes of the answer are read, even from a 200 with the whole object.
-        let mut head = Vec::with_capacity(PROBE as usize);
-        let mut resp = resp;
-        while head.len() < PROBE as usize {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        head.truncate(PROBE as usize);
-        Ok((size, head))
-    }
-}
-
-/// Bytes of an export read to tell what it is (a tar header's `ustar` sits at 257).
-const PROBE: u64 = 512;
-
-/// The link to use: the private one when it is asked for (or reachable, with `auto`, the
-/// public one then the fallback), else the public one.
-fn choose(
-    link: &ExportLink,
-    network: Network,
-    intranet: bool,
-) -> Option<(String, Via, Option<String>)> {
-    let private = link.private_url.clone();
-    let public = link.public_url.clone();
-    match network {
-        Network::Public => public.map(|p| (p, Via::Public, None)),
-        Network::Intranet => private.map(|p| (p, Via::Intranet, None)),
-        Network::Auto => match (private, public) {
-            (Some(i), p) if intranet => Some((i, Via::Intranet, p)),
-            (_, Some(p)) => Some((p, Via::Public, None)),
-            (Some(i), None) => Some((i, Via::Intranet, None)),
-            (None, None) => None,
-        },
     }
 }
 
