@@ -13,6 +13,7 @@
 //! multipart upload, retries with backoff); its requests sign headers, so no URL it logs or
 //! returns carries a credential.
 
+mod checked;
 mod upload;
 
 use std::sync::Arc;
@@ -67,6 +68,8 @@ impl ArchiveError {
 
 pub struct Archive {
     store: Arc<dyn ObjectStore>,
+    /// Keys the client could not read, taken out of the listing pages ([`checked`]).
+    skipped: checked::Skipped,
     prefix: ObjectPath,
     url: String,
     part_size: usize,
@@ -94,7 +97,10 @@ impl Archive {
     pub fn new(settings: &ArchiveSettings) -> Result<Archive, ArchiveError> {
         // object_store's HTTP client is reqwest with rustls: ring, as everywhere in this tool.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let connector = checked::CheckedConnector::default();
+        let skipped = connector.skipped.clone();
         let mut builder = AmazonS3Builder::new()
+            .with_http_connector(connector)
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
             .with_access_key_id(&settings.access_key_id)
@@ -111,6 +117,7 @@ impl Archive {
         })?;
         Ok(Archive {
             store: Arc::new(store),
+            skipped,
             prefix: ObjectPath::from(settings.prefix.as_str()),
             url: settings.url.clone(),
             part_size: usize::try_from(settings.part_size).unwrap_or(usize::MAX),
@@ -157,6 +164,7 @@ impl Archive {
     /// The listing itself failed (then nothing about the archive is known this pass).
     pub async fn list(&self) -> Result<ArchiveListing, ArchiveError> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        self.skipped_keys();
         let mut objects = self.store.list(prefix);
         let mut manifests = Vec::new();
         // Every other object's size: a manifest counts as a copy only with its data beside it.
@@ -191,6 +199,12 @@ impl Archive {
                 )),
             }
         }
+        for key in self.skipped_keys() {
+            listing.unusable.push((
+                crate::text::shown(&key).to_string(),
+                "a key the store client cannot read (`..`, an empty segment): skipped".into(),
+            ));
+        }
         listing.copies.sort_by(|a, b| a.key.cmp(&b.key));
         listing.clusters.sort_by(|a, b| a.unit.cmp(&b.unit));
         Ok(listing)
@@ -216,6 +230,11 @@ impl Archive {
             )),
             Some(_) => None,
         }
+    }
+
+    /// The keys taken out of the listing pages since the last call.
+    fn skipped_keys(&self) -> Vec<String> {
+        std::mem::take(&mut *self.skipped.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// A listed manifest or cluster manifest, read and checked to sit where its ids say.

@@ -1174,3 +1174,87 @@ async fn object_names_from_the_archive_are_shown_as_data() {
     assert!(text.contains("dds-\\u{202e}evil"), "{text}");
     assert!(text.contains("dds-\\u{2028}split"), "{text}");
 }
+
+/// `[archive]` on a scripted S3 endpoint (no Garage needed).
+fn scripted_archive(endpoint: &str) -> ArchiveSettings {
+    ArchiveSettings {
+        url: format!("s3://b/{PREFIX}"),
+        bucket: "b".into(),
+        prefix: PREFIX.into(),
+        endpoint: Some(endpoint.into()),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key_id: "k".into(),
+        secret_access_key: Secret::new("s"),
+        part_size: 5 * MIB,
+        uploads: 1,
+        prune: None,
+    }
+}
+
+#[tokio::test]
+async fn listings_that_are_no_listing_fail_and_unreadable_keys_are_skipped() {
+    // Issue #21.14: a 200 with an HTML page (or IsTruncated without a token) was read as an
+    // empty archive, so everything was uploaded again. Issue #21.15: one foreign key the client
+    // cannot parse failed every listing, for ever.
+    use axum::extract::Query;
+    use std::collections::HashMap;
+    http::install_crypto_provider();
+    let answer = Arc::new(std::sync::Mutex::new(String::new()));
+    let page = answer.clone();
+    let app = axum::Router::new().fallback(move |Query(q): Query<HashMap<String, String>>| {
+        let page = page.lock().unwrap().clone();
+        async move {
+            if q.get("list-type").map(String::as_str) == Some("2") {
+                (axum::http::StatusCode::OK, page)
+            } else {
+                (axum::http::StatusCode::NOT_FOUND, String::new())
+            }
+        }
+    });
+    let server = common::serve(app).await;
+    let archive = Archive::new(&scripted_archive(&server.url)).unwrap();
+    let set = |body: &str| *answer.lock().unwrap() = body.to_string();
+    let listing = |keys: &[&str], truncated: &str| {
+        let contents: String = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "<Contents><Key>{k}</Key><LastModified>2026-12-01T00:00:00.000Z</LastModified>\
+                     <ETag>\"e\"</ETag><Size>4</Size></Contents>"
+                )
+            })
+            .collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name>\
+             <Prefix>{PREFIX}/</Prefix><KeyCount>{}</KeyCount><IsTruncated>{truncated}</IsTruncated>\
+             {contents}</ListBucketResult>",
+            keys.len()
+        )
+    };
+
+    set("<html><body><h1>Welcome to our proxy</h1></body></html>");
+    let e = archive.list().await.unwrap_err().to_string();
+    assert!(e.contains("not a ListBucketResult"), "{e}");
+    set(&listing(&[&format!("{PREFIX}/x/1/data.ar")], "true"));
+    let e = archive.list().await.unwrap_err().to_string();
+    assert!(e.contains("no continuation token"), "{e}");
+
+    set(&listing(
+        &[
+            &format!("{PREFIX}/../x"),
+            &format!("{PREFIX}/a//b"),
+            &format!("{PREFIX}/dds-1/7/f.ar"),
+        ],
+        "false",
+    ));
+    let got = archive.list().await.unwrap();
+    assert!(got.copies.is_empty());
+    let skipped: Vec<&str> = got.unusable.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        skipped,
+        [format!("{PREFIX}/../x"), format!("{PREFIX}/a//b")],
+        "{:?}",
+        got.unusable
+    );
+}
