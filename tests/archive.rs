@@ -1258,3 +1258,56 @@ async fn listings_that_are_no_listing_fail_and_unreadable_keys_are_skipped() {
         got.unusable
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_archive_listing_holds_no_download_it_cannot_answer_for() {
+    // Issue #21.12: the archive was listed before planning, so a slow endpoint held every
+    // download of the pass. Now the newest backup (never let go by keep_local) is fetched while
+    // the archive's listing is still unanswered; the older ones wait for its word.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    http::install_crypto_provider();
+    let release = Arc::new(AtomicBool::new(false));
+    let released_in_time = Arc::new(AtomicBool::new(false));
+    let (gate, in_time) = (release.clone(), released_in_time.clone());
+    let empty = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name>\
+         <Prefix>{PREFIX}/</Prefix><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated>\
+         </ListBucketResult>"
+    );
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (gate, in_time, empty) = (gate.clone(), in_time.clone(), empty.clone());
+        async move {
+            if !uri.query().is_some_and(|q| q.contains("list-type=2")) {
+                // Uploads are not this test's business.
+                return (axum::http::StatusCode::NOT_IMPLEMENTED, String::new());
+            }
+            let ok = common::poll(Duration::from_secs(15), || gate.load(Ordering::Relaxed)).await;
+            in_time.store(ok, Ordering::Relaxed);
+            (axum::http::StatusCode::OK, empty)
+        }
+    });
+    let server = common::serve(app).await;
+    let emu = emulator(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir.path());
+    s.instances.truncate(1);
+    s.download.network = Network::Public;
+    s.archive = Some(scripted_archive(&server.url));
+    // The demo's backups are days old: all but the newest may be ones keep_local let go.
+    s.download.keep_local = Some(Duration::from_secs(3600));
+    let run = {
+        let s = s.clone();
+        tokio::spawn(async move { pass(&s).await })
+    };
+    // The listing is answered once a file was served (or, without the fix, never in time).
+    let served = common::poll(Duration::from_secs(10), || emu.stats().file_gets >= 1).await;
+    release.store(true, Ordering::Relaxed);
+    let summary = run.await.unwrap();
+    assert!(
+        served,
+        "no download while the archive's listing was unanswered"
+    );
+    assert!(released_in_time.load(Ordering::Relaxed));
+    // Every backup fetched in the end: the empty archive holds none of the older ones.
+    assert_eq!(summary.fetched, 3, "{summary}");
+}

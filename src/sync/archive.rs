@@ -29,16 +29,48 @@ pub async fn open(
     settings: &crate::config::Settings,
     summary: &mut Summary,
 ) -> Option<(Archive, ArchiveListing)> {
-    let config = settings.archive.as_ref()?;
-    let archive = match Archive::new(config) {
-        Ok(a) => a,
-        Err(e) => {
-            fail(summary, config.url.clone(), e.to_string());
-            return None;
+    answer(ask(settings)?, summary).await
+}
+
+/// The archive's listing, asked for in its own task (so a slow store holds up nothing until
+/// its answer is needed): the client and its listing, or (the archive's URL, why not).
+pub type Asked = tokio::task::JoinHandle<Result<(Archive, ArchiveListing), (String, String)>>;
+
+/// Asks the archive for its listing, when `[archive]` is configured.
+pub fn ask(settings: &crate::config::Settings) -> Option<Asked> {
+    let config = settings.archive.clone()?;
+    Some(tokio::spawn(async move {
+        let archive = Archive::new(&config).map_err(|e| (config.url.clone(), e.to_string()))?;
+        match archive.list().await {
+            Ok(listing) => Ok((archive, listing)),
+            Err(e) => Err((archive.url().to_string(), e.to_string())),
         }
-    };
-    let listing = list(&archive, summary).await?;
-    Some((archive, listing))
+    }))
+}
+
+/// The archive's answer, waited for: a failure is recorded in `summary` (kind `archive`) and
+/// gives `None`; objects it could not use are warned about.
+pub async fn answer(asked: Asked, summary: &mut Summary) -> Option<(Archive, ArchiveListing)> {
+    match asked.await {
+        Ok(Ok((archive, listing))) => {
+            for (object, reason) in &listing.unusable {
+                warn!(object = %object, "archive object ignored: {reason}");
+            }
+            Some((archive, listing))
+        }
+        Ok(Err((url, why))) => {
+            fail(summary, url, why);
+            None
+        }
+        Err(e) => {
+            fail(
+                summary,
+                "archive".into(),
+                format!("the listing task failed: {e}"),
+            );
+            None
+        }
+    }
 }
 
 /// What the archive steps leave to the local prune.
@@ -290,22 +322,6 @@ pub struct Context<'a> {
     pub now: time::OffsetDateTime,
     pub throttle: Throttle,
     pub cancel: &'a CancellationToken,
-}
-
-/// Lists the archive; a failure is recorded in `summary` (kind `archive`) and gives `None`.
-pub async fn list(archive: &Archive, summary: &mut Summary) -> Option<ArchiveListing> {
-    match archive.list().await {
-        Ok(listing) => {
-            for (object, reason) in &listing.unusable {
-                warn!(object = %object, "archive object ignored (not a manifest of this tool in its own folder): {reason}");
-            }
-            Some(listing)
-        }
-        Err(e) => {
-            fail(summary, archive.url().to_string(), e.to_string());
-            None
-        }
-    }
 }
 
 /// The archived copies (backup, file, size) the planner may count as held.

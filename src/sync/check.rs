@@ -85,6 +85,7 @@ mod tests {
             size: 4,
             resume_from: 0,
             export: None,
+            awaits_archive: false,
         }
     }
 

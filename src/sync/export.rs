@@ -412,6 +412,7 @@ impl Exporter<'_> {
                 task_id: t.task_id.clone(),
                 export_data_size: t.export_data_size,
             }),
+            awaits_archive: false,
         };
         Outcome::Ready(Box::new(fetch), dbs, t.task_id.clone())
     }

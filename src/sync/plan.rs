@@ -18,8 +18,10 @@ use crate::model::{BackupKey, Listed, LocalSnapshot, LocalState, Remote, StalePa
 use crate::names;
 
 pub use skip::SkipReason;
+use snapshot::{is_snapshot, newest_snapshots, snapshot};
 
 mod skip;
+mod snapshot;
 
 /// Which URL a download uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,6 +55,9 @@ pub struct Fetch {
     pub resume_from: u64,
     /// For an exported snapshot: the DBS task whose archive this is.
     pub export: Option<ExportInfo>,
+    /// Waits for the archive's listing (it may hold this backup: see
+    /// [`Policy::awaiting_archive`]).
+    pub awaits_archive: bool,
 }
 
 /// A snapshot backup to export through a DBS download task, then download like any other.
@@ -101,9 +106,22 @@ pub struct Policy {
     /// (backup, file name, size) of every sound copy the archive holds; a backup found there
     /// and not on disk is not fetched again.
     pub archived: HashSet<(BackupKey, String, u64)>,
+    /// `download.keep_local`, while the archive has not answered its listing yet: a backup
+    /// older than that may be one `keep_local` let go, so its fetch waits for the archive's
+    /// word; every other fetch goes at once (a slow archive delays no download; issue #21).
+    pub awaiting_archive: Option<std::time::Duration>,
 }
 
 impl Policy {
+    /// Whether the archive, not listed yet, may hold `b` as a copy `keep_local` let go.
+    fn may_hold(&self, b: &Backup, now: OffsetDateTime) -> bool {
+        self.awaiting_archive.is_some_and(|keep| {
+            b.backup_end_time
+                .or(b.backup_start_time)
+                .is_none_or(|taken| taken + keep <= now)
+        })
+    }
+
     /// Whether the archive holds a sound copy of `file_name` of `key` (of `size`, when known).
     fn holds(&self, key: &BackupKey, file_name: &str, size: Option<u64>) -> bool {
         self.archived
@@ -120,6 +138,7 @@ impl From<UrlPolicy> for Policy {
             retention: None,
             exports: None,
             archived: HashSet::new(),
+            awaiting_archive: None,
         }
     }
 }
@@ -177,6 +196,25 @@ impl Plan {
             Action::Export(e) => Some(e.as_ref()),
             _ => None,
         })
+    }
+
+    /// The fetches that wait for the archive's listing, and then go only where the archive
+    /// does not hold their copy (pure: the archive's copies come in).
+    pub fn settle(
+        waiting: Vec<Fetch>,
+        archived: &HashSet<(BackupKey, String, u64)>,
+    ) -> (Vec<Fetch>, usize) {
+        let before = waiting.len();
+        let go: Vec<Fetch> = waiting
+            .into_iter()
+            .filter(|f| !archived.contains(&(f.key.clone(), f.file_name.clone(), f.size)))
+            .map(|f| Fetch {
+                awaits_archive: false,
+                ..f
+            })
+            .collect();
+        let held = before - go.len();
+        (go, held)
     }
 
     pub fn into_fetches(self) -> Vec<Fetch> {
@@ -238,6 +276,7 @@ pub fn decide(
     policy: &Policy,
 ) -> Vec<Action> {
     let newest = newest_snapshots(listed, now);
+    let latest = newest_per_target(listed);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(listed.len());
     for Listed {
@@ -287,6 +326,14 @@ pub fn decide(
                         let file_name = sel.file_name;
                         Action::Archived { key, file_name }
                     }
+                    // The newest of its target is never let go by keep_local: it goes now.
+                    LocalState::Missing if !latest.contains(&key) && policy.may_hold(b, now) => {
+                        let mut f = fetch(key, b, sel, 0);
+                        if let Action::Fetch(f) = &mut f {
+                            f.awaits_archive = true;
+                        }
+                        f
+                    }
                     _ => fetch(key, b, sel, 0),
                 };
                 out.push(action);
@@ -315,108 +362,25 @@ fn fetch(key: BackupKey, b: &Backup, sel: Selected, resume_from: u64) -> Action 
         size: sel.size,
         resume_from,
         export: None,
+        awaits_archive: false,
     }))
 }
 
-/// A snapshot backup: listed without download URLs (`BackupMethod` `Snapshot`), exported only
-/// through a DBS download task.
-fn is_snapshot(b: &Backup) -> bool {
-    b.backup_method.as_deref() == Some("Snapshot")
-        && b.download_url.is_none()
-        && b.intranet_download_url.is_none()
-}
-
-/// The snapshot backup an export would take: fit (success, available, not expired), of a
-/// replica set, not just listed as one node's part.
-fn exportable(b: &Backup, key: &BackupKey, now: OffsetDateTime) -> Result<(), SkipReason> {
-    eligible(b, now)?;
-    if key.node_id.is_some() || key.cluster {
-        return Err(SkipReason::Snapshot(
-            "exports of one shard's snapshot are not supported; only replica sets are exported",
-        ));
-    }
-    Ok(())
-}
-
-/// The newest exportable snapshot of each instance (by start time, then id).
-fn newest_snapshots(listed: &[Listed], now: OffsetDateTime) -> HashSet<BackupKey> {
-    let mut best: HashMap<&str, &Listed> = HashMap::new();
-    for l in listed.iter().filter(|l| {
-        is_snapshot(&l.backup) && l.refused.is_none() && exportable(&l.backup, &l.key, now).is_ok()
-    }) {
-        let order = |l: &Listed| (l.backup.backup_start_time, l.key.backup_id.clone());
-        best.entry(l.key.instance_id.as_str())
-            .and_modify(|b| {
-                if order(l) > order(b) {
-                    *b = l;
-                }
-            })
-            .or_insert(l);
+/// The newest listed backup of each target (by when it was taken).
+fn newest_per_target(listed: &[Listed]) -> HashSet<BackupKey> {
+    let mut best: HashMap<crate::model::Target, &Listed> = HashMap::new();
+    for l in listed {
+        let taken = |l: &Listed| l.backup.backup_end_time.or(l.backup.backup_start_time);
+        let slot = best.entry(l.key.target()).or_insert(l);
+        if taken(l) > taken(slot) {
+            *slot = l;
+        }
     }
     best.into_values().map(|l| l.key.clone()).collect()
 }
 
-fn snapshot(
-    key: BackupKey,
-    b: &Backup,
-    local: &LocalSnapshot,
-    now: OffsetDateTime,
-    policy: &Policy,
-    newest: &HashSet<BackupKey>,
-) -> Action {
-    let skip = |reason| Action::Skip {
-        key: key.clone(),
-        reason,
-    };
-    let Some(exports) = &policy.exports else {
-        return skip(SkipReason::Snapshot(
-            "exports are off; [snapshots] download = true exports it through a DBS download task (billed per GB)",
-        ));
-    };
-    if let Err(reason) = exportable(b, &key, now) {
-        return skip(reason);
-    }
-    if !exports.instances.selects(&key.instance_id) {
-        return skip(SkipReason::Snapshot(
-            "its instance is not in snapshots.instances",
-        ));
-    }
-    if let Some(t) = exports.storage.get(&key.instance_id)
-        && !t.starts_with("cloud_")
-    {
-        return skip(SkipReason::NotCloudDisk(t.clone()));
-    }
-    // Published under the name its first bytes gave (any of the export kinds).
-    let names = crate::model::export_file_names(&b.backup_id);
-    if let Some(file_name) = names
-        .iter()
-        .find(|n| matches!(local.state(&key, n), LocalState::Complete(_)))
-    {
-        let file_name = file_name.clone();
-        return Action::UpToDate { key, file_name };
-    }
-    // An export's size is not listed: any sound archived copy of it will do.
-    if let Some(file_name) = names.iter().find(|n| {
-        matches!(local.state(&key, n), LocalState::Missing) && policy.holds(&key, n, None)
-    }) {
-        let file_name = file_name.clone();
-        return Action::Archived { key, file_name };
-    }
-    let file_name = crate::model::export_file_name(&b.backup_id);
-    if exports.latest_only && !newest.contains(&key) {
-        return skip(SkipReason::Snapshot(
-            "not the newest snapshot of its instance (snapshots.latest_only)",
-        ));
-    }
-    Action::Export(Box::new(Export {
-        key,
-        backup: b.clone(),
-        file_name,
-    }))
-}
-
 /// A backup fit to copy: a safe id, `Success`, available, not expired.
-fn eligible(b: &Backup, now: OffsetDateTime) -> Result<(), SkipReason> {
+pub(super) fn eligible(b: &Backup, now: OffsetDateTime) -> Result<(), SkipReason> {
     names::check_id("backup id", &b.backup_id).map_err(SkipReason::BadName)?;
     if !b.is_success() {
         return Err(SkipReason::NotSuccess(b.backup_status.clone()));

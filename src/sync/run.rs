@@ -21,8 +21,10 @@ use crate::model::{BackupKey, Remote};
 use crate::progress::Progress;
 use crate::store::{Store, StoreError};
 
+mod asking;
 mod confirm;
 mod fetch;
+use asking::Asking;
 use confirm::{Ask, plan_confirmed};
 use fetch::{Clients, download_all};
 
@@ -66,6 +68,9 @@ pub async fn run_pass(
 ) -> Result<Summary, SyncError> {
     let started = Instant::now();
     let store = Store::new(&settings.download.dir);
+    // The archive is asked at once, in its own task: its listing overlaps the cloud's, and a
+    // slow store delays only the fetches it may have an answer for.
+    let mut archive = Asking::new(super::archive::ask(settings));
     // A dry run only reads (a missing dir is an empty one): it takes no lock and creates
     // nothing, so it runs beside a pass, and as a user who cannot write the dir.
     let _lock = if opts.dry_run {
@@ -84,14 +89,13 @@ pub async fn run_pass(
     };
     let local = store.snapshot();
     warn_unreadable(&local);
-    // The archive is listed before planning: a backup it holds, let go locally, is not
-    // fetched again.
-    let mut archive = super::archive::open(settings, &mut summary).await;
-    let held = archive
-        .as_ref()
-        .map(|(_, listing)| super::archive::held(listing))
-        .unwrap_or_default();
-    let policy = policy(settings, &remote, held).await;
+    // A backup the archive holds, let go locally, is not fetched again: what the archive has
+    // answered by now is used; a dry run waits for it (it says what the pass would do).
+    archive
+        .take_if_ready(opts.dry_run, &mut summary, &opts.cancel)
+        .await;
+    let awaiting = archive.asked.as_ref().and(settings.download.keep_local);
+    let policy = policy(settings, &remote, archive.held(), awaiting).await;
     let ask = Ask {
         api,
         clients: &clients,
@@ -102,7 +106,7 @@ pub async fn run_pass(
     count_plan(&plan, &mut summary);
     if opts.dry_run {
         let ctx = archive_context(settings, &store, &remote, now, opts);
-        let listing = archive.as_ref().map(|(_, l)| l);
+        let listing = archive.ready.as_ref().map(|(_, l)| l);
         print_dry_run(&store, &plan, &local, (&ctx, listing), opts, &mut summary);
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
@@ -116,18 +120,20 @@ pub async fn run_pass(
         store: &store,
         opts,
     };
-    fetch_all(&pass, clients, &policy, plan, progress, &mut summary).await?;
+    fetch_all(
+        &pass,
+        clients,
+        &policy,
+        plan,
+        (progress, &mut archive),
+        &mut summary,
+    )
+    .await?;
+    archive.take(&mut summary, &opts.cancel).await;
     if !opts.cancel.is_cancelled() {
         seal_clusters(&store, &remote);
-        archive_and_hold(
-            &pass,
-            &remote,
-            now,
-            archive.as_mut(),
-            &mut prune,
-            &mut summary,
-        )
-        .await;
+        let ready = archive.ready.as_mut();
+        archive_and_hold(&pass, &remote, now, ready, &mut prune, &mut summary).await;
         apply_prune(&store, &prune, &mut summary);
         remove_stale(&store, &stale);
     }
@@ -234,7 +240,7 @@ async fn fetch_all(
     clients: std::collections::HashMap<String, ApiClient>,
     policy: &Policy,
     plan: Plan,
-    progress: &dyn Progress,
+    (progress, archive): (&dyn Progress, &mut Asking),
     summary: &mut Summary,
 ) -> Result<(), SyncError> {
     let Pass {
@@ -256,7 +262,25 @@ async fn fetch_all(
         exports: exported.tasks,
         link_duration: settings.snapshots.link_duration,
     };
-    download_all(settings, clients, store, fetches, progress, opts, summary).await
+    let (waiting, now): (Vec<_>, Vec<_>) = fetches.into_iter().partition(|f| f.awaits_archive);
+    download_all(
+        settings,
+        clients.clone(),
+        store,
+        now,
+        progress,
+        opts,
+        summary,
+    )
+    .await?;
+    if waiting.is_empty() || opts.cancel.is_cancelled() {
+        return Ok(());
+    }
+    // The fetches the archive may hold: once it has answered, only those it does not.
+    archive.take(summary, &opts.cancel).await;
+    let (go, held) = Plan::settle(waiting, &archive.held());
+    summary.up_to_date += held;
+    download_all(settings, clients, store, go, progress, opts, summary).await
 }
 
 /// Adds the local copies `keep_local` lets go to the retention plan's removals (once each).
@@ -318,6 +342,7 @@ async fn policy(
     settings: &Settings,
     remote: &Remote,
     archived: std::collections::HashSet<(BackupKey, String, u64)>,
+    awaiting_archive: Option<Duration>,
 ) -> Policy {
     Policy {
         urls: UrlPolicy {
@@ -337,6 +362,7 @@ async fn policy(
             storage: remote.storage.clone(),
         }),
         archived,
+        awaiting_archive,
     }
 }
 

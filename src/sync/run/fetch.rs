@@ -19,6 +19,7 @@ use crate::progress::Progress;
 use crate::store::Store;
 
 /// The API client of each listed instance's region, for fresh download URLs.
+#[derive(Clone)]
 pub(super) struct Clients {
     pub(super) base: ApiClient,
     pub(super) by_instance: std::collections::HashMap<String, ApiClient>,
