@@ -19,6 +19,10 @@
 # on loopback (part_size 16MiB, uploads 4), against `aws s3 cp` of the same file with the same
 # part size and concurrency, if the AWS CLI is installed. The RSS column shows the upload's
 # memory: bounded by uploads x part_size, whatever the file size.
+# Then fleet scale (BENCH_ONLY=copies, not in the default set): BENCH_COPIES (default 10000)
+# backups of BENCH_COPY_KIB KiB (default 3) on the emulator: the first pass, an idle pass (every
+# copy up to date) and `--verify`, each with the program's own CPU and peak RSS. Targets (issue
+# #21): an idle pass over 10,000 copies under 1 s of the program's CPU and 64 MiB.
 # Needs ~5 GiB free under $BENCH_DIR (default: a temp dir). Prints a table; the figures in the
 # README come from this script. Usage: bench/run.sh [ROUNDS]   (default 3; the best run counts)
 # Knobs: BENCH_ONLY="loopback link streams" (the sections to run, default all), BENCH_BIG_MIB
@@ -37,6 +41,7 @@ BIG_MIB=${BIG_MIB:-2048}
 ONLY=${BENCH_ONLY:-${QUICK:+streams}}
 ONLY=${ONLY:-loopback link streams}
 WORK=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$WORK"
 export CARGO_TERM_COLOR=never
 RELEASE=${CARGO_TARGET_DIR:-$PWD/target}/release
 if [ -n "${BENCH_BIN:-}" ]; then
@@ -68,7 +73,7 @@ start_emulator() {
     --warm-up --print-urls "$@" >"$WORK/emulator.out" 2>"$WORK/emulator.err" &
   EMU=$!
   for _ in $(seq 600); do grep -q '^dds-emulator listening' "$WORK/emulator.out" 2>/dev/null && break; sleep 0.1; done
-  URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/emulator.out" | head -1)
+  URL=$(grep -o -m1 'http://127.0.0.1:[0-9]*' "$WORK/emulator.out" | head -1)
   [ -n "$URL" ] || { echo "bench: the emulator did not start"; cat "$WORK/emulator.err"; exit 1; }
 }
 
@@ -118,7 +123,9 @@ run() {
   local best="" rss="" cpu=""
   BEST=""
   for _ in $(seq "$ROUNDS"); do
-    rm -rf "$WORK/data" "$WORK/curl"; mkdir -p "$WORK/curl"; sync
+    # KEEP_DATA: the run works on what the previous one left (an idle pass, a scrub).
+    [ -n "${KEEP_DATA:-}" ] || rm -rf "$WORK/data"
+    rm -rf "$WORK/curl"; mkdir -p "$WORK/curl"; sync
     local start end secs rc=0
     start=$(date +%s.%N)
     "$TIME" -f '%M %U %S' -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/run.err" || rc=$?
@@ -278,6 +285,21 @@ TOML
   fi
 }
 
+copies() { # many small copies: a first pass, an idle pass, a scrub
+  local n=${BENCH_COPIES:-10000} kib=${BENCH_COPY_KIB:-3} label
+  BYTES=$((n * kib * 1024))
+  label="$n x $kib KiB"
+  # 30 s apart: all of them within the emulator's 7-day expiry.
+  start_emulator "dds-bench-copies:${n}x${kib}KiB" --generate-every 30s
+  config dds-bench-copies copies
+  sed -i "s/^concurrency = 4$/concurrency = 16/" "$WORK/copies.toml"
+  sed -i 's/^lookback = "30d"/lookback = "8d"/' "$WORK/copies.toml"
+  run "$label: first pass" "$BIN/dds-backup-sync" --sync-now --config "$WORK/copies.toml"
+  KEEP_DATA=1 run "$label: idle pass" "$BIN/dds-backup-sync" --sync-now --config "$WORK/copies.toml"
+  KEEP_DATA=1 run "$label: --verify" "$BIN/dds-backup-sync" --verify --config "$WORK/copies.toml"
+  echo "  target (issue #21): an idle pass over 10,000 copies under 1 s of CPU and 64 MiB RSS"
+}
+
 has() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 echo "dds-backup-sync benchmark on $(nproc) cores, $(date -u +%F), best of $ROUNDS"
@@ -300,4 +322,7 @@ if has streams; then
 fi
 if has archive; then
   archive
+fi
+if has copies; then
+  copies
 fi

@@ -262,7 +262,19 @@ impl Instance {
         newest: OffsetDateTime,
         size: u64,
     ) -> Instance {
-        self.with_series(count, first_id, newest, Duration::hours(1), |id, start| {
+        self.with_generated_every(count, first_id, newest, size, Duration::hours(1))
+    }
+
+    /// [`Instance::with_generated`], `every` apart.
+    pub fn with_generated_every(
+        self,
+        count: u64,
+        first_id: u64,
+        newest: OffsetDateTime,
+        size: u64,
+        every: Duration,
+    ) -> Instance {
+        self.with_series(count, first_id, newest, every, |id, start| {
             let name = object_name(&format!("hins{first_id}"), start, &format!("_{id}_qp.xb"));
             BackupRecord::new(id, start, &name, size)
         })

@@ -58,6 +58,10 @@ struct Args {
     /// Add a replica-set instance with generated backups, e.g. `dds-bench:64x32MiB` (benchmarks).
     #[arg(long, value_name = "ID:COUNTxSIZE", value_parser = parse_generate)]
     generate: Vec<(String, u64, u64)>,
+    /// Time between two generated backups (each kept 7 days): `30s` lists 10,000 of them
+    /// (the fleet-scale bench); default one hour.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    generate_every: Duration,
     /// Pace every file body to this rate per second, e.g. `400MiB` (a link slower than
     /// loopback; benchmarks and demos). Default: as fast as the socket takes it.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -138,9 +142,15 @@ async fn main() -> anyhow::Result<()> {
     let now = time::OffsetDateTime::now_utc();
     for (n, (id, count, size)) in args.generate.iter().enumerate() {
         let first_id = 90_000_000 + 100_000 * n as u64;
-        config.dataset.add_instance(
-            emulator::Instance::replica_set(id).with_generated(*count, first_id, now, *size),
-        );
+        config
+            .dataset
+            .add_instance(emulator::Instance::replica_set(id).with_generated_every(
+                *count,
+                first_id,
+                now,
+                *size,
+                time::Duration::try_from(args.generate_every).unwrap_or(time::Duration::HOUR),
+            ));
     }
     config.security_token = args.security_token;
     config.faults = faults;
