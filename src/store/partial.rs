@@ -96,6 +96,13 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a partial file's sidecar (a real file only): its partial is then never resumed.
+    pub fn drop_sidecar(&self, paths: &BackupPaths) {
+        if is_real_file(&paths.sidecar) {
+            let _ = fs::remove_file(&paths.sidecar);
+        }
+    }
+
     /// Removes a partial file and its sidecar (best effort: a leftover is checked again, and
     /// then discarded, by the next pass).
     pub fn discard(&self, paths: &BackupPaths) {

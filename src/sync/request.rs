@@ -87,7 +87,14 @@ pub(super) async fn one_request(
     }
     st.sidecar.size = fetch.size;
     st.sidecar.url_expires = url_expires(&st.url);
-    save_sidecar(link, &backup, paths, &st.sidecar).await?;
+    if fetch.size <= NO_SIDECAR_UP_TO && st.at.offset == 0 {
+        // A small file is fetched again whole after a crash: a sidecar (written and fsynced
+        // before its first byte) would cost more than it saves (issue #21). None may be left
+        // from an earlier run either: a partial is resumed only with its own sidecar.
+        link.store.drop_sidecar(paths);
+    } else {
+        save_sidecar(link, &backup, paths, &st.sidecar).await?;
+    }
     let lim = Limits {
         size: fetch.size,
         pace: link.pace,
@@ -187,6 +194,9 @@ async fn accept(
     }
     Ok(true)
 }
+
+/// Files up to this size get no resume sidecar: after a crash they are fetched again whole.
+const NO_SIDECAR_UP_TO: u64 = 1 << 20;
 
 /// Writes the sidecar before any byte of this response lands, off the async workers.
 async fn save_sidecar(

@@ -612,3 +612,39 @@ async fn a_copy_is_pruned_on_its_recorded_expiry_only_after_the_cloud_confirms_i
         "only the listing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_file_is_written_without_a_resume_sidecar() {
+    // Issue #21.21: the first pass wrote and fsynced a resume sidecar even for a 3 KiB file;
+    // a file of up to 1 MiB is fetched again whole after a crash instead.
+    use dds_emulator::StallFault;
+    let emu = emulator_with(|_| {}).await;
+    emu.set_faults(oss_faults(OssFaults {
+        stall: vec![StallFault {
+            after_bytes: 200_000,
+            duration: Duration::from_millis(1500),
+            count: 1,
+            object: Some(AR.into()),
+        }],
+        ..OssFaults::default()
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let run = {
+        let s = s.clone();
+        tokio::spawn(async move { pass(&s).await })
+    };
+    let (name, _) = object(&emu, AR).await;
+    let part = folder(dir.path(), AR).join(format!("{name}.part"));
+    let written = common::poll(Duration::from_secs(10), || file_len(&part) > 0).await;
+    assert!(written, "the small file's partial never held bytes");
+    assert!(
+        !folder(dir.path(), AR)
+            .join(format!("{name}.part.json"))
+            .exists(),
+        "a sidecar for a 300 KiB file"
+    );
+    let summary = run.await.unwrap();
+    assert_eq!(summary.failed, 0, "{summary}");
+    assert_published(&emu, dir.path(), AR).await;
+}
