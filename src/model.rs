@@ -277,8 +277,11 @@ impl Manifest {
 /// What is on disk for one backup.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocalState {
-    /// Published with a readable manifest and the recorded size.
-    Complete(Box<Manifest>),
+    /// Published with a readable manifest and the recorded size. Only the size: the manifest
+    /// itself is in the snapshot's copies once, not a second time per file (issue #21).
+    Complete {
+        size: u64,
+    },
     /// A partial file of this many bytes.
     Partial(u64),
     Missing,

@@ -39,7 +39,7 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
         .snapshot()
         .states
         .into_iter()
-        .filter(|(_, state)| matches!(state, LocalState::Complete(_)))
+        .filter(|(_, state)| matches!(state, LocalState::Complete { .. }))
         .map(|((key, _), _)| key)
         .collect();
     let archive = archived::ArchiveSection::of(settings).await;

@@ -166,7 +166,7 @@ fn record(snap: &mut LocalSnapshot, folder: Folder) {
         && m.rot.is_none()
         && files.get(&m.file) == Some(&Some(m.size))
     {
-        set(&m.file, LocalState::Complete(Box::new(m.clone())));
+        set(&m.file, LocalState::Complete { size: m.size });
     }
     for (name, len) in &files {
         if let Some(base) = name.strip_suffix(PART_SUFFIX) {

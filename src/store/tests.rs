@@ -298,7 +298,7 @@ fn a_cluster_is_sealed_once_every_node_is_in_and_read_back_from_its_layout() {
     assert_eq!(keys, cluster.nodes);
     assert!(matches!(
         snap.state(&cluster.nodes[0], "f.ar"),
-        LocalState::Complete(_)
+        LocalState::Complete { .. }
     ));
 }
 

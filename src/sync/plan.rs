@@ -317,7 +317,7 @@ pub fn decide(
             Err(reason) => out.push(Action::Skip { key, reason }),
             Ok(sel) => {
                 let action = match local.state(&key, &sel.file_name) {
-                    LocalState::Complete(m) if m.size == sel.size => Action::UpToDate {
+                    LocalState::Complete { size } if size == sel.size => Action::UpToDate {
                         key,
                         file_name: sel.file_name,
                     },

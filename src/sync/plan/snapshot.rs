@@ -80,7 +80,7 @@ pub(super) fn snapshot(
     let names = crate::model::export_file_names(&b.backup_id);
     if let Some(file_name) = names
         .iter()
-        .find(|n| matches!(local.state(&key, n), LocalState::Complete(_)))
+        .find(|n| matches!(local.state(&key, n), LocalState::Complete { .. }))
     {
         let file_name = file_name.clone();
         return Action::UpToDate { key, file_name };

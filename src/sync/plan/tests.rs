@@ -1,7 +1,6 @@
 use time::macros::datetime;
 
 use super::*;
-use crate::model::Manifest;
 
 const NOW: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
@@ -176,39 +175,17 @@ fn url_choice_per_network() {
     assert!(matches!(&got[0], Action::Fetch(f) if f.via == Via::Intranet));
 }
 
-fn manifest_of(b: &Backup, file: &str, size: u64) -> Manifest {
-    Manifest {
-        format: 1,
-        instance_id: "dds-1".into(),
-        node_id: None,
-        cluster_backup_id: None,
-        backup: b.clone(),
-        file: file.into(),
-        size,
-        sha256: "00".into(),
-        crc64: "0".into(),
-        crc64_checked: true,
-        format_verdict: None,
-        format_detail: None,
-        rot: None,
-        export: None,
-        downloaded_at: NOW,
-        verified_at: NOW,
-    }
-}
-
 #[test]
 fn local_state_decides_fetch_resume_or_nothing() {
     let b = backup("1");
-    let manifest = |size| manifest_of(&b, "1_qp.xb", size);
     let urls = policy(Network::Public, false);
     let one = |local| plan(std::slice::from_ref(&b), urls, local).remove(0);
     assert!(matches!(
-        one(LocalState::Complete(Box::new(manifest(1000)))),
+        one(LocalState::Complete { size: 1000 }),
         Action::UpToDate { .. }
     ));
     assert!(
-        matches!(one(LocalState::Complete(Box::new(manifest(999)))), Action::Fetch(f) if f.resume_from == 0)
+        matches!(one(LocalState::Complete { size: 999 }), Action::Fetch(f) if f.resume_from == 0)
     );
     assert!(matches!(one(LocalState::Partial(400)), Action::Fetch(f) if f.resume_from == 400));
     assert!(matches!(one(LocalState::Partial(1000)), Action::Fetch(f) if f.resume_from == 1000));
@@ -360,7 +337,7 @@ fn snapshots_are_exported_only_when_asked_and_newest_first() {
     let key = listed("dds-1", None, &backups[1..2])[0].key.clone();
     local.states.insert(
         (key, "s2.tar.zst".into()),
-        LocalState::Complete(Box::new(manifest_of(&snapshot("s2", 27), "s2.tar.zst", 10))),
+        LocalState::Complete { size: 10 },
     );
     let actions = export_plan(&backups, Some(on.clone()), &local);
     assert!(
