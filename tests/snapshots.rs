@@ -564,3 +564,34 @@ async fn an_export_is_named_and_checked_by_its_first_bytes() {
     assert_eq!((second.fetched, second.failed), (0, 0), "{second}");
     assert_eq!(calls(&emu, "CreateDownload"), creates, "exported once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_names_no_backup_set_is_never_adopted_for_this_one() {
+    // Issue #21.3: DBS listed a task without `BakSetId` (and ignored the filter), and it was
+    // adopted for any backup set: another set's archive was published as this backup.
+    let emu = emulator(DbsScript::default().nameless_rows()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    let first = pass(&s).await;
+    assert_eq!((first.fetched, first.failed), (1, 0), "{first}");
+    // A newer snapshot: its export must be its own task's.
+    let newer = "32105009";
+    emu.with_dataset(|d| {
+        let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+        d.instance_mut(DEMO_DISK)
+            .unwrap()
+            .backups
+            .push(dds_emulator::BackupRecord::snapshot(newer, start, 4096));
+    });
+    let second = pass(&s).await;
+    assert_eq!((second.fetched, second.failed), (1, 0), "{second}");
+    let task = manifest(dir.path(), newer).export.unwrap().task_id;
+    let of = emu
+        .dbs_tasks()
+        .into_iter()
+        .find(|t| t.task_id == task)
+        .unwrap()
+        .bak_set_id;
+    assert_eq!(of, newer, "published the archive of backup set {of}");
+    assert_exported(&emu, dir.path(), newer);
+}

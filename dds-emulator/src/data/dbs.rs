@@ -46,6 +46,9 @@ pub struct DbsScript {
     pub format_types: Option<Vec<String>>,
     /// Exports are gzip whatever `UseZstd` asked (a service that ignores it).
     pub gzip: bool,
+    /// `DescribeDownloadTask` rows name no `BakSetId`, and its `BackupSetId` filter is ignored:
+    /// every task of the instance is listed (a service answering as the issue #21 probe did).
+    pub nameless_rows: bool,
 }
 
 impl Default for DbsScript {
@@ -60,6 +63,7 @@ impl Default for DbsScript {
             retry_lag: 0,
             format_types: None,
             gzip: false,
+            nameless_rows: false,
         }
     }
 }
@@ -92,6 +96,12 @@ impl DbsScript {
     /// `CreateDownload` accepts only these `FormatType` values.
     pub fn format_types(mut self, accepted: &[&str]) -> Self {
         self.format_types = Some(accepted.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Task rows without `BakSetId`, the `BackupSetId` filter ignored.
+    pub fn nameless_rows(mut self) -> Self {
+        self.nameless_rows = true;
         self
     }
 

@@ -143,7 +143,11 @@ impl TaskRowJson {
     ) -> TaskRowJson {
         TaskRowJson {
             task_id: t.task_id.clone(),
-            bak_set_id: t.spec.bak_set_id.clone(),
+            bak_set_id: if t.spec.script.nameless_rows {
+                String::new()
+            } else {
+                t.spec.bak_set_id.clone()
+            },
             backup_set_time: unix_millis(t.spec.backup_set_time).to_string(),
             download_status: status.as_str(),
             progress,

@@ -78,7 +78,8 @@ impl<'a> TaskQuery<'a> {
         t.spec.instance == self.instance
             && t.spec.region == self.region
             && !self.pitr
-            && self.backup_set_id.is_none_or(|b| b == t.spec.bak_set_id)
+            && (t.spec.script.nameless_rows
+                || self.backup_set_id.is_none_or(|b| b == t.spec.bak_set_id))
             && self.state.is_none_or(|s| s == t.status(now))
             && self.created.0.is_none_or(|s| created >= s)
             && self.created.1.is_none_or(|e| created <= e)
