@@ -133,15 +133,17 @@ impl VerifyReport {
 
 /// Brings the manifest up to date after a check of bytes it vouches for: the verdict, when it
 /// has none (written before verdicts existed) or a different one (the download checks gzip only
-/// by its header; the scrub inflates it), and `verified_at`, when the check found no problem (a
-/// damaged or rotted copy stays due, so every scrub reports it). The caller holds the copy's lock.
+/// by its header; the scrub inflates it), a rot mark cleared, and `verified_at` set to `stamp`
+/// (when given) if the check found no problem (a damaged or rotted copy stays due, so every
+/// scrub reports it). Nothing is written when nothing changes. The caller holds the copy's lock.
 fn update_manifest(
     dir: &Path,
     manifest: &Manifest,
     check: &CopyCheck,
-    now: OffsetDateTime,
+    stamp: Option<OffsetDateTime>,
     report: &mut VerifyReport,
 ) {
+    let now = stamp.unwrap_or_else(OffsetDateTime::now_utc);
     if let Some(rot) = check.problems.iter().find(|p| p.is_corrupt()) {
         // Recorded once: the next pass fetches the copy again, the metrics count it.
         if manifest.rot.is_none() {
@@ -161,14 +163,18 @@ fn update_manifest(
     let new_verdict =
         manifest.format_verdict != Some(v.verdict) || manifest.format_detail != v.detail;
     let clean = check.problems.iter().all(Problem::is_note);
-    if !new_verdict && !clean {
+    let unmark = clean && manifest.rot.is_some();
+    let stamped = clean && stamp.is_some();
+    if !(new_verdict || unmark || stamped) {
         return;
     }
     let mut updated = manifest.clone();
     updated.format_verdict = Some(v.verdict);
     updated.format_detail.clone_from(&v.detail);
     if clean {
-        updated.verified_at = now;
+        if let Some(at) = stamp {
+            updated.verified_at = at;
+        }
         updated.rot = None;
     }
     match crate::store::write_manifest(&dir.join(MANIFEST), &updated) {
@@ -224,7 +230,10 @@ pub fn verify_scoped(
         if scope.sample.is_some() {
             report.picked.push(labelled[i].0.clone());
         }
-        check_one(store, copy, now, (throttle, stop), &mut report);
+        // `verified_at` is read only to pick the copies due (`max_age`): a scrub without one
+        // stamps nothing, and so rewrites no manifest of a copy that is fine (issue #21).
+        let stamp = scope.max_age.map(|_| now);
+        check_one(store, copy, stamp, (throttle, stop), &mut report);
     }
     report
 }
@@ -232,7 +241,7 @@ pub fn verify_scoped(
 fn check_one(
     store: &Store,
     copy: LocalCopy,
-    now: OffsetDateTime,
+    stamp: Option<OffsetDateTime>,
     (throttle, stop): (&Throttle, &CancellationToken),
     report: &mut VerifyReport,
 ) {
@@ -277,7 +286,7 @@ fn check_one(
         report.stopped = true;
         return;
     }
-    update_manifest(&dir, &manifest, &check, now, report);
+    update_manifest(&dir, &manifest, &check, stamp, report);
     if manifest.rot.is_none() && check.problems.iter().any(|p| p.is_corrupt()) {
         // A cluster backup with a rotted node is no longer complete here.
         if let Err(e) = store.unseal_cluster(&manifest.key()) {
