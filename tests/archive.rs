@@ -483,6 +483,18 @@ fn archive_toml(g: &Garage) -> String {
     )
 }
 
+/// The binary with `args` on `config`, warnings and errors logged; its output.
+async fn run_binary(home: &Path, config: &Path, args: &[&str]) -> std::process::Output {
+    common::binary(home)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap()
+}
+
 /// The config file the binary tests run with: the emulator, the archive in Garage.
 fn config_file(
     dir: &Path,
@@ -1143,22 +1155,8 @@ async fn object_names_from_the_archive_are_shown_as_data() {
             .await
             .unwrap();
     }
-    let run = |args: &'static [&'static str]| {
-        let config = config.clone();
-        let home = tmp.path().to_path_buf();
-        async move {
-            common::binary(&home)
-                .arg("--config")
-                .arg(&config)
-                .args(args)
-                .env("RUST_LOG", "warn")
-                .output()
-                .await
-                .unwrap()
-        }
-    };
-    let pass = run(&["--sync-now"]).await;
-    let verify = run(&["--verify", "--archive"]).await;
+    let pass = run_binary(tmp.path(), &config, &["--sync-now"]).await;
+    let verify = run_binary(tmp.path(), &config, &["--verify", "--archive"]).await;
     for out in [&pass, &verify] {
         let text = format!(
             "{}{}",

@@ -38,6 +38,14 @@ fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf 
     common::write_config(dir, &text, 0o600)
 }
 
+/// Adds `run_on_start = true` to the config's `[schedule]`.
+fn run_on_start(config: &Path) {
+    let text = std::fs::read_to_string(config)
+        .unwrap()
+        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
+    std::fs::write(config, text).unwrap();
+}
+
 /// A daemon process whose stderr is collected as it arrives.
 struct Daemon {
     child: Child,
@@ -200,10 +208,7 @@ async fn sigterm_mid_download_keeps_the_partial_and_the_next_pass_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &emu.base_url(), "0 0 3 * * *", "");
     // run_on_start, on a schedule that will not fire during the test.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
-    std::fs::write(&config, text).unwrap();
+    run_on_start(&config);
     let daemon = Daemon::spawn(&config, dir.path(), None);
     let data = dir.path().join("data");
     let part = || {
@@ -393,10 +398,7 @@ async fn the_verify_schedule_scrubs_and_reports_in_metrics() {
         "0 0 3 * * *",
         "[verify]\ncron = \"*/2 * * * * *\"",
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
-    std::fs::write(&config, text).unwrap();
+    run_on_start(&config);
     let daemon = Daemon::spawn(&config, dir.path(), None);
     daemon
         .wait_log("pass finished", 1, Duration::from_secs(20))
@@ -513,10 +515,7 @@ async fn a_scheduled_scrub_runs_beside_passes_and_stops_at_once_on_sigterm() {
         "*/2 * * * * *",
         "[verify]\ncron = \"* * * * * *\"\nbandwidth_limit = \"64KiB\"",
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[schedule]\n", "[schedule]\nrun_on_start = true\n");
-    std::fs::write(&config, text).unwrap();
+    run_on_start(&config);
     let daemon = Daemon::spawn(&config, dir.path(), None);
     daemon
         .wait_log("pass finished", 1, Duration::from_secs(20))

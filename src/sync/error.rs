@@ -144,7 +144,7 @@ impl DownloadError {
             DownloadError::Store {
                 source: StoreError::Io { source, .. },
                 ..
-            } if source.kind() == std::io::ErrorKind::StorageFull => "disk_full",
+            } if crate::store::is_disk_full(source) => "disk_full",
             DownloadError::Store { .. } => "io",
             DownloadError::Transfer { .. } => "transfer",
             DownloadError::TooSlow { .. } => "too_slow",
