@@ -245,36 +245,16 @@ fn escape(v: &str) -> String {
 }
 
 /// Fills the store-derived parts of a snapshot: newest verified copy per instance/node and
-/// free disk space.
+/// free disk space, read from the disk (outside a pass, which hands over what it holds).
 pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
-    use crate::model::Verdict;
-    snapshot.newest.clear();
-    snapshot.verdicts.clear();
-    let mut problems = 0u64;
-    for copy in store.scan() {
-        let Ok(m) = copy.manifest else { continue };
-        let at = (m.instance_id.clone(), m.node_id.clone().unwrap_or_default());
-        let v = snapshot.verdicts.entry(at).or_default();
-        match m.format_verdict {
-            Some(Verdict::Damaged) => v.0 += 1,
-            Some(Verdict::Unrecognised) => v.1 += 1,
-            _ => {}
-        }
-        // What the scrubs found and no pass has fixed yet: it stays in the metrics until then.
-        problems += match (&m.rot, m.format_verdict) {
-            (Some(rot), _) => rot.problems.max(1),
-            (None, Some(Verdict::Damaged)) => 1,
-            _ => 0,
-        };
-        let end = m.taken().unix_timestamp();
-        let entry = snapshot
-            .newest
-            .entry((m.instance_id.clone(), m.node_id.clone().unwrap_or_default()))
-            .or_insert((end, 0));
-        entry.0 = entry.0.max(end);
-        entry.1 += 1;
-    }
-    snapshot.verify_mismatches = problems;
+    observe(store, crate::model::Holdings::of(&store.scan()), snapshot);
+}
+
+/// Fills the store-derived parts of a snapshot from `holdings` (one read of the copies).
+pub fn observe(store: &Store, holdings: crate::model::Holdings, snapshot: &mut Snapshot) {
+    snapshot.newest = holdings.newest;
+    snapshot.verdicts = holdings.verdicts;
+    snapshot.verify_mismatches = holdings.problems;
     snapshot.disk_free_bytes = store::free_space(store.root()).ok();
     snapshot.now = OffsetDateTime::now_utc().unix_timestamp();
 }

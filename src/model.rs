@@ -27,7 +27,7 @@ pub use export::{
     EXPORT_KINDS, ExportInfo, TASK, TaskRecord, export_file_name, export_file_names, export_kind,
 };
 pub use identity::{Identity, Likeness, Sidecar};
-pub use local::{LocalSnapshot, Remote, StalePartial, Target};
+pub use local::{Holdings, LocalSnapshot, Remote, StalePartial, Target};
 pub use parts::PartMap;
 
 /// The file beside every published copy.

@@ -259,6 +259,12 @@ async fn keep_local_lets_archived_copies_go_and_they_are_not_fetched_again() {
     assert_eq!(first.archived, 3);
     assert_eq!(first.pruned, 2, "{first}");
     assert_eq!(local_manifests(&dir).len(), 1);
+    // What the pass hands the metrics (the copies it read once, kept up to date through its
+    // downloads and prunes) is what the disk holds.
+    let scanned =
+        dds_backup_sync::model::Holdings::of(&dds_backup_sync::store::Store::new(&dir).scan());
+    assert_eq!(first.local.as_ref(), Some(&scanned));
+    assert_eq!(scanned.newest.values().map(|v| v.1).sum::<u64>(), 1);
     let served = emu.stats().file_gets;
     let second = pass(&s).await;
     assert!(second.ok(), "{second}");
@@ -788,8 +794,9 @@ async fn dry_run_and_prune_plan_say_what_the_archive_would_do_and_change_nothing
         retention.contains("archive: keep    ") && retention.contains("last 1"),
         "{retention}"
     );
+    // The archive's plan is the pass's: read against what it holds once the upload is done.
     assert!(
-        retention.contains("archive: total   2 copies: 2 to keep, 0 to remove"),
+        retention.contains("archive: total   3 copies: 3 to keep, 0 to remove"),
         "{retention}"
     );
     assert_eq!(

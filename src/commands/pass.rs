@@ -64,7 +64,7 @@ pub async fn pass_and_report(
     if !opts.dry_run && settings.metrics.textfile.is_some() {
         let end = OffsetDateTime::now_utc().unix_timestamp();
         metrics.record_pass(&summary, start, end);
-        write_metrics_file(settings, metrics);
+        write_metrics(settings, summary.local.clone(), metrics);
     }
     summary.log(settings.logging);
     if !opts.dry_run {
@@ -75,10 +75,24 @@ pub async fn pass_and_report(
 
 /// Refreshes the store-derived figures and rewrites the metrics file, when one is configured.
 pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Snapshot) {
+    write_metrics(settings, None, snapshot);
+}
+
+/// Rewrites the metrics file with the local copies' figures: those a pass counted, else read
+/// from the disk.
+fn write_metrics(
+    settings: &Settings,
+    holdings: Option<crate::model::Holdings>,
+    snapshot: &mut crate::metrics::Snapshot,
+) {
     let Some(path) = &settings.metrics.textfile else {
         return;
     };
-    crate::metrics::observe_store(&crate::store::Store::new(&settings.download.dir), snapshot);
+    let store = crate::store::Store::new(&settings.download.dir);
+    match holdings {
+        Some(h) => crate::metrics::observe(&store, h, snapshot),
+        None => crate::metrics::observe_store(&store, snapshot),
+    }
     if let Err(e) = crate::metrics::write(path, settings.metrics.file_mode, snapshot) {
         tracing::warn!("cannot write the metrics file: {e}");
     }

@@ -16,11 +16,13 @@ use std::collections::{BTreeMap, HashSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::prune::PruneItem;
 use super::report::{Failure, Summary};
 use crate::archive::{Archive, ArchiveListing, Archived};
 use crate::model::{BackupKey, ClusterManifest};
 use crate::store::Store;
 use crate::throttle::Throttle;
+use plan::{Step, Why};
 
 /// The archive of `[archive]` and what it holds now; `None` without an archive, or when the
 /// client cannot be built or the listing failed (recorded in `summary`: nothing about the
@@ -73,94 +75,73 @@ pub async fn answer(asked: Asked, summary: &mut Summary) -> Option<(Archive, Arc
     }
 }
 
-/// What the archive steps leave to the local prune.
-#[derive(Debug, Default)]
-pub struct AfterArchive {
-    /// Local copies `download.keep_local` lets go.
-    pub let_go: Vec<crate::sync::prune::PruneItem>,
-    /// Units the archive's own rules would not keep: not uploaded, and free to go locally by
-    /// the local rules alone.
-    pub declined: HashSet<BackupKey>,
-}
-
-/// Everything the archive does after the downloads: upload what it lacks (but what its own
-/// retention would remove at once), apply that retention, and say what the local prune may
-/// let go. `now` is the pass's.
-pub async fn after_downloads(
-    ctx: Context<'_>,
-    archive: &Archive,
-    listing: &mut ArchiveListing,
-    summary: &mut Summary,
-) -> AfterArchive {
-    // One look at the disk for every step below: uploading only reads it.
-    let copies = ctx.store.scan();
-    let seals = local_seals(ctx.store, &copies);
-    let declined = match &ctx.rules {
-        Some(rules) => plan::declined(&copies, listing, &ctx.plan_rules(rules)),
-        None => HashSet::new(),
-    };
-    upload_all(
-        archive,
-        (ctx.store, &copies),
-        (listing, &declined),
-        &ctx.throttle,
-        ctx.cancel,
-        summary,
-    )
-    .await;
-    if ctx.cancel.is_cancelled() {
-        return AfterArchive::default();
-    }
-    seal_all(archive, &seals, listing, summary).await;
-    if let Some(rules) = &ctx.rules {
-        let decisions = plan::retention(listing, &ctx.plan_rules(rules));
-        let remove: Vec<BackupKey> = decisions
-            .iter()
-            .filter(|d| d.keep.is_empty())
-            .map(|d| d.key.clone())
-            .collect();
-        remove_all(archive, listing, &remove, summary).await;
-    }
-    summary.archive_newest = newest(listing);
-    let let_go = match ctx.keep_local {
-        Some(age) => {
-            let sealed = plan::archive_sealed(&seals, listing);
-            plan::keep_local(&copies, &listing.copies, &sealed, ctx.now, age)
-        }
-        None => Vec::new(),
-    };
-    AfterArchive { let_go, declined }
-}
-
-/// What `--dry-run` shows of the archive: the uploads, the archive's retention plan, and the
-/// local copies `keep_local` would let go. Read only: nothing is sent.
-pub fn render_plan(
+/// The archive step of this pass, decided (pure, [`plan::step`]): from the local copies as
+/// they are after the downloads, the archive's listing and the local prune plan.
+pub fn decide(
     ctx: &Context<'_>,
     copies: &[crate::model::LocalCopy],
     listing: &ArchiveListing,
-    prune: &[crate::sync::prune::PruneItem],
-) -> String {
-    let mut out = String::new();
-    let declined = match &ctx.rules {
-        Some(rules) => plan::declined(copies, listing, &ctx.plan_rules(rules)),
-        None => HashSet::new(),
-    };
+    prune: &[PruneItem],
+) -> Step {
     let seals = local_seals(ctx.store, copies);
-    let held = plan::archived_units(copies, listing, &seals);
-    for item in prune
-        .iter()
-        .filter(|p| !held.contains(&p.key) && !declined.contains(&p.key))
-    {
+    plan::step(&plan::Inputs {
+        copies,
+        seals: &seals,
+        listing,
+        rules: ctx.rules.as_ref().map(|r| ctx.plan_rules(r)),
+        keep_local: ctx.keep_local,
+        prune,
+        now: ctx.now,
+    })
+}
+
+/// Does what `step` says (uploads, then the seals and archive removals whose uploads
+/// succeeded) and returns the local copies to remove: those whose uploads and seals succeeded.
+/// A stop mid-way removes nothing locally.
+pub async fn apply(
+    ctx: &Context<'_>,
+    archive: &Archive,
+    listing: &mut ArchiveListing,
+    step: &Step,
+    summary: &mut Summary,
+) -> Vec<PruneItem> {
+    let mut done = HashSet::new();
+    let sent = upload_all(archive, ctx, listing, &step.uploads, summary).await;
+    done.extend(sent);
+    if ctx.cancel.is_cancelled() {
+        return Vec::new();
+    }
+    for seal in &step.seals {
+        if seal.ready(&done) && seal_one(archive, &seal.item, listing, summary).await {
+            done.insert(seal.item.unit());
+        }
+    }
+    let remove: Vec<BackupKey> = (step.remove.iter())
+        .filter(|r| r.ready(&done))
+        .map(|r| r.item.clone())
+        .collect();
+    remove_all(archive, listing, &remove, summary).await;
+    summary.archive_newest = newest(listing);
+    step.local_removals(&done)
+}
+
+/// Says in the log each local copy the archive step holds.
+pub fn warn_held(hold: &[PruneItem]) {
+    for item in hold {
+        warn!(backup = %item.key.label(), "not pruned: the archive does not hold this copy yet; it is kept until it does");
+    }
+}
+
+/// What `--dry-run` shows of the archive step: the same value the pass applies, as lines.
+pub fn render_plan(step: &Step, listing: &ArchiveListing) -> String {
+    let mut out = String::new();
+    for item in &step.hold {
         out.push_str(&format!(
             "hold    {}  no rule keeps it, but the archive does not hold it yet: kept until it does\n",
             item.key.label()
         ));
     }
-    let uploads: Vec<_> = plan::uploads(copies, &listing.copies)
-        .into_iter()
-        .filter(|u| !declined.contains(&u.manifest.key().unit()))
-        .collect();
-    for up in &uploads {
+    for up in &step.uploads {
         out.push_str(&format!(
             "upload  {}  {} ({}) to the archive\n",
             up.manifest.key().label(),
@@ -168,57 +149,31 @@ pub fn render_plan(
             crate::units::human_bytes(up.manifest.size)
         ));
     }
-    for seal in plan::seals(&seals, &plan::after_uploads(listing, &uploads)) {
+    for seal in &step.seals {
         out.push_str(&format!(
             "seal    {}  cluster-manifest.json to the archive, after its {} nodes\n",
-            seal.unit().label(),
-            seal.nodes.len()
+            seal.item.unit().label(),
+            seal.item.nodes.len()
         ));
     }
-    if let Some(age) = ctx.keep_local {
-        let sealed = plan::archive_sealed(&seals, listing);
-        for item in plan::keep_local(copies, &listing.copies, &sealed, ctx.now, age) {
-            out.push_str(&format!(
-                "let go  {}  local copy: archived, and older than download.keep_local\n",
-                item.key.label()
-            ));
-        }
+    for g in step.prune.iter().filter(|g| g.item.1 == Why::KeepLocal) {
+        let once = if g.after.is_empty() {
+            ""
+        } else {
+            ", once its upload succeeds"
+        };
+        out.push_str(&format!(
+            "let go  {}  local copy: archived, and older than download.keep_local{once}\n",
+            g.item.0.key.label()
+        ));
     }
-    if let Some(rules) = &ctx.rules {
-        let decisions = plan::retention(listing, &ctx.plan_rules(rules));
-        out.push_str(&render_decisions("archive", &decisions));
-    }
+    out.push_str(&render_decisions("archive", &step.retention));
     out.push_str(&format!(
         "archive {} copies there, {} to upload\n",
         listing.copies.len(),
-        uploads.len()
+        step.uploads.len()
     ));
     out
-}
-
-/// With an archive configured: keeps out of `prune` every local copy the archive does not hold
-/// and its rules would keep (all of them when it could not be listed this pass: `listing`
-/// `None`), each said in the log.
-pub fn hold_unarchived(
-    store: &Store,
-    listing: Option<(&ArchiveListing, &HashSet<BackupKey>)>,
-    prune: &mut Vec<crate::sync::prune::PruneItem>,
-) {
-    let (held, declined) = match listing {
-        Some((l, declined)) => {
-            let copies = store.scan();
-            let seals = local_seals(store, &copies);
-            (plan::archived_units(&copies, l, &seals), declined.clone())
-        }
-        None => (HashSet::new(), HashSet::new()),
-    };
-    prune.retain(|item| {
-        let ok = held.contains(&item.key) || declined.contains(&item.key);
-        if !ok {
-            warn!(backup = %item.key.label(), "not pruned: the archive does not hold this copy yet; it is kept until it does");
-        }
-        ok
-    });
 }
 
 /// The cluster manifests of the cluster backups among `copies` that are complete here.
@@ -235,26 +190,28 @@ fn local_seals(store: &Store, copies: &[crate::model::LocalCopy]) -> Vec<Cluster
         .collect()
 }
 
-/// Seals in the archive every cluster backup complete here whose nodes all are there now
-/// (after the uploads), and records each seal in `listing`.
-async fn seal_all(
+/// Seals in the archive a cluster backup complete here whose nodes all are there now, and
+/// records the seal in `listing`; `false` if it could not be sealed (recorded in `summary`).
+async fn seal_one(
     archive: &Archive,
-    seals: &[ClusterManifest],
+    seal: &ClusterManifest,
     listing: &mut ArchiveListing,
     summary: &mut Summary,
-) {
-    for seal in plan::seals(seals, listing) {
-        let unit = seal.unit();
-        match archive.put_cluster_manifest(&seal).await {
-            Ok(()) => {
-                info!(backup = %unit.label(), nodes = seal.nodes.len(), "sealed in the archive: every node is there");
-                listing.clusters.retain(|c| c.unit != unit);
-                listing.clusters.push(crate::archive::ArchivedCluster {
-                    unit,
-                    manifest: seal,
-                });
-            }
-            Err(e) => fail(summary, unit.label(), e.to_string()),
+) -> bool {
+    let unit = seal.unit();
+    match archive.put_cluster_manifest(seal).await {
+        Ok(()) => {
+            info!(backup = %unit.label(), nodes = seal.nodes.len(), "sealed in the archive: every node is there");
+            listing.clusters.retain(|c| c.unit != unit);
+            listing.clusters.push(crate::archive::ArchivedCluster {
+                unit,
+                manifest: seal.clone(),
+            });
+            true
+        }
+        Err(e) => {
+            fail(summary, unit.label(), e.to_string());
+            false
         }
     }
 }
@@ -280,16 +237,6 @@ async fn unseal(
             fail(summary, unit.label(), e.to_string());
             false
         }
-    }
-}
-
-/// `--prune-plan`'s archive lines: its retention plan (nothing without `[archive.prune]`).
-pub fn render_retention(ctx: &Context<'_>, listing: &ArchiveListing) -> String {
-    match &ctx.rules {
-        Some(rules) => {
-            render_decisions("archive", &plan::retention(listing, &ctx.plan_rules(rules)))
-        }
-        None => String::new(),
     }
 }
 
@@ -334,74 +281,82 @@ pub fn held(listing: &ArchiveListing) -> std::collections::HashSet<(BackupKey, S
         .collect()
 }
 
-/// Uploads every local copy the archive lacks, one copy at a time (its parts in parallel), and
-/// records each uploaded copy in `listing` so the steps after this see it.
-pub async fn upload_all(
+/// Uploads `uploads`, one copy at a time (its parts in parallel), records each uploaded copy
+/// in `listing`, and returns the keys of those that were.
+async fn upload_all(
     archive: &Archive,
-    (store, copies): (&Store, &[crate::model::LocalCopy]),
-    (listing, declined): (&mut ArchiveListing, &HashSet<BackupKey>),
-    throttle: &Throttle,
-    cancel: &CancellationToken,
+    ctx: &Context<'_>,
+    listing: &mut ArchiveListing,
+    uploads: &[plan::Upload],
     summary: &mut Summary,
-) {
-    let uploads = plan::uploads(copies, &listing.copies);
-    for up in uploads
-        .into_iter()
-        .filter(|u| !declined.contains(&u.manifest.key().unit()))
-    {
-        if cancel.is_cancelled() {
-            return;
+) -> Vec<BackupKey> {
+    let mut sent = Vec::new();
+    for up in uploads {
+        if ctx.cancel.is_cancelled() {
+            break;
         }
         let key = up.manifest.key();
-        let label = key.label();
-        let file = up.dir.join(&up.manifest.file);
         if key.cluster && !unseal(archive, listing, &key.unit(), summary).await {
             continue;
         }
-        info!(backup = %label, file = %up.manifest.file, bytes = up.manifest.size, archive = %archive.url(), "uploading to the archive");
-        let data = match store.open_data(&file) {
-            Ok(data) => data,
-            Err(e) => {
-                fail(
-                    summary,
-                    label,
-                    format!("cannot read {}: {e:?}", file.display()),
-                );
-                continue;
-            }
-        };
-        match archive
-            .upload(
-                data,
-                &file,
-                &up.manifest,
-                up.previous.as_ref(),
-                throttle,
-                cancel,
-            )
-            .await
-        {
-            Ok(sent) => {
-                summary.archived += 1;
-                summary.archive_bytes += sent;
-                info!(backup = %label, file = %up.manifest.file, "archived");
-                let folder = match archive.folder(&key) {
-                    Ok(f) => f,
-                    Err(_) => continue,
-                };
+        match upload_one(archive, ctx, up, summary).await {
+            Some(folder) => {
                 listing.copies.retain(|a| a.key != key);
                 listing.copies.push(Archived {
-                    key,
-                    manifest: up.manifest,
-                    folder: folder.to_string(),
+                    key: key.clone(),
+                    manifest: up.manifest.clone(),
+                    folder,
                     missing: None,
                 });
+                sent.push(key);
             }
-            Err(crate::archive::ArchiveError::Cancelled) => {
-                summary.stopped += 1;
-                return;
-            }
-            Err(e) => fail(summary, label, e.to_string()),
+            None => continue,
+        }
+    }
+    sent
+}
+
+/// Uploads one copy; its folder in the archive once it is there.
+async fn upload_one(
+    archive: &Archive,
+    ctx: &Context<'_>,
+    up: &plan::Upload,
+    summary: &mut Summary,
+) -> Option<String> {
+    let key = up.manifest.key();
+    let label = key.label();
+    let file = up.dir.join(&up.manifest.file);
+    info!(backup = %label, file = %up.manifest.file, bytes = up.manifest.size, archive = %archive.url(), "uploading to the archive");
+    let data = match ctx.store.open_data(&file) {
+        Ok(data) => data,
+        Err(e) => {
+            let why = format!("cannot read {}: {e:?}", file.display());
+            fail(summary, label, why);
+            return None;
+        }
+    };
+    let sent = archive.upload(
+        data,
+        &file,
+        &up.manifest,
+        up.previous.as_ref(),
+        &ctx.throttle,
+        ctx.cancel,
+    );
+    match sent.await {
+        Ok(sent) => {
+            summary.archived += 1;
+            summary.archive_bytes += sent;
+            info!(backup = %label, file = %up.manifest.file, "archived");
+            archive.folder(&key).ok().map(|f| f.to_string())
+        }
+        Err(crate::archive::ArchiveError::Cancelled) => {
+            summary.stopped += 1;
+            None
+        }
+        Err(e) => {
+            fail(summary, label, e.to_string());
+            None
         }
     }
 }

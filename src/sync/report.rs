@@ -35,6 +35,10 @@ pub struct Summary {
     /// without an archive, or when listing it failed).
     #[serde(skip)]
     pub archive_newest: std::collections::BTreeMap<(String, String), (i64, u64)>,
+    /// What the metrics show of the local copies once the pass is done (`None`: a dry run, or
+    /// a pass that stopped before it: the metrics read the disk then).
+    #[serde(skip)]
+    pub local: Option<crate::model::Holdings>,
     /// Targets (instance or node) whose listing failed.
     pub listing_errors: usize,
     pub bytes: u64,

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::plan::{Action, ExportPolicy, Plan, Policy, Retention, UrlPolicy};
 use super::prune::PruneItem;
-use super::report::{self, Failure, Summary};
+use super::report::{Failure, Summary};
 use crate::api::client::ApiClient;
 use crate::config::{Network, Settings};
 use crate::listing;
@@ -23,9 +23,11 @@ use crate::store::{Store, StoreError};
 
 mod asking;
 mod confirm;
+mod dry;
 mod fetch;
 use asking::Asking;
 use confirm::{Ask, plan_confirmed};
+use dry::print_dry_run;
 use fetch::{Clients, download_all};
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +89,7 @@ pub async fn run_pass(
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     };
-    let local = store.snapshot();
+    let mut local = store.snapshot();
     warn_unreadable(&local);
     // A backup the archive holds, let go locally, is not fetched again: what the archive has
     // answered by now is used; a dry run waits for it (it says what the pass would do).
@@ -102,25 +104,23 @@ pub async fn run_pass(
         store: &store,
         opts,
     };
-    let plan = plan_confirmed(&ask, &mut remote, &local, now, &policy).await;
+    let plan = plan_confirmed(&ask, &mut remote, &mut local, now, &policy).await;
     count_plan(&plan, &mut summary);
-    if opts.dry_run {
-        let ctx = archive_context(settings, &store, &remote, now, opts);
-        let listing = archive.ready.as_ref().map(|(_, l)| l);
-        print_dry_run(&store, &plan, &local, (&ctx, listing), opts, &mut summary);
-        summary.seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
-    }
-    let Plan {
-        mut prune, stale, ..
-    } = plan.clone();
     let pass = Pass {
         settings,
         api,
         store: &store,
         opts,
     };
-    fetch_all(
+    if opts.dry_run {
+        let ctx = archive_context(settings, &store, &remote, now, opts);
+        let listing = archive.ready.as_ref().map(|(_, l)| l);
+        print_dry_run(&pass, &plan, &local, (&ctx, listing), &mut summary);
+        summary.seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+    let Plan { prune, stale, .. } = plan.clone();
+    let published = fetch_all(
         &pass,
         clients,
         &policy,
@@ -129,16 +129,41 @@ pub async fn run_pass(
         &mut summary,
     )
     .await?;
+    for m in published {
+        if let Ok(dir) = store.backup_dir(&m.key()) {
+            local.published(dir, m);
+        }
+    }
     archive.take(&mut summary, &opts.cancel).await;
     if !opts.cancel.is_cancelled() {
-        seal_clusters(&store, &remote);
-        let ready = archive.ready.as_mut();
-        archive_and_hold(&pass, &remote, now, ready, &mut prune, &mut summary).await;
-        apply_prune(&store, &prune, &mut summary);
-        remove_stale(&store, &stale);
+        let after = (&mut archive, &mut local, prune, stale);
+        finish(&pass, &remote, now, after, &mut summary).await;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// After the downloads: seal, archive, prune, and count what the disk holds now.
+async fn finish(
+    pass: &Pass<'_>,
+    remote: &Remote,
+    now: OffsetDateTime,
+    (archive, local, prune, stale): (
+        &mut Asking,
+        &mut crate::model::LocalSnapshot,
+        Vec<PruneItem>,
+        Vec<crate::model::StalePartial>,
+    ),
+    summary: &mut Summary,
+) {
+    let store = pass.store;
+    seal_clusters(store, remote);
+    let ctx = archive_context(pass.settings, store, remote, now, pass.opts);
+    let prune = archive_step(pass, &ctx, archive, &local.copies, prune, summary).await;
+    let removed = apply_prune(store, &prune, summary);
+    local.removed(&removed);
+    remove_stale(store, &stale);
+    summary.local = Some(crate::model::Holdings::of(&local.copies));
 }
 
 /// The list step: every target of the fleet, gathered into what the cloud listed, with each
@@ -163,25 +188,28 @@ async fn list(
     Some((clients, gathered.remote))
 }
 
-/// The archive step after the downloads: uploads, the archive's retention, and the local
-/// copies `keep_local` lets go added to `prune`; without the archive's word, nothing goes.
-async fn archive_and_hold(
+/// The archive step after the downloads, decided as one value from the copies as they are
+/// now, then applied: the local copies to remove (the local plan's `prune`, less what the
+/// archive does not hold yet, plus what `keep_local` lets go). With an archive configured but
+/// not heard from this pass, no local copy goes.
+async fn archive_step(
     pass: &Pass<'_>,
-    remote: &Remote,
-    now: OffsetDateTime,
-    archive: Option<&mut (crate::archive::Archive, crate::model::ArchiveListing)>,
-    prune: &mut Vec<PruneItem>,
+    ctx: &super::archive::Context<'_>,
+    archive: &mut Asking,
+    copies: &[crate::model::LocalCopy],
+    prune: Vec<PruneItem>,
     summary: &mut Summary,
-) {
-    let (settings, store, opts) = (pass.settings, pass.store, pass.opts);
-    if let Some((archive, listing)) = archive {
-        let ctx = archive_context(settings, store, remote, now, opts);
-        let after = super::archive::after_downloads(ctx, archive, listing, summary).await;
-        merge_prune(prune, after.let_go);
-        super::archive::hold_unarchived(store, Some((listing, &after.declined)), prune);
-    } else if settings.archive.is_some() {
-        super::archive::hold_unarchived(store, None, prune);
+) -> Vec<PruneItem> {
+    if pass.settings.archive.is_none() {
+        return prune;
     }
+    let Some((archive, listing)) = archive.ready.as_mut() else {
+        super::archive::warn_held(&prune);
+        return Vec::new();
+    };
+    let step = super::archive::decide(ctx, copies, listing, &prune);
+    super::archive::warn_held(&step.hold);
+    super::archive::apply(ctx, archive, listing, &step, summary).await
 }
 
 fn warn_unreadable(local: &crate::model::LocalSnapshot) {
@@ -242,7 +270,7 @@ async fn fetch_all(
     plan: Plan,
     (progress, archive): (&dyn Progress, &mut Asking),
     summary: &mut Summary,
-) -> Result<(), SyncError> {
+) -> Result<Vec<crate::model::Manifest>, SyncError> {
     let Pass {
         settings,
         api,
@@ -263,7 +291,7 @@ async fn fetch_all(
         link_duration: settings.snapshots.link_duration,
     };
     let (waiting, now): (Vec<_>, Vec<_>) = fetches.into_iter().partition(|f| f.awaits_archive);
-    download_all(
+    let mut published = download_all(
         settings,
         clients.clone(),
         store,
@@ -274,67 +302,14 @@ async fn fetch_all(
     )
     .await?;
     if waiting.is_empty() || opts.cancel.is_cancelled() {
-        return Ok(());
+        return Ok(published);
     }
     // The fetches the archive may hold: once it has answered, only those it does not.
     archive.take(summary, &opts.cancel).await;
     let (go, held) = Plan::settle(waiting, &archive.held());
     summary.up_to_date += held;
-    download_all(settings, clients, store, go, progress, opts, summary).await
-}
-
-/// Adds the local copies `keep_local` lets go to the retention plan's removals (once each).
-fn merge_prune(prune: &mut Vec<PruneItem>, let_go: Vec<PruneItem>) {
-    for item in let_go {
-        if !prune.iter().any(|p| p.key == item.key) {
-            prune.push(item);
-        }
-    }
-}
-
-/// `--dry-run` (and `--prune-plan`, the retention lines only): the plan, the archive's, and the
-/// counts they would have.
-fn print_dry_run(
-    store: &Store,
-    plan: &Plan,
-    local: &crate::model::LocalSnapshot,
-    (ctx, listing): (
-        &super::archive::Context<'_>,
-        Option<&crate::model::ArchiveListing>,
-    ),
-    opts: &PassOptions,
-    summary: &mut Summary,
-) {
-    if opts.prune_plan {
-        print!("{}", report::render_retention(&plan.retention));
-        if let Some(listing) = listing {
-            print!("{}", super::archive::render_retention(ctx, listing));
-        }
-        return;
-    }
-    print_plan(store, plan, summary);
-    if let Some(listing) = listing {
-        print!(
-            "{}",
-            super::archive::render_plan(ctx, &local.copies, listing, &plan.prune)
-        );
-    }
-}
-
-/// `--dry-run`: the plan as lines, and the counts it would have. What the store holds of each
-/// export's task is read (no DBS call in a dry run).
-fn print_plan(store: &Store, plan: &Plan, summary: &mut Summary) {
-    let tasks = plan
-        .exports()
-        .filter_map(|e| Some((e.key.clone(), store.read_task(&e.key).ok()??)))
-        .collect();
-    print!(
-        "{}",
-        report::render_plan(&plan.actions, &plan.retention, &tasks)
-    );
-    summary.fetched = plan.fetches().filter(|f| f.resume_from == 0).count();
-    summary.resumed = plan.fetches().filter(|f| f.resume_from > 0).count();
-    summary.pruned = plan.prune.len();
+    published.extend(download_all(settings, clients, store, go, progress, opts, summary).await?);
+    Ok(published)
 }
 
 /// How this pass plans: the URL choice (one probe of the intranet host) and retention.
@@ -429,18 +404,26 @@ fn count_plan(plan: &Plan, summary: &mut Summary) {
     }
 }
 
-/// Removes the copies retention planned to remove; the store checks each one again.
-fn apply_prune(store: &Store, prune: &[PruneItem], summary: &mut Summary) {
+/// Removes the copies retention planned to remove (the store checks each one again), and
+/// returns the folders removed.
+fn apply_prune(
+    store: &Store,
+    prune: &[PruneItem],
+    summary: &mut Summary,
+) -> Vec<std::path::PathBuf> {
     let keys: Vec<BackupKey> = prune.iter().map(|p| p.key.clone()).collect();
+    let mut removed = Vec::new();
     for (key, result) in keys.iter().zip(store.prune(&keys)) {
         match result {
             Ok(dir) => {
                 summary.pruned += 1;
                 info!(backup = %key.label(), dir = %dir.display(), "pruned a local copy (no retention rule keeps it, or it is archived and older than download.keep_local)");
+                removed.push(dir);
             }
             Err(e) => warn!(backup = %key.label(), "not pruned: {e}"),
         }
     }
+    removed
 }
 
 /// Writes the cluster manifest of every listed cluster backup whose nodes are all verified

@@ -1,7 +1,7 @@
 //! What the archive steps of a pass will do, decided as values (pure: `now` comes in): which
 //! local copies to upload, which cluster backups to seal there once all their nodes are, and
 //! which local copies `download.keep_local` lets go because a sound archived copy of the very
-//! same bytes exists.
+//! same bytes exists. [`step`] composes them into the one value a pass applies.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -13,6 +13,9 @@ use crate::model::{ArchiveListing, Archived, ClusterManifest, Remote};
 use crate::model::{BackupKey, LocalCopy, Manifest};
 use crate::sync::prune::PruneItem;
 use crate::sync::prune::{Decision, Unit, decide};
+
+mod step;
+pub use step::{Guarded, Inputs, Step, Why, step};
 
 /// One local copy to upload, and the archived copy of the same backup it replaces (different
 /// bytes, or marked rotted by a scrub of the archive).

@@ -26,7 +26,7 @@ pub(super) struct Ask<'a> {
 pub(super) async fn plan_confirmed(
     ask: &Ask<'_>,
     remote: &mut Remote,
-    local: &crate::model::LocalSnapshot,
+    local: &mut crate::model::LocalSnapshot,
     now: OffsetDateTime,
     policy: &Policy,
 ) -> Plan {
@@ -40,6 +40,13 @@ pub(super) async fn plan_confirmed(
         listing::confirm(ask.api, ask.clients, copies, &units, &ask.opts.cancel).await;
     if !ask.opts.dry_run {
         record_expiries(ask.store, &remote.confirmed);
+    }
+    // The copies in hand say what their manifests now say (the archive step uploads them).
+    for copy in &mut local.copies {
+        let Ok(m) = &mut copy.manifest else { continue };
+        if let Some(Some(b)) = remote.confirmed.get(&m.key()) {
+            m.backup.backup_expire_time = b.backup_expire_time;
+        }
     }
     plan::plan(remote, local, now, policy)
 }

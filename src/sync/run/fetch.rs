@@ -36,7 +36,7 @@ pub(super) async fn download_all(
     progress: &dyn Progress,
     opts: &PassOptions,
     summary: &mut Summary,
-) -> Result<(), SyncError> {
+) -> Result<Vec<crate::model::Manifest>, SyncError> {
     progress.set_total(fetches.iter().map(|f| f.size - f.resume_from).sum());
     let http = crate::http::client(
         settings.download.connect_timeout,
@@ -100,14 +100,20 @@ pub(super) async fn download_all(
         // ones can be hashing their last batches and publishing without holding it up.
         .buffer_unordered(settings.download.concurrency * 2);
     futures::pin_mut!(results);
+    let mut published = Vec::new();
     while let Some((label, result)) = results.next().await {
-        record(label, result, summary);
+        published.extend(record(label, result, summary));
     }
-    Ok(())
+    Ok(published)
 }
 
-/// Counts one download's outcome in the summary and says it in the log.
-fn record(label: String, result: Result<Downloaded, DownloadError>, summary: &mut Summary) {
+/// Counts one download's outcome in the summary and says it in the log; the manifest of the
+/// copy it published.
+fn record(
+    label: String,
+    result: Result<Downloaded, DownloadError>,
+    summary: &mut Summary,
+) -> Option<crate::model::Manifest> {
     match result {
         Ok(done) => {
             summary.bytes += done.fetched;
@@ -118,6 +124,7 @@ fn record(label: String, result: Result<Downloaded, DownloadError>, summary: &mu
             }
             info!(backup = %label, size = done.manifest.size, sha256 = %done.manifest.sha256, via = %done.via, "verified and published");
             report_verdict(&label, &done.manifest, summary);
+            Some(done.manifest)
         }
         Err(e) => {
             if matches!(e, DownloadError::Cancelled { .. }) {
@@ -133,6 +140,7 @@ fn record(label: String, result: Result<Downloaded, DownloadError>, summary: &mu
                 kind: e.kind(),
                 message: e.to_string(),
             });
+            None
         }
     }
 }

@@ -321,3 +321,106 @@ fn a_copy_whose_data_object_is_missing_is_not_archived() {
     assert_eq!(ups[0].manifest.backup.backup_id, "1");
     assert!(!held[0].is_sound());
 }
+
+fn item(c: &LocalCopy, expired_at: OffsetDateTime) -> PruneItem {
+    PruneItem {
+        key: c.manifest.as_ref().unwrap().key(),
+        dir: c.dir.clone(),
+        expired_at,
+    }
+}
+
+#[test]
+fn the_step_lets_a_copy_go_only_once_the_upload_it_waits_for_succeeded() {
+    let day = time::Duration::days(1);
+    let old_there = copy("1", NOW - 9 * day, "aa");
+    let old_new = copy("2", NOW - 8 * day, "bb");
+    let newest = copy("3", NOW, "cc");
+    let mut rotted_here = copy("4", NOW - 7 * day, "dd");
+    if let Ok(m) = &mut rotted_here.manifest {
+        m.rot = Some(crate::model::Rot {
+            found_at: NOW,
+            problem: "size".into(),
+            problems: 1,
+        });
+    }
+    let copies = vec![
+        old_there.clone(),
+        old_new.clone(),
+        newest,
+        rotted_here.clone(),
+    ];
+    let listing = listed(&[archived(&old_there)]);
+    // Local retention removes the rotted copy; keep_local lets the old ones go.
+    let prune = [item(&rotted_here, NOW)];
+    let step = step(&Inputs {
+        copies: &copies,
+        seals: &[],
+        listing: &listing,
+        rules: None,
+        keep_local: Some(std::time::Duration::from_secs(86_400)),
+        prune: &prune,
+        now: NOW,
+    });
+    let up: Vec<String> = step
+        .uploads
+        .iter()
+        .map(|u| u.manifest.backup.backup_id.clone())
+        .collect();
+    assert_eq!(up, ["2", "3"]);
+    // The rotted copy is never uploaded, so the archive will not hold it: held.
+    assert_eq!(labels(&step.hold), ["4"]);
+    // Copy 1 is in the archive already; copy 2 goes only after its upload.
+    assert_eq!(labels(&step.local_removals(&none())), ["1"]);
+    let key2 = old_new.manifest.as_ref().unwrap().key();
+    let mut both = labels(&step.local_removals(&[key2].into()));
+    both.sort();
+    assert_eq!(both, ["1", "2"]);
+    assert!(step.prune.iter().all(|g| g.item.1 == Why::KeepLocal));
+}
+
+#[test]
+fn the_step_seals_a_cluster_backup_after_its_nodes_and_lets_it_go_after_the_seal() {
+    let day = time::Duration::days(1);
+    let nodes = [
+        node_copy("cb-1", "d-0", NOW - 9 * day),
+        node_copy("cb-1", "d-1", NOW - 9 * day),
+    ];
+    let newer = [node_copy("cb-2", "d-0", NOW), node_copy("cb-2", "d-1", NOW)];
+    let seals_here = [seal_of_nodes("cb-1", &nodes), seal_of_nodes("cb-2", &newer)];
+    let copies: Vec<LocalCopy> = nodes.iter().chain(&newer).cloned().collect();
+    // One node of cb-1 is archived already; the other, and all of cb-2, are not.
+    let listing = listed(&[
+        archived(&nodes[0]),
+        archived(&newer[0]),
+        archived(&newer[1]),
+    ]);
+    let step = step(&Inputs {
+        copies: &copies,
+        seals: &seals_here,
+        listing: &listing,
+        rules: None,
+        keep_local: Some(std::time::Duration::from_secs(86_400)),
+        prune: &[],
+        now: NOW,
+    });
+    let node1 = nodes[1].manifest.as_ref().unwrap().key();
+    let unit = BackupKey::cluster("dds-1", "cb-1", None);
+    assert_eq!(step.uploads.len(), 1);
+    let guards: Vec<(String, Vec<BackupKey>)> = step
+        .seals
+        .iter()
+        .map(|s| (s.item.unit().backup_id, s.after.clone()))
+        .collect();
+    assert_eq!(
+        guards,
+        [
+            ("cb-1".into(), vec![node1.clone()]),
+            ("cb-2".into(), vec![])
+        ]
+    );
+    // cb-1 goes locally only once its last node is uploaded and the seal is put.
+    assert!(step.local_removals(&[node1.clone()].into()).is_empty());
+    let gone = step.local_removals(&[node1, unit.clone()].into());
+    assert_eq!(gone.iter().map(|i| &i.key).collect::<Vec<_>>(), [&unit]);
+}
