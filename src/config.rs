@@ -493,6 +493,7 @@ mod archive;
 mod demo;
 mod discover;
 mod download;
+mod env;
 mod load;
 mod raw;
 mod sections;

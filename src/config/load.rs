@@ -1,6 +1,7 @@
 //! Reading the config: the TOML file parsed strictly (a string is never taken for a number or a
 //! boolean, and every error names the line and the key), then `DDS_BACKUP_SYNC__SECTION__KEY`
-//! environment overrides, parsed strictly as the key's type and named in any error. The
+//! environment overrides ([`super::env`]), parsed strictly as the key's type and named in any
+//! error. The
 //! `config` crate's layering converted types silently (`concurrency = "4"` was accepted), so the
 //! two layers are merged here, on `toml` values.
 
@@ -11,35 +12,6 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::raw::Raw;
-
-/// Keys whose values are integers or booleans (every other key is a string, a path or a
-/// list): an environment override of one must spell exactly that.
-const INTEGERS: [(&str, &str); 10] = [
-    ("api", "page_size"),
-    ("api", "concurrency"),
-    ("api", "max_attempts"),
-    ("download", "concurrency"),
-    ("download", "max_attempts"),
-    ("prune", "keep_last"),
-    ("prune", "keep_daily"),
-    ("prune", "keep_weekly"),
-    ("prune", "keep_monthly"),
-    ("prune", "keep_yearly"),
-];
-const BOOLEANS: [(&str, &str); 4] = [
-    ("api", "use_ecs_ram_role"),
-    ("prune", "enabled"),
-    ("schedule", "run_on_start"),
-    ("verify", "repair"),
-];
-
-/// One environment override: `DDS_BACKUP_SYNC__<SECTION>__<KEY>`.
-struct Override {
-    var: String,
-    section: String,
-    key: String,
-    value: toml::Value,
-}
 
 /// The raw settings from `text` (the file at `file`) and the environment.
 ///
@@ -54,28 +26,25 @@ pub(super) fn raw(
 ) -> Result<Raw, ConfigError> {
     // The file alone first, from its text, so its errors carry a line.
     let from_file: Raw = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
-    let overrides = overrides(file, env)?;
+    let overrides = super::env::overrides(env).map_err(|(var, why)| env_error(file, &var, &why))?;
     if overrides.is_empty() {
         return Ok(from_file);
     }
     let mut table = table;
     for o in &overrides {
-        let section = table
-            .entry(o.section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        match section {
-            toml::Value::Table(t) => {
-                t.insert(o.key.clone(), o.value.clone());
-            }
-            _ => return Err(env_error(file, &o.var, "that section is not a table")),
-        }
+        set(&mut table, &o.path, o.value.clone())
+            .map_err(|at| env_error(file, &o.var, &format!("{at} is not a table")))?;
     }
     Raw::deserialize(toml::Value::Table(table)).map_err(|e| {
         let message = e.message().to_string();
         // Name the variable whose key the error is about (an unknown key names it in `...`).
         let var = overrides
             .iter()
-            .find(|o| message.contains(&format!("`{}`", o.key)) || message.contains(&o.key))
+            .find(|o| {
+                o.path
+                    .last()
+                    .is_some_and(|key| message.contains(key.as_str()))
+            })
             .map(|o| o.var.clone())
             .unwrap_or_else(|| {
                 let all: Vec<&str> = overrides.iter().map(|o| o.var.as_str()).collect();
@@ -93,58 +62,23 @@ fn env_error(file: &Path, var: &str, reason: &str) -> ConfigError {
     }
 }
 
-fn overrides(file: &Path, env: &HashMap<String, String>) -> Result<Vec<Override>, ConfigError> {
-    let prefix = format!("{}__", super::ENV_PREFIX);
-    let mut out = Vec::new();
-    let mut vars: Vec<(&String, &String)> = env.iter().collect();
-    vars.sort();
-    for (var, value) in vars {
-        let Some(rest) = var.strip_prefix(&prefix) else {
-            continue;
-        };
-        if value.is_empty() {
-            continue;
-        }
-        let Some((section, key)) = rest.split_once("__") else {
-            return Err(env_error(
-                file,
-                var,
-                "expected DDS_BACKUP_SYNC__<SECTION>__<KEY>, e.g. DDS_BACKUP_SYNC__DOWNLOAD__DIR",
-            ));
-        };
-        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        if section == "instances" || section == "discover" {
-            return Err(env_error(
-                file,
-                var,
-                &format!("[[{section}]] cannot be set from the environment; edit the file"),
-            ));
-        }
-        let typed = |kind: &str| format!("must be {kind} (got {value:?})");
-        let is = |table: &[(&str, &str)]| table.contains(&(section.as_str(), key.as_str()));
-        let value = if is(&INTEGERS) {
-            let n: i64 = value
-                .trim()
-                .parse()
-                .map_err(|_| env_error(file, var, &typed("a whole number")))?;
-            toml::Value::Integer(n)
-        } else if is(&BOOLEANS) {
-            match value.trim() {
-                "true" => toml::Value::Boolean(true),
-                "false" => toml::Value::Boolean(false),
-                _ => return Err(env_error(file, var, &typed("true or false"))),
-            }
-        } else {
-            toml::Value::String(value.clone())
-        };
-        out.push(Override {
-            var: var.clone(),
-            section,
-            key,
-            value,
-        });
+/// Sets `value` at `path` in `table`, making the tables on the way; the key that is not a
+/// table when one is in the way.
+fn set(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((key, rest)) = path.split_first() else {
+        return Ok(());
+    };
+    if rest.is_empty() {
+        table.insert(key.clone(), value);
+        return Ok(());
     }
-    Ok(out)
+    match table
+        .entry(key.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    {
+        toml::Value::Table(inner) => set(inner, rest, value),
+        _ => Err(key.clone()),
+    }
 }
 
 /// A TOML error as one line naming the line number and the key (`section.key`) it is about.
