@@ -210,16 +210,19 @@ pub struct PruneSettings {
 
 #[derive(Debug, Clone)]
 pub struct ScheduleSettings {
-    pub cron: String,
-    /// IANA zone the cron expression is read in; `None` is UTC.
-    pub timezone: Option<String>,
+    /// When the daemon runs a pass, parsed once at load, read in `zone`.
+    pub cron: crate::schedule::Schedule,
+    /// `schedule.timezone`, parsed once at load (UTC when unset): the cron's zone, the
+    /// bandwidth timetable's and retention's calendar.
+    pub zone: crate::schedule::Zone,
     pub run_on_start: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifySettings {
-    /// When the daemon also runs the `--verify` scrub (same time zone as `schedule`); `None`: never.
-    pub cron: Option<String>,
+    /// When the daemon also runs the `--verify` scrub (same time zone as `schedule`), parsed
+    /// once at load; `None`: never.
+    pub cron: Option<crate::schedule::Schedule>,
     /// Remove corrupt copies whose backup is still listed, so the next pass fetches them again.
     pub repair: bool,
     /// The daemon's scrub checks only copies not verified for this long (a slice per run).
@@ -369,7 +372,7 @@ fn validate(
     if snapshots.download && snapshots.endpoint.is_none() {
         dbs_endpoints_known(&instances, &discover, &default_region, &bad)?;
     }
-    let metrics = metrics(raw.metrics, &bad)?;
+    let metrics = sections::metrics(raw.metrics, &bad)?;
     let archive = match raw.archive {
         Some(a) => Some(archive::validate(a, env, &bad, &duration)?),
         None => None,
@@ -432,36 +435,6 @@ fn dbs_endpoints_known(
         }
     }
     Ok(())
-}
-
-/// `[metrics]`: an absolute textfile path (or none) and its mode.
-fn metrics(raw: raw::RawMetrics, bad: sections::Bad<'_>) -> Result<MetricsSettings, ConfigError> {
-    let textfile = raw.textfile.filter(|p| !p.as_os_str().is_empty());
-    let mode_text = raw.file_mode.unwrap_or_else(|| "0644".into());
-    let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)
-        .ok_or_else(|| {
-            bad(
-                "metrics.file_mode",
-                format!(
-                    "{mode_text:?} is not a file mode like \"0644\" (octal, owner read and write)"
-                ),
-            )
-        })?;
-    if let Some(p) = &textfile
-        && (p.is_relative() || p.file_name().is_none())
-    {
-        return Err(bad(
-            "metrics.textfile",
-            format!("{} must be an absolute file path", p.display()),
-        ));
-    }
-
-    Ok(MetricsSettings {
-        textfile,
-        file_mode,
-    })
 }
 
 fn positive(

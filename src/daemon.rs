@@ -46,14 +46,8 @@ struct Running {
 
 impl Running {
     async fn new(settings: Settings) -> Result<Running, String> {
-        let tz = settings.schedule.timezone.as_deref();
-        let schedule = Schedule::parse(&settings.schedule.cron, tz)?;
-        let verify = settings
-            .verify
-            .cron
-            .as_deref()
-            .map(|c| Schedule::parse(c, tz))
-            .transpose()?;
+        let schedule = settings.schedule.cron.clone();
+        let verify = settings.verify.cron.clone();
         let api = commands::api_client(&settings)
             .await
             .map_err(|e| e.to_string())?;
@@ -86,12 +80,7 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
     ]);
     info!(
         cron = running.schedule.expr(),
-        timezone = running
-            .settings
-            .schedule
-            .timezone
-            .as_deref()
-            .unwrap_or("UTC"),
+        timezone = running.settings.schedule.zone.name(),
         "daemon started"
     );
     let mut metrics = Snapshot::default();

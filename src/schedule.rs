@@ -201,6 +201,11 @@ impl Zone {
         }
     }
 
+    /// The zone's IANA name, or "UTC".
+    pub fn name(&self) -> &'static str {
+        self.0.map_or("UTC", |tz| tz.name())
+    }
+
     /// The minute of the day (0..1440) that `now` is on the zone's wall clock.
     pub fn minute_of_day(&self, now: time::OffsetDateTime) -> u32 {
         use chrono::Timelike;

@@ -71,8 +71,9 @@ impl Settings {
                 keep_within: None,
             },
             schedule: ScheduleSettings {
-                cron: "0 0 3 * * *".into(),
-                timezone: None,
+                cron: crate::schedule::Schedule::parse("0 0 3 * * *", None)
+                    .expect("the demo's schedule parses"),
+                zone: crate::schedule::Zone::default(),
                 run_on_start: false,
             },
             metrics: crate::config::MetricsSettings::default(),

@@ -298,24 +298,19 @@ pub(super) fn schedule(
     let cron = crate::schedule::expand(&raw.cron.unwrap_or_else(|| "0 0 3 * * *".to_string()))
         .map_err(|r| bad("schedule.cron", r))?;
     let timezone = raw.timezone.filter(|t| !t.trim().is_empty());
-    crate::schedule::Schedule::parse(&cron, timezone.as_deref()).map_err(|r| {
-        let key = if r.contains("time zone") {
-            "schedule.timezone"
-        } else {
-            "schedule.cron"
-        };
-        bad(key, r)
-    })?;
+    let zone = crate::schedule::Zone::parse(timezone.as_deref())
+        .map_err(|r| bad("schedule.timezone", r))?;
+    let cron = crate::schedule::Schedule::parse(&cron, timezone.as_deref())
+        .map_err(|r| bad("schedule.cron", r))?;
     let verify_cron = verify
         .cron
         .filter(|c| !c.trim().is_empty())
         .map(|c| crate::schedule::expand(&c))
         .transpose()
+        .map_err(|r| bad("verify.cron", r))?
+        .map(|c| crate::schedule::Schedule::parse(&c, timezone.as_deref()))
+        .transpose()
         .map_err(|r| bad("verify.cron", r))?;
-    if let Some(c) = &verify_cron {
-        crate::schedule::Schedule::parse(c, timezone.as_deref())
-            .map_err(|r| bad("verify.cron", r))?;
-    }
     let max_age = match verify.max_age.filter(|a| !a.trim().is_empty()) {
         None => None,
         Some(a) => Some(positive(
@@ -337,7 +332,7 @@ pub(super) fn schedule(
     Ok((
         ScheduleSettings {
             cron,
-            timezone,
+            zone,
             run_on_start: raw.run_on_start.unwrap_or(false),
         },
         VerifySettings {
@@ -369,5 +364,37 @@ pub(super) fn hooks(
             "hooks.timeout",
             bad,
         )?,
+    })
+}
+
+/// `[metrics]`: an absolute textfile path (or none) and its mode.
+pub(super) fn metrics(
+    raw: super::raw::RawMetrics,
+    bad: Bad<'_>,
+) -> Result<super::MetricsSettings, ConfigError> {
+    let textfile = raw.textfile.filter(|p| !p.as_os_str().is_empty());
+    let mode_text = raw.file_mode.unwrap_or_else(|| "0644".into());
+    let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)
+        .ok_or_else(|| {
+            bad(
+                "metrics.file_mode",
+                format!(
+                    "{mode_text:?} is not a file mode like \"0644\" (octal, owner read and write)"
+                ),
+            )
+        })?;
+    if let Some(p) = &textfile
+        && (p.is_relative() || p.file_name().is_none())
+    {
+        return Err(bad(
+            "metrics.textfile",
+            format!("{} must be an absolute file path", p.display()),
+        ));
+    }
+    Ok(super::MetricsSettings {
+        textfile,
+        file_mode,
     })
 }

@@ -40,9 +40,9 @@ fn minimal_config_gets_the_documented_defaults() {
     assert!(s.prune.enabled);
     assert_eq!(s.prune.grace, Duration::ZERO);
     assert_eq!(s.prune.keep_last, 1);
-    assert_eq!(s.schedule.cron, "0 0 3 * * *");
+    assert_eq!(s.schedule.cron.expr(), "0 0 3 * * *");
     assert!(s.credentials.allow_ecs);
-    assert_eq!(s.verify.cron, None);
+    assert!(s.verify.cron.is_none());
     assert!(!s.verify.repair);
     assert!(s.metrics.textfile.is_none());
     assert!(!s.schedule.run_on_start);
@@ -229,11 +229,14 @@ fn verify_keys() {
         "{MINIMAL}[verify]\ncron = \"0 30 4 * * sun\"\nrepair = true"
     ))
     .unwrap();
-    assert_eq!(s.verify.cron.as_deref(), Some("0 30 4 * * sun"));
+    assert_eq!(
+        s.verify.cron.as_ref().map(|c| c.expr()),
+        Some("0 30 4 * * sun")
+    );
     assert!(s.verify.repair);
     // Empty means "never".
     let s = load_text(&format!("{MINIMAL}[verify]\ncron = \"  \"")).unwrap();
-    assert_eq!(s.verify.cron, None);
+    assert!(s.verify.cron.is_none());
     assert!(!s.verify.repair);
     for (text, needle) in [
         // Exactly schedule.cron's rules: six fields, seconds first.
@@ -409,7 +412,7 @@ fn cron_macros_work() {
         ("@yearly", "0 0 0 1 1 *"),
     ] {
         let s = load_text(&format!("{MINIMAL}[schedule]\ncron = \"{text}\"\n")).unwrap();
-        assert_eq!(s.schedule.cron, cron, "{text}");
+        assert_eq!(s.schedule.cron.expr(), cron, "{text}");
     }
     let e = load_text(&format!("{MINIMAL}[schedule]\ncron = \"@reboot\"\n"))
         .unwrap_err()

@@ -106,12 +106,7 @@ pub async fn run_pass(
     };
     let plan = plan_confirmed(&ask, &mut remote, &mut local, now, &policy).await;
     count_plan(&plan, &mut summary);
-    let pass = Pass {
-        settings,
-        api,
-        store: &store,
-        opts,
-    };
+    let pass = Pass::new(settings, api, &store, opts)?;
     if opts.dry_run {
         let ctx = archive_context(settings, &store, &remote, now, opts);
         let listing = archive.ready.as_ref().map(|(_, l)| l);
@@ -128,7 +123,7 @@ pub async fn run_pass(
         (progress, &mut archive),
         &mut summary,
     )
-    .await?;
+    .await;
     for m in published {
         if let Ok(dir) = store.backup_dir(&m.key()) {
             local.published(dir, m);
@@ -234,8 +229,7 @@ fn archive_context<'a>(
     now: OffsetDateTime,
     opts: &'a PassOptions,
 ) -> super::archive::Context<'a> {
-    let zone =
-        crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default();
+    let zone = settings.schedule.zone;
     super::archive::Context {
         store,
         remote,
@@ -259,6 +253,30 @@ struct Pass<'a> {
     api: &'a ApiClient,
     store: &'a Store,
     opts: &'a PassOptions,
+    http: reqwest::Client,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        settings: &'a Settings,
+        api: &'a ApiClient,
+        store: &'a Store,
+        opts: &'a PassOptions,
+    ) -> Result<Pass<'a>, SyncError> {
+        // One download client a pass, for the exports and the downloads alike.
+        let http = crate::http::client(
+            settings.download.connect_timeout,
+            settings.download.read_timeout,
+        )
+        .map_err(SyncError::Http)?;
+        Ok(Pass {
+            settings,
+            api,
+            store,
+            opts,
+            http,
+        })
+    }
 }
 
 /// Exports the snapshots the plan exports, then downloads every fetch (the plan's and the
@@ -270,15 +288,10 @@ async fn fetch_all(
     plan: Plan,
     (progress, archive): (&dyn Progress, &mut Asking),
     summary: &mut Summary,
-) -> Result<Vec<crate::model::Manifest>, SyncError> {
-    let Pass {
-        settings,
-        api,
-        store,
-        opts,
-    } = *pass;
+) -> Vec<crate::model::Manifest> {
+    let (settings, api, opts) = (pass.settings, pass.api, pass.opts);
     let exports: Vec<_> = plan.exports().cloned().collect();
-    let exported = export_all(settings, api, &clients, store, policy, exports, opts).await?;
+    let exported = export_all(pass, &clients, policy, exports).await;
     summary.exporting = exported.pending;
     summary.failed += exported.failures.len();
     summary.failures.extend(exported.failures);
@@ -291,25 +304,16 @@ async fn fetch_all(
         link_duration: settings.snapshots.link_duration,
     };
     let (waiting, now): (Vec<_>, Vec<_>) = fetches.into_iter().partition(|f| f.awaits_archive);
-    let mut published = download_all(
-        settings,
-        clients.clone(),
-        store,
-        now,
-        progress,
-        opts,
-        summary,
-    )
-    .await?;
+    let mut published = download_all(pass, clients.clone(), now, progress, summary).await;
     if waiting.is_empty() || opts.cancel.is_cancelled() {
-        return Ok(published);
+        return published;
     }
     // The fetches the archive may hold: once it has answered, only those it does not.
     archive.take(summary, &opts.cancel).await;
     let (go, held) = Plan::settle(waiting, &archive.held());
     summary.up_to_date += held;
-    published.extend(download_all(settings, clients, store, go, progress, opts, summary).await?);
-    Ok(published)
+    published.extend(download_all(pass, clients, go, progress, summary).await);
+    published
 }
 
 /// How this pass plans: the URL choice (one probe of the intranet host) and retention.
@@ -328,8 +332,7 @@ async fn policy(
         retention: settings.prune.enabled.then(|| Retention {
             rules: (&settings.prune).into(),
             // Validated with the config: an unknown zone never gets here.
-            zone: crate::schedule::Zone::parse(settings.schedule.timezone.as_deref())
-                .unwrap_or_default(),
+            zone: settings.schedule.zone,
         }),
         exports: settings.snapshots.download.then(|| ExportPolicy {
             instances: settings.snapshots.instances.clone(),
@@ -344,22 +347,15 @@ async fn policy(
 /// The export step: every snapshot the plan exports, driven through its DBS download task to
 /// an archive ready to download (or left running for the next pass).
 async fn export_all(
-    settings: &Settings,
-    api: &ApiClient,
+    pass: &Pass<'_>,
     clients: &std::collections::HashMap<String, ApiClient>,
-    store: &Store,
     policy: &Policy,
     exports: Vec<super::plan::Export>,
-    opts: &PassOptions,
-) -> Result<super::export::Exported, SyncError> {
+) -> super::export::Exported {
     if exports.is_empty() {
-        return Ok(super::export::Exported::default());
+        return super::export::Exported::default();
     }
-    let http = crate::http::client(
-        settings.download.connect_timeout,
-        settings.download.read_timeout,
-    )
-    .map_err(SyncError::Http)?;
+    let settings = pass.settings;
     let exporter = super::export::Exporter {
         settings: &settings.snapshots,
         network: settings
@@ -367,14 +363,14 @@ async fn export_all(
             .network
             .unwrap_or(settings.download.network),
         intranet_reachable: policy.urls.intranet_reachable,
-        store,
-        http,
+        store: pass.store,
+        http: pass.http.clone(),
         clients,
-        base: api,
+        base: pass.api,
         concurrency: settings.api.concurrency,
-        cancel: opts.cancel.clone(),
+        cancel: pass.opts.cancel.clone(),
     };
-    Ok(exporter.run(exports).await)
+    exporter.run(exports).await
 }
 
 fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {

@@ -11,12 +11,9 @@ use tracing::{error, info, warn};
 use super::super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh};
 use super::super::plan::{Fetch, Via};
 use super::super::report::{Failure, Summary};
-use super::{PassOptions, SyncError};
 use crate::api::client::ApiClient;
-use crate::config::Settings;
 use crate::model::BackupKey;
 use crate::progress::Progress;
-use crate::store::Store;
 
 /// The API client of each listed instance's region, for fresh download URLs.
 #[derive(Clone)]
@@ -29,22 +26,16 @@ pub(super) struct Clients {
 }
 
 pub(super) async fn download_all(
-    settings: &Settings,
+    pass: &super::Pass<'_>,
     api: Clients,
-    store: &Store,
     fetches: Vec<Fetch>,
     progress: &dyn Progress,
-    opts: &PassOptions,
     summary: &mut Summary,
-) -> Result<Vec<crate::model::Manifest>, SyncError> {
+) -> Vec<crate::model::Manifest> {
+    let (settings, store, opts) = (pass.settings, pass.store, pass.opts);
     progress.set_total(fetches.iter().map(|f| f.size - f.resume_from).sum());
-    let http = crate::http::client(
-        settings.download.connect_timeout,
-        settings.download.read_timeout,
-    )
-    .map_err(SyncError::Http)?;
     let downloader = Downloader {
-        http,
+        http: pass.http.clone(),
         retry: settings.download.retry,
         refresh: refresher(api),
         cancel: opts.cancel.clone(),
@@ -59,7 +50,7 @@ pub(super) async fn download_all(
         // next pass. The zone was validated with the settings.
         throttle: crate::throttle::Throttle::new(
             settings.download.bandwidth.clone(),
-            crate::schedule::Zone::parse(settings.schedule.timezone.as_deref()).unwrap_or_default(),
+            settings.schedule.zone,
         ),
         streams: crate::sync::download::Streams {
             count: settings.download.streams,
@@ -104,7 +95,7 @@ pub(super) async fn download_all(
     while let Some((label, result)) = results.next().await {
         published.extend(record(label, result, summary));
     }
-    Ok(published)
+    published
 }
 
 /// Counts one download's outcome in the summary and says it in the log; the manifest of the
