@@ -375,6 +375,39 @@ async fn throttling_storms_and_5xx_bursts_from_the_api_are_ridden_out() {
     assert_eq!(common::files_ending(&data, "manifest.json").len(), 3);
 }
 
+/// Issue #22.5: a key refused while a download asks for a fresh URL is a setup error, as a
+/// refused listing is: exit 2, naming the API's code and its RequestId (it was a plain
+/// download failure, exit 1, with the API error flattened to text).
+#[tokio::test]
+async fn a_key_refused_during_a_url_refresh_exits_2_and_names_the_request() {
+    use common::proxy::{ApiProxy, REFUSED_REQUEST_ID, param};
+    let emu = emulator(None).await;
+    emu.set_faults(Faults {
+        api: ApiFaults {
+            expired_urls_next: 1,
+            ..ApiFaults::default()
+        },
+        ..Faults::default()
+    });
+    // The listing passes; the refresh (asked by BackupId) finds the key revoked.
+    let refresh = Arc::new(|p: &common::proxy::Params| param(p, "BackupId").is_some());
+    let proxy = ApiProxy::start_refusing(&emu.base_url(), refresh).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = write_config(dir.path(), &proxy.url, "dds-demo-replica", &data, "");
+    let out = command(&config, dir.path()).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !proxy.backup_ids().is_empty(),
+        "no refresh was asked: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("InvalidAccessKeyId.NotFound") && stderr.contains(REFUSED_REQUEST_ID),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_urls_before_start_mid_body_and_on_resume() {
     let emu = emulator(None).await;

@@ -595,3 +595,24 @@ async fn a_task_that_names_no_backup_set_is_never_adopted_for_this_one() {
     assert_eq!(of, newer, "published the archive of backup set {of}");
     assert_exported(&emu, dir.path(), newer);
 }
+
+/// Issue #22.5: a key DBS refuses during an export is a setup error (exit 2), as in a
+/// listing; it was a plain export failure (exit 1), its class lost in a string.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_refused_by_dbs_during_an_export_exits_2() {
+    use common::proxy::{ApiProxy, REFUSED_REQUEST_ID, param};
+    let emu = emulator(DbsScript::default()).await;
+    let refuse = std::sync::Arc::new(|p: &common::proxy::Params| {
+        param(p, "Action").as_deref() == Some("CreateDownload")
+    });
+    let proxy = ApiProxy::start_refusing(&emu.base_url(), refuse).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    s.snapshots.endpoint = Some(proxy.url.clone());
+    let summary = pass(&s).await;
+    let export = summary.failures.iter().find(|f| f.kind == "export");
+    let message = &export.expect("the export failed").message;
+    assert!(message.contains(REFUSED_REQUEST_ID), "{message}");
+    assert!(summary.setup_error, "{summary}: {:?}", summary.failures);
+    assert_eq!(commands::pass::exit_code(&summary), 2);
+}

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 pub use super::body::Pace;
 use super::body::Progressed;
 use super::check;
-pub use super::error::DownloadError;
+pub use super::error::{DownloadError, MAX_REFRESH, RefreshError};
 use super::oss::Step;
 pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
@@ -38,13 +38,10 @@ use crate::retry::{self, RetryPolicy};
 use crate::store::{self, BackupPaths, Manifest};
 use crate::throttle::Throttle;
 
-/// At most this many fresh URLs per download: an API that keeps handing out expired URLs
-/// must not loop.
-const MAX_REFRESH: u32 = 3;
-
 /// Gets a fresh download URL for a backup (by calling `DescribeBackups` with its BackupId).
-pub type Refresh =
-    Arc<dyn Fn(store::BackupKey, Via) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+pub type Refresh = Arc<
+    dyn Fn(store::BackupKey, Via) -> BoxFuture<'static, Result<String, RefreshError>> + Send + Sync,
+>;
 
 /// What a finished download produced.
 #[derive(Debug, Clone)]
@@ -377,9 +374,7 @@ impl Downloader {
         if st.refreshes > MAX_REFRESH {
             return Err(DownloadError::Refresh {
                 backup,
-                reason: format!(
-                    "the URL was still expired after {MAX_REFRESH} fresh ones; is this host's clock right?"
-                ),
+                source: Box::new(RefreshError::StillExpired),
             });
         }
         info!(backup = %backup, via = %st.via, "download URL expired; asking DescribeBackups for a fresh one");
@@ -389,7 +384,10 @@ impl Downloader {
             (self.refresh)(fetch.key.clone(), st.via),
         )
         .await?
-        .map_err(|reason| DownloadError::Refresh { backup, reason })?;
+        .map_err(|source| DownloadError::Refresh {
+            backup,
+            source: Box::new(source),
+        })?;
         st.url = url;
         st.from_listing = false;
         Ok(())

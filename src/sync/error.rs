@@ -64,8 +64,12 @@ pub enum DownloadError {
         window: std::time::Duration,
         offset: u64,
     },
-    #[error("{backup}: cannot get a fresh download URL: {}", shown(reason))]
-    Refresh { backup: String, reason: String },
+    #[error("{backup}: cannot get a fresh download URL: {source}")]
+    Refresh {
+        backup: String,
+        #[source]
+        source: Box<RefreshError>,
+    },
     #[error("{backup}: gave up after {attempts} attempts: {last}")]
     GaveUp {
         backup: String,
@@ -75,6 +79,31 @@ pub enum DownloadError {
     },
     #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
     Cancelled { backup: String },
+}
+
+/// At most this many fresh URLs per download: an API that keeps handing out expired URLs
+/// must not loop.
+pub const MAX_REFRESH: u32 = 3;
+
+/// Why no fresh download URL could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The listing (or DBS) call failed: its class and RequestId kept, so a refused key is a
+    /// setup error (exit 2) as it is in a listing.
+    #[error(transparent)]
+    Api(#[from] crate::api::error::ApiError),
+    #[error("backup {} is no longer listed", shown(.0))]
+    Gone(String),
+    /// The answer had no URL of the kind in use (already shown as data).
+    #[error("{0}")]
+    NoUrl(String),
+    #[error(
+        "the URL was still expired after {MAX_REFRESH} fresh ones; is this host's clock right?"
+    )]
+    StillExpired,
+    /// The ranged streams found their URL expired again in their last round.
+    #[error("the URL expired")]
+    Expired,
 }
 
 /// ", N of them promised to downloads in progress" when other downloads hold some of the space.
@@ -130,6 +159,18 @@ impl DownloadError {
     /// must never be resumed or published.
     pub(crate) fn discards_partial(&self) -> bool {
         matches!(self, DownloadError::Size { .. })
+    }
+
+    /// Credentials, permissions or the clock are wrong (the pass exits 2, as for a listing).
+    pub fn is_setup(&self) -> bool {
+        match self {
+            DownloadError::Refresh { source, .. } => match source.as_ref() {
+                RefreshError::Api(e) => e.is_auth_or_setup(),
+                _ => false,
+            },
+            DownloadError::GaveUp { last, .. } => last.is_setup(),
+            _ => false,
+        }
     }
 
     /// A short machine-friendly reason, for the summary and metrics.

@@ -54,6 +54,8 @@ pub struct Exported {
     pub failures: Vec<Failure>,
     /// Tasks still running when this pass stopped waiting for them.
     pub pending: usize,
+    /// A failure was the credentials', the permissions' or the clock's (exit 2).
+    pub setup_error: bool,
 }
 
 /// One export's state while a pass drives it.
@@ -70,7 +72,39 @@ struct Drive<'e> {
 enum Outcome {
     Ready(Box<Fetch>, DbsClient, String),
     Pending,
-    Failed(String),
+    Failed(ExportError),
+}
+
+/// Why one snapshot export failed this pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A DBS call failed: its class and RequestId kept, so a refused key exits 2.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// What DBS said of the task, or of its link (network text already shown as data).
+    #[error("{0}")]
+    Task(String),
+}
+
+impl From<ApiError> for ExportError {
+    fn from(e: ApiError) -> Self {
+        ExportError::Api(Box::new(e))
+    }
+}
+
+impl ExportError {
+    /// Credentials, permissions or the clock are wrong (the pass exits 2).
+    pub fn is_setup(&self) -> bool {
+        matches!(self, ExportError::Api(e) if e.is_auth_or_setup())
+    }
+}
+
+impl Outcome {
+    fn failed(message: impl Into<String>) -> Outcome {
+        Outcome::Failed(ExportError::Task(message.into()))
+    }
 }
 
 impl Exporter<'_> {
@@ -100,12 +134,13 @@ impl Exporter<'_> {
                     out.fetches.push(*fetch);
                 }
                 Outcome::Pending => out.pending += 1,
-                Outcome::Failed(message) => {
-                    tracing::error!(backup = %label, kind = "export", "snapshot export failed: {message}");
+                Outcome::Failed(err) => {
+                    tracing::error!(backup = %label, kind = "export", "snapshot export failed: {err}");
+                    out.setup_error |= err.is_setup();
                     out.failures.push(Failure {
                         backup: label,
                         kind: "export",
-                        message,
+                        message: err.to_string(),
                     });
                 }
             }
@@ -155,7 +190,7 @@ impl Exporter<'_> {
         loop {
             let record = match self.store.read_task(&e.key) {
                 Ok(r) => r,
-                Err(err) => return Outcome::Failed(err.to_string()),
+                Err(err) => return Outcome::Failed(err.into()),
             };
             let listed = match d
                 .dbs
@@ -163,7 +198,7 @@ impl Exporter<'_> {
                 .await
             {
                 Ok(l) => l,
-                Err(err) => return Outcome::Failed(api_failure(&err)),
+                Err(err) => return Outcome::Failed(err.into()),
             };
             for why in &listed.skipped {
                 warn!(backup = %e.key.label(), "DescribeDownloadTask listed an entry that is not a task; skipped: {}", shown(why));
@@ -195,9 +230,9 @@ impl Exporter<'_> {
         let record = record.unwrap_or_else(|| self.fresh_record(e));
         let why = || shown(listed.extra.as_deref().unwrap_or("no reason given")).to_string();
         match next {
-            Next::Create | Next::Renew(_) if d.renewed => Err(Outcome::Failed(
-                "a new download task expired at once".into(),
-            )),
+            Next::Create | Next::Renew(_) if d.renewed => {
+                Err(Outcome::failed("a new download task expired at once"))
+            }
             step @ (Next::Create | Next::Renew(_)) => {
                 if let Some(outcome) = self.blocked(e, &d.dbs).await {
                     return Err(outcome);
@@ -228,13 +263,13 @@ impl Exporter<'_> {
                 d.dbs
                     .retry(&e.key.instance_id, &t.task_id)
                     .await
-                    .map_err(|err| Outcome::Failed(api_failure(&err)))?;
+                    .map_err(|err| Outcome::Failed(err.into()))?;
                 self.pause(d, &t).await
             }
             Next::GiveUp(t) => {
                 let tries = record.retries;
                 let _ = self.save(e, record, &t);
-                Err(Outcome::Failed(format!(
+                Err(Outcome::failed(format!(
                     "download task {} failed: {} (retried {tries} of snapshots.retries = {} times; DBS keeps a failed task, which blocks new ones for this instance until it is retried or cleared in the console)",
                     shown(&t.task_id),
                     why(),
@@ -245,7 +280,7 @@ impl Exporter<'_> {
                 let _ = self.save(e, record, &t);
                 Err(self.ready(e, d.dbs.clone(), &t).await)
             }
-            Next::Lost(id) => Err(Outcome::Failed(format!(
+            Next::Lost(id) => Err(Outcome::failed(format!(
                 "download task {} recorded in {} is not listed by DescribeDownloadTask any more; remove that file to let the next pass create a new task",
                 shown(&id),
                 crate::model::TASK
@@ -259,14 +294,14 @@ impl Exporter<'_> {
     async fn blocked(&self, e: &Export, dbs: &DbsClient) -> Option<Outcome> {
         let all = match dbs.tasks(&e.key.instance_id, None).await {
             Ok(l) => l,
-            Err(err) => return Some(Outcome::Failed(api_failure(&err))),
+            Err(err) => return Some(Outcome::Failed(err.into())),
         };
         let other = all.tasks.iter().find(|t| {
             t.backup_set_id != e.key.backup_id
                 && (t.status.is_running() || t.status == TaskStatus::Failed)
         })?;
         if other.status == TaskStatus::Failed {
-            return Some(Outcome::Failed(format!(
+            return Some(Outcome::failed(format!(
                 "download task {} of backup set {} failed, and DBS creates no new task for this instance until it is retried (RetryDownloadTask) or cleared in the console",
                 shown(&other.task_id),
                 shown(&other.backup_set_id)
@@ -306,7 +341,7 @@ impl Exporter<'_> {
     }
 
     /// Records what DBS said of the task, when that changes the record.
-    fn save(&self, e: &Export, r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
+    fn save(&self, e: &Export, r: TaskRecord, t: &DownloadTask) -> Result<(), ExportError> {
         if r.task_id.as_deref() == Some(&t.task_id) && r.status == t.status.to_string() {
             return Ok(());
         }
@@ -314,35 +349,33 @@ impl Exporter<'_> {
     }
 
     /// Writes the record with what DBS said of the task.
-    fn record(&self, e: &Export, mut r: TaskRecord, t: &DownloadTask) -> Result<(), String> {
+    fn record(&self, e: &Export, mut r: TaskRecord, t: &DownloadTask) -> Result<(), ExportError> {
         r.task_id = Some(t.task_id.clone());
         r.status = t.status.to_string();
         r.updated_at = OffsetDateTime::now_utc();
-        self.store.write_task(&e.key, &r).map_err(|e| e.to_string())
+        Ok(self.store.write_task(&e.key, &r)?)
     }
 
     /// Asks DBS whether it can export the instance (once per export), records the intent, and
     /// creates the task.
-    async fn create(&self, d: &mut Drive<'_>, old: TaskRecord) -> Result<(), String> {
+    async fn create(&self, d: &mut Drive<'_>, old: TaskRecord) -> Result<(), ExportError> {
         let e = d.e;
         if !d.checked_support {
             match d.dbs.supports(&e.key.instance_id).await {
                 Ok(true) => d.checked_support = true,
                 Ok(false) => {
-                    return Err(format!(
+                    return Err(ExportError::Task(format!(
                         "DBS cannot export instance {} (DescribeDownloadSupport answered false)",
                         shown(&e.key.instance_id)
-                    ));
+                    )));
                 }
-                Err(err) => return Err(api_failure(&err)),
+                Err(err) => return Err(err.into()),
             }
         }
         // The record goes to disk before the call that creates anything.
         let mut r = self.fresh_record(e);
         r.created_at = old.created_at;
-        self.store
-            .write_task(&e.key, &r)
-            .map_err(|e| e.to_string())?;
+        self.store.write_task(&e.key, &r)?;
         info!(backup = %e.key.label(), "creating a DBS download task for this snapshot (billed per GB converted)");
         let req = CreateRequest {
             instance_id: e.key.instance_id.clone(),
@@ -350,7 +383,7 @@ impl Exporter<'_> {
             backup_size: e.backup.backup_size.unwrap_or(0),
             format_type: self.settings.format_type.clone(),
         };
-        let task = d.dbs.create(&req).await.map_err(|err| api_failure(&err))?;
+        let task = d.dbs.create(&req).await?;
         info!(backup = %e.key.label(), task = %shown(&task.task_id), "download task created");
         self.save(e, r, &task)
     }
@@ -360,11 +393,11 @@ impl Exporter<'_> {
     async fn ready(&self, e: &Export, dbs: DbsClient, t: &DownloadTask) -> Outcome {
         let link = match dbs.link(&t.task_id, self.settings.link_duration).await {
             Ok(l) => l,
-            Err(err) => return Outcome::Failed(api_failure(&err)),
+            Err(err) => return Outcome::Failed(err.into()),
         };
         let Some((url, via, fallback)) = link::choose(&link, self.network, self.intranet_reachable)
         else {
-            return Outcome::Failed(format!(
+            return Outcome::failed(format!(
                 "DescribeDownloadBackupSetStorageInfo gave no {} link for task {}",
                 match self.network {
                     Network::Intranet => "private",
@@ -376,12 +409,12 @@ impl Exporter<'_> {
         };
         for u in std::iter::once(&url).chain(fallback.as_ref()) {
             if let Err(reason) = crate::urls::check(u) {
-                return Outcome::Failed(format!("unusable export link: {}", shown(&reason)));
+                return Outcome::failed(format!("unusable export link: {}", shown(&reason)));
             }
         }
         let (size, file_name) = match link::probe(&self.http, &url).await {
             Ok((s, _)) if s > crate::model::MAX_OBJECT_SIZE => {
-                return Outcome::Failed(format!(
+                return Outcome::failed(format!(
                     "the export link says the archive holds {s} bytes, more than any object OSS stores"
                 ));
             }
@@ -390,8 +423,8 @@ impl Exporter<'_> {
                 Some(kind) => (s, format!("{}.{kind}", e.key.backup_id)),
                 None => (s, e.file_name.clone()),
             },
-            Ok(_) => return Outcome::Failed("the export archive is empty".into()),
-            Err(reason) => return Outcome::Failed(reason),
+            Ok(_) => return Outcome::failed("the export archive is empty"),
+            Err(reason) => return Outcome::failed(reason),
         };
         let local = self
             .store
@@ -418,29 +451,22 @@ impl Exporter<'_> {
     }
 }
 
-fn api_failure(err: &ApiError) -> String {
-    err.to_string()
-}
-
 /// A fresh link for an export whose link expired mid-download.
 pub async fn fresh_link(
     dbs: &DbsClient,
     task_id: &str,
     via: Via,
     valid_for: Duration,
-) -> Result<String, String> {
-    let link = dbs
-        .link(task_id, valid_for)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<String, crate::sync::error::RefreshError> {
+    let link = dbs.link(task_id, valid_for).await?;
     match via {
         Via::Public => link.public_url,
         Via::Intranet => link.private_url,
     }
     .ok_or_else(|| {
-        format!(
+        crate::sync::error::RefreshError::NoUrl(format!(
             "DBS gave no {via} link for task {} any more",
             shown(task_id)
-        )
+        ))
     })
 }

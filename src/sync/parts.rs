@@ -33,8 +33,6 @@ mod stream;
 
 /// Network bytes of one stream gathered before one positional write.
 const WRITE_BATCH: usize = 1 << 20;
-/// At most this many fresh URLs while no part completes.
-const MAX_REFRESH: u32 = 3;
 /// 200s to ranged GETs, once parts are recorded, before the file goes to one connection.
 const MAX_WHOLE_ANSWERS: u32 = 3;
 /// The sidecar is rewritten at most this often while parts complete.
@@ -129,7 +127,7 @@ impl Downloader {
                 Err(PartErr::Expired(_) | PartErr::Again) => {
                     return Ranged::Done(Box::new(Err(DownloadError::Refresh {
                         backup: fetch.key.label(),
-                        reason: "the URL expired".into(),
+                        source: Box::new(crate::sync::error::RefreshError::Expired),
                     })));
                 }
                 Ok(done) => return Ranged::Done(Box::new(Ok(done))),

@@ -293,6 +293,7 @@ async fn fetch_all(
     let exports: Vec<_> = plan.exports().cloned().collect();
     let exported = export_all(pass, &clients, policy, exports).await;
     summary.exporting = exported.pending;
+    summary.setup_error |= exported.setup_error;
     summary.failed += exported.failures.len();
     summary.failures.extend(exported.failures);
     let mut fetches = plan.into_fetches();

@@ -19,6 +19,13 @@ pub type Params = Vec<(String, String)>;
 /// longer (asked again every few milliseconds, for at most [`HOLD_AT_MOST`]).
 pub type Hold = Arc<dyn Fn(&Params, &[Params]) -> bool + Send + Sync>;
 
+/// Decides, for a call's parameters, whether the proxy refuses it as the API refuses an
+/// unknown AccessKey (`InvalidAccessKeyId.NotFound`, with [`REFUSED_REQUEST_ID`]).
+pub type Refuse = Arc<dyn Fn(&Params) -> bool + Send + Sync>;
+
+/// The RequestId of every call the proxy refuses.
+pub const REFUSED_REQUEST_ID: &str = "5C4E2F1A-REFUSED-BY-THE-TEST-PROXY";
+
 /// A held call is answered after this long whatever the condition says.
 pub const HOLD_AT_MOST: Duration = Duration::from_secs(10);
 
@@ -36,6 +43,7 @@ struct ProxyState {
     http: reqwest::Client,
     calls: Arc<Mutex<Vec<Params>>>,
     hold: Option<Hold>,
+    refuse: Option<Refuse>,
 }
 
 impl ApiProxy {
@@ -45,6 +53,15 @@ impl ApiProxy {
 
     /// A proxy that holds each call for which `hold` says so.
     pub async fn start_holding(upstream: &str, hold: Option<Hold>) -> ApiProxy {
+        ApiProxy::start_with(upstream, hold, None).await
+    }
+
+    /// A proxy that refuses each call for which `refuse` says so, as the API refuses a key.
+    pub async fn start_refusing(upstream: &str, refuse: Refuse) -> ApiProxy {
+        ApiProxy::start_with(upstream, None, Some(refuse)).await
+    }
+
+    async fn start_with(upstream: &str, hold: Option<Hold>, refuse: Option<Refuse>) -> ApiProxy {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let state = ProxyState {
             upstream: upstream.to_string(),
@@ -52,6 +69,7 @@ impl ApiProxy {
                 .unwrap(),
             calls: calls.clone(),
             hold,
+            refuse,
         };
         let app = Router::new().fallback(forward).with_state(state);
         let server = serve(app).await;
@@ -98,6 +116,15 @@ async fn forward(
         let params = params.clone();
         let hold = hold.clone();
         super::poll(HOLD_AT_MOST, move || !hold(&params, &calls.lock().unwrap())).await;
+    }
+    if st.refuse.as_ref().is_some_and(|refuse| refuse(&params)) {
+        let body = serde_json::json!({
+            "RequestId": REFUSED_REQUEST_ID,
+            "Code": "InvalidAccessKeyId.NotFound",
+            "Message": "Specified access key is not found.",
+        });
+        let json = [("content-type", "application/json")];
+        return (StatusCode::NOT_FOUND, json, body.to_string()).into_response();
     }
     let mut url = format!("{}/", st.upstream);
     if let Some(q) = &query {

@@ -122,7 +122,12 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
     let downloader = Downloader {
         http: http::client(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),
         retry: s.download.retry,
-        refresh: Arc::new(|_, _| Box::pin(async { Err("no refresh in this test".to_string()) })),
+        refresh: Arc::new(|_, _| {
+            Box::pin(async {
+                let why = "no refresh in this test".to_string();
+                Err(dds_backup_sync::sync::download::RefreshError::NoUrl(why))
+            })
+        }),
         cancel: Default::default(),
         slots: Arc::new(tokio::sync::Semaphore::new(1)),
         space: Arc::default(),

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE};
 use tracing::{info, warn};
 
-use super::{Job, MAX_REFRESH, MAX_WHOLE_ANSWERS, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
+use super::{Job, MAX_WHOLE_ANSWERS, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
 use crate::model::{Identity, Likeness, Sidecar};
 use crate::retry;
 use crate::store;
@@ -163,12 +163,10 @@ impl Job<'_> {
                 return Ok(());
             }
             s.refreshes += 1;
-            if s.refreshes > MAX_REFRESH {
+            if s.refreshes > crate::sync::error::MAX_REFRESH {
                 return Err(DownloadError::Refresh {
                     backup: self.backup.clone(),
-                    reason: format!(
-                        "the URL was still expired after {MAX_REFRESH} fresh ones; is this host's clock right?"
-                    ),
+                    source: Box::new(crate::sync::error::RefreshError::StillExpired),
                 });
             }
             s.via
@@ -178,9 +176,9 @@ impl Job<'_> {
             () = self.stop.cancelled() => return Err(DownloadError::Cancelled { backup: self.backup.clone() }),
             url = (self.dl.refresh)(self.fetch.key.clone(), via) => url,
         };
-        let url = fresh.map_err(|reason| DownloadError::Refresh {
+        let url = fresh.map_err(|source| DownloadError::Refresh {
             backup: self.backup.clone(),
-            reason,
+            source: Box::new(source),
         })?;
         let mut s = self.lock();
         s.url = url;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
-use super::super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh};
+use super::super::download::{DownloadError, Downloaded, Downloader, Pace, Refresh, RefreshError};
 use super::super::plan::{Fetch, Via};
 use super::super::report::{Failure, Summary};
 use crate::api::client::ApiClient;
@@ -124,6 +124,8 @@ fn record(
                 warn!(backup = %label, "{e}; the next pass resumes it");
             } else {
                 summary.failed += 1;
+                // A refused key or a wrong clock mid-download exits 2, as in a listing.
+                summary.setup_error |= e.is_setup();
                 error!(backup = %label, kind = e.kind(), "download failed: {e}");
             }
             summary.failures.push(Failure {
@@ -183,14 +185,13 @@ fn refresher(clients: Clients) -> Refresh {
                 .get(&key.instance_id)
                 .unwrap_or(&clients.base);
             let backup = crate::listing::one(api, &key)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("backup {} is no longer listed", key.label()))?;
+                .await?
+                .ok_or_else(|| RefreshError::Gone(key.label()))?;
             match via {
                 Via::Public => backup.download_url,
                 Via::Intranet => backup.intranet_download_url,
             }
-            .ok_or_else(|| format!("the listing has no {via} URL any more"))
+            .ok_or_else(|| RefreshError::NoUrl(format!("the listing has no {via} URL any more")))
         })
     })
 }
