@@ -45,12 +45,10 @@ struct Running {
 }
 
 impl Running {
-    async fn new(settings: Settings) -> Result<Running, String> {
+    async fn new(settings: Settings) -> Result<Running, commands::AppError> {
         let schedule = settings.schedule.cron.clone();
         let verify = settings.verify.cron.clone();
-        let api = commands::api_client(&settings)
-            .await
-            .map_err(|e| e.to_string())?;
+        let api = commands::api_client(&settings).await?;
         Ok(Running {
             settings,
             schedule,
@@ -155,7 +153,16 @@ async fn run_loop(
 
 /// What a scheduled scrub returns: its problems and the metrics it leaves (a repair may run a
 /// pass), or why it could not run; `None` problems when a shutdown cut it short.
-type ScrubDone = Result<(Option<usize>, Snapshot), String>;
+type ScrubDone = Result<(Option<usize>, Snapshot), ScrubError>;
+
+/// Why a scheduled scrub did not run to its end.
+#[derive(Debug, thiserror::Error)]
+enum ScrubError {
+    #[error(transparent)]
+    Failed(#[from] commands::AppError),
+    #[error("the scrub task stopped unexpectedly (a bug; please report it): {0}")]
+    Panicked(#[from] tokio::task::JoinError),
+}
 
 /// The `verify.cron` scrub in its own task.
 struct Scrub {
@@ -176,8 +183,7 @@ impl Scrub {
             let mut sink = std::io::sink();
             let found =
                 commands::verify::verify_and_repair(&settings, scope, &mut sink, &mut m, &token)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             Ok(((!token.is_cancelled()).then_some(found), m))
         });
         Scrub { handle, stop }
@@ -186,9 +192,7 @@ impl Scrub {
     /// The running scrub's outcome; never, when there is none.
     async fn done(scrub: &mut Option<Scrub>) -> ScrubDone {
         match scrub {
-            Some(s) => (&mut s.handle)
-                .await
-                .unwrap_or_else(|e| Err(format!("the scrub task failed: {e}"))),
+            Some(s) => (&mut s.handle).await.unwrap_or_else(|e| Err(e.into())),
             None => std::future::pending().await,
         }
     }
@@ -259,7 +263,7 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
 async fn reload(path: &std::path::Path, running: &mut Running) {
     let loaded = match config::load(path) {
         Ok(settings) => Running::new(settings).await,
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     };
     match loaded {
         Ok(new) => {

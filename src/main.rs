@@ -96,10 +96,8 @@ async fn dispatch(
                 Err(e) => return Err(anyhow::anyhow!("cannot install signal handlers: {e}")),
             }
         }
-        other => {
-            eprintln!("dds-backup-sync: {other:?} is not available in this build yet");
-            exit::SETUP
-        }
+        // Run by `run` before any configuration is read; here only for the match to be whole.
+        Mode::Demo { dir } => demo(&dir).await,
     })
 }
 

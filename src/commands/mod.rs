@@ -50,8 +50,11 @@ pub enum AppError {
         "metrics.textfile cannot be written: {0}; fix the path or its folder's permissions (under systemd, ReadWritePaths= must include it)"
     )]
     Metrics(#[source] crate::store::StoreError),
-    #[error("the scrub thread failed: {0}")]
-    Scrub(String),
+    /// A task of the program itself panicked (a bug).
+    #[error("the scrub thread stopped unexpectedly (a bug; please report it): {0}")]
+    Scrub(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Archive(#[from] crate::archive::ArchiveError),
     #[error("--archive needs an [archive] section in the config (see config/example.toml)")]
@@ -64,6 +67,7 @@ impl AppError {
             AppError::Credentials(_)
             | AppError::Metrics(_)
             | AppError::NoArchive
+            | AppError::Config(_)
             | AppError::Archive(crate::archive::ArchiveError::Setup { .. }) => exit::SETUP,
             AppError::Archive(_) => exit::FAILED,
             AppError::Sync(e) => e.exit_code(),

@@ -95,7 +95,7 @@ pub async fn verify_and_repair<W: Write>(
         ))
     })
     .await
-    .map_err(|e| AppError::Scrub(e.to_string()))??;
+    .map_err(AppError::Scrub)??;
     let problems = print_findings(&report, &scope, out)?;
     if report.stopped {
         // A scrub cut short says nothing of the copies it did not reach: no repair, and the

@@ -115,7 +115,7 @@ async fn check_one(
     let manifest = copy.manifest.clone();
     tokio::task::spawn_blocking(move || check_bytes(&manifest, size, reader, &throttle))
         .await
-        .map_err(|e| AppError::Scrub(e.to_string()))
+        .map_err(AppError::Scrub)
 }
 
 /// Marks a copy rotted in its archived manifest (`problem`, the first of `count`), after

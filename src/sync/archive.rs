@@ -411,7 +411,7 @@ fn fail(summary: &mut Summary, backup: String, message: String) {
     summary.failed += 1;
     summary.failures.push(Failure {
         backup,
-        kind: "archive",
+        kind: super::report::FailureKind::Archive,
         message,
     });
 }

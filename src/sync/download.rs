@@ -291,10 +291,10 @@ impl Downloader {
         })
         .await
         .unwrap_or_else(|e| {
-            Err(DownloadError::Transfer {
+            Err(DownloadError::Panicked {
                 backup,
-                url: String::new(),
-                reason: format!("the publish task failed: {e}"),
+                what: "the check-and-publish task",
+                reason: e.to_string(),
             })
         })
     }

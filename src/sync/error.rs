@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::report::FailureKind;
 use crate::store::StoreError;
 use crate::text::shown;
 
@@ -79,6 +80,15 @@ pub enum DownloadError {
     },
     #[error("{backup}: stopped by a shutdown request; the partial file is kept")]
     Cancelled { backup: String },
+    /// A task of the program itself panicked: a bug, never the network's or the disk's.
+    #[error(
+        "{backup}: {what} stopped unexpectedly (a bug; please report it): {reason}; the partial file is kept"
+    )]
+    Panicked {
+        backup: String,
+        what: &'static str,
+        reason: String,
+    },
 }
 
 /// At most this many fresh URLs per download: an API that keeps handing out expired URLs
@@ -174,24 +184,25 @@ impl DownloadError {
     }
 
     /// A short machine-friendly reason, for the summary and metrics.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            DownloadError::Http { .. } => "http",
-            DownloadError::Size { .. } => "size_mismatch",
-            DownloadError::Crc { .. } => "crc_mismatch",
-            DownloadError::DiskFull { .. } => "disk_full",
+            DownloadError::Http { .. } => FailureKind::Http,
+            DownloadError::Size { .. } => FailureKind::SizeMismatch,
+            DownloadError::Crc { .. } => FailureKind::CrcMismatch,
+            DownloadError::DiskFull { .. } => FailureKind::DiskFull,
             // ENOSPC from any write (the file, or a sidecar written before the first byte):
             // the same alert as the space check's refusal.
             DownloadError::Store {
                 source: StoreError::Io { source, .. },
                 ..
-            } if crate::store::is_disk_full(source) => "disk_full",
-            DownloadError::Store { .. } => "io",
-            DownloadError::Transfer { .. } => "transfer",
-            DownloadError::TooSlow { .. } => "too_slow",
-            DownloadError::Refresh { .. } => "url_refresh",
+            } if crate::store::is_disk_full(source) => FailureKind::DiskFull,
+            DownloadError::Store { .. } => FailureKind::Io,
+            DownloadError::Transfer { .. } => FailureKind::Transfer,
+            DownloadError::TooSlow { .. } => FailureKind::TooSlow,
+            DownloadError::Refresh { .. } => FailureKind::UrlRefresh,
             DownloadError::GaveUp { last, .. } => last.kind(),
-            DownloadError::Cancelled { .. } => "cancelled",
+            DownloadError::Cancelled { .. } => FailureKind::Cancelled,
+            DownloadError::Panicked { .. } => FailureKind::Panicked,
         }
     }
 }

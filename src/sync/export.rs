@@ -139,7 +139,7 @@ impl Exporter<'_> {
                     out.setup_error |= err.is_setup();
                     out.failures.push(Failure {
                         backup: label,
-                        kind: "export",
+                        kind: crate::sync::report::FailureKind::Export,
                         message: err.to_string(),
                     });
                 }

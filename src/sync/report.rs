@@ -54,8 +54,82 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub backup: String,
-    pub kind: &'static str,
+    pub kind: FailureKind,
     pub message: String,
+}
+
+/// Why a backup failed in a pass: one word each, also the metrics' `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Listing,
+    Export,
+    Archive,
+    /// Published, but the cloud's bytes are broken inside their format.
+    Damaged,
+    Http,
+    SizeMismatch,
+    CrcMismatch,
+    DiskFull,
+    Io,
+    Transfer,
+    TooSlow,
+    UrlRefresh,
+    /// Stopped by a shutdown request: not a failure, named so the next pass resumes it.
+    Cancelled,
+    /// A task of the program itself panicked (a bug): the partial file is kept.
+    Panicked,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 14] = [
+        FailureKind::Listing,
+        FailureKind::Export,
+        FailureKind::Archive,
+        FailureKind::Damaged,
+        FailureKind::Http,
+        FailureKind::SizeMismatch,
+        FailureKind::CrcMismatch,
+        FailureKind::DiskFull,
+        FailureKind::Io,
+        FailureKind::Transfer,
+        FailureKind::TooSlow,
+        FailureKind::UrlRefresh,
+        FailureKind::Cancelled,
+        FailureKind::Panicked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Listing => "listing",
+            FailureKind::Export => "export",
+            FailureKind::Archive => "archive",
+            FailureKind::Damaged => "damaged",
+            FailureKind::Http => "http",
+            FailureKind::SizeMismatch => "size_mismatch",
+            FailureKind::CrcMismatch => "crc_mismatch",
+            FailureKind::DiskFull => "disk_full",
+            FailureKind::Io => "io",
+            FailureKind::Transfer => "transfer",
+            FailureKind::TooSlow => "too_slow",
+            FailureKind::UrlRefresh => "url_refresh",
+            FailureKind::Cancelled => "cancelled",
+            FailureKind::Panicked => "panicked",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// So a check reads as the log does: `failure.kind == "archive"`.
+impl PartialEq<&str> for FailureKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl Summary {
@@ -71,10 +145,10 @@ impl Summary {
     /// counts for machines: as fields with JSON logs, as one JSON line with text logs.
     pub fn log(&self, format: crate::config::LogFormat) {
         for f in &self.failures {
-            if f.kind == "cancelled" {
-                tracing::warn!(backup = %f.backup, kind = f.kind, "{}", f.message);
+            if f.kind == FailureKind::Cancelled {
+                tracing::warn!(backup = %f.backup, kind = f.kind.as_str(), "{}", f.message);
             } else {
-                tracing::error!(backup = %f.backup, kind = f.kind, "{}", f.message);
+                tracing::error!(backup = %f.backup, kind = f.kind.as_str(), "{}", f.message);
             }
         }
         if self.ok() {

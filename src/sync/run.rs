@@ -382,7 +382,7 @@ fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {
         summary.setup_error |= e.is_auth_or_setup();
         summary.failures.push(Failure {
             backup: target.clone(),
-            kind: "listing",
+            kind: super::report::FailureKind::Listing,
             message: e.to_string(),
         });
     }

@@ -126,7 +126,7 @@ fn record(
                 summary.failed += 1;
                 // A refused key or a wrong clock mid-download exits 2, as in a listing.
                 summary.setup_error |= e.is_setup();
-                error!(backup = %label, kind = e.kind(), "download failed: {e}");
+                error!(backup = %label, kind = e.kind().as_str(), "download failed: {e}");
             }
             summary.failures.push(Failure {
                 backup: label,
@@ -157,7 +157,7 @@ fn report_verdict(label: &str, m: &crate::model::Manifest, summary: &mut Summary
             summary.damaged += 1;
             summary.failures.push(Failure {
                 backup: label.to_string(),
-                kind: "damaged",
+                kind: crate::sync::report::FailureKind::Damaged,
                 message,
             });
         }
