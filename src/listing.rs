@@ -372,6 +372,37 @@ impl Regions {
     }
 }
 
+/// What one small listing of a target found (`--check`): how many backups (or cluster
+/// backups) its window holds, and an intranet URL it listed.
+pub struct Sample {
+    pub count: u64,
+    pub clusters: bool,
+    pub intranet_url: Option<String>,
+}
+
+/// One small listing of `query`, made the way a pass lists it (its first page, or the cluster
+/// backups): what `--check` shows.
+///
+/// # Errors
+/// The call failed.
+pub async fn sample(api: &ApiClient, query: &fleet::Query) -> Result<Sample, ApiError> {
+    Ok(match query {
+        fleet::Query::Backups(q) => {
+            let page = api.page(q, 1).await?;
+            Sample {
+                count: page.total_count,
+                clusters: false,
+                intranet_url: (page.backups.iter()).find_map(|b| b.intranet_download_url.clone()),
+            }
+        }
+        fleet::Query::Clusters(q) => Sample {
+            count: api.list_cluster_backups(q).await?.len() as u64,
+            clusters: true,
+            intranet_url: None,
+        },
+    })
+}
+
 /// The backup `key` names, as the cloud lists it now (`None`: it no longer has it), asked by
 /// its id: `DescribeBackups` with the `BackupId` (and `NodeId`), or for a cluster backup's
 /// node `DescribeClusterBackups` with the `ClusterBackupId`; the id wins over the time window

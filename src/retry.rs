@@ -1,7 +1,10 @@
-//! Retry policy: how many attempts, how long in total, and the backoff between them.
+//! Retry policy: how many attempts, how long in total, and the backoff between them; and the
+//! [`Budget`] every retried operation counts down (the API client's calls, a download, each
+//! ranged stream, an export's probe): one loop shape, as object_store's `send_retry`, capped
+//! by attempts and by time.
 //!
-//! Pure: the jitter comes in as an argument (a number in `[0, 1)`), so the schedule is testable
-//! with tables. Used by the API client and the downloader alike.
+//! The schedule is pure: the jitter comes in as an argument (a number in `[0, 1)`), so it is
+//! testable with tables. [`jitter`] and the [`Budget`]'s clock are the only impure bits.
 
 use std::time::Duration;
 
@@ -50,6 +53,60 @@ impl RetryPolicy {
         }
         let delay = self.backoff(attempt, jitter);
         (elapsed + delay <= self.max_elapsed).then_some(delay)
+    }
+}
+
+/// One operation's retry budget as it runs: the attempts so far and the time since the first
+/// (or since the last progress, for a transfer that moved bytes and then broke).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    policy: RetryPolicy,
+    started: std::time::Instant,
+    attempts: u32,
+}
+
+impl Budget {
+    pub fn new(policy: RetryPolicy) -> Budget {
+        Budget {
+            policy,
+            started: std::time::Instant::now(),
+            attempts: 0,
+        }
+    }
+
+    /// An attempt starts: its number (1-based).
+    pub fn attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Progress was made: the attempt under way starts a fresh budget.
+    pub fn progressed(&mut self) {
+        self.attempts = self.attempts.min(1);
+        self.started = std::time::Instant::now();
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// After the current attempt failed with a retryable error: the delay before the next one,
+    /// or `None` when the budget is spent.
+    pub fn next_delay(&self) -> Option<Duration> {
+        self.policy
+            .next_delay(self.attempts, self.started.elapsed(), jitter())
+    }
+}
+
+/// Sleeps `delay` unless `cancel` fires first; `false` when it did.
+pub async fn sleep(delay: Duration, cancel: &tokio_util::sync::CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = cancel.cancelled() => false,
     }
 }
 

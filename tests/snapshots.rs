@@ -616,3 +616,23 @@ async fn a_key_refused_by_dbs_during_an_export_exits_2() {
     assert!(summary.setup_error, "{summary}: {:?}", summary.failures);
     assert_eq!(commands::pass::exit_code(&summary), 2);
 }
+
+/// Issue #22.3: the export's size probe is an OSS GET like every other, with the download's
+/// retry: one 503 from OSS no longer fails the export for this pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exports_probe_is_retried_like_a_download() {
+    let emu = emulator(DbsScript::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&emu, dir.path());
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            errors_next: 1,
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let summary = pass(&s).await;
+    assert!(summary.ok(), "{summary}: {:?}", summary.failures);
+    assert_eq!(emu.stats().file_by_status.get(&503).copied(), Some(1));
+    assert_exported(&emu, dir.path(), NEWEST);
+}

@@ -5,8 +5,6 @@
 //! Requests go as POST with a form body, so signatures never sit in a URL that a proxy might log.
 //! Errors are classified by the API's `Code` ([`super::error::classify`]).
 
-use std::time::Instant;
-
 use futures::{Stream, TryStreamExt};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -200,10 +198,9 @@ impl ApiClient {
         action: &'static str,
         params: &[(String, String)],
     ) -> Result<(Vec<u8>, String), ApiError> {
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut budget = retry::Budget::new(self.retry);
         loop {
-            attempt += 1;
+            let attempt = budget.attempt();
             let err = match self.attempt(action, params).await {
                 Ok(ok) => return Ok(ok),
                 Err(e) => e,
@@ -211,10 +208,7 @@ impl ApiClient {
             if err.class() != Class::Transient {
                 return Err(err);
             }
-            match self
-                .retry
-                .next_delay(attempt, started.elapsed(), retry::jitter())
-            {
+            match budget.next_delay() {
                 Some(delay) => {
                     warn!(attempt, ?delay, region = %self.region_id, "{action} failed, retrying: {err}");
                     tokio::time::sleep(delay).await;
@@ -222,7 +216,7 @@ impl ApiClient {
                 None => {
                     return Err(ApiError::GaveUp {
                         attempts: attempt,
-                        elapsed: started.elapsed(),
+                        elapsed: budget.elapsed(),
                         last: Box::new(err),
                     });
                 }

@@ -210,29 +210,22 @@ async fn instance_line(
         return (lines, None);
     };
     let what = format!("api {}", query.target());
-    let mut url = None;
-    let outcome = match &query {
-        crate::fleet::Query::Backups(q) => api.page(q, 1).await.map(|page| {
-            url = page
-                .backups
-                .iter()
-                .find_map(|b| b.intranet_download_url.clone());
-            format!(
-                "signature accepted; {} backups in the lookback window",
-                page.total_count
-            )
-        }),
-        crate::fleet::Query::Clusters(q) => api.list_cluster_backups(q).await.map(|found| {
-            format!(
-                "signature accepted; {} cluster backups in the lookback window",
-                found.len()
-            )
-        }),
+    let (line, url) = match crate::listing::sample(api, &query).await {
+        Ok(found) => {
+            let what_kind = if found.clusters {
+                "cluster backups"
+            } else {
+                "backups"
+            };
+            let text = format!(
+                "signature accepted; {} {what_kind} in the lookback window",
+                found.count
+            );
+            (Line::ok(&what, text), found.intranet_url)
+        }
+        Err(e) => (Line::fail(&what, e.to_string()), None),
     };
-    lines.push(match outcome {
-        Ok(text) => Line::ok(&what, text),
-        Err(e) => Line::fail(&what, e.to_string()),
-    });
+    lines.push(line);
     (lines, url)
 }
 

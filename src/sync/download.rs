@@ -14,7 +14,6 @@
 //! refresh, backoff) ends at once on cancellation, keeping the partial file.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
@@ -311,8 +310,7 @@ impl Downloader {
         let backup = fetch.key.label();
         // The retry budget (attempts and time) bounds a stretch without progress, not the
         // download: a body that flowed for an hour and then dropped starts a fresh budget.
-        let mut started = Instant::now();
-        let mut attempt = 0u32;
+        let mut budget = retry::Budget::new(self.retry);
         while st.at.offset < fetch.size {
             if self.cancel.is_cancelled() {
                 return Err(DownloadError::Cancelled { backup });
@@ -323,15 +321,14 @@ impl Downloader {
             {
                 self.refresh_url(fetch, st).await?;
             }
-            attempt += 1;
+            let attempt = budget.attempt();
             let fetched_before = st.at.fetched;
             let result = request::one_request(&self.link(), fetch, paths, st, sink, bar).await;
             // Bytes that trickled in below the floor are no progress: the budget still counts
             // down, so a server that only ever trickles fails the backup for this pass.
             let slow = matches!(&result, Err(Step::Fail(DownloadError::TooSlow { .. })));
             if st.at.fetched > fetched_before && !slow {
-                attempt = 1;
-                started = Instant::now();
+                budget.progressed();
                 st.refreshes = 0;
             }
             let err = match result {
@@ -345,24 +342,16 @@ impl Downloader {
             if !err.is_retryable() {
                 return Err(err);
             }
-            match self
-                .retry
-                .next_delay(attempt, started.elapsed(), retry::jitter())
-            {
-                Some(delay) => {
-                    warn!(backup = %backup, offset = st.at.offset, attempt, "download interrupted, retrying in {delay:?}: {err}");
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = self.cancel.cancelled() => return Err(DownloadError::Cancelled { backup }),
-                    }
-                }
-                None => {
-                    return Err(DownloadError::GaveUp {
-                        backup,
-                        attempts: attempt,
-                        last: Box::new(err),
-                    });
-                }
+            let Some(delay) = budget.next_delay() else {
+                return Err(DownloadError::GaveUp {
+                    backup,
+                    attempts: budget.attempts(),
+                    last: Box::new(err),
+                });
+            };
+            warn!(backup = %backup, offset = st.at.offset, attempt, "download interrupted, retrying in {delay:?}: {err}");
+            if !retry::sleep(delay, &self.cancel).await {
+                return Err(DownloadError::Cancelled { backup });
             }
         }
         Ok(())

@@ -42,6 +42,8 @@ pub struct Exporter<'a> {
     pub clients: &'a HashMap<String, ApiClient>,
     pub base: &'a ApiClient,
     pub concurrency: usize,
+    /// `download.retry`: the probe of a finished export is retried as a download is.
+    pub retry: crate::retry::RetryPolicy,
     pub cancel: CancellationToken,
 }
 
@@ -83,6 +85,9 @@ pub enum ExportError {
     Api(Box<ApiError>),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The GET of the finished export's first bytes (its size and kind) failed for good.
+    #[error("the export link: {0}")]
+    Probe(Box<crate::sync::error::DownloadError>),
     /// What DBS said of the task, or of its link (network text already shown as data).
     #[error("{0}")]
     Task(String),
@@ -412,7 +417,9 @@ impl Exporter<'_> {
                 return Outcome::failed(format!("unusable export link: {}", shown(&reason)));
             }
         }
-        let (size, file_name) = match link::probe(&self.http, &url).await {
+        let label = e.key.label();
+        let probing = (label.as_str(), self.retry, &self.cancel);
+        let (size, file_name) = match link::probe(&self.http, &url, probing).await {
             Ok((s, _)) if s > crate::model::MAX_OBJECT_SIZE => {
                 return Outcome::failed(format!(
                     "the export link says the archive holds {s} bytes, more than any object OSS stores"
@@ -424,7 +431,7 @@ impl Exporter<'_> {
                 None => (s, e.file_name.clone()),
             },
             Ok(_) => return Outcome::failed("the export archive is empty"),
-            Err(reason) => return Outcome::failed(reason),
+            Err(err) => return Outcome::Failed(ExportError::Probe(Box::new(err))),
         };
         let local = self
             .store

@@ -1,9 +1,59 @@
-//! Reading OSS responses: `Content-Range`, a presigned URL's `Expires`, the XML error body's
-//! `Code`, all pure and table-tested; and reading an error
-//! response (a bounded part of its body, which never reaches the file) into the next step.
+//! Asking OSS for an object and reading its answers: [`get`], the one way every GET of a
+//! presigned URL is built (the one-connection download, each ranged stream, an export's probe);
+//! `Content-Range`, a presigned URL's `Expires`, the XML error body's `Code`, all pure and
+//! table-tested; and reading an error response (a bounded part of its body, which never
+//! reaches the file) into the next step.
+
+use reqwest::header::{IF_MATCH, IF_RANGE, RANGE};
 
 use super::error::DownloadError;
 use crate::secret::redact_url;
+
+/// What part of an object a GET asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask<'a> {
+    /// The whole object.
+    Whole,
+    /// From `offset` to the end, the bytes of the version `if_range` names (else the whole
+    /// object again: a 200), for a resume.
+    From {
+        offset: u64,
+        if_range: Option<&'a str>,
+    },
+    /// Bytes `start..end`, of the version `if_match` names only (else 412), for a part.
+    Part {
+        start: u64,
+        end: u64,
+        if_match: Option<&'a str>,
+    },
+}
+
+/// The GET of `url` for `ask`, on the download client (its connect and read timeouts). A
+/// presigned URL is signed for GET only: no HEAD, no other headers that would be signed.
+pub fn get(http: &reqwest::Client, url: &str, ask: Ask<'_>) -> reqwest::RequestBuilder {
+    let req = http.get(url);
+    match ask {
+        Ask::Whole | Ask::From { offset: 0, .. } => req,
+        Ask::From { offset, if_range } => {
+            let req = req.header(RANGE, format!("bytes={offset}-"));
+            match if_range {
+                Some(etag) => req.header(IF_RANGE, etag),
+                None => req,
+            }
+        }
+        Ask::Part {
+            start,
+            end,
+            if_match,
+        } => {
+            let req = req.header(RANGE, format!("bytes={start}-{}", end - 1));
+            match if_match {
+                Some(etag) => req.header(IF_MATCH, etag),
+                None => req,
+            }
+        }
+    }
+}
 
 /// How much of an error body is read, to quote it; it is never written to the file.
 const MAX_ERROR_BODY: usize = 4096;

@@ -4,7 +4,7 @@
 //! lives in [`super::download`].
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, LAST_MODIFIED};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -116,13 +116,11 @@ async fn send(
     backup: &str,
     st: &mut State,
 ) -> Result<Option<reqwest::Response>, Step> {
-    let mut req = link.http.get(&st.url);
-    if st.at.offset > 0 {
-        req = req.header(RANGE, format!("bytes={}-", st.at.offset));
-        if let Some(etag) = &st.sidecar.identity.etag {
-            req = req.header(IF_RANGE, etag.as_str());
-        }
-    }
+    let ask = super::oss::Ask::From {
+        offset: st.at.offset,
+        if_range: st.sidecar.identity.etag.as_deref(),
+    };
+    let req = super::oss::get(link.http, &st.url, ask);
     let sent = unless_cancelled(link.cancel, backup, req.send())
         .await
         .map_err(Step::Fail)?;

@@ -369,6 +369,7 @@ async fn export_all(
         clients,
         base: pass.api,
         concurrency: settings.api.concurrency,
+        retry: settings.download.retry,
         cancel: pass.opts.cancel.clone(),
     };
     exporter.run(exports).await

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE};
+use reqwest::header::{CONTENT_RANGE, ETAG, LAST_MODIFIED};
 use tracing::{info, warn};
 
 use super::{Job, MAX_WHOLE_ANSWERS, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
@@ -89,8 +89,8 @@ impl Job<'_> {
 
     /// One stream: parts until none is missing, retried per the download's policy.
     pub(super) async fn stream(&self) -> Result<(), PartErr> {
-        let mut attempt = 0u32;
-        let mut started = Instant::now();
+        // Counted per failure; a part done starts a fresh budget.
+        let mut budget = retry::Budget::new(self.dl.retry);
         loop {
             if self.stop.is_cancelled() {
                 return Ok(());
@@ -111,8 +111,7 @@ impl Job<'_> {
                 }
                 Ok(crc) => {
                     self.complete(i, crc).await.map_err(PartErr::Fail)?;
-                    attempt = 0;
-                    started = Instant::now();
+                    budget = retry::Budget::new(self.dl.retry);
                     continue;
                 }
                 Err(e) => e,
@@ -133,12 +132,8 @@ impl Job<'_> {
                     return Err(fatal);
                 }
             };
-            attempt += 1;
-            let Some(delay) = self
-                .dl
-                .retry
-                .next_delay(attempt, started.elapsed(), retry::jitter())
-            else {
+            let attempt = budget.attempt();
+            let Some(delay) = budget.next_delay() else {
                 self.stop.cancel();
                 return Err(PartErr::Fail(DownloadError::GaveUp {
                     backup: self.backup.clone(),
@@ -147,9 +142,8 @@ impl Job<'_> {
                 }));
             };
             warn!(backup = %self.backup, part = i, attempt, "part interrupted, retrying in {delay:?}: {e}");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = self.stop.cancelled() => return Ok(()),
+            if !retry::sleep(delay, &self.stop).await {
+                return Ok(());
             }
         }
     }
@@ -200,14 +194,12 @@ impl Job<'_> {
                 s.identity.etag.clone(),
             )
         };
-        let mut req = self
-            .dl
-            .http
-            .get(&url)
-            .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
-        if let Some(etag) = &etag {
-            req = req.header(IF_MATCH, etag.as_str());
-        }
+        let ask = crate::sync::oss::Ask::Part {
+            start: range.start,
+            end: range.end,
+            if_match: etag.as_deref(),
+        };
+        let req = crate::sync::oss::get(&self.dl.http, &url, ask);
         let sent = tokio::select! {
             biased;
             () = self.stop.cancelled() => return Err(PartErr::Fail(DownloadError::Cancelled { backup: self.backup.clone() })),
