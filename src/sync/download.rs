@@ -30,7 +30,7 @@ pub use super::oss::{parse_content_range, url_expires};
 use super::plan::{Fetch, Via};
 use super::request::{self, Link, State};
 use super::sink::{Sink, Written};
-use super::space::{Claim, SpaceBook};
+use super::space::SpaceBook;
 use crate::model::Sidecar;
 use crate::progress::Bar;
 use crate::retry::{self, RetryPolicy};
@@ -174,7 +174,11 @@ impl Downloader {
         drop(slot);
         // A write error (disk full) explains a failed transfer better than "the writer stopped".
         let written = match (outcome, sink.finish().await) {
-            (_, Err(e)) => return Err(self.write_error(fetch, paths, &st.at.claim, e)),
+            (_, Err(e)) => {
+                let needed = fetch.size.saturating_sub(self.store.partial_len(paths));
+                let own = (needed, Some(&st.at.claim));
+                return Err(self.write_error(fetch, paths, own, e));
+            }
             (Err(e), Ok(w)) => {
                 // Nothing arrived (an empty partial would only be clutter for the next pass),
                 // or the bytes came from a response that disagreed with BackupSize: never
@@ -193,12 +197,7 @@ impl Downloader {
     /// the partial kept only with a sidecar that names the object, and the disk space claimed.
     fn prepare(&self, fetch: &Fetch, paths: &BackupPaths) -> Result<State, DownloadError> {
         let backup = fetch.key.label();
-        let store_err = |source| DownloadError::Store {
-            backup: backup.clone(),
-            source,
-        };
-        self.store.ensure_dir(paths).map_err(store_err)?;
-        store::recover_unpublished(paths).map_err(store_err)?;
+        self.ready_folder(fetch, paths)?;
         // A partial is only trusted with its sidecar: without the ETag a changed object could
         // not be told apart from the one we started.
         let old = self
@@ -217,16 +216,7 @@ impl Downloader {
         };
         let old = old.map(|s| Sidecar { parts: None, ..s });
         let needed = fetch.size.saturating_sub(keep);
-        let claim = self
-            .space
-            .claim(needed, || store::free_space(&paths.dir))
-            .map_err(|short| DownloadError::DiskFull {
-                backup: backup.clone(),
-                dir: paths.dir.clone(),
-                needed,
-                available: short.free,
-                promised: short.promised,
-            })?;
+        let claim = self.claim_space(fetch, paths, needed)?;
         if keep > 0 {
             info!(backup = %backup, offset = keep, "resuming");
         }
@@ -358,51 +348,12 @@ impl Downloader {
     }
 
     async fn refresh_url(&self, fetch: &Fetch, st: &mut State) -> Result<(), DownloadError> {
-        let backup = fetch.key.label();
-        st.refreshes += 1;
-        if st.refreshes > MAX_REFRESH {
-            return Err(DownloadError::Refresh {
-                backup,
-                source: Box::new(RefreshError::StillExpired),
-            });
-        }
-        info!(backup = %backup, via = %st.via, "download URL expired; asking DescribeBackups for a fresh one");
-        let url = request::unless_cancelled(
-            &self.cancel,
-            &backup,
-            (self.refresh)(fetch.key.clone(), st.via),
-        )
-        .await?
-        .map_err(|source| DownloadError::Refresh {
-            backup,
-            source: Box::new(source),
-        })?;
-        st.url = url;
+        st.url = self
+            .fresh_url(fetch, st.via, &mut st.refreshes, &self.cancel)
+            .await?;
         st.from_listing = false;
         Ok(())
     }
-
-    fn write_error(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        own: &Claim,
-        e: std::io::Error,
-    ) -> DownloadError {
-        let backup = fetch.key.label();
-        if store::is_disk_full(&e) {
-            let have = self.store.partial_len(paths);
-            return DownloadError::DiskFull {
-                backup,
-                dir: paths.dir.clone(),
-                needed: fetch.size.saturating_sub(have),
-                available: store::free_space(&paths.dir).unwrap_or(0),
-                promised: self.space.outstanding().saturating_sub(own.left()),
-            };
-        }
-        DownloadError::Store {
-            backup,
-            source: store::io_err("write", &paths.part)(e),
-        }
-    }
 }
+
+mod pieces;

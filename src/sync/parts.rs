@@ -151,14 +151,13 @@ impl Downloader {
                 source,
             })
         };
-        self.store.ensure_dir(paths).map_err(store_err)?;
-        store::recover_unpublished(paths).map_err(store_err)?;
+        self.ready_folder(fetch, paths).map_err(PartErr::Fail)?;
         let file = store::open_partial(&paths.part).map_err(store_err)?;
         let (map, identity) = self.resume_map(fetch, paths, &file).await;
         let resumed = map.done_bytes(fetch.size);
         let (mut claim, needed) = self.claim(fetch, paths, &file, resumed)?;
         preallocate(&file, fetch.size)
-            .map_err(|e| PartErr::Fail(self.part_write_error(fetch, paths, e)))?;
+            .map_err(|e| PartErr::Fail(self.write_error(fetch, paths, (fetch.size, None), e)))?;
         // The space is the file's now.
         claim.wrote(needed);
         if resumed > 0 {
@@ -213,19 +212,13 @@ impl Downloader {
         let needed = fetch
             .size
             .saturating_sub(store::allocated(file).max(resumed));
-        match self.space.claim(needed, || store::free_space(&paths.dir)) {
+        match self.claim_space(fetch, paths, needed) {
             Ok(claim) => Ok((claim, needed)),
-            Err(short) => {
+            Err(e) => {
                 if resumed == 0 && self.store.partial_len(paths) == 0 {
                     self.store.discard(paths);
                 }
-                Err(PartErr::Fail(DownloadError::DiskFull {
-                    backup: fetch.key.label(),
-                    dir: paths.dir.clone(),
-                    needed,
-                    available: short.free,
-                    promised: short.promised,
-                }))
+                Err(PartErr::Fail(e))
             }
         }
     }
@@ -373,27 +366,6 @@ impl Downloader {
                 .unwrap_or(fresh);
                 (map, old.identity)
             }
-        }
-    }
-
-    fn part_write_error(
-        &self,
-        fetch: &Fetch,
-        paths: &BackupPaths,
-        e: std::io::Error,
-    ) -> DownloadError {
-        if store::is_disk_full(&e) {
-            return DownloadError::DiskFull {
-                backup: fetch.key.label(),
-                dir: paths.dir.clone(),
-                needed: fetch.size,
-                available: store::free_space(&paths.dir).unwrap_or(0),
-                promised: self.space.outstanding(),
-            };
-        }
-        DownloadError::Store {
-            backup: fetch.key.label(),
-            source: store::io_err("write", &paths.part)(e),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, ETAG, LAST_MODIFIED};
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::{Job, MAX_WHOLE_ANSWERS, PartErr, SIDECAR_EVERY, Shared, WRITE_BATCH};
 use crate::model::{Identity, Likeness, Sidecar};
@@ -151,31 +151,20 @@ impl Job<'_> {
     /// A fresh URL for all streams, unless another stream already got one since `generation`.
     async fn refresh(&self, generation: u64) -> Result<(), DownloadError> {
         let _one = self.refresh_lock.lock().await;
-        let via = {
-            let mut s = self.lock();
+        let (via, mut refreshes) = {
+            let s = self.lock();
             if s.generation != generation {
                 return Ok(());
             }
-            s.refreshes += 1;
-            if s.refreshes > crate::sync::error::MAX_REFRESH {
-                return Err(DownloadError::Refresh {
-                    backup: self.backup.clone(),
-                    source: Box::new(crate::sync::error::RefreshError::StillExpired),
-                });
-            }
-            s.via
+            (s.via, s.refreshes)
         };
-        info!(backup = %self.backup, via = %via, "download URL expired; asking for a fresh one for all streams");
-        let fresh = tokio::select! {
-            () = self.stop.cancelled() => return Err(DownloadError::Cancelled { backup: self.backup.clone() }),
-            url = (self.dl.refresh)(self.fetch.key.clone(), via) => url,
-        };
-        let url = fresh.map_err(|source| DownloadError::Refresh {
-            backup: self.backup.clone(),
-            source: Box::new(source),
-        })?;
+        let fresh = (self.dl)
+            .fresh_url(self.fetch, via, &mut refreshes, &self.stop)
+            .await;
         let mut s = self.lock();
-        s.url = url;
+        // A part completed meanwhile reset the count: this refresh is the first since then.
+        s.refreshes = refreshes.min(s.refreshes + 1);
+        s.url = fresh?;
         s.generation += 1;
         Ok(())
     }
@@ -418,6 +407,9 @@ impl Job<'_> {
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        written.map_err(|e| self.dl.part_write_error(self.fetch, self.paths, e))
+        written.map_err(|e| {
+            let needed = (self.fetch.size, None);
+            self.dl.write_error(self.fetch, self.paths, needed, e)
+        })
     }
 }
