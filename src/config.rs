@@ -195,17 +195,11 @@ pub struct DownloadSettings {
     pub keep_local: Option<Duration>,
 }
 
+/// `[prune]` or `[archive.prune]`: whether it is on, and its rules, ready for the planner.
 #[derive(Debug, Clone)]
 pub struct PruneSettings {
     pub enabled: bool,
-    pub grace: Duration,
-    pub keep_last: usize,
-    /// The tiers (0 / `None`: off), as [`crate::sync::prune::Rules`] applies them.
-    pub keep_daily: usize,
-    pub keep_weekly: usize,
-    pub keep_monthly: usize,
-    pub keep_yearly: usize,
-    pub keep_within: Option<Duration>,
+    pub rules: crate::model::Rules,
 }
 
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ mod export;
 mod identity;
 mod local;
 mod parts;
+mod retention;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub use export::{
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{Holdings, LocalSnapshot, Remote, StalePartial, Target};
 pub use parts::PartMap;
+pub use retention::Rules;
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";

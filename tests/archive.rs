@@ -955,11 +955,14 @@ async fn a_cluster_backup_is_sealed_in_the_archive_after_its_nodes_and_pruned_wi
             cb.expire = OffsetDateTime::now_utc() - time::Duration::hours(1);
         }
     });
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     s.archive.as_mut().unwrap().prune = Some(dds_backup_sync::config::PruneSettings {
-        keep_last: 0,
-        grace: Duration::ZERO,
-        ..s.prune.clone()
+        enabled: true,
+        rules: dds_backup_sync::sync::prune::Rules {
+            keep_last: 0,
+            grace: Duration::ZERO,
+            ..s.prune.rules
+        },
     });
     let third = pass(&s).await;
     assert!(third.ok(), "{third}: {:?}", third.failures);

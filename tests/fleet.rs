@@ -153,7 +153,7 @@ async fn a_discovery_that_fails_or_finds_nothing_prunes_and_cleans_nothing() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     let mut d = block(&emu.base_url(), SHANGHAI);
     d.tags = vec![("env".into(), "prod".into())];
     s.discover = vec![d];
@@ -332,7 +332,7 @@ async fn an_expired_cluster_backup_is_pruned_as_a_whole() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
     s.discover = vec![block(&emu.base_url(), SHANGHAI)];
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     let first = pass(&s).await;
     assert_eq!(first.fetched, 2, "{first}");
     let cluster = dir.path().join(DEMO_CLUSTER).join(CB_OK);

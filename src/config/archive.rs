@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(a.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
         assert!(a.path_style);
         assert_eq!((a.part_size, a.uploads), (8 * 1024 * 1024, 2));
-        let p = a.prune.unwrap();
+        let p = a.prune.unwrap().rules;
         assert_eq!((p.keep_daily, p.keep_weekly, p.keep_monthly), (7, 4, 12));
     }
 

@@ -62,13 +62,10 @@ impl Settings {
             },
             prune: PruneSettings {
                 enabled: true,
-                grace: std::time::Duration::ZERO,
-                keep_last: 1,
-                keep_daily: 0,
-                keep_weekly: 0,
-                keep_monthly: 0,
-                keep_yearly: 0,
-                keep_within: None,
+                rules: crate::model::Rules {
+                    keep_last: 1,
+                    ..crate::model::Rules::default()
+                },
             },
             schedule: ScheduleSettings {
                 cron: crate::schedule::Schedule::parse("0 0 3 * * *", None)

@@ -278,13 +278,15 @@ pub(super) fn prune_settings(
     };
     Ok(PruneSettings {
         enabled: raw.enabled.unwrap_or(true),
-        grace: duration(&format!("{section}.grace"), raw.grace, "0s")?,
-        keep_last: count("keep_last", raw.keep_last, 1)?,
-        keep_daily: count("keep_daily", raw.keep_daily, 0)?,
-        keep_weekly: count("keep_weekly", raw.keep_weekly, 0)?,
-        keep_monthly: count("keep_monthly", raw.keep_monthly, 0)?,
-        keep_yearly: count("keep_yearly", raw.keep_yearly, 0)?,
-        keep_within,
+        rules: crate::model::Rules {
+            grace: duration(&format!("{section}.grace"), raw.grace, "0s")?,
+            keep_last: count("keep_last", raw.keep_last, 1)?,
+            keep_daily: count("keep_daily", raw.keep_daily, 0)?,
+            keep_weekly: count("keep_weekly", raw.keep_weekly, 0)?,
+            keep_monthly: count("keep_monthly", raw.keep_monthly, 0)?,
+            keep_yearly: count("keep_yearly", raw.keep_yearly, 0)?,
+            keep_within,
+        },
     })
 }
 

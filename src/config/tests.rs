@@ -38,8 +38,8 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(s.download.network, Network::Auto);
     assert_eq!(s.download.concurrency, 4);
     assert!(s.prune.enabled);
-    assert_eq!(s.prune.grace, Duration::ZERO);
-    assert_eq!(s.prune.keep_last, 1);
+    assert_eq!(s.prune.rules.grace, Duration::ZERO);
+    assert_eq!(s.prune.rules.keep_last, 1);
     assert_eq!(s.schedule.cron.expr(), "0 0 3 * * *");
     assert!(s.credentials.allow_ecs);
     assert!(s.verify.cron.is_none());
@@ -707,7 +707,7 @@ fn progress_interval_key() {
 
 #[test]
 fn prune_tier_keys() {
-    let p = load_text(MINIMAL).unwrap().prune;
+    let p = load_text(MINIMAL).unwrap().prune.rules;
     assert_eq!(
         (p.keep_daily, p.keep_weekly, p.keep_monthly, p.keep_yearly),
         (0, 0, 0, 0)
@@ -717,7 +717,8 @@ fn prune_tier_keys() {
         "{MINIMAL}[prune]\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\nkeep_yearly = 3\nkeep_within = \"30d\"\n"
     ))
     .unwrap()
-    .prune;
+    .prune
+    .rules;
     assert_eq!(
         (p.keep_daily, p.keep_weekly, p.keep_monthly, p.keep_yearly),
         (7, 4, 12, 3)
@@ -728,7 +729,8 @@ fn prune_tier_keys() {
     for off in ["\"\"", "\"0s\""] {
         let p = load_text(&format!("{MINIMAL}[prune]\nkeep_within = {off}\n"))
             .unwrap()
-            .prune;
+            .prune
+            .rules;
         assert_eq!(p.keep_within, None, "{off}");
     }
     // Environment overrides are whole numbers, as keep_last is.
@@ -739,7 +741,11 @@ fn prune_tier_keys() {
         "5".into(),
     )]);
     assert_eq!(
-        load_with_env(&path, Some(env)).unwrap().prune.keep_weekly,
+        load_with_env(&path, Some(env))
+            .unwrap()
+            .prune
+            .rules
+            .keep_weekly,
         5
     );
     for (body, key) in [

@@ -36,7 +36,6 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::config::PruneSettings;
 use crate::model::{Backup, BackupKey, LocalCopy, Target, Verdict};
 use crate::schedule::Zone;
 
@@ -48,41 +47,7 @@ pub struct PruneItem {
     pub expired_at: OffsetDateTime,
 }
 
-/// The retention rules of one store (`[prune]`, `[archive.prune]`). A tier of 0 (or `None`
-/// for `keep_within`) is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rules {
-    pub grace: Duration,
-    pub keep_last: usize,
-    pub keep_daily: usize,
-    pub keep_weekly: usize,
-    pub keep_monthly: usize,
-    pub keep_yearly: usize,
-    pub keep_within: Option<Duration>,
-}
-
-impl Rules {
-    /// Whether any tier is set: then the newest sound copy of a group is always kept, so a run
-    /// of damaged copies never leaves a group with nothing to restore.
-    pub fn tiers(&self) -> bool {
-        self.keep_daily + self.keep_weekly + self.keep_monthly + self.keep_yearly > 0
-            || self.keep_within.is_some()
-    }
-}
-
-impl From<&PruneSettings> for Rules {
-    fn from(p: &PruneSettings) -> Rules {
-        Rules {
-            grace: p.grace,
-            keep_last: p.keep_last,
-            keep_daily: p.keep_daily,
-            keep_weekly: p.keep_weekly,
-            keep_monthly: p.keep_monthly,
-            keep_yearly: p.keep_yearly,
-            keep_within: p.keep_within,
-        }
-    }
-}
+pub use crate::model::Rules;
 
 /// One unit of retention, whatever store holds it: a copy, or a whole cluster backup.
 #[derive(Debug, Clone, PartialEq)]

@@ -238,7 +238,7 @@ fn archive_context<'a>(
             .as_ref()
             .and_then(|a| a.prune.as_ref())
             .filter(|p| p.enabled)
-            .map(super::prune::Rules::from),
+            .map(|p| p.rules),
         keep_local: settings.download.keep_local,
         zone,
         now,
@@ -330,9 +330,8 @@ async fn policy(
             intranet_reachable: settings.download.network == Network::Auto
                 && probe_intranet(remote, settings.download.probe_timeout).await,
         },
-        retention: settings.prune.enabled.then(|| Retention {
-            rules: (&settings.prune).into(),
-            // Validated with the config: an unknown zone never gets here.
+        retention: settings.prune.enabled.then_some(Retention {
+            rules: settings.prune.rules,
             zone: settings.schedule.zone,
         }),
         exports: settings.snapshots.download.then(|| ExportPolicy {

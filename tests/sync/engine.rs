@@ -236,24 +236,24 @@ async fn prune_honours_expiry_grace_keep_last_dry_run_and_ownership() {
         );
     };
 
-    s.prune.keep_last = 3;
+    s.prune.rules.keep_last = 3;
     assert_eq!(pass(&s).await.pruned, 0, "the newest three are kept");
-    s.prune.keep_last = 0;
-    s.prune.grace = Duration::from_secs(3 * 86400);
+    s.prune.rules.keep_last = 0;
+    s.prune.rules.grace = Duration::from_secs(3 * 86400);
     assert_eq!(pass(&s).await.pruned, 0, "still within the grace");
-    s.prune.grace = Duration::ZERO;
+    s.prune.rules.grace = Duration::ZERO;
     let would = pass_with(&s, &dry()).await;
     assert_eq!(would.pruned, 2, "{would}");
     assert!(root.join(QP).exists() && root.join(TGZ).exists(), "dry run");
 
-    s.prune.keep_last = 1;
+    s.prune.rules.keep_last = 1;
     let summary = pass(&s).await;
     assert_eq!(summary.pruned, 1, "{summary}");
     assert!(!root.join(TGZ).exists(), "expired and not among the newest");
     assert!(root.join(QP).join("manifest.json").exists(), "the newest");
     kept_forever_and_foreign();
 
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     let summary = pass(&s).await;
     assert_eq!((summary.pruned, summary.fetched), (1, 0), "{summary}");
     assert!(!root.join(QP).exists());
@@ -265,7 +265,7 @@ async fn prune_uses_the_manifest_for_backups_the_listing_no_longer_shows() {
     let emu = emulator_with(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     assert_eq!(pass(&s).await.fetched, 3);
     // Gone from the cloud: TGZ's manifest says it expired yesterday, QP's says next week.
     emu.with_dataset(|d| {
@@ -570,7 +570,7 @@ async fn a_copy_is_pruned_on_its_recorded_expiry_only_after_the_cloud_confirms_i
     let emu = emulator_with(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&emu, dir.path());
-    s.prune.keep_last = 0;
+    s.prune.rules.keep_last = 0;
     assert_eq!(pass(&s).await.fetched, 3);
     let now = OffsetDateTime::now_utc();
     let extended = now + time::Duration::days(300);
