@@ -5,7 +5,7 @@
 //! node lost during an upload.
 //!
 //! Garage is a test server only (AGPL, run as a separate process, never linked). Without the
-//! `garage` binary on PATH each test says so and returns, unless `DDS_REQUIRE_GARAGE=1` (CI).
+//! `garage` binary on PATH each test says so and returns, unless `DDS_REQUIRE_GARAGE=1` or `CI` is set (then it fails).
 
 mod common;
 
@@ -44,8 +44,9 @@ fn garage(dir: &Path) -> Option<Garage> {
             std::env::var("DDS_REQUIRE_GARAGE").as_deref() != Ok("1"),
             "DDS_REQUIRE_GARAGE=1 but garage is not on PATH"
         );
-        eprintln!(
-            "garage not on PATH: install it with `cargo install --locked garage@2.5.0`; skipping"
+        dds_emulator::tools::unavailable(
+            "archive",
+            "garage is not on PATH (cargo install --locked garage@2.5.0)",
         );
         return None;
     }

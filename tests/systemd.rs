@@ -19,13 +19,7 @@ fn unit_files_verify() {
         ),
         ("dds-backup-sync@.service", "dds-backup-sync@prod.service"),
     ];
-    if Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        // .ci/run installs systemd so CI always runs this check.
-        eprintln!("SKIP unit_files_verify: systemd-analyze is not installed");
+    if !dds_emulator::tools::have("unit_files_verify", "systemd-analyze", "--version") {
         return;
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");

@@ -41,8 +41,7 @@ fn stop_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bars_fit_a_100_column_terminal_and_logs_print_whole_above_them() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIP: tmux is not installed");
+    if !dds_emulator::tools::have("bars_fit_a_100_column_terminal", "tmux", "-V") {
         return;
     }
     let mut config = EmulatorConfig::new(ID, SECRET, Dataset::new());

@@ -46,6 +46,7 @@ pub mod garage;
 mod oss;
 pub mod sign;
 pub mod stats;
+pub mod tools;
 mod wire;
 
 use std::collections::HashMap;

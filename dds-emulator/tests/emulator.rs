@@ -1126,8 +1126,7 @@ async fn added_backups_and_big_random_objects_are_served() {
 
 #[tokio::test]
 async fn tar_gz_demo_objects_pass_gzip_and_tar() {
-    if Command::new("tar").arg("--version").output().is_err() {
-        eprintln!("SKIP: tar not installed");
+    if !dds_emulator::tools::have("tar_gz_demo_objects", "tar", "--version") {
         return;
     }
     let emu = demo().await;

@@ -24,7 +24,8 @@ pub fn sdk_available(test: &str, module: &str, package: &str) -> bool {
         .output();
     let ok = probe.is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIP {test}: python3 with {module} not available (pip install {package})");
+        let why = format!("python3 with {module} is not available (pip install {package})");
+        dds_emulator::tools::unavailable(test, &why);
     }
     ok
 }
