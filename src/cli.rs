@@ -35,7 +35,7 @@ pub struct Cli {
     #[arg(long, group = "mode")]
     pub verify: bool,
 
-    /// With --verify: check the copies in the archive ([archive]) instead, streamed from the
+    /// With --verify: check the copies in the archive (`[archive]`) instead, streamed from the
     /// object store (nothing is written to disk).
     #[arg(long, requires = "verify", conflicts_with_all = ["max_age", "sample"])]
     pub archive: bool,

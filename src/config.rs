@@ -1,6 +1,8 @@
-//! Configuration: TOML file + `DDS_BACKUP_SYNC__SECTION__KEY` environment overrides, layered by
-//! the `config` crate into a raw serde struct (unknown keys refused), then validated into
-//! immutable [`Settings`].
+//! Configuration: TOML file + `DDS_BACKUP_SYNC__SECTION__KEY` environment overrides, merged on
+//! `toml` values ([`load`], [`env`]: the `config` crate was weighed and dropped, it converted
+//! types silently, `concurrency = "4"` was accepted) into a raw serde struct (unknown keys
+//! refused), then validated into immutable [`Settings`] that hold ready values (the schedule,
+//! the time zone, the retention rules), parsed once.
 //!
 //! Every error names the key, the file and the reason, and happens before any request is sent.
 //! A config file that holds a secret must not be readable by group or others.
@@ -184,7 +186,7 @@ pub struct DownloadSettings {
     pub retry: crate::retry::RetryPolicy,
     /// Bytes per second over all downloads of a pass together (`bandwidth_limit`, or the
     /// `bandwidth_schedule` timetable read in `schedule.timezone`).
-    pub bandwidth: crate::bucket::Limit,
+    pub bandwidth: crate::rate::Limit,
     /// Ranged connections per file of at least `stream_cutoff` bytes (1: one connection).
     pub streams: usize,
     pub stream_cutoff: u64,

@@ -19,7 +19,7 @@ use crate::api::client::ApiClient;
 use crate::commands;
 use crate::config::{self, Settings};
 use crate::exit;
-use crate::metrics::Snapshot;
+use crate::metrics::Figures;
 use crate::progress::LogLines;
 use crate::schedule::Schedule;
 use crate::store::StoreError;
@@ -81,7 +81,7 @@ pub async fn run(config_path: PathBuf, settings: Settings, control: Control) -> 
         timezone = running.settings.schedule.zone.name(),
         "daemon started"
     );
-    let mut metrics = Snapshot::default();
+    let mut metrics = Figures::default();
     if running.settings.schedule.run_on_start {
         pass(&running, &control, &mut metrics).await;
     }
@@ -99,7 +99,7 @@ async fn run_loop(
     config_path: &std::path::Path,
     running: &mut Running,
     control: &Control,
-    metrics: &mut Snapshot,
+    metrics: &mut Figures,
 ) {
     let clock = SystemClock;
     let mut scrub: Option<Scrub> = None;
@@ -153,7 +153,7 @@ async fn run_loop(
 
 /// What a scheduled scrub returns: its problems and the metrics it leaves (a repair may run a
 /// pass), or why it could not run; `None` problems when a shutdown cut it short.
-type ScrubDone = Result<(Option<usize>, Snapshot), ScrubError>;
+type ScrubDone = Result<(Option<usize>, Figures), ScrubError>;
 
 /// Why a scheduled scrub did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +171,7 @@ struct Scrub {
 }
 
 impl Scrub {
-    fn start(running: &Running, control: &Control, metrics: &Snapshot) -> Scrub {
+    fn start(running: &Running, control: &Control, metrics: &Figures) -> Scrub {
         notify(&[sd_notify::NotifyState::Status("verify running")]);
         info!("scheduled scrub started");
         let settings = running.settings.clone();
@@ -199,7 +199,7 @@ impl Scrub {
 }
 
 /// Findings of a scheduled scrub go to the log and the metrics file.
-fn finish_scrub(done: ScrubDone, settings: &Settings, metrics: &mut Snapshot) {
+fn finish_scrub(done: ScrubDone, settings: &Settings, metrics: &mut Figures) {
     let status = match done {
         Ok((None, _)) => "last verify: stopped by a shutdown request".to_string(),
         Ok((Some(n), after)) => {
@@ -224,7 +224,7 @@ fn finish_scrub(done: ScrubDone, settings: &Settings, metrics: &mut Snapshot) {
     notify(&[sd_notify::NotifyState::Status(&status)]);
 }
 
-async fn pass(running: &Running, control: &Control, metrics: &mut Snapshot) {
+async fn pass(running: &Running, control: &Control, metrics: &mut Figures) {
     notify(&[sd_notify::NotifyState::Status("pass running")]);
     let opts = PassOptions {
         dry_run: false,

@@ -5,13 +5,15 @@
 //!
 //! fleet ([`fleet`], pure) → listing ([`listing`]) → [`model::Listed`] → plan ([`sync::plan`], a value)
 //! → export (snapshots only: [`sync::export`], its DBS download task) → download
-//! ([`sync::download`], [`sync::request`], [`sync::body`], [`sync::sink`]) → check
-//! ([`sync::check`], pure) → commit ([`store`]) → prune ([`sync::prune`], applied by the store)
-//! → report ([`sync::report`], [`metrics`]).
+//! ([`sync::download`], [`sync::parts`], [`sync::request`], [`sync::body`], [`sync::sink`];
+//! every GET built by [`sync::oss`]) → check ([`sync::check`], pure) → commit ([`store`]) →
+//! offsite ([`sync::offsite`]: the archive step, decided as one value by
+//! [`sync::offsite::plan::step`], applied through [`archive`]) → prune ([`sync::prune`],
+//! applied by the store) → report ([`sync::report`], [`metrics`]).
 //!
 //! The pure core (no clock, disk or network; `now` comes in):
-//! - [`model`]: the domain's values: `Backup`, `BackupKey`, `Listed`, `Manifest`, the local
-//!   snapshot, the object's `Identity`, the format `Verdict`.
+//! - [`model`]: the domain's values: `Backup`, `BackupKey`, `Listed`, `Manifest`, what is on
+//!   disk (`OnDisk`), the retention `Rules`, the object's `Identity`, the format `Verdict`.
 //! - [`fleet`]: which instances a pass covers (configured and discovered) and how each is
 //!   listed (one instance, per shard node, or by its cluster backups).
 //! - [`sync::plan`], [`sync::prune`], [`sync::check`]: what to fetch, keep and publish;
@@ -20,13 +22,15 @@
 //! - [`api::sign`] (signature V1), [`api::model`] (wire JSON → `Backup`), [`names`] (ids and
 //!   file names as path segments), [`urls`] (the one URL rule), [`units`] (`64KiB`),
 //!   [`text`] (network text shown as data), [`hex`], [`retry`] (the backoff policy),
-//!   [`bucket`] (token-bucket arithmetic and the bandwidth timetable).
+//!   [`rate`] (token-bucket arithmetic and the bandwidth timetable).
 //!
 //! The I/O shell:
 //! - [`store`]: the only module that opens, renames, deletes or stats under `download.dir`
-//!   (paths, lock, scan and snapshot, sidecar, partial file, commit, prune and repair), never
+//!   (paths, lock, the scan of what is on disk, sidecar, partial file, commit, prune and repair), never
 //!   through a link.
-//! - [`listing`]: discovery, shard lookups and listings, per region, several at once.
+//! - [`listing`]: discovery, shard lookups and listings, per region, several at once; the one
+//!   way to list a target (a pass, a URL refresh, `--check`).
+//! - [`archive`]: the only code that talks to the object store of `[archive]`.
 //! - [`api::client`], [`api::fleet`], [`api::dbs`] and [`api::credentials`]: `DescribeBackups`,
 //!   the fleet calls and the DBS download-task calls over HTTP; env, config,
 //!   aliyun CLI profile and ECS RAM role credentials.
@@ -47,7 +51,6 @@
 
 pub mod api;
 pub mod archive;
-pub mod bucket;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -62,6 +65,7 @@ pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod progress;
+pub mod rate;
 pub mod retry;
 pub mod schedule;
 pub mod secret;

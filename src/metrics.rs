@@ -1,8 +1,8 @@
 //! Prometheus text-format metrics for node_exporter's textfile collector, rewritten atomically
 //! after each pass.
 //!
-//! [`render`] is pure (a snapshot in, text out); [`write`] gathers the snapshot from the store
-//! and writes it. The series operators alert on is
+//! [`render`] is pure (the figures in, text out); [`write`] gathers the figures from the store
+//! and writes them. The series operators alert on is
 //! `dds_backup_sync_newest_verified_backup_age_seconds` per instance/node.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::sync::report::Summary;
 
 /// Everything one metrics file says.
 #[derive(Debug, Clone, Default)]
-pub struct Snapshot {
+pub struct Figures {
     pub pass_start: i64,
     pub pass_end: i64,
     /// When the last pass that ended without any failure ended (0: never, in this process).
@@ -42,7 +42,7 @@ pub struct Snapshot {
     pub now: i64,
 }
 
-impl Snapshot {
+impl Figures {
     /// Records a pass that ran from `start` to `end` (Unix seconds).
     pub fn record_pass(&mut self, summary: &Summary, start: i64, end: i64) {
         self.pass_start = start;
@@ -69,7 +69,7 @@ impl Snapshot {
 }
 
 /// The file's text.
-pub fn render(s: &Snapshot) -> String {
+pub fn render(s: &Figures) -> String {
     let mut out = String::new();
     pass_gauges(s, &mut out);
     copy_gauges(s, &mut out);
@@ -101,7 +101,7 @@ fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
 }
 
 /// What the last pass did.
-fn pass_gauges(s: &Snapshot, out: &mut String) {
+fn pass_gauges(s: &Figures, out: &mut String) {
     let mut gauge =
         |name: &str, help: &str, samples: &[(String, f64)]| gauge(out, name, help, samples);
     let one = |v: f64| vec![(String::new(), v)];
@@ -165,7 +165,7 @@ fn pass_gauges(s: &Snapshot, out: &mut String) {
 }
 
 /// Per instance/node: the newest verified copy, the copies, their format verdicts.
-fn copy_gauges(s: &Snapshot, out: &mut String) {
+fn copy_gauges(s: &Figures, out: &mut String) {
     let mut gauge =
         |name: &str, help: &str, samples: &[(String, f64)]| gauge(out, name, help, samples);
     let labels = |(inst, node): &(String, String)| {
@@ -244,27 +244,27 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Fills the store-derived parts of a snapshot: newest verified copy per instance/node and
+/// Fills the store-derived parts of a figures: newest verified copy per instance/node and
 /// free disk space, read from the disk (outside a pass, which hands over what it holds).
-pub fn observe_store(store: &Store, snapshot: &mut Snapshot) {
-    observe(store, crate::model::Holdings::of(&store.scan()), snapshot);
+pub fn observe_store(store: &Store, figures: &mut Figures) {
+    observe(store, crate::model::Holdings::of(&store.scan()), figures);
 }
 
-/// Fills the store-derived parts of a snapshot from `holdings` (one read of the copies).
-pub fn observe(store: &Store, holdings: crate::model::Holdings, snapshot: &mut Snapshot) {
-    snapshot.newest = holdings.newest;
-    snapshot.verdicts = holdings.verdicts;
-    snapshot.verify_mismatches = holdings.problems;
-    snapshot.disk_free_bytes = store::free_space(store.root()).ok();
-    snapshot.now = OffsetDateTime::now_utc().unix_timestamp();
+/// Fills the store-derived parts of a figures from `holdings` (one read of the copies).
+pub fn observe(store: &Store, holdings: crate::model::Holdings, figures: &mut Figures) {
+    figures.newest = holdings.newest;
+    figures.verdicts = holdings.verdicts;
+    figures.verify_mismatches = holdings.problems;
+    figures.disk_free_bytes = store::free_space(store.root()).ok();
+    figures.now = OffsetDateTime::now_utc().unix_timestamp();
 }
 
 /// Writes the file atomically (node_exporter must never read half a file).
-pub fn write(path: &Path, mode: u32, snapshot: &Snapshot) -> Result<(), StoreError> {
+pub fn write(path: &Path, mode: u32, figures: &Figures) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(store::io_err("create", dir))?;
     }
-    store::write_atomic_mode(path, render(snapshot).as_bytes(), mode)
+    store::write_atomic_mode(path, render(figures).as_bytes(), mode)
 }
 
 /// Checks at start that the metrics file can be written (its folder made, a file created in
@@ -293,13 +293,13 @@ mod tests {
 
     #[test]
     fn renders_the_alerting_series() {
-        let mut s = Snapshot {
+        let mut s = Figures {
             pass_start: 100,
             pass_end: 160,
             last_success: 160,
             pass_ok: Some(true),
             now: 1000,
-            ..Snapshot::default()
+            ..Figures::default()
         };
         s.newest.insert(("dds-1".into(), String::new()), (400, 3));
         s.newest.insert(("dds-2".into(), "d-0".into()), (900, 1));
@@ -327,9 +327,9 @@ mod tests {
     }
     #[test]
     fn the_archives_age_is_kept_when_a_pass_could_not_list_it() {
-        let mut s = Snapshot {
+        let mut s = Figures {
             now: 1000,
-            ..Snapshot::default()
+            ..Figures::default()
         };
         let mut listed = Summary::default();
         listed

@@ -1,7 +1,7 @@
 //! The domain's values, shared by the pure core and the I/O shell: a [`Backup`] as the program
 //! sees it, which backup a copy belongs to ([`BackupKey`], fixed once per listing in
 //! [`Listed`]), what is on disk for it ([`LocalState`], [`LocalCopy`], [`Manifest`]), the
-//! the scan of the download dir as a value ([`LocalSnapshot`]) and what the cloud listed
+//! the scan of the download dir as a value ([`OnDisk`]) and what the cloud listed
 //! ([`Remote`]), the object's [`Identity`] and the resume [`Sidecar`], and the format
 //! [`Verdict`]. No I/O, no
 //! clock: everything else imports these, and this module imports nothing of the program's but
@@ -28,7 +28,7 @@ pub use export::{
     EXPORT_KINDS, ExportInfo, TASK, TaskRecord, export_file_name, export_file_names, export_kind,
 };
 pub use identity::{Identity, Likeness, Sidecar};
-pub use local::{Holdings, LocalSnapshot, Remote, StalePartial, Target};
+pub use local::{Holdings, OnDisk, Remote, StalePartial, Target};
 pub use parts::PartMap;
 pub use retention::Rules;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::bucket::{Bucket, Limit};
+use crate::rate::{Limit, TokenBucket};
 use crate::schedule::Zone;
 
 /// How often a timetable is consulted: a boundary is crossed at most this late.
@@ -32,7 +32,7 @@ struct Inner {
 }
 
 struct State {
-    bucket: Bucket,
+    bucket: TokenBucket,
     /// When the timetable was last looked up.
     checked: Instant,
 }
@@ -62,7 +62,7 @@ impl Throttle {
                 limit,
                 zone,
                 state: Mutex::new(State {
-                    bucket: Bucket::new(rate, now),
+                    bucket: TokenBucket::new(rate, now),
                     checked: now,
                 }),
             })),
@@ -128,7 +128,7 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bucket::Timetable;
+    use crate::rate::Timetable;
 
     fn at(s: &str) -> time::OffsetDateTime {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()

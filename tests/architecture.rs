@@ -328,7 +328,7 @@ fn only_the_store_touches_the_download_dir() {
 fn the_pure_core_imports_no_part_of_the_io_shell() {
     const CORE: [&str; 17] = [
         "model",
-        "sync::archive::plan",
+        "sync::offsite::plan",
         "sync::export::step",
         "api::model::dbs",
         "fleet",

@@ -402,9 +402,9 @@ async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_month
         ..Remote::default()
     };
     let zone = dds_backup_sync::schedule::Zone::default();
-    let decisions = dds_backup_sync::sync::archive::plan::retention(
+    let decisions = dds_backup_sync::sync::offsite::plan::retention(
         &listing,
-        &dds_backup_sync::sync::archive::plan::Rules {
+        &dds_backup_sync::sync::offsite::plan::Rules {
             rules: &rules,
             remote: &remote,
             zone,
@@ -417,7 +417,7 @@ async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_month
         .map(|d| d.key.clone())
         .collect();
     let mut summary = Summary::default();
-    dds_backup_sync::sync::archive::remove_all(&archive, &mut listing, &remove, &mut summary).await;
+    dds_backup_sync::sync::offsite::remove_all(&archive, &mut listing, &remove, &mut summary).await;
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);
     // Expected, worked out by hand from the calendar (restic: each rule walks all copies,
     // newest first, on its own):
@@ -694,7 +694,7 @@ async fn a_three_node_cluster_that_loses_a_node_during_an_upload_still_completes
     let dir = tmp.path().join("data");
     let mut s = settings(&emu, &dir, &cluster);
     s.instances[0].id = "dds-big".into();
-    s.download.bandwidth = dds_backup_sync::bucket::Limit::Fixed(8 * MIB);
+    s.download.bandwidth = dds_backup_sync::rate::Limit::Fixed(8 * MIB);
     let running = tokio::spawn({
         let s = s.clone();
         async move { pass(&s).await }

@@ -486,7 +486,7 @@ async fn a_copy_that_failed_its_scrub_is_counted_and_fetched_again_by_the_next_p
         String::from_utf8_lossy(&out.stdout)
     );
     // The finding is in the store, so every later metrics file shows it ...
-    let mut snapshot = dds_backup_sync::metrics::Snapshot::default();
+    let mut snapshot = dds_backup_sync::metrics::Figures::default();
     dds_backup_sync::metrics::observe_store(&Store::new(&data), &mut snapshot);
     assert_eq!(
         snapshot.verify_mismatches, 2,

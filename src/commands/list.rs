@@ -36,7 +36,7 @@ pub async fn list(settings: &Settings, json: bool, out: &mut dyn Write) -> Resul
     .await;
     // Which backups have a verified copy here: the store's snapshot only reads.
     let local: HashSet<BackupKey> = Store::new(&settings.download.dir)
-        .snapshot()
+        .on_disk()
         .states
         .into_iter()
         .filter(|(_, state)| matches!(state, LocalState::Complete { .. }))

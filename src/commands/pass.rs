@@ -29,7 +29,7 @@ pub async fn sync_now(
         cancel: control.shutdown.child_token(),
         ..opts
     };
-    let mut metrics = crate::metrics::Snapshot::default();
+    let mut metrics = crate::metrics::Figures::default();
     Ok(pass_and_report(settings, &api, progress, &opts, &mut metrics).await?)
 }
 
@@ -53,7 +53,7 @@ pub async fn pass_and_report(
     api: &ApiClient,
     progress: &dyn Progress,
     opts: &PassOptions,
-    metrics: &mut crate::metrics::Snapshot,
+    metrics: &mut crate::metrics::Figures,
 ) -> Result<sync::report::Summary, sync::SyncError> {
     let start = OffsetDateTime::now_utc().unix_timestamp();
     if !opts.dry_run {
@@ -74,8 +74,8 @@ pub async fn pass_and_report(
 }
 
 /// Refreshes the store-derived figures and rewrites the metrics file, when one is configured.
-pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Snapshot) {
-    write_metrics(settings, None, snapshot);
+pub fn write_metrics_file(settings: &Settings, figures: &mut crate::metrics::Figures) {
+    write_metrics(settings, None, figures);
 }
 
 /// Rewrites the metrics file with the local copies' figures: those a pass counted, else read
@@ -83,17 +83,17 @@ pub fn write_metrics_file(settings: &Settings, snapshot: &mut crate::metrics::Sn
 fn write_metrics(
     settings: &Settings,
     holdings: Option<crate::model::Holdings>,
-    snapshot: &mut crate::metrics::Snapshot,
+    figures: &mut crate::metrics::Figures,
 ) {
     let Some(path) = &settings.metrics.textfile else {
         return;
     };
     let store = crate::store::Store::new(&settings.download.dir);
     match holdings {
-        Some(h) => crate::metrics::observe(&store, h, snapshot),
-        None => crate::metrics::observe_store(&store, snapshot),
+        Some(h) => crate::metrics::observe(&store, h, figures),
+        None => crate::metrics::observe_store(&store, figures),
     }
-    if let Err(e) = crate::metrics::write(path, settings.metrics.file_mode, snapshot) {
+    if let Err(e) = crate::metrics::write(path, settings.metrics.file_mode, figures) {
         tracing::warn!("cannot write the metrics file: {e}");
     }
 }

@@ -8,10 +8,10 @@ use std::io::Write;
 use time::OffsetDateTime;
 
 use super::{AppError, api_client, pass_and_report};
-use crate::bucket::Limit;
 use crate::config::Settings;
-use crate::metrics::Snapshot;
+use crate::metrics::Figures;
 use crate::model::BackupKey;
+use crate::rate::Limit;
 use crate::store::Store;
 use crate::sync::{self, PassOptions};
 use crate::throttle::Throttle;
@@ -26,7 +26,7 @@ pub async fn verify(
     scope: Scope,
     out: &mut dyn Write,
 ) -> Result<u8, AppError> {
-    let mut metrics = Snapshot::default();
+    let mut metrics = Figures::default();
     let never = tokio_util::sync::CancellationToken::new();
     let problems = verify_and_repair(settings, scope, &mut &mut *out, &mut metrics, &never).await?;
     Ok(if problems == 0 {
@@ -72,7 +72,7 @@ pub async fn verify_and_repair<W: Write>(
     settings: &Settings,
     scope: Scope,
     out: &mut W,
-    metrics: &mut Snapshot,
+    metrics: &mut Figures,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<usize, AppError> {
     let store = Store::new(&settings.download.dir);
@@ -177,7 +177,7 @@ async fn repair<W: Write>(
     store: &Store,
     report: &VerifyReport,
     out: &mut W,
-    metrics: &mut Snapshot,
+    metrics: &mut Figures,
 ) -> Result<(), AppError> {
     let api = api_client(settings).await?;
     let fleet = listing::list_fleet(

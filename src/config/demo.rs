@@ -54,7 +54,7 @@ impl Settings {
                 min_rate: 64 * 1024,
                 connect_timeout: std::time::Duration::from_secs(10),
                 retry: RetryPolicy::default(),
-                bandwidth: crate::bucket::Limit::Off,
+                bandwidth: crate::rate::Limit::Off,
                 streams: 4,
                 stream_cutoff: 256 * 1024 * 1024,
                 part_size: 64 * 1024 * 1024,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::raw::RawDownload;
 use super::{ConfigError, DownloadSettings, positive};
-use crate::bucket::{Limit, Timetable};
+use crate::rate::{Limit, Timetable};
 
 /// The floor under which a transfer counts as stalled: slow enough that a 300 GB backup would
 /// take two months, fast enough for any real link.

@@ -53,12 +53,12 @@ fn bandwidth_keys_parse_and_say_which_key_is_wrong() {
     let with = |keys: &str| format!("{MINIMAL}[download]\n{keys}\n");
     assert_eq!(
         load_text(MINIMAL).unwrap().download.bandwidth,
-        crate::bucket::Limit::Off
+        crate::rate::Limit::Off
     );
     let s = load_text(&with("bandwidth_limit = \"200MiB\"")).unwrap();
-    assert_eq!(s.download.bandwidth, crate::bucket::Limit::Fixed(200 << 20));
+    assert_eq!(s.download.bandwidth, crate::rate::Limit::Fixed(200 << 20));
     let s = load_text(&with("bandwidth_limit = \"\"")).unwrap();
-    assert_eq!(s.download.bandwidth, crate::bucket::Limit::Off);
+    assert_eq!(s.download.bandwidth, crate::rate::Limit::Off);
     let s = load_text(&with("bandwidth_schedule = \"08:00,50MiB 20:00,off\"")).unwrap();
     assert_eq!(s.download.bandwidth.at_minute(9 * 60), Some(50 << 20));
     for (keys, needle) in [

@@ -1,4 +1,4 @@
-//! What is on disk, as a value the planner reads: the [`LocalSnapshot`] the store takes once
+//! What is on disk, as a value the planner reads: the [`OnDisk`] the store takes once
 //! per pass, and what the cloud listed ([`Remote`]). Pure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,13 +58,13 @@ pub struct StalePartial {
 /// The download dir as one scan saw it: per backup and file name what is there, every copy
 /// with a manifest, and the folders that hold only partial files.
 #[derive(Debug, Clone, Default)]
-pub struct LocalSnapshot {
+pub struct OnDisk {
     pub states: HashMap<(BackupKey, String), LocalState>,
     pub copies: Vec<LocalCopy>,
     pub partials: Vec<StalePartial>,
 }
 
-impl LocalSnapshot {
+impl OnDisk {
     /// What is on disk for `file_name` of backup `key` (nothing recorded: missing).
     pub fn state(&self, key: &BackupKey, file_name: &str) -> LocalState {
         self.states

@@ -1,5 +1,5 @@
 //! Reading the download dir: the layout's folders (real folders only, never one holding
-//! another run's lock), the copies with a manifest, and the [`LocalSnapshot`] a pass plans
+//! another run's lock), the copies with a manifest, and the [`OnDisk`] a pass plans
 //! with, taken in one walk. Only reads: planning (and so `--dry-run`) changes nothing.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{LOCK_FILE, PART_SUFFIX, SIDECAR_SUFFIX, Store, is_real_file, read_manifest};
-use crate::model::{BackupKey, LocalCopy, LocalSnapshot, LocalState, MANIFEST, StalePartial, TASK};
+use crate::model::{BackupKey, LocalCopy, LocalState, MANIFEST, OnDisk, StalePartial, TASK};
 
 /// One folder of the layout, as read: its manifest (if it has one) and its regular files.
 struct Folder {
@@ -33,8 +33,8 @@ impl Store {
     }
 
     /// The whole download dir in one walk: what the planner needs, as a value.
-    pub fn snapshot(&self) -> LocalSnapshot {
-        let mut snap = LocalSnapshot::default();
+    pub fn on_disk(&self) -> OnDisk {
+        let mut snap = OnDisk::default();
         for dir in self.layout_dirs() {
             if let Some(folder) = self.read_folder(&dir) {
                 record(&mut snap, folder);
@@ -58,7 +58,7 @@ impl Store {
             return LocalState::Missing;
         };
         let key = folder.key.clone();
-        let mut snap = LocalSnapshot::default();
+        let mut snap = OnDisk::default();
         record(&mut snap, folder);
         snap.state(&key, &name)
     }
@@ -148,7 +148,7 @@ impl Store {
 /// `Missing`: the download refuses it); else a file under its final name without a readable
 /// manifest (a crash between the rename and the manifest write) counts as a partial of its
 /// length, to be verified again (the download's recovery moves it back to the partial name).
-fn record(snap: &mut LocalSnapshot, folder: Folder) {
+fn record(snap: &mut OnDisk, folder: Folder) {
     let Folder {
         key,
         dir,

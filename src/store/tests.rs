@@ -120,7 +120,7 @@ fn local_state_and_partials() {
     fs::create_dir_all(&p.dir).unwrap();
     fs::write(&p.part, b"abc").unwrap();
     assert_eq!(store.local_state(&p), LocalState::Partial(3));
-    let stale = store.snapshot().partials;
+    let stale = store.on_disk().partials;
     assert_eq!(stale.len(), 1);
     assert_eq!(stale[0].key, key(None, "1"));
     // A published file without a manifest counts as a partial, to be checked again; reading
@@ -289,7 +289,7 @@ fn a_cluster_is_sealed_once_every_node_is_in_and_read_back_from_its_layout() {
     .unwrap();
     assert_eq!(sealed.nodes[1].backup_id, "n-d-1");
     // The scan reads the node copies back under their cluster keys.
-    let snap = store.snapshot();
+    let snap = store.on_disk();
     let keys: Vec<BackupKey> = snap
         .copies
         .iter()

@@ -1,15 +1,18 @@
-//! The sync pass: list → plan → download (concurrently) → publish → prune → report.
+//! The sync pass: list → plan → export → download (concurrently) → check → commit → offsite
+//! (the archive: upload, seal, its retention) → prune → report.
 //!
-//! [`plan`] and [`prune::plan`] are pure; [`download`] and [`sink`] do the I/O of one file;
-//! [`run`] wires a pass together and [`report`] says what happened.
+//! [`plan`], [`prune`], [`check`] and [`offsite::plan`] are pure; [`export`] drives DBS
+//! download tasks; [`download`] (with [`parts`], [`request`], [`body`], [`sink`]) does the
+//! I/O of one file; [`offsite`] applies the archive step; [`run`] wires a pass together and
+//! [`report`] says what happened.
 
-pub mod archive;
 pub mod body;
 pub mod check;
 pub mod download;
 pub mod error;
 pub mod export;
 pub mod follow;
+pub mod offsite;
 pub mod oss;
 pub mod parts;
 pub mod plan;

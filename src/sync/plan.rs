@@ -1,7 +1,7 @@
 //! The sync plan: which listed backups to fetch, resume, leave alone or skip (with a reason),
 //! which local copies retention removes, and which stale partial files go.
 //!
-//! Pure: what the cloud listed ([`Remote`]), a snapshot of the disk ([`LocalSnapshot`]), `now`
+//! Pure: what the cloud listed ([`Remote`]), a snapshot of the disk ([`OnDisk`]), `now`
 //! and the [`Policy`] come in as values, a [`Plan`] comes out; every rule is a table test.
 //! `--dry-run` renders the plan, a pass applies it.
 
@@ -14,7 +14,7 @@ use super::prune::{Decision, PruneItem, Rules};
 use crate::config::SnapshotInstances;
 use crate::model::Network;
 use crate::model::{Backup, ExportInfo};
-use crate::model::{BackupKey, Listed, LocalSnapshot, LocalState, Remote, StalePartial};
+use crate::model::{BackupKey, Listed, LocalState, OnDisk, Remote, StalePartial};
 use crate::names;
 
 pub use skip::SkipReason;
@@ -229,7 +229,7 @@ impl Plan {
 }
 
 /// The plan for what the cloud listed and what the disk holds.
-pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy: &Policy) -> Plan {
+pub fn plan(remote: &Remote, local: &OnDisk, now: OffsetDateTime, policy: &Policy) -> Plan {
     let actions = decide(&remote.listed, local, now, policy);
     let (retention, prune) = match policy.retention {
         Some(r) => {
@@ -271,7 +271,7 @@ pub fn plan(remote: &Remote, local: &LocalSnapshot, now: OffsetDateTime, policy:
 /// What to do with every listed backup: fetch, resume, leave alone, or skip with a reason.
 pub fn decide(
     listed: &[Listed],
-    local: &LocalSnapshot,
+    local: &OnDisk,
     now: OffsetDateTime,
     policy: &Policy,
 ) -> Vec<Action> {

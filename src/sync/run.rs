@@ -72,7 +72,7 @@ pub async fn run_pass(
     let store = Store::new(&settings.download.dir);
     // The archive is asked at once, in its own task: its listing overlaps the cloud's, and a
     // slow store delays only the fetches it may have an answer for.
-    let mut archive = Asking::new(super::archive::ask(settings));
+    let mut archive = Asking::new(super::offsite::ask(settings));
     // A dry run only reads (a missing dir is an empty one): it takes no lock and creates
     // nothing, so it runs beside a pass, and as a user who cannot write the dir.
     let _lock = if opts.dry_run {
@@ -89,7 +89,7 @@ pub async fn run_pass(
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     };
-    let mut local = store.snapshot();
+    let mut local = store.on_disk();
     warn_unreadable(&local);
     // A backup the archive holds, let go locally, is not fetched again: what the archive has
     // answered by now is used; a dry run waits for it (it says what the pass would do).
@@ -145,7 +145,7 @@ async fn finish(
     now: OffsetDateTime,
     (archive, local, prune, stale): (
         &mut Asking,
-        &mut crate::model::LocalSnapshot,
+        &mut crate::model::OnDisk,
         Vec<PruneItem>,
         Vec<crate::model::StalePartial>,
     ),
@@ -189,7 +189,7 @@ async fn list(
 /// not heard from this pass, no local copy goes.
 async fn archive_step(
     pass: &Pass<'_>,
-    ctx: &super::archive::Context<'_>,
+    ctx: &super::offsite::Context<'_>,
     archive: &mut Asking,
     copies: &[crate::model::LocalCopy],
     prune: Vec<PruneItem>,
@@ -199,15 +199,15 @@ async fn archive_step(
         return prune;
     }
     let Some((archive, listing)) = archive.ready.as_mut() else {
-        super::archive::warn_held(&prune);
+        super::offsite::warn_held(&prune);
         return Vec::new();
     };
-    let step = super::archive::decide(ctx, copies, listing, &prune);
-    super::archive::warn_held(&step.hold);
-    super::archive::apply(ctx, archive, listing, &step, summary).await
+    let step = super::offsite::decide(ctx, copies, listing, &prune);
+    super::offsite::warn_held(&step.hold);
+    super::offsite::apply(ctx, archive, listing, &step, summary).await
 }
 
-fn warn_unreadable(local: &crate::model::LocalSnapshot) {
+fn warn_unreadable(local: &crate::model::OnDisk) {
     for c in &local.copies {
         if let Err(reason) = &c.manifest {
             warn!(dir = %c.dir.display(), "local copy with an unreadable manifest is kept and treated as unverified: {reason}");
@@ -228,9 +228,9 @@ fn archive_context<'a>(
     remote: &'a Remote,
     now: OffsetDateTime,
     opts: &'a PassOptions,
-) -> super::archive::Context<'a> {
+) -> super::offsite::Context<'a> {
     let zone = settings.schedule.zone;
-    super::archive::Context {
+    super::offsite::Context {
         store,
         remote,
         rules: settings

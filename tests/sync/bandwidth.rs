@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::bucket::Limit;
+use dds_backup_sync::rate::Limit;
 use dds_backup_sync::sync::PassOptions;
 
 use super::*;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dds_backup_sync::config::Network;
 use dds_backup_sync::listing;
-use dds_backup_sync::model::LocalSnapshot;
+use dds_backup_sync::model::OnDisk;
 use dds_backup_sync::progress::{Bar, Progress, Silent};
 use dds_backup_sync::store::Store;
 use dds_backup_sync::sync::download::Downloader;
@@ -117,7 +117,7 @@ async fn auto_falls_back_to_public_per_download_when_an_intranet_connection_fail
         intranet_reachable: true,
     };
     let remote = listing::gather(listings).remote;
-    let actions = plan::decide(&remote.listed, &LocalSnapshot::default(), now, &urls.into());
+    let actions = plan::decide(&remote.listed, &OnDisk::default(), now, &urls.into());
     let store = Store::new(dir.path());
     let downloader = Downloader {
         http: http::client(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),

@@ -241,7 +241,7 @@ async fn report_plan(s: &Settings) -> String {
     };
     let actions = dds_backup_sync::sync::plan::decide(
         &remote.listed,
-        &dds_backup_sync::model::LocalSnapshot::default(),
+        &dds_backup_sync::model::OnDisk::default(),
         now,
         &urls.into(),
     );

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::{Action, Export, LocalState, Policy, SkipReason, eligible};
-use crate::model::{Backup, BackupKey, Listed, LocalSnapshot};
+use crate::model::{Backup, BackupKey, Listed, OnDisk};
 
 /// A snapshot backup: listed without download URLs (`BackupMethod` `Snapshot`), exported only
 /// through a DBS download task.
@@ -49,7 +49,7 @@ pub(super) fn newest_snapshots(listed: &[Listed], now: OffsetDateTime) -> HashSe
 pub(super) fn snapshot(
     key: BackupKey,
     b: &Backup,
-    local: &LocalSnapshot,
+    local: &OnDisk,
     now: OffsetDateTime,
     policy: &Policy,
     newest: &HashSet<BackupKey>,

@@ -54,7 +54,7 @@ fn listed(instance: &str, node: Option<&str>, backups: &[Backup]) -> Vec<Listed>
 /// The actions for `backups` of `dds-1` with `local` on disk for each one's `<id>_qp.xb`.
 fn plan(backups: &[Backup], urls: UrlPolicy, local: LocalState) -> Vec<Action> {
     let listed = listed("dds-1", None, backups);
-    let mut snap = LocalSnapshot::default();
+    let mut snap = OnDisk::default();
     for l in &listed {
         let file = format!("{}_qp.xb", l.key.backup_id);
         snap.states.insert((l.key.clone(), file), local.clone());
@@ -202,7 +202,7 @@ fn a_backup_held_by_the_archive_and_not_on_disk_is_not_fetched_again() {
     let key = listed[0].key.clone();
     let mut policy = with_urls(policy(Network::Public, false));
     let decide_with = |policy: &Policy, local: LocalState| {
-        let mut snap = LocalSnapshot::default();
+        let mut snap = OnDisk::default();
         snap.states.insert((key.clone(), "1_qp.xb".into()), local);
         decide(&listed, &snap, NOW, policy).remove(0)
     };
@@ -231,7 +231,7 @@ fn a_backup_held_by_the_archive_and_not_on_disk_is_not_fetched_again() {
 fn keys_carry_the_node() {
     let actions = decide(
         &listed("dds-s", Some("d-0"), &[backup("1")]),
-        &LocalSnapshot::default(),
+        &OnDisk::default(),
         NOW,
         &with_urls(policy(Network::Public, false)),
     );
@@ -265,11 +265,7 @@ fn snapshot(id: &str, day: u8) -> Backup {
     b
 }
 
-fn export_plan(
-    backups: &[Backup],
-    exports: Option<ExportPolicy>,
-    local: &LocalSnapshot,
-) -> Vec<Action> {
+fn export_plan(backups: &[Backup], exports: Option<ExportPolicy>, local: &OnDisk) -> Vec<Action> {
     let policy = Policy {
         exports,
         ..with_urls(policy(Network::Public, false))
@@ -280,7 +276,7 @@ fn export_plan(
 #[test]
 fn snapshots_are_exported_only_when_asked_and_newest_first() {
     let backups = [snapshot("s1", 25), snapshot("s2", 27), backup("p1")];
-    let none = LocalSnapshot::default();
+    let none = OnDisk::default();
     let off = export_plan(&backups, None, &none);
     let reason = skip_reason(&off[0]).unwrap().to_string();
     assert!(reason.contains("[snapshots] download = true"), "{reason}");
@@ -333,7 +329,7 @@ fn snapshots_are_exported_only_when_asked_and_newest_first() {
     assert!(reason.contains("snapshots.instances"), "{reason}");
 
     // A published export is up to date; a failed snapshot is never exported.
-    let mut local = LocalSnapshot::default();
+    let mut local = OnDisk::default();
     let key = listed("dds-1", None, &backups[1..2])[0].key.clone();
     local.states.insert(
         (key, "s2.tar.zst".into()),

@@ -9,7 +9,7 @@ use crate::sync::report::Summary;
 
 /// The archive's listing of this pass: asked at its start, taken when needed.
 pub(super) struct Asking {
-    pub(super) asked: Option<crate::sync::archive::Asked>,
+    pub(super) asked: Option<crate::sync::offsite::Asked>,
     pub(super) ready: Option<(crate::archive::Archive, crate::model::ArchiveListing)>,
 }
 
@@ -23,7 +23,7 @@ impl Drop for Asking {
 }
 
 impl Asking {
-    pub(super) fn new(asked: Option<crate::sync::archive::Asked>) -> Asking {
+    pub(super) fn new(asked: Option<crate::sync::offsite::Asked>) -> Asking {
         Asking { asked, ready: None }
     }
 
@@ -47,7 +47,7 @@ impl Asking {
         };
         let abort = asked.abort_handle();
         tokio::select! {
-            ready = crate::sync::archive::answer(asked, summary) => self.ready = ready,
+            ready = crate::sync::offsite::answer(asked, summary) => self.ready = ready,
             () = cancel.cancelled() => abort.abort(),
         }
     }
@@ -56,7 +56,7 @@ impl Asking {
     pub(super) fn held(&self) -> std::collections::HashSet<(BackupKey, String, u64)> {
         self.ready
             .as_ref()
-            .map(|(_, listing)| crate::sync::archive::held(listing))
+            .map(|(_, listing)| crate::sync::offsite::held(listing))
             .unwrap_or_default()
     }
 }

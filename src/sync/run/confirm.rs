@@ -26,7 +26,7 @@ pub(super) struct Ask<'a> {
 pub(super) async fn plan_confirmed(
     ask: &Ask<'_>,
     remote: &mut Remote,
-    local: &mut crate::model::LocalSnapshot,
+    local: &mut crate::model::OnDisk,
     now: OffsetDateTime,
     policy: &Policy,
 ) -> Plan {

@@ -11,16 +11,16 @@ use crate::store::Store;
 pub(super) fn print_dry_run(
     pass: &Pass<'_>,
     plan: &Plan,
-    local: &crate::model::LocalSnapshot,
+    local: &crate::model::OnDisk,
     (ctx, listing): (
-        &crate::sync::archive::Context<'_>,
+        &crate::sync::offsite::Context<'_>,
         Option<&crate::model::ArchiveListing>,
     ),
     summary: &mut Summary,
 ) {
     let step = listing.map(|l| {
         (
-            crate::sync::archive::decide(ctx, &local.copies, l, &plan.prune),
+            crate::sync::offsite::decide(ctx, &local.copies, l, &plan.prune),
             l,
         )
     });
@@ -29,14 +29,14 @@ pub(super) fn print_dry_run(
         if let Some((step, _)) = &step {
             print!(
                 "{}",
-                crate::sync::archive::render_decisions("archive", &step.retention)
+                crate::sync::offsite::render_decisions("archive", &step.retention)
             );
         }
         return;
     }
     print_plan(pass.store, plan, summary);
     if let Some((step, listing)) = &step {
-        print!("{}", crate::sync::archive::render_plan(step, listing));
+        print!("{}", crate::sync::offsite::render_plan(step, listing));
         summary.pruned = step.prune.len();
     } else if pass.settings.archive.is_some() {
         summary.pruned = 0;

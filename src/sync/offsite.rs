@@ -1,9 +1,9 @@
-//! The archive steps of a pass (`[archive]`): list the archive before planning (a backup held
-//! there and let go locally is not fetched again), upload every verified local copy it lacks
-//! once the downloads are done and seal there each cluster backup whose nodes all are, then
-//! apply the archive's own retention (`[archive.prune]`) and `download.keep_local`. The
-//! decisions are pure ([`plan`], [`crate::sync::prune`]); this file
-//! does their I/O through [`Archive`] and [`Store`].
+//! The offsite step of a pass (`[archive]`): the archive (the object store [`Archive`] owns)
+//! is listed before planning (a backup held there and let go locally is not fetched again);
+//! once the downloads are done, the step uploads every verified local copy it lacks, seals
+//! there each cluster backup whose nodes all are, applies the archive's own retention
+//! (`[archive.prune]`) and `download.keep_local`. What it does is decided as one value
+//! ([`plan::step`], pure); this file does its I/O through [`Archive`] and [`Store`].
 //!
 //! A failure here (the store unreachable, a refused upload) is a failure of the pass, named
 //! per backup, never a reason to delete anything: a listing that failed means no archive

@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 
 /// One shared limit: `rate` bytes per second, or none (`None`: every take passes at once).
 #[derive(Debug, Clone)]
-pub struct Bucket {
+pub struct TokenBucket {
     rate: Option<u64>,
     /// Bytes that may pass now; negative while takers wait for a debt to be paid.
     tokens: f64,
     last: Instant,
 }
 
-impl Bucket {
+impl TokenBucket {
     /// An empty bucket for `rate` bytes per second (`Some(0)` counts as no limit).
-    pub fn new(rate: Option<u64>, now: Instant) -> Bucket {
-        Bucket {
+    pub fn new(rate: Option<u64>, now: Instant) -> TokenBucket {
+        TokenBucket {
             rate: rate.filter(|&r| r > 0),
             tokens: 0.0,
             last: now,
@@ -163,7 +163,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         // (at ms, take bytes, expected wait ms) against 1 MiB/s, starting empty.
-        let mut b = Bucket::new(Some(MIB), t0);
+        let mut b = TokenBucket::new(Some(MIB), t0);
         for (at, n, wait) in [
             (0, MIB / 2, 500),    // empty at the start: no burst
             (0, MIB / 2, 1000),   // queued behind the first debt
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn a_new_rate_applies_from_the_change_on() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(Some(MIB), t0);
+        let mut b = TokenBucket::new(Some(MIB), t0);
         assert_eq!(b.take(MIB, t0), Duration::from_secs(1));
         // Half a second in, the rate doubles: the remaining 0.5 MiB of debt takes 0.25 s.
         b.set_rate(Some(2 * MIB), t0 + Duration::from_millis(500));
