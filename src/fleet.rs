@@ -9,9 +9,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::api::model::fleet::InstanceInfo;
-use crate::api::query::{ClusterQuery, InstanceFilter, ListQuery, lookback_window};
 use crate::config::{DiscoverSettings, InstanceSettings, InstanceType, Region};
+use crate::model::{ClusterQuery, InstanceFilter, InstanceInfo, ListQuery, lookback_window};
 use crate::names;
 
 /// Where an instance of the pass came from.

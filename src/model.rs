@@ -10,10 +10,13 @@
 mod archived;
 mod cluster;
 mod export;
+mod fleet;
 mod identity;
 mod local;
 mod parts;
+mod query;
 mod retention;
+mod task;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -27,10 +30,13 @@ pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedClus
 pub use export::{
     EXPORT_KINDS, ExportInfo, TASK, TaskRecord, export_file_name, export_file_names, export_kind,
 };
+pub use fleet::InstanceInfo;
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{Holdings, OnDisk, Remote, StalePartial, Target};
 pub use parts::PartMap;
+pub use query::{ClusterQuery, InstanceFilter, ListQuery, lookback_window};
 pub use retention::Rules;
+pub use task::{DownloadTask, ExportLink, TaskList, TaskStatus};
 
 /// The file beside every published copy.
 pub const MANIFEST: &str = "manifest.json";

@@ -1,39 +1,17 @@
-//! What a listing asks for, as values: the parameters of `DescribeBackups`
+//! What a listing asks for, as request parameters: those of `DescribeBackups`
 //! ([`ListQuery`]), `DescribeDBInstances` ([`InstanceFilter`]) and `DescribeClusterBackups`
-//! ([`ClusterQuery`]), and the lookback window. Pure: the clients in [`super::client`] and
-//! [`super::fleet`] send them.
-
-use std::time::Duration;
+//! ([`ClusterQuery`]), whose values live in [`crate::model`]. Pure: the clients in
+//! [`super::client`] and [`super::fleet`] send them.
 
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+pub use crate::model::{ClusterQuery, InstanceFilter, ListQuery, lookback_window};
+
 /// The API takes at most 20 tags per request.
 pub const MAX_TAGS: usize = 20;
 
-/// What to list: one instance, or one shard node of a sharded instance, plus the spec's filters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListQuery {
-    pub instance_id: String,
-    pub node_id: Option<String>,
-    pub backup_id: Option<String>,
-    pub backup_job_id: Option<String>,
-    /// StartTime/EndTime, sent with minute precision (UTC).
-    pub window: Option<(OffsetDateTime, OffsetDateTime)>,
-    pub src_region: Option<String>,
-    pub dest_region: Option<String>,
-    pub resource_group_id: Option<String>,
-}
-
 impl ListQuery {
-    /// `instance` or `instance/node`, for messages.
-    pub fn target(&self) -> String {
-        match &self.node_id {
-            Some(node) => format!("{}/{}", self.instance_id, node),
-            None => self.instance_id.clone(),
-        }
-    }
-
     /// The request parameters of one page (without the common ones). Pure.
     pub fn params(&self, page_number: u64, page_size: u32) -> Vec<(String, String)> {
         let mut p = vec![
@@ -72,30 +50,6 @@ pub fn minute(t: OffsetDateTime) -> String {
         .expect("invariant: a UTC date formats")
 }
 
-/// The lookback window ending now: `[now - lookback, now + 1 minute)`, minute precision.
-/// The end is rounded up so a backup that started this minute is included.
-pub fn lookback_window(
-    now: OffsetDateTime,
-    lookback: Duration,
-) -> (OffsetDateTime, OffsetDateTime) {
-    let floor = now
-        .replace_second(0)
-        .and_then(|t| t.replace_nanosecond(0))
-        .unwrap_or(now);
-    let end = floor + Duration::from_secs(60);
-    (end - lookback, end)
-}
-
-/// What `DescribeDBInstances` is asked for; the region is the client's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstanceFilter {
-    /// `DBInstanceType`: `sharding` or `replicate`; `None`: both.
-    pub instance_type: Option<String>,
-    /// `Tag.N.Key` / `Tag.N.Value`: every one must match.
-    pub tags: Vec<(String, String)>,
-    pub resource_group_id: Option<String>,
-}
-
 impl InstanceFilter {
     /// The request parameters of one page (without the common ones). Pure.
     pub fn params(&self, page_number: u64, page_size: u32) -> Vec<(String, String)> {
@@ -115,16 +69,6 @@ impl InstanceFilter {
         }
         p
     }
-}
-
-/// What `DescribeClusterBackups` is asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClusterQuery {
-    pub instance_id: String,
-    /// One cluster backup (its `ClusterBackupId`), for refreshing URLs.
-    pub backup_id: Option<String>,
-    pub window: Option<(OffsetDateTime, OffsetDateTime)>,
-    pub resource_group_id: Option<String>,
 }
 
 impl ClusterQuery {

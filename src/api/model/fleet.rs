@@ -9,30 +9,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{Backup, ModelError, WireBackup, as_bool, as_text, as_u64, parse_time};
-
-/// One instance as `DescribeDBInstances` or `DescribeDBInstanceAttribute` describe it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstanceInfo {
-    pub id: String,
-    /// `sharding`, `replicate` (or another value the API adds later).
-    pub instance_type: Option<String>,
-    pub description: String,
-    /// `local_ssd`, `cloud_essd1`, ...
-    pub storage_type: Option<String>,
-    pub region_id: Option<String>,
-    pub resource_group_id: Option<String>,
-    pub tags: Vec<(String, String)>,
-    /// `ShardList.ShardAttribute[].NodeId`, in the API's order.
-    pub shards: Vec<String>,
-    /// `UseClusterBackup` (only `DescribeDBInstanceAttribute` says it).
-    pub use_cluster_backup: bool,
-}
-
-impl InstanceInfo {
-    pub fn is_sharded(&self) -> bool {
-        self.instance_type.as_deref() == Some("sharding") || !self.shards.is_empty()
-    }
-}
+pub use crate::model::InstanceInfo;
 
 /// A `DescribeDBInstances` page.
 #[derive(Debug, Clone, Default)]

@@ -6,8 +6,8 @@
 //! a task id (a crash between writing it and recording the answer) adopts the task DBS lists;
 //! a failed task is retried at most `max_retries` times over all passes, never in a loop.
 
-use crate::api::model::dbs::{DownloadTask, TaskList, TaskStatus};
 use crate::model::TaskRecord;
+use crate::model::{DownloadTask, TaskList, TaskStatus};
 
 /// The next step for one export.
 #[derive(Debug, Clone, PartialEq, Eq)]
