@@ -50,11 +50,7 @@ fn client(endpoint: &str, secret: &str, policy: RetryPolicy, page_size: u32) -> 
 }
 
 async fn emulator(extra: Option<Instance>) -> Emulator {
-    let mut config = EmulatorConfig::demo(ID, SECRET);
-    if let Some(i) = extra {
-        config.dataset.add_instance(i);
-    }
-    common::loopback_emulator(config).await
+    common::world::emulator(ID, SECRET, extra).await
 }
 
 fn query(instance: &str) -> ListQuery {

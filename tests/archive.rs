@@ -16,15 +16,12 @@ use std::time::Duration;
 use dds_backup_sync::archive::{Archive, ArchiveSettings};
 use dds_backup_sync::config::{Network, Settings};
 use dds_backup_sync::model::{BackupKey, Manifest, Remote, Target};
-use dds_backup_sync::progress::Silent;
-use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::secret::Secret;
 use dds_backup_sync::sync::report::Summary;
-use dds_backup_sync::sync::{PassOptions, run_pass};
 use dds_backup_sync::{commands, http};
 use dds_emulator::data::{DEMO_CLUSTER, DEMO_CLUSTER_SHARDS};
 use dds_emulator::garage::Garage;
-use dds_emulator::{Emulator, EmulatorConfig, Instance};
+use dds_emulator::{Emulator, Instance};
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -117,35 +114,19 @@ async fn world() -> Option<World> {
 }
 
 async fn emulator(extra: Option<Instance>) -> Emulator {
-    let mut config = EmulatorConfig::demo(ID, SECRET);
-    if let Some(i) = extra {
-        config.dataset.add_instance(i);
-    }
-    common::loopback_emulator(config).await
+    common::world::emulator(ID, SECRET, extra).await
 }
 
 /// The demo replica set (three downloadable backups, the biggest 2.5 MiB) into `dir`.
 fn settings(emu: &Emulator, dir: &Path, g: &Garage) -> Settings {
-    http::install_crypto_provider();
-    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    let mut s = common::world::settings(emu, ID, SECRET, dir);
     s.instances.truncate(1);
-    s.download.network = Network::Public;
-    s.api.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(10),
-    };
-    s.download.retry = s.api.retry;
     s.archive = Some(archive_settings(g));
     s
 }
 
 async fn pass(s: &Settings) -> Summary {
-    let api = commands::api_client(s).await.unwrap();
-    run_pass(s, &api, &Silent, &PassOptions::default())
-        .await
-        .unwrap()
+    common::world::pass(s).await
 }
 
 fn local_manifests(dir: &Path) -> Vec<Manifest> {
@@ -492,14 +473,7 @@ fn archive_toml(g: &Garage) -> String {
 
 /// The binary with `args` on `config`, warnings and errors logged; its output.
 async fn run_binary(home: &Path, config: &Path, args: &[&str]) -> std::process::Output {
-    common::binary(home)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap()
+    common::world::run(home, config, args, "warn").await
 }
 
 /// The config file the binary tests run with: the emulator, the archive in Garage.

@@ -12,7 +12,7 @@ const ID: &str = "cli-key-id";
 const SECRET: &str = "cli-key-secret";
 
 async fn emulator() -> Emulator {
-    common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await
+    common::world::emulator(ID, SECRET, None).await
 }
 
 fn config_text(endpoint: &str, secret: &str) -> String {
@@ -25,22 +25,7 @@ fn config_text(endpoint: &str, secret: &str) -> String {
 
 async fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = common::binary(dir);
-    cmd.args(args);
-    // Nothing from the host may change the outcome: other credential sources, key overrides
-    // and the log level (a host RUST_LOG=off would hide what these tests read on stderr).
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("ALIBABA_CLOUD_")
-            || name.starts_with("ALICLOUD_")
-            || name.starts_with("DDS_BACKUP_SYNC")
-            || name == "RUST_LOG"
-        {
-            cmd.env_remove(name.as_ref());
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd.args(args).envs(env.iter().copied());
     cmd.output().await.unwrap()
 }
 

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dds_emulator::{Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+use dds_emulator::{Emulator, Faults, OssFaults, StallFault};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
@@ -20,7 +20,7 @@ const SECRET: &str = "daemon-key-secret";
 const BIG: &str = "32102001";
 
 async fn emulator() -> Emulator {
-    common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await
+    common::world::emulator(ID, SECRET, None).await
 }
 
 fn write_config(dir: &Path, endpoint: &str, cron: &str, extra: &str) -> PathBuf {

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dds_emulator::{
-    ApiFaults, DropFault, Emulator, EmulatorConfig, Faults, Instance, OssFaults, StallFault,
-};
+use dds_emulator::{ApiFaults, DropFault, Emulator, Faults, Instance, OssFaults, StallFault};
 
 const ID: &str = "fault-key-id";
 const SECRET: &str = "fault-key-secret";
@@ -19,11 +17,7 @@ const BIG_ID: &str = "77000000";
 const BIG: u64 = 48 << 20;
 
 async fn emulator(extra: Option<Instance>) -> Emulator {
-    let mut config = EmulatorConfig::demo(ID, SECRET);
-    if let Some(i) = extra {
-        config.dataset.add_instance(i);
-    }
-    common::loopback_emulator(config).await
+    common::world::emulator(ID, SECRET, extra).await
 }
 
 fn big_instance() -> Instance {

@@ -8,16 +8,12 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use dds_backup_sync::config::{DiscoverSettings, InstanceType, Network, Region, Settings};
-use dds_backup_sync::progress::Silent;
-use dds_backup_sync::retry::RetryPolicy;
+use dds_backup_sync::commands;
+use dds_backup_sync::config::{DiscoverSettings, InstanceType, Region, Settings};
 use dds_backup_sync::sync::report::Summary;
-use dds_backup_sync::sync::{PassOptions, run_pass};
-use dds_backup_sync::{commands, http};
 use dds_emulator::data::{DEMO_CLUSTER, DEMO_CLUSTER_SHARDS, DEMO_SHARDED};
-use dds_emulator::{BackupRecord, Emulator, EmulatorConfig, Faults, Instance, OssFaults};
+use dds_emulator::{BackupRecord, Emulator, Faults, Instance, OssFaults};
 use time::OffsetDateTime;
 
 const ID: &str = "fleet-key-id";
@@ -28,23 +24,13 @@ const CB_OK: &str = "cb-demo0cluster00001";
 const CB_FAILED: &str = "cb-demo0cluster00002";
 
 async fn emulator() -> Emulator {
-    http::install_crypto_provider();
-    common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await
+    common::world::emulator(ID, SECRET, None).await
 }
 
 /// No instance configured, public URLs, a fast retry policy.
 fn settings(emu: &Emulator, dir: &Path) -> Settings {
-    http::install_crypto_provider();
-    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    let mut s = common::world::settings(emu, ID, SECRET, dir);
     s.instances.clear();
-    s.download.network = Network::Public;
-    s.api.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(10),
-    };
-    s.download.retry = s.api.retry;
     s
 }
 
@@ -53,10 +39,7 @@ fn block(endpoint: &str, region: &str) -> DiscoverSettings {
 }
 
 async fn pass(s: &Settings) -> Summary {
-    let api = commands::api_client(s).await.unwrap();
-    run_pass(s, &api, &Silent, &PassOptions::default())
-        .await
-        .unwrap()
+    common::world::pass(s).await
 }
 
 /// Instance folders under the download dir.

@@ -7,16 +7,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use dds_emulator::{Emulator, EmulatorConfig};
+use dds_emulator::Emulator;
 
 const ID: &str = "sec-key-id";
 const SECRET: &str = "Sup3rS3cretValue-do-not-print";
 const TOKEN: &str = "STS-token-value-must-stay-hidden";
 
 async fn emulator() -> Emulator {
-    let mut config = EmulatorConfig::demo(ID, SECRET);
-    config.security_token = Some(TOKEN.to_string());
-    common::loopback_emulator(config).await
+    common::world::emulator_with(ID, SECRET, |c| c.security_token = Some(TOKEN.to_string())).await
 }
 
 fn config(dir: &Path, endpoint: &str, secret: &str) -> PathBuf {
@@ -36,14 +34,7 @@ fn config(dir: &Path, endpoint: &str, secret: &str) -> PathBuf {
 }
 
 async fn run(config: &Path, home: &Path, args: &[&str]) -> Output {
-    common::binary(home)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "trace")
-        .output()
-        .await
-        .unwrap()
+    common::world::run(home, config, args, "trace").await
 }
 
 /// Every presigned query value the emulator can hand out, to look for in the output.

@@ -11,15 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use dds_backup_sync::config::{Network, Settings, SnapshotInstances};
+use dds_backup_sync::commands;
+use dds_backup_sync::config::{Settings, SnapshotInstances};
 use dds_backup_sync::model::{Manifest, TASK, TaskRecord, Verdict};
-use dds_backup_sync::progress::Silent;
-use dds_backup_sync::retry::RetryPolicy;
 use dds_backup_sync::sync::report::Summary;
-use dds_backup_sync::sync::{PassOptions, run_pass};
-use dds_backup_sync::{commands, http};
 use dds_emulator::data::DEMO_DISK;
-use dds_emulator::{DbsScript, DropFault, Emulator, EmulatorConfig, Faults, OssFaults, StallFault};
+use dds_emulator::{DbsScript, DropFault, Emulator, Faults, OssFaults, StallFault};
 
 const ID: &str = "snap-key-id";
 const SECRET: &str = "snap-key-secret";
@@ -36,25 +33,16 @@ const DBS_ACTIONS: [&str; 5] = [
 
 /// The demo data set with the disk instance's DBS behaving as `script` says.
 async fn emulator(script: DbsScript) -> Emulator {
-    http::install_crypto_provider();
-    let emu = common::loopback_emulator(EmulatorConfig::demo(ID, SECRET)).await;
+    let emu = common::world::emulator(ID, SECRET, None).await;
     emu.with_dataset(|d| d.instance_mut(DEMO_DISK).unwrap().dbs = script);
     emu
 }
 
 /// The disk instance only, exports on (DBS at the emulator), quick polls and retries.
 fn settings(emu: &Emulator, dir: &Path) -> Settings {
-    let mut s = Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    let mut s = common::world::settings(emu, ID, SECRET, dir);
     s.instances.truncate(1);
     s.instances[0].id = DEMO_DISK.into();
-    s.download.network = Network::Public;
-    s.api.retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(10),
-    };
-    s.download.retry = s.api.retry;
     s.snapshots.download = true;
     s.snapshots.endpoint = Some(emu.base_url());
     s.snapshots.wait = Duration::from_secs(30);
@@ -63,10 +51,7 @@ fn settings(emu: &Emulator, dir: &Path) -> Settings {
 }
 
 async fn pass(s: &Settings) -> Summary {
-    let api = commands::api_client(s).await.unwrap();
-    run_pass(s, &api, &Silent, &PassOptions::default())
-        .await
-        .unwrap()
+    common::world::pass(s).await
 }
 
 fn folder(dir: &Path, backup_id: &str) -> PathBuf {

@@ -57,24 +57,14 @@ const AR: &str = "32102003";
 const QP_SIZE: u64 = 2_621_440;
 
 async fn emulator_with(config: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
-    http::install_crypto_provider();
-    let mut c = EmulatorConfig::demo(ID, SECRET);
-    config(&mut c);
-    common::loopback_emulator(c).await
+    common::world::emulator_with(ID, SECRET, config).await
 }
 
 /// The replica set only, public URLs, and a fast retry policy (5 ms first delay).
 fn settings(emu: &Emulator, dir: &Path) -> Settings {
-    http::install_crypto_provider();
-    let mut s = dds_backup_sync::config::Settings::demo(&emu.base_url(), ID, SECRET, dir);
+    let mut s = common::world::settings(emu, ID, SECRET, dir);
     s.instances.truncate(1);
-    s.download.network = Network::Public;
-    s.api.retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(10),
-    };
+    s.api.retry.max_attempts = 5;
     s.download.retry = s.api.retry;
     s
 }
@@ -99,12 +89,11 @@ fn oss_faults(oss: OssFaults) -> Faults {
 }
 
 async fn pass(s: &Settings) -> Summary {
-    pass_with(s, &PassOptions::default()).await
+    common::world::pass(s).await
 }
 
 async fn pass_with(s: &Settings, opts: &PassOptions) -> Summary {
-    let api = commands::api_client(s).await.unwrap();
-    run_pass(s, &api, &Silent, opts).await.unwrap()
+    common::world::pass_with(s, opts).await
 }
 
 fn dry() -> PassOptions {

@@ -3,22 +3,30 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod proxy;
+pub mod world;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The `dds-backup-sync` binary with `HOME` set to `home` and the host's Alibaba Cloud
-/// credentials removed, so nothing outside the test can change what it does.
+/// The `dds-backup-sync` binary with `HOME` set to `home` and nothing of the host's that could
+/// change what it does: other credential sources, key overrides, the log level (a host
+/// `RUST_LOG=off` would hide what tests read on stderr), systemd's socket.
 pub fn binary(home: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dds-backup-sync"));
     cmd.env("HOME", home)
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-        .env_remove("DDS_BACKUP_SYNC_CONFIG")
         .env_remove("NOTIFY_SOCKET")
         .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("ALIBABA_CLOUD_")
+            || name.starts_with("ALICLOUD_")
+            || name.starts_with("DDS_BACKUP_SYNC")
+            || name == "RUST_LOG"
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
     cmd
 }
 

@@ -24,14 +24,7 @@ pub(super) fn config(home: &Path, emu: &Emulator, data: &Path, extra: &str) -> P
 }
 
 async fn run(home: &Path, config: &Path, args: &[&str]) -> Output {
-    common::binary(home)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .output()
-        .await
-        .unwrap()
+    common::world::run(home, config, args, "info").await
 }
 
 /// Every file under `data` with its length, except the lock file (any run creates that).
