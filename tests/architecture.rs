@@ -24,7 +24,16 @@ struct Source {
 }
 
 fn sources() -> Vec<Source> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    sources_in("src")
+}
+
+/// The sources of the bundled emulator (its own crate): held to the same size limits.
+fn emulator_sources() -> Vec<Source> {
+    sources_in("dds-emulator/src")
+}
+
+fn sources_in(folder: &str) -> Vec<Source> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut out = Vec::new();
     walk(&root, &root, &mut out);
     out.sort_by(|a, b| a.module.cmp(&b.module));
@@ -287,7 +296,10 @@ const FS_OWNERS: [&str; 4] = ["store", "config", "api::credentials::profile", "m
 
 #[test]
 fn only_the_store_touches_the_download_dir() {
-    const CALLS: [&str; 14] = [
+    // `tokio::fs::…` calls match the same texts (`fs::write(` is in `tokio::fs::write(`).
+    const CALLS: [&str; 16] = [
+        "File::create(",
+        "DirBuilder",
         "fs::read(",
         "fs::read_to_string(",
         "fs::write(",
@@ -390,7 +402,7 @@ fn the_pure_core_imports_no_part_of_the_io_shell() {
 #[test]
 fn files_and_functions_stay_livable() {
     let mut big = Vec::new();
-    for src in sources() {
+    for src in sources().into_iter().chain(emulator_sources()) {
         let lines: Vec<&str> = src.code.lines().collect();
         if lines.len() > 500 {
             big.push(format!("{}: {} lines", src.path.display(), lines.len()));

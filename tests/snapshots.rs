@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dds_backup_sync::commands;
 use dds_backup_sync::config::{Settings, SnapshotInstances};
@@ -283,15 +283,15 @@ async fn an_export_link_that_expires_mid_download_is_asked_for_anew_and_resumed(
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&emu, dir.path());
     let run = tokio::spawn(async move { pass(&s).await });
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut bumped = false;
-    while !run.is_finished() && Instant::now() < deadline {
+    common::poll(Duration::from_secs(30), || {
         if !bumped && emu.stats().stalled_bodies > 0 {
             emu.set_clock_offset(time::Duration::seconds(61));
             bumped = true;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+        run.is_finished()
+    })
+    .await;
     let summary = run.await.unwrap();
     assert_eq!((summary.fetched, summary.failed), (1, 0), "{summary}");
     assert!(bumped);

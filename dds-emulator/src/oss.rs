@@ -10,32 +10,24 @@
 //! ahead of schedule by more than one chunk).
 //! Reference: `shared/docs/alibaba-facts.md` §4 and the OSS GetObject / range download docs.
 
-use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 
 use super::content::ObjectInfo;
-use super::faults::BodyPlan;
 use super::sign::{hmac_sha1_b64, percent_encode, signatures_match};
 use super::wire::{OssError, http_date, iso_millis, oss_error, oss_request_id};
 use super::{Resolved, Shared};
 
+mod body;
+use body::body_stream;
+
 /// The bucket name in the canonical resource (the URL path carries only instance and object).
 const BUCKET: &str = "rdsbak-emulator";
-/// Body chunk size: big enough to keep syscalls few, small enough to bound memory per request.
-const CHUNK: usize = 256 * 1024;
-/// Under `conn_rate`, a chunk carries about this much time's worth of bytes (within
-/// `MIN_PACED_CHUNK..=CHUNK`), so a slow cap is smooth and a fast one costs few timer wake-ups.
-const PACED_CHUNK_TIME: Duration = Duration::from_millis(20);
-const MIN_PACED_CHUNK: u64 = 16 * 1024;
-/// How long a dropped body waits so the bytes before the cut reach the socket.
-const DROP_GRACE: Duration = Duration::from_millis(100);
 
 /// The emulator's OSS secret, derived from the API secret so URLs survive a restart of an
 /// emulator with the same configuration (and the API secret itself never signs a URL).
@@ -157,6 +149,24 @@ fn authorize(
             &[],
         ));
     }
+    check_signature(shared, instance, name, query)?;
+    shared.resolve(instance, name).ok_or_else(|| {
+        oss_error(
+            404,
+            "NoSuchKey",
+            "The specified key does not exist.",
+            &[("Key", format!("{instance}/{name}"))],
+        )
+    })
+}
+
+/// The checks OSS makes on a presigned URL: its key, its expiry, its signature.
+fn check_signature(
+    shared: &Shared,
+    instance: &str,
+    name: &str,
+    query: Option<&str>,
+) -> Result<(), OssError> {
     let q: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
@@ -212,14 +222,7 @@ fn authorize(
             ],
         ));
     }
-    shared.resolve(instance, name).ok_or_else(|| {
-        oss_error(
-            404,
-            "NoSuchKey",
-            "The specified key does not exist.",
-            &[("Key", format!("{instance}/{name}"))],
-        )
-    })
+    Ok(())
 }
 
 async fn respond(shared: &Arc<Shared>, head: bool, r: Resolved, headers: &HeaderMap) -> Response {
@@ -280,7 +283,19 @@ async fn respond(shared: &Arc<Shared>, head: bool, r: Resolved, headers: &Header
         Body::from_stream(body_stream(shared.clone(), info.clone(), start, len, plan))
     };
     let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
+    let range = (status == StatusCode::PARTIAL_CONTENT).then_some((start, len));
+    set_headers(resp.headers_mut(), &info, (len, range), last_modified, crc);
+    resp
+}
+
+/// The headers OSS sends with an object: its size, ETag, date, CRC-64 and, for a range, which.
+fn set_headers(
+    h: &mut HeaderMap,
+    info: &ObjectInfo,
+    (len, range): (u64, Option<(u64, u64)>),
+    last_modified: String,
+    crc: u64,
+) {
     let mut set = |k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(k, v);
@@ -296,13 +311,13 @@ async fn respond(shared: &Arc<Shared>, head: bool, r: Resolved, headers: &Header
     set("x-oss-object-type", "Normal".into());
     set("x-oss-storage-class", "Standard".into());
     set("server", "AliyunOSS".into());
-    if status == StatusCode::PARTIAL_CONTENT {
+    if let Some((start, len)) = range {
+        let size = info.layout.size;
         set(
             "content-range",
             format!("bytes {}-{}/{size}", start, start + len - 1),
         );
     }
-    resp
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -373,168 +388,9 @@ fn plan_range(
     RangePlan::Partial(start, end)
 }
 
-/// Counts a body as open until its last byte is produced or it is cut; closing when the last
-/// chunk is handed over (not when hyper drops the stream later) keeps a client that starts its
-/// next download right after this one from ever seeing both counted.
-struct OpenBody {
-    shared: Arc<Shared>,
-    open: bool,
-}
-
-impl OpenBody {
-    fn new(shared: Arc<Shared>) -> Self {
-        shared.stats.body_opened();
-        OpenBody { shared, open: true }
-    }
-
-    fn close(&mut self) {
-        if std::mem::take(&mut self.open) {
-            self.shared.stats.body_closed();
-        }
-    }
-}
-
-impl Drop for OpenBody {
-    fn drop(&mut self) {
-        self.close();
-    }
-}
-
-struct BodyState {
-    open: OpenBody,
-    shared: Arc<Shared>,
-    info: Arc<ObjectInfo>,
-    pos: u64,
-    end: u64,
-    sent: u64,
-    plan: BodyPlan,
-    stalled: bool,
-    /// When the body started (moved on by a stall), for pacing at `Shared::body_rate`.
-    paced_from: tokio::time::Instant,
-    /// When the last chunk paced at `Shared::conn_rate` was due (the body's start at first).
-    conn_due: tokio::time::Instant,
-}
-
-/// The body, generated chunk by chunk. A drop fault ends it with an error (hyper then closes the
-/// connection mid-body); a stall pauses it; shutdown cuts it.
-fn body_stream(
-    shared: Arc<Shared>,
-    info: Arc<ObjectInfo>,
-    start: u64,
-    len: u64,
-    plan: BodyPlan,
-) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
-    let state = BodyState {
-        open: OpenBody::new(shared.clone()),
-        shared,
-        info,
-        pos: start,
-        end: start + len,
-        sent: 0,
-        plan,
-        stalled: false,
-        paced_from: tokio::time::Instant::now(),
-        conn_due: tokio::time::Instant::now(),
-    };
-    futures::stream::unfold(Some(state), |state| async move {
-        let mut st = state?;
-        if st.pos >= st.end {
-            return None;
-        }
-        if let Some((at, pause)) = st.plan.stall
-            && !st.stalled
-            && st.sent >= at
-        {
-            st.stalled = true;
-            st.shared.stats.stalled();
-            if !pause_unless_cancelled(&st.shared, pause).await {
-                return Some((Err(io::Error::other("emulator shutting down")), None));
-            }
-            st.paced_from += pause;
-        }
-        if let Some(rate) = st.shared.body_rate {
-            // Byte `sent` is due `sent / rate` seconds after the start: a steady link, however
-            // the client reads.
-            let due = st.paced_from + Duration::from_secs_f64(st.sent as f64 / rate as f64);
-            let wait = due.saturating_duration_since(tokio::time::Instant::now());
-            if !wait.is_zero() && !pause_unless_cancelled(&st.shared, wait).await {
-                return Some((Err(io::Error::other("emulator shutting down")), None));
-            }
-        }
-        if st.plan.drop_after.is_some_and(|limit| st.sent >= limit) {
-            st.shared.stats.dropped();
-            // hyper buffers what we yield and polls the body again before flushing; an error now
-            // would discard the buffer (headers included). Pausing lets it flush the N bytes.
-            let _ = pause_unless_cancelled(&st.shared, DROP_GRACE).await;
-            return Some((
-                Err(io::Error::other("emulator fault: connection dropped")),
-                None,
-            ));
-        }
-        if st.shared.cancel.is_cancelled() {
-            return Some((Err(io::Error::other("emulator shutting down")), None));
-        }
-        let conn_rate = st.shared.conn_rate();
-        // Stop exactly at the next fault point so "after N bytes" means N bytes.
-        let mut n = (st.end - st.pos).min(conn_rate.map_or(CHUNK as u64, paced_chunk));
-        if let Some(limit) = st.plan.drop_after {
-            n = n.min(limit - st.sent);
-        }
-        if let Some((at, _)) = st.plan.stall
-            && !st.stalled
-        {
-            n = n.min(at - st.sent);
-        }
-        // May be shorter than `n` (it ends at a segment of the layout): pace what is sent.
-        let chunk = st.info.layout.chunk_at(st.pos, n);
-        let n = chunk.len() as u64;
-        if let Some(rate) = conn_rate
-            && !pace_connection(&mut st, rate, n).await
-        {
-            return Some((Err(io::Error::other("emulator shutting down")), None));
-        }
-        st.pos += n;
-        st.sent += n;
-        st.shared.stats.bytes(n);
-        if st.pos >= st.end {
-            st.open.close();
-        }
-        Some((Ok(chunk), Some(st)))
-    })
-}
-
-/// Bytes per chunk under a `conn_rate` of `rate` bytes per second.
-fn paced_chunk(rate: u64) -> u64 {
-    let per_chunk = rate as f64 * PACED_CHUNK_TIME.as_secs_f64();
-    (per_chunk as u64).clamp(MIN_PACED_CHUNK, CHUNK as u64)
-}
-
-/// Waits until the next `n` bytes are due at `rate` bytes per second: chunk after chunk from the
-/// body's start, each one due when its last byte would have crossed a link of that rate (late
-/// timer wake-ups do not add up: the schedule, not the wake-up, sets the next due time). A
-/// client that fell behind (or a cap switched on mid-body) gets at most one full chunk's worth
-/// of catch-up, never a burst. `false` if the emulator shut down meanwhile.
-async fn pace_connection(st: &mut BodyState, rate: u64, n: u64) -> bool {
-    let per = Duration::from_secs_f64(n as f64 / rate as f64);
-    let slack = Duration::from_secs_f64(paced_chunk(rate) as f64 / rate as f64);
-    let now = tokio::time::Instant::now();
-    let earliest = now.checked_sub(slack).unwrap_or(now);
-    let due = st.conn_due.max(earliest) + per;
-    st.conn_due = due;
-    let wait = due.saturating_duration_since(now);
-    wait.is_zero() || pause_unless_cancelled(&st.shared, wait).await
-}
-
-/// Sleeps for `pause`; `false` if the emulator shut down meanwhile.
-async fn pause_unless_cancelled(shared: &Shared, pause: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => true,
-        _ = shared.cancel.cancelled() => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::body::{CHUNK, MIN_PACED_CHUNK, paced_chunk};
     use super::*;
 
     #[test]

@@ -5,7 +5,6 @@
 //! an expired URL mid-file.
 
 use std::process::Stdio;
-use std::time::Instant;
 
 use dds_emulator::{ApiFaults, StallFault};
 
@@ -118,16 +117,16 @@ async fn an_expired_url_mid_file_is_refreshed_once_for_all_streams() {
     let dir = tempfile::tempdir().unwrap();
     let s = ranged(&emu, dir.path(), 4);
     let run = tokio::spawn(async move { pass(&s).await });
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut bumped = false;
-    while !run.is_finished() && Instant::now() < deadline {
+    common::poll(Duration::from_secs(30), || {
         if !bumped && emu.stats().stalled_bodies > 0 {
             // Past the 60 s URLs: every part asked from now on finds its URL expired.
             emu.set_clock_offset(time::Duration::seconds(61));
             bumped = true;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+        run.is_finished()
+    })
+    .await;
     let summary = run.await.unwrap();
     assert!(bumped);
     assert_eq!((summary.fetched, summary.failed), (3, 0), "{summary}");

@@ -116,17 +116,17 @@ async fn urls_expiring_mid_download_are_refreshed_as_often_as_needed() {
     let mut s = settings(&emu, dir.path());
     s.api.endpoint = proxy.url.clone();
     let run = tokio::spawn(async move { pass(&s).await });
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut bumped = 0;
-    while !run.is_finished() && Instant::now() < deadline {
+    common::poll(Duration::from_secs(30), || {
         let stalled = emu.stats().stalled_bodies;
         while bumped < stalled {
             bumped += 1;
             // 61 s per cycle: past the 60 s URLs, well inside the API's 15-minute window.
             emu.set_clock_offset(time::Duration::seconds(61 * bumped as i64));
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+        run.is_finished()
+    })
+    .await;
     let summary = run.await.unwrap();
     assert_eq!((summary.fetched, summary.failed), (3, 0), "{summary}");
     let stats = emu.stats();
