@@ -439,24 +439,16 @@ pub async fn one(api: &ApiClient, key: &BackupKey) -> Result<Option<Backup>, Api
         .find(|b| b.backup_id == key.backup_id))
 }
 
-/// Asks the cloud, by id, about every local copy of the units `units` (their expiry as
-/// recorded has passed and they are not in the listing): what it answered per copy, `None`
-/// where it no longer has the backup. A copy whose question failed has no answer, so it is
-/// kept this pass ([`crate::sync::prune::Keep::Unconfirmed`]).
+/// Asks the cloud, by id, about each backup in `keys` (copies whose recorded expiry has passed
+/// and that are not in the listing): what it answered per backup, `None` where it no longer
+/// has it. A backup whose question failed has no answer, so its copy is kept this pass
+/// ([`crate::sync::prune::Keep::Unconfirmed`]).
 pub async fn confirm(
     base: &ApiClient,
     clients: &HashMap<String, ApiClient>,
-    copies: &[crate::model::LocalCopy],
-    units: &[BackupKey],
+    keys: Vec<BackupKey>,
     cancel: &CancellationToken,
 ) -> HashMap<BackupKey, Option<Backup>> {
-    let units: std::collections::HashSet<&BackupKey> = units.iter().collect();
-    let keys: Vec<BackupKey> = copies
-        .iter()
-        .filter_map(|c| c.manifest.as_ref().ok())
-        .map(crate::model::Manifest::key)
-        .filter(|k| units.contains(&k.unit()))
-        .collect();
     let asked = futures::stream::iter(keys)
         .map(|key| async move {
             let api = clients.get(&key.instance_id).unwrap_or(base);

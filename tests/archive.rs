@@ -373,6 +373,12 @@ async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_month
         keep_monthly: 12,
         ..rules_off()
     };
+    // Asked by id, the cloud said it no longer has them: their recorded expiries stand.
+    let gone = listing
+        .copies
+        .iter()
+        .map(|a| (a.key.clone(), None))
+        .collect();
     let remote = Remote {
         targets: [Target {
             instance_id: "dds-year".into(),
@@ -380,6 +386,7 @@ async fn the_archives_tiers_over_a_simulated_year_keep_7_daily_4_weekly_12_month
             cluster: false,
         }]
         .into(),
+        confirmed: gone,
         ..Remote::default()
     };
     let zone = dds_backup_sync::schedule::Zone::default();
@@ -1293,4 +1300,63 @@ async fn a_slow_archive_listing_holds_no_download_it_cannot_answer_for() {
     assert!(released_in_time.load(Ordering::Relaxed));
     // Every backup fetched in the end: the empty archive holds none of the older ones.
     assert_eq!(summary.fetched, 3, "{summary}");
+}
+
+/// Rewrites the `BackupExpireTime` of the archived manifest of `backup_id` (of `REPLICA`).
+async fn set_archived_expiry(store: &dyn ObjectStore, backup_id: &str, at: OffsetDateTime) {
+    let name = ObjectPath::from(format!("{PREFIX}/{REPLICA}/{backup_id}/manifest.json"));
+    let bytes = store.get(&name).await.unwrap().bytes().await.unwrap();
+    let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    m["backup"]["BackupExpireTime"] = serde_json::Value::String(
+        at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+    );
+    let text = serde_json::to_vec_pretty(&m).unwrap();
+    store.put(&name, PutPayload::from(text)).await.unwrap();
+}
+
+/// Issue #21.5, the archive's side: an archived copy whose recorded expiry has passed, and
+/// that the listing no longer shows, is asked about by id before the archive's retention
+/// removes it. The cloud extended QP's expiry: kept; it deleted TGZ: removed on its record.
+#[tokio::test]
+async fn an_archived_copy_goes_on_its_recorded_expiry_only_after_the_cloud_confirms_it() {
+    const QP: &str = "32102001";
+    const TGZ: &str = "32102002";
+    let Some(World { _tmp, g, emu, dir }) = world().await else {
+        return;
+    };
+    let mut s = settings(&emu, &dir, &g);
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    assert_eq!(first.archived, 3);
+    let store = raw(&g);
+    let now = OffsetDateTime::now_utc();
+    emu.with_dataset(|d| {
+        d.backup_mut(QP).unwrap().expire = now + time::Duration::days(300);
+        d.instance_mut(REPLICA)
+            .unwrap()
+            .backups
+            .retain(|b| b.backup_id != TGZ);
+    });
+    for id in [QP, TGZ] {
+        set_archived_expiry(store.as_ref(), id, now - time::Duration::days(1)).await;
+    }
+    // A window of one hour: the demo's backups (days old) are not listed, only asked for.
+    s.instances[0].lookback = Duration::from_secs(3600);
+    let mut rules = s.prune.rules;
+    rules.keep_last = 0;
+    s.archive.as_mut().unwrap().prune = Some(dds_backup_sync::config::PruneSettings {
+        enabled: true,
+        rules,
+    });
+    let summary = pass(&s).await;
+    assert!(summary.ok(), "{summary}: {:?}", summary.failures);
+    let left = names(store.as_ref()).await;
+    let has = |id: &str| left.iter().any(|n| n.contains(&format!("/{id}/")));
+    assert!(
+        !has(TGZ),
+        "gone at the cloud, expired as recorded: {left:?}"
+    );
+    assert!(has(QP), "the cloud extended its expiry: {left:?}");
+    assert_eq!(summary.archive_pruned, 1, "{summary}");
 }

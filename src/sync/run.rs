@@ -98,32 +98,23 @@ pub async fn run_pass(
         .await;
     let awaiting = archive.asked.as_ref().and(settings.download.keep_local);
     let policy = policy(settings, &remote, archive.held(), awaiting).await;
-    let ask = Ask {
-        api,
-        clients: &clients,
-        store: &store,
-        opts,
-    };
-    let plan = plan_confirmed(&ask, &mut remote, &mut local, now, &policy).await;
+    let pass = Pass::new((settings, api, &clients), &store, opts, now)?;
+    let plan = plan_confirmed(&pass.ask(), &mut remote, &mut local, now, &policy).await;
     count_plan(&plan, &mut summary);
-    let pass = Pass::new(settings, api, &store, opts)?;
     if opts.dry_run {
-        let ctx = archive_context(settings, &store, &remote, now, opts);
-        let listing = archive.ready.as_ref().map(|(_, l)| l);
-        print_dry_run(&pass, &plan, &local, (&ctx, listing), &mut summary);
+        let step = match archive.ready.as_ref() {
+            Some((_, l)) => Some((
+                offsite_step(&pass, &mut remote, l, &local.copies, &plan.prune).await,
+                l,
+            )),
+            None => None,
+        };
+        print_dry_run(&pass, &plan, step, &mut summary);
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
     let Plan { prune, stale, .. } = plan.clone();
-    let published = fetch_all(
-        &pass,
-        clients,
-        &policy,
-        plan,
-        (progress, &mut archive),
-        &mut summary,
-    )
-    .await;
+    let published = fetch_all(&pass, &policy, plan, (progress, &mut archive), &mut summary).await;
     for m in published {
         if let Ok(dir) = store.backup_dir(&m.key()) {
             local.published(dir, m);
@@ -132,7 +123,7 @@ pub async fn run_pass(
     archive.take(&mut summary, &opts.cancel).await;
     if !opts.cancel.is_cancelled() {
         let after = (&mut archive, &mut local, prune, stale);
-        finish(&pass, &remote, now, after, &mut summary).await;
+        finish(&pass, &mut remote, after, &mut summary).await;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -141,8 +132,7 @@ pub async fn run_pass(
 /// After the downloads: seal, archive, prune, and count what the disk holds now.
 async fn finish(
     pass: &Pass<'_>,
-    remote: &Remote,
-    now: OffsetDateTime,
+    remote: &mut Remote,
     (archive, local, prune, stale): (
         &mut Asking,
         &mut crate::model::OnDisk,
@@ -153,8 +143,7 @@ async fn finish(
 ) {
     let store = pass.store;
     seal_clusters(store, remote);
-    let ctx = archive_context(pass.settings, store, remote, now, pass.opts);
-    let prune = archive_step(pass, &ctx, archive, &local.copies, prune, summary).await;
+    let prune = archive_step(pass, remote, archive, &local.copies, prune, summary).await;
     let removed = apply_prune(store, &prune, summary);
     local.removed(&removed);
     remove_stale(store, &stale);
@@ -189,7 +178,7 @@ async fn list(
 /// not heard from this pass, no local copy goes.
 async fn archive_step(
     pass: &Pass<'_>,
-    ctx: &super::offsite::Context<'_>,
+    remote: &mut Remote,
     archive: &mut Asking,
     copies: &[crate::model::LocalCopy],
     prune: Vec<PruneItem>,
@@ -202,9 +191,33 @@ async fn archive_step(
         super::offsite::warn_held(&prune);
         return Vec::new();
     };
-    let step = super::offsite::decide(ctx, copies, listing, &prune);
+    let step = offsite_step(pass, remote, listing, copies, &prune).await;
     super::offsite::warn_held(&step.hold);
-    super::offsite::apply(ctx, archive, listing, &step, summary).await
+    let ctx = archive_context(pass, remote);
+    super::offsite::apply(&ctx, archive, listing, &step, summary).await
+}
+
+/// The archive step, decided once the cloud has answered (by id) for the archived copies its
+/// retention would remove on the expiry their manifests recorded (issue #21.5, the archive's
+/// side): a backup the cloud still has keeps its archived copy until the expiry it says now.
+async fn offsite_step(
+    pass: &Pass<'_>,
+    remote: &mut Remote,
+    listing: &crate::model::ArchiveListing,
+    copies: &[crate::model::LocalCopy],
+    prune: &[PruneItem],
+) -> super::offsite::plan::Step {
+    let decide = |remote: &Remote| {
+        super::offsite::decide(&archive_context(pass, remote), copies, listing, prune)
+    };
+    let step = decide(remote);
+    let units = step.unconfirmed();
+    if units.is_empty() {
+        return step;
+    }
+    let answers = confirm::ask_archived(&pass.ask(), listing, &units).await;
+    remote.confirmed.extend(answers);
+    decide(remote)
 }
 
 fn warn_unreadable(local: &crate::model::OnDisk) {
@@ -222,16 +235,11 @@ fn remove_stale(store: &Store, stale: &[crate::model::StalePartial]) {
 }
 
 /// What the archive steps need of this pass: its rules, time, bandwidth limit and cancel.
-fn archive_context<'a>(
-    settings: &Settings,
-    store: &'a Store,
-    remote: &'a Remote,
-    now: OffsetDateTime,
-    opts: &'a PassOptions,
-) -> super::offsite::Context<'a> {
+fn archive_context<'a>(pass: &'a Pass<'_>, remote: &'a Remote) -> super::offsite::Context<'a> {
+    let settings = pass.settings;
     let zone = settings.schedule.zone;
     super::offsite::Context {
-        store,
+        store: pass.store,
         remote,
         rules: settings
             .archive
@@ -241,9 +249,9 @@ fn archive_context<'a>(
             .map(|p| p.rules),
         keep_local: settings.download.keep_local,
         zone,
-        now,
+        now: pass.now,
         throttle: crate::throttle::Throttle::new(settings.download.bandwidth.clone(), zone),
-        cancel: &opts.cancel,
+        cancel: &pass.opts.cancel,
     }
 }
 
@@ -251,17 +259,24 @@ fn archive_context<'a>(
 struct Pass<'a> {
     settings: &'a Settings,
     api: &'a ApiClient,
+    /// The API client of each listed instance (its region).
+    clients: &'a std::collections::HashMap<String, ApiClient>,
     store: &'a Store,
     opts: &'a PassOptions,
     http: reqwest::Client,
+    now: OffsetDateTime,
 }
 
 impl<'a> Pass<'a> {
     fn new(
-        settings: &'a Settings,
-        api: &'a ApiClient,
+        (settings, api, clients): (
+            &'a Settings,
+            &'a ApiClient,
+            &'a std::collections::HashMap<String, ApiClient>,
+        ),
         store: &'a Store,
         opts: &'a PassOptions,
+        now: OffsetDateTime,
     ) -> Result<Pass<'a>, SyncError> {
         // One download client a pass, for the exports and the downloads alike.
         let http = crate::http::client(
@@ -272,10 +287,22 @@ impl<'a> Pass<'a> {
         Ok(Pass {
             settings,
             api,
+            clients,
             store,
             opts,
             http,
+            now,
         })
+    }
+
+    /// What asking the cloud about single backups needs.
+    fn ask(&self) -> Ask<'_> {
+        Ask {
+            api: self.api,
+            clients: self.clients,
+            store: self.store,
+            opts: self.opts,
+        }
     }
 }
 
@@ -283,7 +310,6 @@ impl<'a> Pass<'a> {
 /// finished exports').
 async fn fetch_all(
     pass: &Pass<'_>,
-    clients: std::collections::HashMap<String, ApiClient>,
     policy: &Policy,
     plan: Plan,
     (progress, archive): (&dyn Progress, &mut Asking),
@@ -291,7 +317,7 @@ async fn fetch_all(
 ) -> Vec<crate::model::Manifest> {
     let (settings, api, opts) = (pass.settings, pass.api, pass.opts);
     let exports: Vec<_> = plan.exports().cloned().collect();
-    let exported = export_all(pass, &clients, policy, exports).await;
+    let exported = export_all(pass, pass.clients, policy, exports).await;
     summary.exporting = exported.pending;
     summary.setup_error |= exported.setup_error;
     summary.failed += exported.failures.len();
@@ -300,7 +326,7 @@ async fn fetch_all(
     fetches.extend(exported.fetches);
     let clients = Clients {
         base: api.clone(),
-        by_instance: clients,
+        by_instance: pass.clients.clone(),
         exports: exported.tasks,
         link_duration: settings.snapshots.link_duration,
     };

@@ -206,15 +206,21 @@ pub fn retention(listing: &ArchiveListing, r: &Rules<'_>) -> Vec<Decision> {
         .collect();
     let mut units: BTreeMap<BackupKey, Unit> = BTreeMap::new();
     for a in &listing.copies {
-        let backup = listed.get(&a.key).copied().unwrap_or(&a.manifest.backup);
-        // The archive's retention reads recorded expiries as before (asking the cloud for
-        // archived copies no longer listed is not done yet).
+        // The listing's view, else what the cloud answered when asked by id, else the
+        // manifest's; a copy the cloud said nothing of this pass is never removed on its
+        // recorded expiry alone (issue #21.5): it is asked about first.
+        let asked = r.remote.confirmed.get(&a.key);
+        let backup = (listed.get(&a.key).copied())
+            .or(asked.and_then(Option::as_ref))
+            .unwrap_or(&a.manifest.backup);
+        let spoke = listed.contains_key(&a.key) || asked.is_some();
         let unit = units.entry(a.key.unit()).or_insert_with(|| Unit {
             key: a.key.unit(),
             backup: backup.clone(),
             sound: true,
             confirmed: true,
         });
+        unit.confirmed &= spoke;
         unit.sound &= a.is_sound();
     }
     decide(

@@ -35,9 +35,11 @@ pub(super) async fn plan_confirmed(
     if units.is_empty() {
         return plan;
     }
-    let copies = &local.copies;
-    remote.confirmed =
-        listing::confirm(ask.api, ask.clients, copies, &units, &ask.opts.cancel).await;
+    let keys = keys_of(
+        local.copies.iter().filter_map(|c| c.manifest.as_ref().ok()),
+        &units,
+    );
+    remote.confirmed = listing::confirm(ask.api, ask.clients, keys, &ask.opts.cancel).await;
     if !ask.opts.dry_run {
         record_expiries(ask.store, &remote.confirmed);
     }
@@ -49,6 +51,29 @@ pub(super) async fn plan_confirmed(
         }
     }
     plan::plan(remote, local, now, policy)
+}
+
+/// The keys of the copies (by their manifests) that belong to `units`.
+pub(super) fn keys_of<'m>(
+    manifests: impl Iterator<Item = &'m crate::model::Manifest>,
+    units: &[crate::model::BackupKey],
+) -> Vec<crate::model::BackupKey> {
+    let units: std::collections::HashSet<&crate::model::BackupKey> = units.iter().collect();
+    manifests
+        .map(crate::model::Manifest::key)
+        .filter(|k| units.contains(&k.unit()))
+        .collect()
+}
+
+/// Asks the cloud (by id) about the archived copies of `units`: those the archive's retention
+/// would remove on the expiry their manifests recorded (issue #21.5, the archive's side).
+pub(super) async fn ask_archived(
+    ask: &Ask<'_>,
+    listing: &crate::model::ArchiveListing,
+    units: &[crate::model::BackupKey],
+) -> std::collections::HashMap<crate::model::BackupKey, Option<crate::model::Backup>> {
+    let keys = keys_of(listing.copies.iter().map(|a| &a.manifest), units);
+    listing::confirm(ask.api, ask.clients, keys, &ask.opts.cancel).await
 }
 
 /// Writes into their manifests the expiries the cloud extended since the copies were made.

@@ -11,19 +11,12 @@ use crate::store::Store;
 pub(super) fn print_dry_run(
     pass: &Pass<'_>,
     plan: &Plan,
-    local: &crate::model::OnDisk,
-    (ctx, listing): (
-        &crate::sync::offsite::Context<'_>,
-        Option<&crate::model::ArchiveListing>,
-    ),
+    step: Option<(
+        crate::sync::offsite::plan::Step,
+        &crate::model::ArchiveListing,
+    )>,
     summary: &mut Summary,
 ) {
-    let step = listing.map(|l| {
-        (
-            crate::sync::offsite::decide(ctx, &local.copies, l, &plan.prune),
-            l,
-        )
-    });
     if pass.opts.prune_plan {
         print!("{}", report::render_retention(&plan.retention));
         if let Some((step, _)) = &step {

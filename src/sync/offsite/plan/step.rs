@@ -88,6 +88,17 @@ impl Step {
         }
     }
 
+    /// The archived units its retention keeps only because the cloud has not been asked about
+    /// them (their recorded expiry passed and the listing does not show them): the ones to ask
+    /// the API about by id.
+    pub fn unconfirmed(&self) -> Vec<BackupKey> {
+        self.retention
+            .iter()
+            .filter(|d| d.keep == [crate::sync::prune::Keep::Unconfirmed])
+            .map(|d| d.key.clone())
+            .collect()
+    }
+
     /// The local copies to remove now that the work in `done` succeeded.
     pub fn local_removals(&self, done: &HashSet<BackupKey>) -> Vec<PruneItem> {
         self.prune

@@ -269,6 +269,11 @@ fn copies_the_archives_rules_would_remove_at_once_are_declined_not_uploaded() {
         keep_last: 1,
         ..Default::default()
     };
+    // Asked by id, the cloud said it no longer has them: their recorded expiry stands.
+    let gone = copies
+        .iter()
+        .map(|c| (c.manifest.as_ref().unwrap().key(), None))
+        .collect();
     let remote = Remote {
         targets: [crate::model::Target {
             instance_id: "dds-1".into(),
@@ -276,6 +281,7 @@ fn copies_the_archives_rules_would_remove_at_once_are_declined_not_uploaded() {
             cluster: false,
         }]
         .into(),
+        confirmed: gone,
         ..Remote::default()
     };
     let r = Rules {
