@@ -156,6 +156,9 @@ pub struct DiscoverSettings {
     pub description_pattern: Option<String>,
     pub resource_group_id: Option<String>,
     pub lookback: Duration,
+    /// `expect_at_least`: a pass whose discovery selects fewer instances fails (exit 1), so a
+    /// tag typo or a re-tagged fleet never stops copies in silence. Default 1; 0 allows none.
+    pub expect_at_least: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -60,6 +60,8 @@ pub struct FleetListing {
     pub listings: Vec<TargetListing>,
     /// Discoveries that failed (`discover[N] (region)`, why): their instances are not listed.
     pub discovery_failures: Vec<(String, ApiError)>,
+    /// What each discovery that answered selected.
+    pub selected: Vec<crate::model::Selected>,
     /// The client of every instance's region, for refreshing download URLs.
     pub clients: HashMap<String, ApiClient>,
 }
@@ -97,7 +99,16 @@ pub async fn list_fleet(
     let mut blocks = Vec::new();
     for (i, result) in found {
         match result {
-            Ok(infos) => blocks.push((i, infos)),
+            Ok(infos) => {
+                let block = &scope.discover[i];
+                out.selected.push(crate::model::Selected {
+                    block: i,
+                    region: regions.resolve(block.region.as_ref()).id,
+                    selected: infos.iter().filter(|f| fleet::selects(block, f)).count(),
+                    expected: block.expect_at_least,
+                });
+                blocks.push((i, infos));
+            }
             Err(e) => {
                 let region = regions.resolve(scope.discover[i].region.as_ref());
                 warn!(block = i, region = %region.id, "discovery failed; the instances it would find are not listed this pass (nothing of theirs is pruned): {e}");

@@ -54,7 +54,11 @@ impl Figures {
         if summary.ok() {
             self.last_success = end;
         }
-        self.failures_by_reason.clear();
+        // Every reason is written, 0 when fine: an alert on one never sees a series vanish.
+        self.failures_by_reason = crate::sync::report::FailureKind::ALL
+            .iter()
+            .map(|k| (k.to_string(), 0))
+            .collect();
         for f in &summary.failures {
             *self
                 .failures_by_reason
@@ -161,6 +165,17 @@ fn pass_gauges(s: &Figures, out: &mut String) {
         "last_pass_failures",
         "Failures in the last pass, by reason.",
         &reasons,
+    );
+    let selected: Vec<(String, f64)> = (s.summary.selected.iter())
+        .map(|d| {
+            let labels = format!("{{block=\"{}\",region=\"{}\"}}", d.block, escape(&d.region));
+            (labels, d.selected as f64)
+        })
+        .collect();
+    gauge(
+        "discovered_instances",
+        "Instances each [[discover]] block selected in the last pass that listed it; alert at 0.",
+        &selected,
     );
 }
 

@@ -30,7 +30,7 @@ pub use cluster::{CLUSTER_MANIFEST, ClusterManifest, ClusterNodeFile, ListedClus
 pub use export::{
     EXPORT_KINDS, ExportInfo, TASK, TaskRecord, export_file_name, export_file_names, export_kind,
 };
-pub use fleet::InstanceInfo;
+pub use fleet::{InstanceInfo, Selected};
 pub use identity::{Identity, Likeness, Sidecar};
 pub use local::{Holdings, OnDisk, Remote, StalePartial, Target};
 pub use parts::PartMap;

@@ -507,3 +507,63 @@ async fn one_slow_listing_does_not_hold_the_others_behind_it() {
     );
     assert_eq!(instances_on_disk(dir.path()).len(), 7, "{summary}");
 }
+
+/// Issue #26: a `[[discover]]` block that selects nothing (a tag typo, a re-tagged fleet) fails
+/// the pass (exit 1) with a WARN naming the block, shows in the metrics as a 0 and a
+/// `discovery` failure, and is a FAIL line of `--check`; `expect_at_least = 0` allows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovery_that_selects_nothing_fails_the_pass_and_says_so() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu, dir.path());
+    let mut d = block(&emu.base_url(), SHANGHAI);
+    d.tags = vec![("env".into(), "nowhere".into())];
+    s.discover = vec![d];
+    let summary = pass(&s).await;
+    assert!(!summary.ok(), "{summary}");
+    assert_eq!(commands::pass::exit_code(&summary), 1);
+    let failure = summary.failures.iter().find(|f| f.kind == "discovery");
+    let failure = failure.expect("a discovery failure");
+    assert_eq!(failure.backup, format!("discover[0] ({SHANGHAI})"));
+    assert!(failure.message.contains("expect_at_least"), "{failure:?}");
+    let mut figures = dds_backup_sync::metrics::Figures::default();
+    figures.record_pass(&summary, 0, 1);
+    let text = dds_backup_sync::metrics::render(&figures);
+    assert!(
+        text.contains(&format!(
+            "dds_backup_sync_discovered_instances{{block=\"0\",region=\"{SHANGHAI}\"}} 0"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("dds_backup_sync_last_pass_failures{reason=\"discovery\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dds_backup_sync_last_pass_failures{reason=\"crc_mismatch\"} 0"),
+        "every reason is written, 0 when fine: {text}"
+    );
+    s.discover[0].expect_at_least = 0;
+    let allowed = pass(&s).await;
+    assert!(allowed.ok(), "{allowed}: {:?}", allowed.failures);
+
+    // --check says FAIL for the block, and exits non-zero.
+    let config = common::write_config(
+        dir.path(),
+        &common::ConfigText::api(&emu.base_url(), ID, SECRET)
+            .with(&format!(
+                "[[discover]]\nregion_id = \"{SHANGHAI}\"\nendpoint = \"{}\"\ntags = {{ env = \"nowhere\" }}",
+                emu.base_url()
+            ))
+            .download(&dir.path().join("data"))
+            .text(),
+        0o600,
+    );
+    let out = common::world::run(dir.path(), &config, &["--check"], "warn").await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.contains("discover[0]"));
+    let line = line.unwrap_or_else(|| panic!("no discover line: {stdout}"));
+    assert!(line.starts_with("FAIL"), "{stdout}");
+    assert!(line.contains("0 selected"), "{line}");
+    assert_ne!(out.status.code(), Some(0), "{stdout}");
+}

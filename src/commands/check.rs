@@ -123,10 +123,18 @@ async fn api_lines(settings: &Settings) -> Vec<Line> {
         match api.describe_each(&crate::fleet::filters(d)).await {
             Ok(found) => {
                 let chosen = found.iter().filter(|f| crate::fleet::selects(d, f)).count();
-                lines.push(Line::ok(
-                    &what,
-                    format!("{} instances answered, {chosen} selected", found.len()),
-                ));
+                let selected = crate::model::Selected {
+                    block: i,
+                    region: api.region_id().to_string(),
+                    selected: chosen,
+                    expected: d.expect_at_least,
+                };
+                let text = format!("{} instances answered, {chosen} selected", found.len());
+                lines.push(if selected.too_few() {
+                    Line::fail(&what, format!("{text}: {}", selected.problem()))
+                } else {
+                    Line::ok(&what, text)
+                });
             }
             Err(e) => lines.push(Line::fail(&what, e.to_string())),
         }

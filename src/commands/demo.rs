@@ -32,10 +32,15 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
         crate::progress::for_stderr(settings.progress_interval).as_ref(),
     )
     .await?;
-    println!(
-        "demo: look at {} (each backup has its file and a manifest.json); run again to see that nothing is downloaded twice",
-        dir.display()
-    );
+    let code = super::exit_code(&summary);
+    if code == crate::exit::OK {
+        println!(
+            "demo: look at {} (each backup has its file and a manifest.json); run again to see that nothing is downloaded twice",
+            dir.display()
+        );
+    } else {
+        println!("demo: the pass did not succeed (exit {code}): the messages above say why");
+    }
     match &garage {
         Some(g) => println!(
             "demo: archived {} copies into a scratch Garage node at {} (s3://{}/demo); it stops now",
@@ -50,7 +55,7 @@ pub async fn demo(dir: &std::path::Path) -> Result<u8, AppError> {
     }
     drop(garage);
     emulator.shutdown().await;
-    Ok(super::exit_code(&summary))
+    Ok(code)
 }
 
 /// A scratch Garage node beside the demo dir when `garage` is on PATH (removed when it stops);

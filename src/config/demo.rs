@@ -39,6 +39,8 @@ impl Settings {
                 ecs_metadata_url: "http://127.0.0.1:9".into(),
                 ecs_role_name: None,
                 allow_ecs: false,
+                // The emulator knows only these keys: the shell's ALIBABA_CLOUD_* must not win.
+                pinned: true,
             },
             instances: vec![
                 instance("dds-demo-replica", &[]),
@@ -114,6 +116,7 @@ impl Settings {
             description_pattern: None,
             resource_group_id: None,
             lookback: std::time::Duration::from_secs(30 * 86400),
+            expect_at_least: 1,
         });
         s
     }

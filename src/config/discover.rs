@@ -63,6 +63,16 @@ pub(super) fn discover(
             description_pattern: pattern("description_pattern", d.description_pattern)?,
             resource_group_id: d.resource_group_id.filter(|s| !s.is_empty()),
             lookback: lookback(&key("lookback"), d.lookback, bad, duration)?,
+            expect_at_least: match d.expect_at_least {
+                None => 1,
+                Some(n) if (0..=100_000).contains(&n) => n as usize,
+                Some(n) => {
+                    return Err(bad(
+                        &key("expect_at_least"),
+                        format!("must be between 0 and 100000 (got {n})"),
+                    ));
+                }
+            },
         });
     }
     Ok(out)

@@ -95,6 +95,7 @@ pub(super) struct RawDiscover {
     pub(super) description_pattern: Option<String>,
     pub(super) resource_group_id: Option<String>,
     pub(super) lookback: Option<String>,
+    pub(super) expect_at_least: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

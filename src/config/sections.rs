@@ -126,6 +126,7 @@ fn credentials(api: &RawApi, bad: Bad<'_>) -> Result<CredentialOptions, ConfigEr
         ecs_metadata_url,
         ecs_role_name: api.ecs_ram_role.clone().filter(|s| !s.is_empty()),
         allow_ecs: api.use_ecs_ram_role.unwrap_or(true),
+        pinned: false,
     };
     if credentials.access_key_id.is_some() != credentials.access_key_secret.is_some() {
         return Err(bad(

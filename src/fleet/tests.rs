@@ -32,6 +32,7 @@ fn block() -> DiscoverSettings {
         description_pattern: None,
         resource_group_id: None,
         lookback: Duration::from_secs(7 * 86400),
+        expect_at_least: 1,
     }
 }
 

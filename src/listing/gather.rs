@@ -17,12 +17,15 @@ pub struct Gathered {
     pub failures: Vec<(String, ApiError)>,
     /// Entries the API described badly (skipped, each with a reason logged by the client).
     pub rejected: usize,
+    /// What each discovery that answered selected.
+    pub selected: Vec<crate::model::Selected>,
 }
 
 /// Everything of a fleet listing, keyed.
 pub fn gather(fleet: FleetListing) -> Gathered {
     let mut out = Gathered {
         failures: fleet.discovery_failures,
+        selected: fleet.selected,
         ..Gathered::default()
     };
     for l in fleet.listings {

@@ -39,7 +39,11 @@ pub struct Summary {
     /// a pass that stopped before it: the metrics read the disk then).
     #[serde(skip)]
     pub local: Option<crate::model::Holdings>,
-    /// Targets (instance or node) whose listing failed.
+    /// What each `[[discover]]` block selected (for the metrics).
+    #[serde(skip)]
+    pub selected: Vec<crate::model::Selected>,
+    /// Targets (instance or node) whose listing failed, and discoveries that selected fewer
+    /// instances than they expect.
     pub listing_errors: usize,
     pub bytes: u64,
     pub seconds: f64,
@@ -63,6 +67,8 @@ pub struct Failure {
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     Listing,
+    /// A `[[discover]]` block selected fewer instances than its `expect_at_least`.
+    Discovery,
     Export,
     Archive,
     /// Published, but the cloud's bytes are broken inside their format.
@@ -82,8 +88,9 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 14] = [
+    pub const ALL: [FailureKind; 15] = [
         FailureKind::Listing,
+        FailureKind::Discovery,
         FailureKind::Export,
         FailureKind::Archive,
         FailureKind::Damaged,
@@ -102,6 +109,7 @@ impl FailureKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Listing => "listing",
+            FailureKind::Discovery => "discovery",
             FailureKind::Export => "export",
             FailureKind::Archive => "archive",
             FailureKind::Damaged => "damaged",

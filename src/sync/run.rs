@@ -403,6 +403,17 @@ async fn export_all(
 fn count_listing(gathered: &listing::Gathered, summary: &mut Summary) {
     summary.skipped += gathered.rejected;
     summary.listed = gathered.remote.listed.len();
+    summary.selected = gathered.selected.clone();
+    for s in gathered.selected.iter().filter(|s| s.too_few()) {
+        let message = s.problem();
+        warn!(block = s.block, region = %s.region, "discovery: {message}");
+        summary.listing_errors += 1;
+        summary.failures.push(Failure {
+            backup: s.label(),
+            kind: super::report::FailureKind::Discovery,
+            message,
+        });
+    }
     for (target, e) in &gathered.failures {
         summary.listing_errors += 1;
         summary.setup_error |= e.is_auth_or_setup();

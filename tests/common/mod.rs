@@ -198,5 +198,6 @@ pub fn discover_block(endpoint: &str, region: &str) -> dds_backup_sync::config::
         description_pattern: None,
         resource_group_id: None,
         lookback: Duration::from_secs(30 * 86400),
+        expect_at_least: 1,
     }
 }

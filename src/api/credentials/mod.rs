@@ -69,6 +69,9 @@ pub struct CredentialOptions {
     /// `api.use_ecs_ram_role`: whether to try the metadata service when nothing else was found.
     /// An explicit `ecs_role_name` or an `EcsRamRole` profile is honoured either way.
     pub allow_ecs: bool,
+    /// The configured key pair is used whatever the environment holds (`--demo`, whose
+    /// emulator knows only its own keys: an operator's `ALIBABA_CLOUD_*` must not win there).
+    pub pinned: bool,
 }
 
 impl Default for CredentialOptions {
@@ -82,6 +85,7 @@ impl Default for CredentialOptions {
             ecs_metadata_url: DEFAULT_METADATA_URL.to_string(),
             ecs_role_name: None,
             allow_ecs: true,
+            pinned: false,
         }
     }
 }
@@ -224,6 +228,11 @@ pub fn choose_source(
     let env = |name: &str| nonblank(env(name));
     let mut tried = Vec::new();
 
+    if opts.pinned
+        && let Some(source) = config_source(opts)?
+    {
+        return Ok(source);
+    }
     if let Some(source) = env_source(&env)? {
         return Ok(source);
     }

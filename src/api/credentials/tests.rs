@@ -99,8 +99,19 @@ fn source_order() {
         &'a str,
     );
     let keys = config_keys();
+    let pinned = CredentialOptions {
+        pinned: true,
+        ..config_keys()
+    };
     let env_expected = format!("environment: ENV_ID token={TOKEN}");
     let cases: Vec<Case> = vec![
+        (
+            "pinned config keys beat the environment (--demo)",
+            &full_env,
+            &pinned,
+            Some(&ak),
+            "config file: CONFIG_ID token=no",
+        ),
         (
             "env beats everything",
             &full_env,
