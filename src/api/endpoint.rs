@@ -45,6 +45,48 @@ pub fn for_region(region: &str) -> Option<String> {
     }
 }
 
+/// The known region nearest to `region` by spelling (at most two edits away), for "did you
+/// mean" in the message that refuses an unknown one.
+pub fn nearest_region(region: &str) -> Option<&'static str> {
+    let region = region.trim().to_ascii_lowercase();
+    CENTRAL
+        .iter()
+        .chain(REGIONAL)
+        .map(|known| (edits(&region, known), *known))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The message for a region the table does not know: "did you mean" when one is close, and
+/// how to go on regardless (`endpoint_key`).
+pub fn unknown_region(region: &str, endpoint_key: &str) -> String {
+    match nearest_region(region) {
+        Some(known) => format!(
+            "no known MongoDB API endpoint for region {region:?}: did you mean {known:?}? (or set {endpoint_key})"
+        ),
+        None => format!("no known MongoDB API endpoint for region {region:?}; set {endpoint_key}"),
+    }
+}
+
 /// Regions whose DBS API is the cn-hangzhou endpoint (the `alibabacloud-dbs20210101` SDK's
 /// `_endpoint_map`, `shared/docs/alibaba-fleet.md`).
 const DBS_CENTRAL: &[&str] = &[

@@ -161,7 +161,7 @@ pub(super) struct RawHooks {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub(super) textfile: Option<PathBuf>,
-    pub(super) file_mode: Option<String>,
+    pub(super) file_mode: Option<RawMode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +169,15 @@ pub(super) struct RawMetrics {
 pub(super) struct RawLogging {
     pub(super) format: Option<LogFormat>,
     pub(super) progress_interval: Option<String>,
+}
+
+/// `metrics.file_mode` as written: `"0644"`, or a bare number (TOML reads `644` as decimal, so
+/// it is refused with the spelling to use).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawMode {
+    Text(String),
+    Number(i64),
 }
 
 /// `instances = "all"` or a list of ids.

@@ -45,7 +45,7 @@ pub(super) fn api(
         None => endpoint::for_region(&region_id).ok_or_else(|| {
             bad(
                 "api.region_id",
-                format!("no known MongoDB API endpoint for region {region_id:?}; set api.endpoint"),
+                endpoint::unknown_region(&region_id, "api.endpoint"),
             )
         })?,
     };
@@ -188,7 +188,7 @@ pub(super) fn region(
         None => endpoint::for_region(&id).ok_or_else(|| {
             bad(
                 &format!("{key}.region_id"),
-                format!("no known MongoDB API endpoint for region {id:?}; set {key}.endpoint"),
+                endpoint::unknown_region(&id, &format!("{key}.endpoint")),
             )
         })?,
     };
@@ -376,7 +376,16 @@ pub(super) fn metrics(
     bad: Bad<'_>,
 ) -> Result<super::MetricsSettings, ConfigError> {
     let textfile = raw.textfile.filter(|p| !p.as_os_str().is_empty());
-    let mode_text = raw.file_mode.unwrap_or_else(|| "0644".into());
+    let mode_text = match raw.file_mode {
+        None => "0644".to_string(),
+        Some(super::raw::RawMode::Text(t)) => t,
+        Some(super::raw::RawMode::Number(n)) => {
+            return Err(bad(
+                "metrics.file_mode",
+                format!("{n} is a number; write the mode as a string, \"0{n}\" (octal)"),
+            ));
+        }
+    };
     let file_mode = u32::from_str_radix(mode_text.trim().trim_start_matches("0o"), 8)
         .ok()
         .filter(|m| *m <= 0o777 && m & 0o600 == 0o600)

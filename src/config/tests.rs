@@ -776,3 +776,18 @@ fn the_prune_keys_name_their_section() {
     let e = sections::prune_settings(raw, "archive.prune", &bad, &duration).unwrap_err();
     assert!(e.to_string().contains("archive.prune.keep_daily"), "{e}");
 }
+
+#[test]
+fn messages_point_the_right_way() {
+    // Issue #26.5: a misspelled region is named with the one it most likely means.
+    let e = err(&MINIMAL.replace("cn-hangzhou", "cn-hangzou"));
+    assert!(e.contains("did you mean \"cn-hangzhou\""), "{e}");
+    let e = err(&MINIMAL.replace("cn-hangzhou", "mars-1"));
+    assert!(!e.contains("did you mean"), "{e}");
+    // A mode written as a bare number says how to write it.
+    let e = err(&format!("{MINIMAL}[metrics]\nfile_mode = 644\n"));
+    assert!(
+        e.contains("metrics.file_mode") && e.contains("\"0644\""),
+        "{e}"
+    );
+}
