@@ -14,6 +14,8 @@ use time::OffsetDateTime;
 use crate::store::{self, Store, StoreError};
 use crate::sync::report::Summary;
 
+pub mod scrub;
+
 /// Everything one metrics file says.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {

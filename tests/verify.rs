@@ -591,3 +591,41 @@ async fn a_scrub_without_a_max_age_rewrites_no_manifest_of_a_sound_copy() {
         .collect();
     assert!(before == after, "a sound copy's manifest was rewritten");
 }
+
+/// Issue #26.2: `--verify` from the command line writes the last scrub's figures (start, end,
+/// copies checked, problems) beside the metrics file, as the daemon's scheduled scrub does, so
+/// "no scrub in 8 days" can alert whoever runs it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scrub_from_the_command_line_writes_its_figures_beside_the_metrics() {
+    let (_emu, dir, config) = setup("").await;
+    let textfile = dir.path().join("prom").join("dds_backup_sync.prom");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}[metrics]\ntextfile = \"{}\"\n", textfile.display()),
+    )
+    .unwrap();
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let out = run(&config, dir.path(), "--verify").await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scrub = dir.path().join("prom").join("dds_backup_sync_scrub.prom");
+    let figures = std::fs::read_to_string(&scrub).unwrap_or_else(|e| panic!("{scrub:?}: {e}"));
+    let value = |name: &str| -> f64 {
+        let line = figures
+            .lines()
+            .find(|l| l.starts_with(&format!("dds_backup_sync_{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {figures}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("last_scrub_copies"), 9.0);
+    assert_eq!(value("last_scrub_problems"), 0.0);
+    assert!(value("last_scrub_start_timestamp_seconds") >= before as f64);
+    assert!(
+        value("last_scrub_end_timestamp_seconds") >= value("last_scrub_start_timestamp_seconds")
+    );
+}

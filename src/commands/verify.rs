@@ -77,6 +77,7 @@ pub async fn verify_and_repair<W: Write>(
 ) -> Result<usize, AppError> {
     let store = Store::new(&settings.download.dir);
     let throttle = scrub_throttle(settings);
+    let started = OffsetDateTime::now_utc().unix_timestamp();
     let scrub = store.clone();
     let config = settings.file.clone();
     let stopped = stop.clone();
@@ -103,10 +104,27 @@ pub async fn verify_and_repair<W: Write>(
         return Ok(problems);
     }
     metrics.verify_mismatches = problems as u64;
+    write_scrub_figures(settings, started, &report, problems);
     if settings.verify.repair && report.findings.iter().any(|f| f.problem.is_corrupt()) {
         repair(settings, &store, &report, out, metrics).await?;
     }
     Ok(problems)
+}
+
+/// The figures of a scrub that ran to its end, beside the metrics file (when one is set).
+fn write_scrub_figures(settings: &Settings, start: i64, report: &VerifyReport, problems: usize) {
+    let Some(textfile) = &settings.metrics.textfile else {
+        return;
+    };
+    let figures = crate::metrics::scrub::Scrub {
+        start,
+        end: OffsetDateTime::now_utc().unix_timestamp(),
+        checked: report.checked as u64,
+        problems: problems as u64,
+    };
+    if let Err(e) = crate::metrics::scrub::write(textfile, settings.metrics.file_mode, &figures) {
+        tracing::warn!("cannot write the scrub's metrics: {e}");
+    }
 }
 
 /// One line per copy a sample picked (`PICKED`), one per finding (`PROBLEM` or `NOTE`), then
