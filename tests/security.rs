@@ -114,8 +114,27 @@ async fn files_are_0640_and_folders_0750() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &emu.base_url(), SECRET);
-    let out = run(&cfg, dir.path(), &["--sync-now"]).await;
-    assert_eq!(out.status.code(), Some(0));
+    // Under the units' UMask=0077 too (issue #26.6): the modes are set, not left to the umask.
+    let bin = common::binary(dir.path());
+    let program = bin.as_std().get_program().to_owned();
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("umask 077; exec \"$0\" \"$@\"")
+        .arg(program)
+        .args(["--sync-now", "--config"])
+        .arg(&cfg)
+        .env("HOME", dir.path())
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .kill_on_drop(true);
+    let out = cmd.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = dir.path().join("data/dds-demo-replica");
     let mut files = 0;
     for backup in std::fs::read_dir(&data).unwrap().flatten() {

@@ -50,7 +50,9 @@ pub fn real_dirs_below(root: &Path, dir: &Path, create: bool) -> Result<(), Stor
             Err(e) => return Err(io_err("inspect", &cur)(e)),
         }
         match fs::DirBuilder::new().mode(DIR_MODE).create(&cur) {
-            Ok(()) => {}
+            // The mode asked for, whatever the umask took away (systemd's UMask=0077).
+            Ok(()) => fs::set_permissions(&cur, fs::Permissions::from_mode(DIR_MODE))
+                .map_err(io_err("chmod", &cur))?,
             // Made by someone else in between: check what it is on the next round.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err("create", &cur)(e)),
