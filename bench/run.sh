@@ -24,7 +24,7 @@
 # copy up to date) and `--verify`, each with the program's own CPU and peak RSS. Targets (issue
 # #21): an idle pass over 10,000 copies under 1 s of the program's CPU and 64 MiB.
 # Needs ~5 GiB free under $BENCH_DIR (default: a temp dir). Prints a table; the figures in the
-# README come from this script. Usage: bench/run.sh [ROUNDS]   (default 3; the best run counts)
+# docs/performance.md come from this script. Usage: bench/run.sh [ROUNDS]   (default 3; the best run counts)
 # Knobs: BENCH_ONLY="loopback link streams" (the sections to run, default all), BENCH_BIG_MIB
 # (size of the streams object, default 2048), BENCH_BIN=DIR (use the binaries already in DIR,
 # e.g. target/debug, instead of a release build), BENCH_QUICK=1 (a check of the script itself:

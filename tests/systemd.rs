@@ -160,3 +160,29 @@ fn every_service_units_exposure_is_at_most_1_1() {
         assert!(figure <= 1.1, "{unit}: {line}");
     }
 }
+
+/// Issue #26.4: every README heading a unit file cites (`README "…"`) exists, so an operator
+/// reading a unit finds the section it points to.
+#[test]
+fn the_readme_headings_the_units_cite_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let headings: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("## ").or_else(|| l.strip_prefix("### ")))
+        .collect();
+    let mut cited = 0;
+    for entry in std::fs::read_dir(root.join("systemd")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for part in text.split("README \"").skip(1) {
+            let name = part.split('"').next().unwrap();
+            cited += 1;
+            assert!(
+                headings.contains(&name),
+                "{}: README has no heading {name:?}",
+                entry.path().display()
+            );
+        }
+    }
+    assert!(cited >= 3, "only {cited} citations read");
+}
