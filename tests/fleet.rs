@@ -567,3 +567,27 @@ async fn a_discovery_that_selects_nothing_fails_the_pass_and_says_so() {
     assert!(line.contains("0 selected"), "{line}");
     assert_ne!(out.status.code(), Some(0), "{stdout}");
 }
+
+/// Issue #26.1: an instance copied before and no longer listed (dropped from the config or by
+/// discovery, or its listing failed) keeps its age series, so the age alert fires instead of
+/// the series vanishing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_no_longer_listed_keeps_its_age_series() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::world::settings(&emu, ID, SECRET, dir.path());
+    s.instances.truncate(2);
+    let first = pass(&s).await;
+    assert!(first.ok(), "{first}: {:?}", first.failures);
+    let dropped = s.instances[1].id.clone();
+    s.instances.truncate(1);
+    let second = pass(&s).await;
+    assert!(second.ok(), "{second}: {:?}", second.failures);
+    let mut figures = dds_backup_sync::metrics::Figures::default();
+    figures.record_pass(&second, 0, 1);
+    let store = dds_backup_sync::store::Store::new(dir.path());
+    dds_backup_sync::metrics::observe(&store, second.local.clone().unwrap(), &mut figures);
+    let text = dds_backup_sync::metrics::render(&figures);
+    let age = format!("dds_backup_sync_newest_verified_backup_age_seconds{{instance=\"{dropped}\"");
+    assert!(text.contains(&age), "no age series for {dropped}:\n{text}");
+}
