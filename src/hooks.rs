@@ -85,6 +85,12 @@ fn env_of(summary: &Summary, ok: bool) -> Vec<(&'static str, String)> {
         ("DDS_BACKUP_SYNC_FETCHED", summary.fetched.to_string()),
         ("DDS_BACKUP_SYNC_RESUMED", summary.resumed.to_string()),
         ("DDS_BACKUP_SYNC_FAILED", summary.failed.to_string()),
+        // Listings (and discoveries) that failed: no backup failed, but a target went unseen.
+        (
+            "DDS_BACKUP_SYNC_LISTING_ERRORS",
+            summary.listing_errors.to_string(),
+        ),
+        ("DDS_BACKUP_SYNC_STOPPED", summary.stopped.to_string()),
         ("DDS_BACKUP_SYNC_DAMAGED", summary.damaged.to_string()),
         ("DDS_BACKUP_SYNC_PRUNED", summary.pruned.to_string()),
         ("DDS_BACKUP_SYNC_BYTES", summary.bytes.to_string()),

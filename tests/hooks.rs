@@ -98,7 +98,7 @@ async fn failure_runs_on_failure_and_pings_fail_and_a_broken_hook_changes_nothin
     let dir = tempfile::tempdir().unwrap();
     let hooks = format!(
         "ping_url = \"{server}/check-2\"\n\
-         on_failure = \"echo $DDS_BACKUP_SYNC_OUTCOME $DDS_BACKUP_SYNC_FAILED > {}/failure.txt; exit 3\"\n",
+         on_failure = \"echo $DDS_BACKUP_SYNC_OUTCOME $DDS_BACKUP_SYNC_LISTING_ERRORS $DDS_BACKUP_SYNC_FAILED > {}/failure.txt; exit 3\"\n",
         dir.path().display()
     );
     let cfg = config(dir.path(), &emu.base_url(), &hooks);
@@ -113,7 +113,8 @@ async fn failure_runs_on_failure_and_pings_fail_and_a_broken_hook_changes_nothin
         std::fs::read_to_string(dir.path().join("failure.txt"))
             .unwrap()
             .trim(),
-        "failure 1"
+        "failure 0 1",
+        "outcome, listing errors, failed"
     );
     assert!(stderr.contains("hook command failed"), "{stderr}");
     assert!(
