@@ -61,7 +61,9 @@ impl Figures {
             .iter()
             .map(|k| (k.to_string(), 0))
             .collect();
-        for f in &summary.failures {
+        // A download stopped by a shutdown is no failure: it shows as outcome="stopped".
+        let failed = summary.failures.iter();
+        for f in failed.filter(|f| f.kind != crate::sync::report::FailureKind::Cancelled) {
             *self
                 .failures_by_reason
                 .entry(f.kind.to_string())
@@ -158,6 +160,8 @@ fn pass_gauges(s: &Figures, out: &mut String) {
             ("up_to_date", s.summary.up_to_date),
             ("skipped", s.summary.skipped),
             ("failed", s.summary.failed),
+            // Stopped by a shutdown request at a safe point; the next pass resumes them.
+            ("stopped", s.summary.stopped),
             ("pruned", s.summary.pruned),
             // Snapshot exports whose DBS task was still running when the pass moved on.
             ("exporting", s.summary.exporting),
@@ -313,6 +317,35 @@ pub fn check_writable(path: &Path, mode: u32) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_pass_counts_its_downloads_as_stopped_not_as_failures() {
+        // Issue #26.3: a SIGTERM mid-pass (a restart) is not a failure of any backup.
+        let summary = Summary {
+            stopped: 2,
+            failures: vec![crate::sync::report::Failure {
+                backup: "dds-1/1".into(),
+                kind: crate::sync::report::FailureKind::Cancelled,
+                message: "stopped by a shutdown request".into(),
+            }],
+            ..Summary::default()
+        };
+        let mut s = Figures::default();
+        s.record_pass(&summary, 0, 1);
+        let text = render(&s);
+        assert!(
+            text.contains("dds_backup_sync_last_pass_cancelled 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dds_backup_sync_last_pass_backups{outcome=\"stopped\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dds_backup_sync_last_pass_failures{reason=\"cancelled\"} 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_the_alerting_series() {
