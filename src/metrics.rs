@@ -79,6 +79,13 @@ impl Figures {
 /// The file's text.
 pub fn render(s: &Figures) -> String {
     let mut out = String::new();
+    let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    gauge(
+        &mut out,
+        "build_info",
+        "The version that wrote this file (always 1).",
+        &[(version, 1.0)],
+    );
     pass_gauges(s, &mut out);
     copy_gauges(s, &mut out);
     let one = |v: f64| vec![(String::new(), v)];
@@ -113,12 +120,6 @@ fn pass_gauges(s: &Figures, out: &mut String) {
     let mut gauge =
         |name: &str, help: &str, samples: &[(String, f64)]| gauge(out, name, help, samples);
     let one = |v: f64| vec![(String::new(), v)];
-    let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
-    gauge(
-        "build_info",
-        "The version that wrote this file (always 1).",
-        &[(version, 1.0)],
-    );
     gauge(
         "last_pass_start_timestamp_seconds",
         "Start of the last pass.",
