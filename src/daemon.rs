@@ -237,12 +237,21 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Figures) {
     // A 3-hour transfer shows in `systemctl status` as it moves.
     let mut tick = tokio::time::interval(running.settings.progress_interval);
     tick.tick().await;
+    // A SIGHUP meanwhile is answered at once; the loop applies it once the pass is over.
+    let mut reload_asked = false;
     let outcome = loop {
         tokio::select! {
             outcome = &mut run => break outcome,
             _ = tick.tick() => notify(&[sd_notify::NotifyState::Status(&progress.status())]),
+            () = control.reload.notified(), if !reload_asked => {
+                reload_asked = true;
+                announce_reload(&running.settings.file);
+            }
         }
     };
+    if reload_asked {
+        control.reload.notify_one();
+    }
     let status = match outcome {
         Ok(summary) => format!("last pass: {summary}"),
         Err(SyncError::Store(e @ StoreError::Locked { .. })) => {
@@ -258,6 +267,17 @@ async fn pass(running: &Running, control: &Control, metrics: &mut Figures) {
         }
     };
     notify(&[sd_notify::NotifyState::Status(&status)]);
+}
+
+/// A SIGHUP during a pass: says at once whether the new configuration is valid, and that it
+/// applies from the next pass.
+fn announce_reload(path: &std::path::Path) {
+    match config::load(path) {
+        Ok(_) => info!(
+            "SIGHUP: the new configuration is valid; it applies from the next pass (this one goes on as it started)"
+        ),
+        Err(e) => error!("SIGHUP: the new configuration is not valid, the current one stays: {e}"),
+    }
 }
 
 async fn reload(path: &std::path::Path, running: &mut Running) {

@@ -271,6 +271,41 @@ async fn sigterm_mid_download_keeps_the_partial_and_the_next_pass_resumes() {
     assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
 }
 
+/// Issue #26.5: a SIGHUP during a long pass is answered at once (the new configuration is
+/// valid, or why not, and it applies from the next pass), not after the pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sighup_during_a_pass_is_answered_at_once() {
+    let emu = emulator().await;
+    emu.set_faults(Faults {
+        oss: OssFaults {
+            stall: vec![StallFault {
+                after_bytes: 300_000,
+                duration: Duration::from_secs(30),
+                count: 1,
+                object: Some(BIG.into()),
+            }],
+            ..OssFaults::default()
+        },
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu.base_url(), "0 0 3 * * *", "");
+    run_on_start(&config);
+    let daemon = Daemon::spawn(&config, dir.path(), None);
+    assert!(
+        common::poll(Duration::from_secs(20), || emu.stats().stalled_bodies > 0).await,
+        "the big body never stalled; log:\n{}",
+        daemon.log()
+    );
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log("applies from the next pass", 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(daemon.count("pass finished"), 0, "{}", daemon.log());
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.exit_code(Duration::from_secs(10)).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_and_a_bad_config_keeps_the_old_one() {
     let emu = emulator().await;
