@@ -61,8 +61,49 @@ impl ArchiveError {
             op,
             // Object names come from the store's listing: shown as data (rule 5).
             object: crate::text::shown(object.as_ref()).to_string(),
-            reason: crate::text::shown(&e.to_string()).to_string(),
+            reason: crate::text::shown(&plain_reason(&crate::text::error_chain(&e))).to_string(),
         }
+    }
+}
+
+/// The store client's text, with a connection that could not be made said as the API's
+/// messages say it ("connection refused at http://host:port") instead of its retry internals.
+fn plain_reason(text: &str) -> String {
+    const CONNECT: [(&str, &str); 3] = [
+        ("Connection refused", "connection refused"),
+        ("dns error", "the host name does not resolve"),
+        ("tcp connect error", "cannot connect"),
+    ];
+    let Some((_, said)) = CONNECT.iter().find(|(marker, _)| text.contains(marker)) else {
+        return text.to_string();
+    };
+    // "… performing GET http://host:port/bucket?… in 1.6s …": the endpoint only.
+    let endpoint = ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| text.find(scheme))
+        .min()
+        .and_then(|at| url::Url::parse(text[at..].split([')', ' ']).next()?).ok())
+        .map(|u| u.origin().ascii_serialization());
+    match endpoint {
+        Some(at) => format!("{said} at {at}"),
+        None => said.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    #[test]
+    fn a_connection_that_could_not_be_made_is_said_plainly() {
+        let raw = "Generic S3 error: Error performing list request: Error performing GET \
+                   http://127.0.0.1:9/backups?list-type=2&prefix=p%2F in 1.6s, after 10 \
+                   retries, max_retries: 10, retry_timeout: 180s  - HTTP error: error sending \
+                   request: client error (Connect): tcp connect error: Connection refused \
+                   (os error 111)";
+        assert_eq!(
+            super::plain_reason(raw),
+            "connection refused at http://127.0.0.1:9"
+        );
+        assert_eq!(super::plain_reason("Access Denied"), "Access Denied");
     }
 }
 

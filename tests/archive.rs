@@ -1360,3 +1360,36 @@ async fn an_archived_copy_goes_on_its_recorded_expiry_only_after_the_cloud_confi
     assert!(has(QP), "the cloud extended its expiry: {left:?}");
     assert_eq!(summary.archive_pruned, 1, "{summary}");
 }
+
+/// Issue #26.5: an archive that cannot be reached says so as the API's messages do
+/// ("connection refused at <endpoint>"), not with the object store's retry internals.
+#[tokio::test]
+async fn an_unreachable_archive_says_connection_refused_at_its_endpoint() {
+    http::install_crypto_provider();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let settings = ArchiveSettings {
+        url: "s3://backups/p".into(),
+        bucket: "backups".into(),
+        prefix: "p".into(),
+        endpoint: Some(endpoint.clone()),
+        region: "garage".into(),
+        path_style: true,
+        access_key_id: "GK-unreachable".into(),
+        secret_access_key: Secret::new("not-used"),
+        part_size: 5 * MIB,
+        uploads: 1,
+        prune: None,
+    };
+    let archive = Archive::new(&settings).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(120), archive.list())
+        .await
+        .expect("the listing gave up in time")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("connection refused at {endpoint}")),
+        "{err}"
+    );
+}
