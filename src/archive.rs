@@ -90,22 +90,6 @@ fn plain_reason(text: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod reason_tests {
-    #[test]
-    fn a_connection_that_could_not_be_made_is_said_plainly() {
-        let raw = "Generic S3 error: Error performing list request: Error performing GET \
-                   http://127.0.0.1:9/backups?list-type=2&prefix=p%2F in 1.6s, after 10 \
-                   retries, max_retries: 10, retry_timeout: 180s  - HTTP error: error sending \
-                   request: client error (Connect): tcp connect error: Connection refused \
-                   (os error 111)";
-        assert_eq!(
-            super::plain_reason(raw),
-            "connection refused at http://127.0.0.1:9"
-        );
-        assert_eq!(super::plain_reason("Access Denied"), "Access Denied");
-    }
-}
 
 pub struct Archive {
     store: Arc<dyn ObjectStore>,
@@ -434,5 +418,22 @@ impl Archive {
             .map(|chunk| chunk.map_err(std::io::Error::other))
             .boxed();
         Ok((size, stream))
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    #[test]
+    fn a_connection_that_could_not_be_made_is_said_plainly() {
+        let raw = "Generic S3 error: Error performing list request: Error performing GET \
+                   http://127.0.0.1:9/backups?list-type=2&prefix=p%2F in 1.6s, after 10 \
+                   retries, max_retries: 10, retry_timeout: 180s  - HTTP error: error sending \
+                   request: client error (Connect): tcp connect error: Connection refused \
+                   (os error 111)";
+        assert_eq!(
+            super::plain_reason(raw),
+            "connection refused at http://127.0.0.1:9"
+        );
+        assert_eq!(super::plain_reason("Access Denied"), "Access Denied");
     }
 }
