@@ -90,7 +90,6 @@ fn plain_reason(text: &str) -> String {
     }
 }
 
-
 pub struct Archive {
     store: Arc<dyn ObjectStore>,
     /// Keys the client could not read, taken out of the listing pages ([`checked`]).
